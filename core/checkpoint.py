@@ -1,0 +1,110 @@
+"""Self-describing checkpoints: weights in safetensors plus a JSON sidecar.
+
+    run/ckpt-000100.safetensors   the model's state_dict
+    run/ckpt-000100.json          {"format": "vh-checkpoint", "format_version": 1, "model": "vhmae_tiny",
+                                   "config": {...}, "step": 100, "vh_version": "...", "data": {...}, ...}
+
+Loading needs only this module and the model registry, never the training code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .errors import InputError
+from .models.base import Harmonizer
+from .models.registry import create_model
+
+FORMAT = "vh-checkpoint"
+FORMAT_VERSION = 1
+
+
+def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    p = Path(path)
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    return p.with_suffix(".safetensors"), p.with_suffix(".json")
+
+
+def model_config(model: Harmonizer) -> dict[str, Any]:
+    """The model's config as plain JSON-able values (its `config` dataclass, if it has one)."""
+    config = getattr(model, "config", None)
+    if config is None:
+        return {}
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: Harmonizer,
+    name: str,
+    step: int,
+    data: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Path:
+    """Write `path.safetensors` and `path.json` atomically; returns the weights path."""
+    weights, sidecar = _paths(path)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "vh_version": __version__,
+        "model": name,
+        "config": model_config(model),
+        "step": int(step),
+        "data": data or {},
+        **extra,
+    }
+    tmp_w, tmp_j = weights.with_suffix(".safetensors.tmp"), sidecar.with_suffix(".json.tmp")
+    save_file(state, str(tmp_w), metadata={"format": FORMAT, "model": name, "step": str(step)})
+    tmp_j.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    os.replace(tmp_w, weights)
+    os.replace(tmp_j, sidecar)
+    return weights
+
+
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The sidecar of a checkpoint; raises InputError with the path when it is missing or malformed."""
+    weights, sidecar = _paths(path)
+    if not weights.exists():
+        raise InputError(f"checkpoint not found: {weights}")
+    if not sidecar.exists():
+        raise InputError(f"checkpoint {weights} has no sidecar {sidecar.name}; cannot tell which model it holds")
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"checkpoint sidecar {sidecar} is unreadable: {exc}") from exc
+    if meta.get("format") != FORMAT:
+        raise InputError(f"{sidecar} is not a vh checkpoint sidecar")
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise InputError(f"{sidecar} has format version {meta['format_version']}; this vh reads up to {FORMAT_VERSION}")
+    return meta
+
+
+def load_checkpoint(
+    path: str | os.PathLike, device: str | torch.device = "cpu", **overrides: Any
+) -> tuple[Harmonizer, dict[str, Any]]:
+    """Build the model the sidecar names, load its weights, return (model in eval mode, sidecar)."""
+    meta = read_meta(path)
+    weights, _ = _paths(path)
+    model = create_model(meta["model"], **{**meta.get("config", {}), **overrides})
+    try:
+        state = load_file(str(weights), device="cpu")
+    except Exception as exc:  # safetensors raises several types for a corrupt file
+        raise InputError(f"checkpoint {weights} is corrupt or unreadable: {exc}") from exc
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise InputError(
+            f"checkpoint {weights} does not fit model {meta['model']!r}: "
+            f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+        )
+    return model.to(device).eval(), meta

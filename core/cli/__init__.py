@@ -1,0 +1,1 @@
+"""The `vh` command. Each subcommand lives in its own module (see main.COMMANDS)."""

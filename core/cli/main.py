@@ -1,0 +1,78 @@
+"""`vh`: harmonize shots, evaluate models, build datasets and train, from one command.
+
+Each subcommand is a module with `add_arguments(parser)` and `run(args) -> int`. Modules keep their top-level
+imports light (torch, cv2 and friends are imported inside `run`) so that `vh --help` is instant.
+Expected failures (`VhError`) print one line, `vh: error: ...`, and exit 2; nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# name -> (module, one-line help). Order is the order shown by --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "harmonize": ("vh.core.cli.harmonize", "harmonize a shot (image sequence or video) with a matte"),
+    "detect": ("vh.core.cli.detect", "predict a disharmony matte for a shot (Huang et al. discriminator)"),
+    "eval": ("vh.core.cli.evaluate", "measure models on a HYouTube-layout folder (MSE, fMSE, PSNR, fSSIM, TL, flicker)"),
+    "demo": ("vh.core.cli.demo", "build a small composite from the bundled lemur photo and harmonize it"),
+    "make-dataset": ("vh.training.cli", "build a HYouTube-layout training set from images+masks or DAVIS"),
+    "train": ("vh.training.cli", "train a model from a YAML config"),
+    "remote": ("vh.server.cli", "run a job through a vh-server (e.g. `vh remote harmonize ...`)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vh",
+        description="Video harmonization for compositors: repaint a pasted foreground to match its plate.",
+        epilog="Run `vh COMMAND --help` for the options of one command.",
+    )
+    from vh.core import __version__
+
+    parser.add_argument("--version", action="version", version=f"vh {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # command not built in this installation
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p, name) if _takes_name(module.add_arguments) else module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def _takes_name(fn) -> bool:
+    return fn.__code__.co_argcount >= 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    from vh.core.errors import VhError
+
+    try:
+        return int(args._module.run(args) or 0)
+    except VhError as exc:
+        print(f"vh: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vh: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reusable network pieces, one concept per file."""

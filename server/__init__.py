@@ -1,0 +1,1 @@
+"""vh.server: the gRPC harmonization service and its thin client (grpcio, protobuf and numpy only)."""

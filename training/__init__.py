@@ -1,0 +1,1 @@
+"""vh.training: dataset readers, the dancing-video builder, losses and training loops."""

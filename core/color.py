@@ -1,0 +1,181 @@
+"""Colour management through OpenColorIO: load a config, name colourspaces, convert pixels.
+
+Models see sRGB-encoded Rec.709 in 0..1 (`WORKING_SPACE`); shots arrive scene-linear (EXR) or display-encoded
+(PNG, JPEG, video). Everything here works on host-side `float32 [..., C]` arrays: the first three channels are
+colour, the rest (alpha, depth, ...) pass through untouched. Nothing clamps, so HDR values above 1.0 survive any
+linear-to-linear conversion.
+
+Configs are pinned by full name: `ocio://default` means a different config in each OCIO release, which would make
+the same command line produce different pixels after an upgrade.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+import PyOpenColorIO as ocio
+
+from vh.core.errors import InputError
+
+DEFAULT_CONFIG = "ocio://cg-config-v2.2.0_aces-v1.3_ocio-v2.4"
+WORKING_SPACE = "sRGB Encoded Rec.709 (sRGB)"
+
+# Roles that, in studio configs, usually name an sRGB-encoded (display-referred, 0..1) space; tried in order when a
+# user config has no colourspace called WORKING_SPACE.
+_WORKING_FALLBACK_ROLES = ("color_picking", "texture_paint", "matte_paint")
+
+# Extensions whose pixels are usually scene-linear floats. Everything else (8/16-bit images, video) is display-encoded.
+_FLOAT_EXTENSIONS = {".exr", ".hdr", ".sxr", ".mxr"}
+
+
+def _config_key(config: str | os.PathLike | None) -> str:
+    """The string that identifies a config: the argument, else $OCIO, else the pinned default."""
+    if config is not None and str(config):
+        return str(config)
+    return os.environ.get("OCIO") or DEFAULT_CONFIG
+
+
+def load_config(config: str | os.PathLike | None = None) -> ocio.Config:
+    """An OCIO config from a file path or `ocio://` URI; `None` reads $OCIO, then falls back to DEFAULT_CONFIG."""
+    return _load_config(_config_key(config))
+
+
+@functools.lru_cache(maxsize=16)
+def _load_config(key: str) -> ocio.Config:
+    if not key.startswith("ocio://") and not Path(key).is_file():
+        raise InputError(f"OCIO config {key} does not exist")
+    try:
+        cfg = ocio.Config.CreateFromFile(key)
+        cfg.validate()
+    except ocio.Exception as exc:
+        raise InputError(f"cannot load OCIO config {key}: {_one_line(exc)}") from None
+    return cfg
+
+
+def working_space(config: str | os.PathLike | None = None) -> str:
+    """The name of the sRGB-encoded Rec.709 space the models work in, as spelled by `config`.
+
+    User configs may not have our exact name: take a colourspace whose name or alias mentions sRGB and is not
+    linear, else the `color_picking`/`texture_paint` role, else fail with a message saying what to add.
+    """
+    return _working_space(_config_key(config))
+
+
+@functools.lru_cache(maxsize=16)
+def _working_space(key: str) -> str:
+    cfg = _load_config(key)
+    cs = cfg.getColorSpace(WORKING_SPACE)
+    if cs is not None:
+        return cs.getName()
+    candidates = []
+    for cs in cfg.getColorSpaces(ocio.SEARCH_REFERENCE_SPACE_SCENE, ocio.COLORSPACE_ALL):
+        names = [cs.getName(), *cs.getAliases()]
+        if any("srgb" in n.lower() for n in names) and not any("lin" in n.lower() for n in names):
+            candidates.append(cs.getName())
+    if candidates:
+        # Prefer the plain Rec.709-primaries one ("sRGB", "sRGB - Texture") over wide-gamut variants ("sRGB AP1").
+        plain = [n for n in candidates if not any(t in n.lower() for t in ("ap1", "p3", "2020", "aces"))]
+        return (plain or candidates)[0]
+    for role in _WORKING_FALLBACK_ROLES:
+        name = cfg.getRoleColorSpace(role)
+        if name:
+            return name
+    raise InputError(
+        f"OCIO config {key} has no sRGB-encoded colourspace (looked for '{WORKING_SPACE}', an 'sRGB' name or alias, "
+        f"and the roles {', '.join(_WORKING_FALLBACK_ROLES)}); add one of them to the config"
+    )
+
+
+def resolve_colorspace(name: str, config: str | os.PathLike | None = None) -> str:
+    """The canonical colourspace name for `name`, which may be a colourspace, an alias or a role."""
+    return _resolve(_config_key(config), name)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolve(key: str, name: str) -> str:
+    cfg = _load_config(key)
+    cs = cfg.getColorSpace(name)  # resolves names, aliases and roles
+    if cs is not None:
+        return cs.getName()
+    known = list(cfg.getColorSpaceNames())
+    preview = ", ".join(f"'{n}'" for n in known[:6])
+    raise InputError(
+        f"unknown colourspace '{name}' in OCIO config {key}; it has {len(known)}, e.g. {preview} "
+        f"(roles such as 'scene_linear' work too)"
+    )
+
+
+def default_colorspace(path: str | os.PathLike, config: str | os.PathLike | None = None,
+                       *, is_float: bool | None = None) -> str:
+    """The colourspace a file's pixels are assumed to be in when the user does not say.
+
+    Float data (EXR, or `is_float=True` for e.g. a float TIFF) -> role `scene_linear`; integer images and video ->
+    the sRGB-encoded working space. `is_float`, when given, overrides the guess from the extension.
+    """
+    floating = is_float if is_float is not None else Path(str(path)).suffix.lower() in _FLOAT_EXTENSIONS
+    if floating:
+        cfg = load_config(config)
+        name = cfg.getRoleColorSpace(ocio.ROLE_SCENE_LINEAR)
+        if not name:
+            raise InputError(f"OCIO config {_config_key(config)} defines no 'scene_linear' role; pass a colourspace")
+        return resolve_colorspace(name, config)
+    return working_space(config)
+
+
+def convert(pixels: np.ndarray, src: str, dst: str, config: str | os.PathLike | None = None) -> np.ndarray:
+    """`pixels` (float32 [..., C], C >= 3) converted from colourspace `src` to `dst`; a new array.
+
+    Only the first three channels are converted; alpha and any further channels are copied unchanged.
+    """
+    pixels = np.asarray(pixels)
+    if pixels.ndim < 1 or pixels.shape[-1] < 3:
+        raise InputError(f"colour conversion needs at least 3 channels, got an array of shape {pixels.shape}")
+    key = _config_key(config)
+    src_name, dst_name = _resolve(key, src), _resolve(key, dst)
+    out = np.array(pixels, dtype=np.float32, copy=True, order="C")  # [..., C]
+    if src_name == dst_name:
+        return out
+    cpu = _processor(key, src_name, dst_name)
+    flat = out.reshape(-1, out.shape[-1])  # [N, C], a view on `out`
+    if flat.shape[1] == 3:
+        cpu.applyRGB(flat)
+    else:
+        # Not applyRGBA: OCIO runs alpha through its 4x4 matrices and rounds it (3e-7); alpha must stay bit-exact.
+        rgb = np.ascontiguousarray(flat[:, :3])  # [N, 3]
+        cpu.applyRGB(rgb)
+        flat[:, :3] = rgb
+    return out
+
+
+@functools.lru_cache(maxsize=128)
+def _processor(key: str, src: str, dst: str) -> ocio.CPUProcessor:
+    # OCIO processors are immutable after creation and safe to apply from several threads at once. The default
+    # optimisation swaps pow() for fast approximations (3e-5 round-trip error); LOSSLESS costs ~25% more time
+    # and keeps linear -> sRGB -> linear within 1e-6, which matters when a shot goes through many round trips.
+    try:
+        proc = _load_config(key).getProcessor(src, dst)
+        return proc.getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS)
+    except ocio.Exception as exc:
+        raise InputError(f"cannot convert '{src}' to '{dst}': {_one_line(exc)}") from None
+
+
+def to_working(pixels: np.ndarray, src: str, config: str | os.PathLike | None = None) -> np.ndarray:
+    """Pixels in colourspace `src` -> the model working space (sRGB-encoded Rec.709)."""
+    return convert(pixels, src, working_space(config), config)
+
+
+def from_working(pixels: np.ndarray, dst: str, config: str | os.PathLike | None = None) -> np.ndarray:
+    """Pixels in the model working space -> colourspace `dst`."""
+    return convert(pixels, working_space(config), dst, config)
+
+
+def colorspace_names(config: str | os.PathLike | None = None) -> list[str]:
+    """All colourspace names in the config (for `--help` texts and error messages)."""
+    return list(load_config(config).getColorSpaceNames())
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

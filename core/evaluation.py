@@ -1,0 +1,249 @@
+"""Measure harmonizers on a HYouTube-layout folder with the evaluation protocol of `vh.core.metrics`.
+
+For each clip the frames are brought to the evaluation size exactly as the protocol says (`cv2.resize`, bilinear
+for images, nearest for the mask, then > 127). Each *harmonizer* gets the resized composite and binary matte as
+float32 `[H, W, 3]` / `[H, W]` arrays in 0..1 and returns its predictions; the metrics compare them with the
+resized ground truth. Clips are the outer loop so that the ground truth and its optical flow (the slow part of
+TL) are computed once and shared by every model.
+
+A harmonizer is one function, `(clip, comps, mattes) -> preds`, so the same evaluation measures
+- a registered model, run through the product's `Engine` (the same code path as `vh harmonize` and the server),
+  or called directly when the engine is not installed;
+- a folder of precomputed predictions in the layout of `synthetic_composite_videos` (`DIR/<clip>/object_k/*`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from . import metrics
+from .errors import InputError, MissingFrameError
+
+log = logging.getLogger(__name__)
+
+#: (clip, composites, mattes) -> predictions; frames float32 [H, W, 3] in 0..1, mattes float32 [H, W]
+HarmonizeFn = Callable[["ClipRecord", list[np.ndarray], list[np.ndarray]], list[np.ndarray]]
+
+
+@dataclass
+class ModelResult:
+    """One row of the table: a method's dataset scores, per-clip scores and speed."""
+
+    name: str
+    scores: metrics.Scores
+    clips: dict[str, metrics.Scores] = field(default_factory=dict)
+    seconds_per_frame: float = math.nan
+    options: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "options": self.options,
+            **self.scores.as_dict(),
+            "seconds_per_frame": self.seconds_per_frame,
+            "clips": {k: v.as_dict() for k, v in self.clips.items()},
+        }
+
+
+@dataclass
+class Method:
+    """A named harmonizer to evaluate."""
+
+    name: str
+    harmonize: HarmonizeFn
+    options: dict = field(default_factory=dict)
+    #: called before each clip (models with temporal state start afresh)
+    reset: Callable[[], None] = lambda: None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Harmonizers
+# --------------------------------------------------------------------------------------------------------------
+
+
+def model_method(name: str, device: str = "cpu", use_engine: bool | None = None, **overrides) -> Method:
+    """A registered model as a Method: through `vh.core.engine.Engine` when it exists (the product path),
+    else by calling the model on `[1, T, 3, H, W]` tensors window by window. `use_engine=False` forces the
+    direct call (e.g. to separate model quality from engine effects)."""
+    from .models import create_model, resolve_name
+
+    canonical = resolve_name(name)
+    model = create_model(canonical, **overrides).to(device).eval()
+    engine_cls = _engine_class() if use_engine in (None, True) else None
+    if use_engine and engine_cls is None:
+        raise InputError("the inference engine (vh.core.engine) is not installed; run without --engine")
+    label = name if not overrides else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))})"
+    if engine_cls is not None:
+        engine = engine_cls(model, device=device)
+        harmonize = _engine_harmonizer(engine)
+    else:
+        harmonize = _direct_harmonizer(model, device)
+    return Method(name=label, harmonize=harmonize, options=dict(overrides), reset=model.reset)
+
+
+def _engine_class():
+    try:
+        from .engine import Engine
+    except ModuleNotFoundError as exc:
+        if exc.name != "vh.core.engine":
+            raise
+        return None
+    return Engine
+
+
+def _engine_harmonizer(engine) -> HarmonizeFn:
+    from .color import WORKING_SPACE
+
+    def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
+        # frames are already in the working space, so the engine's colour conversion is the identity
+        return [np.asarray(out)[..., :3] for out in engine.run(iter(comps), iter(mattes), colorspace=WORKING_SPACE)]
+
+    return run
+
+
+def _direct_harmonizer(model, device: str) -> HarmonizeFn:
+    import torch
+
+    window = max(1, int(getattr(model, "window", 1)))
+
+    @torch.no_grad()
+    def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
+        comp = torch.from_numpy(np.stack(comps)).permute(0, 3, 1, 2)  # [T, 3, H, W]
+        matte = torch.from_numpy(np.stack(mattes))[:, None]  # [T, 1, H, W]
+        outs = []
+        # consecutive, non-overlapping windows; a short last window is padded by repeating its last frame
+        for start in range(0, comp.shape[0], window):
+            c, m = comp[start : start + window], matte[start : start + window]
+            n = c.shape[0]
+            if n < window:
+                c = torch.cat([c, c[-1:].expand(window - n, -1, -1, -1)])
+                m = torch.cat([m, m[-1:].expand(window - n, -1, -1, -1)])
+            out = model(c[None].to(device), m[None].to(device))[0, :n]  # [n, 3, H, W]
+            outs.append(out.float().cpu())
+        return list(torch.cat(outs).permute(0, 2, 3, 1).numpy())  # T x [H, W, 3]
+
+    return run
+
+
+def predictions_method(folder: str | Path, name: str | None = None) -> Method:
+    """Precomputed predictions: `folder/<clip>/object_k/<stem>.{jpg,png}`, one per real frame."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(f"predictions folder not found: {root}")
+
+    def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
+        from vh.training.datasets.hyoutube import IMAGE_SUFFIXES, read_rgb
+
+        clip_dir = root / clip.name
+        if not clip_dir.is_dir():
+            raise InputError(f"no predictions for clip {clip.name}: {clip_dir} not found")
+        by_stem = {p.stem: p for p in clip_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+        preds = []
+        for stem, comp in zip(clip.stems, comps):
+            if stem not in by_stem:
+                raise MissingFrameError(f"prediction frame {stem} is missing in {clip_dir}")
+            # full-size predictions go to the evaluation size exactly like the ground truth did
+            image = metrics.resize_image(read_rgb(by_stem[stem]), comp.shape[0])  # [S, S, 3] uint8
+            preds.append(image.astype(np.float32) / 255.0)
+        return preds
+
+    return Method(name=name or root.name, harmonize=run, options={"predictions": str(root)})
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The evaluation loop
+# --------------------------------------------------------------------------------------------------------------
+
+
+def evaluate(
+    dataset: str | Path,
+    methods: Sequence[Method],
+    split: str = "test",
+    size: int = metrics.EVAL_SIZE,
+    clips: Iterable[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[ModelResult]:
+    """Score each method on each clip of `dataset` (a HYouTube-layout folder); one ModelResult per method."""
+    from vh.training.datasets.hyoutube import HYouTube
+
+    if not methods:
+        raise InputError("nothing to evaluate: name at least one model or a predictions folder")
+    if size < 16:
+        raise InputError(f"evaluation size must be at least 16 pixels, got {size}")
+    ds = HYouTube(dataset, split=split)
+    wanted = set(clips) if clips is not None else None
+    records = [c for c in ds if wanted is None or c.name in wanted or c.name.split("/")[0] in wanted]
+    if not records:
+        raise InputError(f"no clip of {ds.list_file} matches {sorted(wanted or [])}")
+    per_clip: dict[str, dict[str, metrics.Scores]] = {m.name: {} for m in methods}
+    seconds = {m.name: 0.0 for m in methods}
+    frames_total = 0
+    for record in records:
+        comps_u8, gts, masks = [], [], []
+        for f in ds.read(record):
+            comps_u8.append(metrics.resize_image(f.comp, size))  # [S, S, 3] uint8
+            gts.append(metrics.resize_image(f.real, size))
+            masks.append(metrics.resize_mask(f.mask, size))  # [S, S] bool
+        comps = [c.astype(np.float32) / 255.0 for c in comps_u8]
+        mattes = [m.astype(np.float32) for m in masks]
+        flows = [metrics.gt_flow(gts[t + 1], gts[t]) for t in range(len(gts) - 1)]
+        frames_total += len(gts)
+        for method in methods:
+            method.reset()
+            start = time.perf_counter()
+            preds = method.harmonize(record, comps, mattes)
+            seconds[method.name] += time.perf_counter() - start
+            if len(preds) != len(gts):
+                raise InputError(f"{method.name} returned {len(preds)} frames for {len(gts)} on clip {record.name}")
+            preds255 = [_to_255(p, gts[0].shape) for p in preds]
+            per_clip[method.name][record.name] = metrics.clip_scores(preds255, gts, masks, flows)
+        if progress is not None:
+            progress(record.name)
+    return [
+        ModelResult(
+            name=m.name,
+            scores=metrics.mean_scores(list(per_clip[m.name].values())),
+            clips=per_clip[m.name],
+            seconds_per_frame=seconds[m.name] / max(frames_total, 1),
+            options=m.options,
+        )
+        for m in methods
+    ]
+
+
+def _to_255(pred: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    pred = np.asarray(pred, dtype=np.float32)
+    if pred.shape != shape:
+        raise InputError(f"a prediction is {pred.shape}, expected {shape}")
+    if not np.isfinite(pred).all():
+        raise InputError("a prediction contains NaN or Inf")
+    # predictions are 0..1 working-space values; the protocol measures 8-bit-range RGB, so clip like a file would
+    return np.clip(pred, 0.0, 1.0) * 255.0  # [H, W, 3] float32
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------------------------------------------
+
+_COLUMNS = (("MSE", "mse", "{:.2f}"), ("fMSE", "fmse", "{:.2f}"), ("PSNR", "psnr", "{:.2f}"),
+            ("fSSIM", "fssim", "{:.4f}"), ("TL", "tl", "{:.2f}"), ("flicker", "flicker", "{:.3f}"))
+
+
+def format_table(results: Sequence[ModelResult]) -> str:
+    """A plain-text table, one row per method."""
+    header = ["model", *(c[0] for c in _COLUMNS), "s/frame"]
+    rows = [
+        [r.name, *(fmt.format(getattr(r.scores, key)) for _, key, fmt in _COLUMNS), f"{r.seconds_per_frame:.4f}"]
+        for r in results
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))]
+    lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""Single images and numbered image sequences through OpenImageIO.
+
+Pixels come back exactly as stored, normalised to float32: integer files to 0..1, half/float untouched (no clamp).
+Straight (unassociated) alpha in PNG/TIFF is *not* premultiplied on read, so that a read-write round trip is
+lossless and RGB keeps its values under soft alpha; EXR is associated by definition and stays as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+
+from vh.core.errors import InputError, MissingFrameError
+from vh.core.io.clip import ClipInfo
+
+# `%04d`, `%d`, `####`, `@@@@` in the file name (not the folder) mark a sequence.
+_PATTERN = re.compile(r"%0?(\d*)d|(#+)|(@+)")
+
+
+@dataclass(frozen=True)
+class SequencePattern:
+    """A frame-numbered file name: `folder/prefix` + zero-padded number + `suffix`."""
+
+    folder: Path
+    prefix: str
+    suffix: str
+    padding: int
+
+    @classmethod
+    def parse(cls, path: str | os.PathLike) -> SequencePattern | None:
+        """The pattern in `path`'s file name, or None for a plain file name."""
+        p = Path(path)
+        matches = list(_PATTERN.finditer(p.name))
+        if not matches:
+            return None
+        if len(matches) > 1:
+            raise InputError(f"{path} has more than one frame-number placeholder")
+        m = matches[0]
+        if m.group(2) or m.group(3):
+            padding = len(m.group(2) or m.group(3))
+        else:
+            padding = int(m.group(1) or 1)
+        return cls(p.parent, p.name[: m.start()], p.name[m.end():], padding)
+
+    def name(self, frame: int) -> str:
+        sign = "-" if frame < 0 else ""
+        return f"{self.prefix}{sign}{abs(frame):0{self.padding}d}{self.suffix}"
+
+    def path(self, frame: int) -> Path:
+        return self.folder / self.name(frame)
+
+    def scan(self) -> list[int]:
+        """Frame numbers present on disk, sorted. Only names this pattern would produce count, so `####` does
+        not pick up `shot.12.exr` or `shot.v2.0001.exr` lying beside the sequence."""
+        if not self.folder.is_dir():
+            raise InputError(f"folder {self.folder} does not exist")
+        rx = re.compile(re.escape(self.prefix) + r"(-?\d+)" + re.escape(self.suffix) + "$")
+        found = []
+        with os.scandir(self.folder) as it:
+            for entry in it:
+                m = rx.match(entry.name)
+                if m and self.name(int(m.group(1))) == entry.name:
+                    found.append(int(m.group(1)))
+        return sorted(found)
+
+
+def probe_image_sequence(path: str | os.PathLike, frames: tuple[int, int] | None = None) -> ClipInfo:
+    """ClipInfo for a single image or a sequence pattern; checks every frame of the range exists."""
+    pattern = SequencePattern.parse(path)
+    if pattern is None:
+        if frames is not None:
+            raise InputError(f"{path} is a single image; a frame range needs a pattern such as name.####.exr")
+        if not Path(path).is_file():
+            raise InputError(f"{path} does not exist")
+        return _info_from_header(Path(path), str(path), "image", (0,))
+    present = pattern.scan()
+    if not present:
+        raise MissingFrameError(f"no frames match {path} (looked for {pattern.name(1)}-style names in {pattern.folder})")
+    first, last = frames if frames is not None else (present[0], present[-1])
+    have = set(present)
+    missing = [f for f in range(first, last + 1) if f not in have]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise MissingFrameError(f"missing frame {missing[0]}: {pattern.path(missing[0])}{more} (sequence {path}, "
+                                f"frames {first}-{last})")
+    return _info_from_header(pattern.path(first), str(path), "sequence", tuple(range(first, last + 1)))
+
+
+def frame_path(info: ClipInfo, frame: int) -> Path:
+    """The file holding frame number `frame` of an image or sequence clip."""
+    if info.kind == "image":
+        return Path(info.path)
+    pattern = SequencePattern.parse(info.path)
+    assert pattern is not None, info.path
+    return pattern.path(frame)
+
+
+def iter_image_frames(info: ClipInfo, frames: tuple[int, ...]) -> Iterator[np.ndarray]:
+    """One float32 [H, W, C] array per frame number, read lazily; every frame must match the clip's header."""
+    for frame in frames:
+        path = frame_path(info, frame)
+        if not path.is_file():
+            raise MissingFrameError(f"missing frame {frame}: {path}")
+        pixels = read_image(path)
+        h, w, c = pixels.shape
+        if (w, h, c) != (info.width, info.height, info.channels):
+            raise InputError(f"{path} is {w}x{h} with {c} channels but {info.path} starts at "
+                             f"{info.size} with {info.channels}")
+        yield pixels
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """All channels of the first subimage of `path` as float32 [H, W, C]; InputError if unreadable or corrupt."""
+    inp = oiio.ImageInput.open(str(path), _read_config())
+    if inp is None:
+        raise InputError(f"cannot read {path}: {_oiio_error() or 'unknown format'}")
+    try:
+        spec = inp.spec()
+        pixels = inp.read_image(0, 0, 0, spec.nchannels, "float")
+        if pixels is None or inp.has_error:
+            raise InputError(f"cannot read {path}: {_oiio_error(inp) or 'corrupt or truncated file'}")
+    finally:
+        inp.close()
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim == 2:  # OIIO drops the channel axis of 1-channel images in some versions
+        pixels = pixels[:, :, None]
+    return pixels  # [H, W, C]
+
+
+def _read_config() -> oiio.ImageSpec:
+    config = oiio.ImageSpec()
+    config.attribute("oiio:UnassociatedAlpha", 1)  # keep straight alpha straight (see module docstring)
+    return config
+
+
+def _info_from_header(path: Path, given: str, kind: str, frames: tuple[int, ...]) -> ClipInfo:
+    inp = oiio.ImageInput.open(str(path), _read_config())
+    if inp is None:
+        raise InputError(f"cannot read {path}: {_oiio_error() or 'unknown format'}")
+    try:
+        spec = inp.spec()
+        fmt = inp.format_name()
+    finally:
+        inp.close()
+    pixel_type = str(spec.format)
+    bits = int(spec.get_int_attribute("oiio:BitsPerSample", 0))
+    names = tuple(spec.channelnames) or tuple(f"channel{i}" for i in range(spec.nchannels))
+    alpha = spec.alpha_channel if spec.alpha_channel >= 0 else None
+    extra = {k: spec.get_string_attribute(k) for k in ("compression", "oiio:ColorSpace") if spec.getattribute(k)}
+    return ClipInfo(path=given, kind=kind, width=spec.width, height=spec.height, channels=spec.nchannels,
+                    channel_names=names, frames=frames, pixel_type=pixel_type, bits=bits, alpha_channel=alpha,
+                    format=fmt, extra=extra)
+
+
+def _oiio_error(obj=None) -> str:
+    msg = obj.geterror() if obj is not None else oiio.geterror()
+    return " ".join(str(msg).split())

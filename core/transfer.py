@@ -1,0 +1,340 @@
+"""Full-resolution transfer: carry a low-resolution harmonization over to the full-resolution plate.
+
+The models run at 256x256, the plate is 2K-4K. Upsampling the model's pixels would blur the foreground, so we fit a
+smooth *colour transform* that maps the low-res composite to the low-res model output inside the foreground, and
+apply that transform to the full-resolution composite pixels, which keep all their detail:
+
+    global    f(x)     a trilinear 3D LUT (or a polynomial) over the whole foreground. HYouTube-style composites are
+                       made by one LUT per clip, so a global fit explains most of the colour change.
+    local     A(p), b(p)   a per-pixel affine residual, fitted with a matte-weighted colour guided filter at model
+                       resolution and bilinearly upsampled (as in fast guided filters / PCT-Net): captures spatially
+                       varying corrections (shading, a model that relights one side).
+    "lut+affine" (the default) is  out = f(x) + A(p) f(x) + b(p).
+
+Both parts are smoothed over time: the global fit keeps an exponential moving average (time constant in frames) of
+its normal equations, i.e. it is a weighted least-squares fit over the recent frames, so model flicker is averaged,
+not amplified, and a frame with a tiny foreground leans on its neighbours.
+
+Linear light: the transform is fitted on working-space values in 0..1 (what the model sees). Full-resolution values
+outside 0..1 (scene-linear highlights) go through the LUT at the clamped value plus a per-channel positive gain
+times the excess, so 4.0 and 16.0 stay finite, ordered and unclipped.
+
+Compositing happens in the plate's own colourspace with the ORIGINAL full-resolution matte,
+`out = plate * (1 - matte) + transformed * matte`, so the background is bit-exact and soft edges keep that blend.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+METHODS = ("lut+affine", "lut", "poly", "poly+affine", "affine", "upsample")
+
+
+@dataclass
+class TransferConfig:
+    """How the low-res harmonization is carried to full resolution."""
+
+    method: str = "lut+affine"
+    #: LUT nodes per axis (trilinear); 9 resolves a HYouTube LUT's shape without overfitting a 256x256 frame.
+    lut_size: int = 9
+    #: weight of the LUT's second-difference smoothness prior, relative to the (normalised) data term.
+    lut_smoothness: float = 3e-3
+    #: ridge toward the identity mapping; decides LUT nodes (and colours) the foreground never visits.
+    identity_prior: float = 1e-4
+    #: polynomial degree of the "poly" global fit.
+    poly_degree: int = 3
+    #: guided-filter window radius at model resolution, in pixels.
+    radius: int = 8
+    #: guided-filter ridge on the local slope: larger -> the residual is closer to a smooth offset field.
+    eps: float = 1e-2
+    #: EMA time constant of the global fit, in frames (0 disables temporal smoothing).
+    time_constant: float = 2.0
+    #: rows per band when applying at full resolution (bounds the temporary memory at 4K).
+    band_rows: int = 256
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown transfer method {self.method!r}; choose one of {', '.join(METHODS)}")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Global fits: a linear least-squares problem over a basis, accumulated as normal equations so they can be averaged
+# over time.
+
+
+def fit_weights(matte: np.ndarray) -> np.ndarray:
+    """Per-pixel fitting weights from a low-res soft matte [h, w]: pixels that are mostly foreground count most.
+
+    Mixed edge pixels blend foreground and background colours, which no colour transform of the composite explains,
+    so they get little weight; if the foreground is so thin that nothing is mostly foreground, use the matte itself.
+    """
+    w = np.clip(2.0 * matte - 1.0, 0.0, 1.0)  # [h, w]
+    if w.sum() < 16.0:
+        w = matte.astype(np.float32)
+    return w.astype(np.float32)
+
+
+def _lut_axis(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lower node index and fractional position of values in 0..1 on an n-node axis."""
+    s = np.clip(x, 0.0, 1.0) * (n - 1)
+    i0 = np.minimum(np.floor(s).astype(np.int64), n - 2)
+    return i0, (s - i0).astype(np.float32)
+
+
+def _lut_features(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Trilinear weights of colours x [P, 3] on an n^3 grid: node indices [P, 8] and weights [P, 8]."""
+    (r0, fr), (g0, fg), (b0, fb) = (_lut_axis(x[:, c], n) for c in range(3))
+    idx, val = [], []
+    for db in (0, 1):
+        for dg in (0, 1):
+            for dr in (0, 1):
+                idx.append(((b0 + db) * n + (g0 + dg)) * n + (r0 + dr))
+                val.append((fb if db else 1 - fb) * (fg if dg else 1 - fg) * (fr if dr else 1 - fr))
+    return np.stack(idx, 1), np.stack(val, 1)  # [P, 8], [P, 8]
+
+
+def _identity_lut(n: int) -> np.ndarray:
+    """The n^3 identity LUT as node values [n^3, 3] (node order b, g, r; channel order r, g, b)."""
+    a = np.linspace(0.0, 1.0, n, dtype=np.float64)
+    b, g, r = np.meshgrid(a, a, a, indexing="ij")
+    return np.stack([r.ravel(), g.ravel(), b.ravel()], 1)
+
+
+def _second_difference(n: int) -> np.ndarray:
+    """Gram matrix D^T D of second differences along the three LUT axes ([n^3, n^3]): the smoothness prior."""
+    d1 = np.zeros((n - 2, n))
+    for i in range(n - 2):
+        d1[i, i : i + 3] = (1.0, -2.0, 1.0)
+    g1 = d1.T @ d1
+    eye = np.eye(n)
+    # node index = (b * n + g) * n + r, so r is the fastest axis
+    return np.kron(np.kron(eye, eye), g1) + np.kron(np.kron(eye, g1), eye) + np.kron(np.kron(g1, eye), eye)
+
+
+def _poly_exponents(degree: int) -> list[tuple[int, int, int]]:
+    return [(i, j, k) for d in range(degree + 1) for i in range(d + 1) for j in range(d + 1 - i) for k in [d - i - j]]
+
+
+def _poly_features(x: np.ndarray, exps: list[tuple[int, int, int]]) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return np.stack([x[:, 0] ** i * x[:, 1] ** j * x[:, 2] ** k for i, j, k in exps], 1).astype(np.float32)  # [P, K]
+
+
+class GlobalFit:
+    """A global colour mapping fitted by regularised least squares; normal equations are EMA-averaged over frames."""
+
+    def __init__(self, config: TransferConfig, kind: str) -> None:
+        self.config, self.kind = config, kind
+        if kind == "lut":
+            n = config.lut_size
+            self.size = n**3
+            self.prior = _identity_lut(n)  # [K, 3]
+            self.reg = config.lut_smoothness * _second_difference(n) + config.identity_prior * np.eye(self.size)
+        else:
+            self.exps = _poly_exponents(config.poly_degree)
+            self.size = len(self.exps)
+            self.prior = np.zeros((self.size, 3))
+            for c, e in enumerate([(1, 0, 0), (0, 1, 0), (0, 0, 1)]):
+                self.prior[self.exps.index(e), c] = 1.0
+            self.reg = config.identity_prior * np.eye(self.size)
+        self.reset()
+
+    def reset(self) -> None:
+        self.gram: np.ndarray | None = None  # [K, K]  sum w phi phi^T / sum w
+        self.rhs: np.ndarray | None = None  # [K, 3]
+        self.moments: np.ndarray | None = None  # [4, 3] E[x], E[x^2], E[x y], E[y] for the highlight gains
+
+    def update(self, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
+        """Add one frame's pixels: colours x [P, 3] -> y [P, 3] with weights w [P] (normalised so frames count alike)."""
+        total = float(w.sum())
+        if total <= 0.0:
+            return  # an empty foreground carries no information; keep the previous estimate
+        wn = (w / total).astype(np.float64)
+        if self.kind == "lut":
+            idx, val = _lut_features(x, self.config.lut_size)  # [P, 8] each
+            wv = val * wn[:, None]  # [P, 8]
+            pair = (idx[:, :, None] * self.size + idx[:, None, :]).ravel()  # [P*64]
+            gram = np.bincount(pair, (wv[:, :, None] * val[:, None, :]).ravel(), self.size * self.size)
+            gram = gram.reshape(self.size, self.size)
+            rhs = np.stack([np.bincount(idx.ravel(), (wv * y[:, c : c + 1]).ravel(), self.size) for c in range(3)], 1)
+        else:
+            phi = _poly_features(x, self.exps).astype(np.float64)  # [P, K]
+            gram = (phi * wn[:, None]).T @ phi
+            rhs = (phi * wn[:, None]).T @ y
+        xc = np.clip(x, 0.0, 1.0)
+        moments = np.stack([wn @ xc, wn @ (xc * xc), wn @ (xc * y), wn @ y])  # [4, 3]
+        if self.gram is None or self.config.time_constant <= 0:
+            self.gram, self.rhs, self.moments = gram, rhs, moments
+        else:
+            a = 1.0 - math.exp(-1.0 / self.config.time_constant)
+            self.gram = (1 - a) * self.gram + a * gram
+            self.rhs = (1 - a) * self.rhs + a * rhs
+            self.moments = (1 - a) * self.moments + a * moments
+
+    @property
+    def ready(self) -> bool:
+        return self.gram is not None
+
+    def solve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(parameters [K, 3], per-channel highlight gains [3])."""
+        reg = self.reg
+        # regularise the deviation from the identity mapping: (G + R) theta = rhs + R theta_id
+        theta = np.linalg.solve(self.gram + reg, self.rhs + reg @ self.prior)
+        ex, ex2, exy, ey = self.moments
+        var, cov = ex2 - ex * ex, exy - ex * ey
+        # per-channel slope of y on x, pulled toward 1 where the foreground's range is too narrow to tell
+        gains = np.clip((cov + 1e-3) / (var + 1e-3), 0.1, 10.0)
+        return theta.astype(np.float32), gains.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Local affine residual: a matte-weighted colour guided filter at model resolution.
+
+
+def _box(x: np.ndarray, r: int) -> np.ndarray:
+    return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), normalize=True, borderType=cv2.BORDER_REFLECT)
+
+
+def local_affine(guide: np.ndarray, target: np.ndarray, w: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Per-pixel affine fields so that target ~= A(p) guide + b(p), fitted in weighted windows.
+
+    guide, target [h, w, 3]; w [h, w]. Returns coefficients [h, w, 12]: A row-major (9) then b (3).
+    The ridge `eps` pulls A toward 0, i.e. toward a pure offset field, so flat regions do not amplify noise.
+    """
+    h, wd = w.shape
+    wsum = _box(w, radius) + 1e-6  # [h, w]
+    m_i = _box(guide * w[..., None], radius) / wsum[..., None]  # [h, w, 3]
+    m_t = _box(target * w[..., None], radius) / wsum[..., None]  # [h, w, 3]
+    prod_ii = np.einsum("hwi,hwj->hwij", guide, guide).reshape(h, wd, 9)
+    prod_it = np.einsum("hwi,hwj->hwij", guide, target).reshape(h, wd, 9)
+    c_ii = (_box(prod_ii * w[..., None], radius) / wsum[..., None]).reshape(h, wd, 3, 3)
+    c_ii -= m_i[..., :, None] * m_i[..., None, :]
+    c_it = (_box(prod_it * w[..., None], radius) / wsum[..., None]).reshape(h, wd, 3, 3)
+    c_it -= m_i[..., :, None] * m_t[..., None, :]
+    a = np.linalg.solve(c_ii + eps * np.eye(3, dtype=np.float32), c_it)  # [h, w, 3(in), 3(out)]
+    a = np.swapaxes(a, -1, -2)  # [h, w, out, in]
+    b = m_t - np.einsum("hwoi,hwi->hwo", a, m_i)  # [h, w, 3]
+    coef = np.concatenate([a.reshape(h, wd, 9), b], -1).astype(np.float32)  # [h, w, 12]
+    # second pass of the guided filter: average the coefficients of all windows covering a pixel, counting only
+    # windows that saw foreground, so the field stays defined right up to the matte edge
+    valid = (wsum > 1e-3).astype(np.float32)
+    return _box(coef * valid[..., None], radius) / (_box(valid, radius)[..., None] + 1e-6)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The fitted transform and its application at full resolution.
+
+
+def _resample_coords(n_out: int, n_in: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear (half-pixel centres, as cv2.resize / align_corners=False) source taps for output pixels start..stop."""
+    s = (np.arange(start, stop, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
+    s = np.clip(s, 0.0, n_in - 1)
+    i0 = np.minimum(np.floor(s).astype(np.int64), max(n_in - 2, 0))
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (s - i0).astype(np.float32)
+
+
+def resize_bilinear_region(lo: np.ndarray, full_hw: tuple[int, int], y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """The region [y0:y1, x0:x1] of `lo` [h, w, C] bilinearly resized to full_hw, without building the full image."""
+    H, W = full_hw
+    h, w = lo.shape[:2]
+    ya, yb, fy = _resample_coords(H, h, y0, y1)
+    xa, xb, fx = _resample_coords(W, w, x0, x1)
+    rows = lo[ya] * (1 - fy)[:, None, None] + lo[yb] * fy[:, None, None]  # [y1-y0, w, C]
+    return rows[:, xa] * (1 - fx)[None, :, None] + rows[:, xb] * fx[None, :, None]  # [y1-y0, x1-x0, C]
+
+
+@dataclass
+class Transform:
+    """One frame's fitted colour transform, in working-space values."""
+
+    method: str
+    lut: torch.Tensor | None = None  # [1, 3, n, n, n] (axes b, g, r) for grid_sample
+    poly: tuple[list, np.ndarray] | None = None  # (exponents, coefficients [K, 3])
+    gains: np.ndarray | None = None  # [3] slope applied to values beyond 0..1
+    coef: np.ndarray | None = None  # [h, w, 12] local affine residual at model resolution
+    upsample: np.ndarray | None = None  # [h, w, 3] model output, for the naive "upsample" method
+
+    def _global(self, x: np.ndarray) -> np.ndarray:
+        """The global mapping of colours x [P, 3] (any range)."""
+        if self.lut is None and self.poly is None:
+            return x
+        xc = np.clip(x, 0.0, 1.0)
+        if self.lut is not None:
+            grid = torch.from_numpy(xc * 2.0 - 1.0).view(1, 1, 1, -1, 3)  # [1, 1, 1, P, 3] as (r, g, b) = (x, y, z)
+            y = F.grid_sample(self.lut, grid, mode="bilinear", padding_mode="border", align_corners=True)
+            y = y.view(3, -1).T.numpy()  # [P, 3]
+        else:
+            exps, theta = self.poly
+            y = _poly_features(xc, exps) @ theta  # [P, 3]
+        # scene-linear excess beyond 0..1 continues with a positive per-channel slope: finite, ordered, unclipped
+        return y + (x - xc) * self.gains
+
+    def apply(self, comp: np.ndarray, full_hw: tuple[int, int] | None = None, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """Transform working-space colours comp [h', w', 3] that sit at `origin` (y, x) inside a frame of `full_hw`."""
+        hh, ww = comp.shape[:2]
+        full_hw = full_hw or (hh, ww)
+        y0, x0 = origin
+        if self.method == "upsample":
+            return resize_bilinear_region(self.upsample, full_hw, y0, y0 + hh, x0, x0 + ww).astype(np.float32)
+        g = self._global(comp.reshape(-1, 3).astype(np.float32)).reshape(hh, ww, 3)  # [h', w', 3]
+        if self.coef is None:
+            return g.astype(np.float32)
+        coef = resize_bilinear_region(self.coef, full_hw, y0, y0 + hh, x0, x0 + ww)  # [h', w', 12]
+        a = coef[..., :9].reshape(hh, ww, 3, 3)
+        return (g + np.einsum("hwoi,hwi->hwo", a, g) + coef[..., 9:]).astype(np.float32)
+
+
+class ColorTransfer:
+    """Fits one Transform per frame, in order, with temporal smoothing; one instance per clip (`reset()` between)."""
+
+    def __init__(self, config: TransferConfig | None = None) -> None:
+        self.config = config or TransferConfig()
+        kind = self.config.method.split("+")[0]
+        self._global = GlobalFit(self.config, kind) if kind in ("lut", "poly") else None
+
+    def reset(self) -> None:
+        if self._global is not None:
+            self._global.reset()
+
+    def fit(self, comp: np.ndarray, out: np.ndarray, matte: np.ndarray) -> Transform:
+        """comp, out [h, w, 3] working space at model resolution; matte [h, w] soft, at the same size."""
+        cfg = self.config
+        if cfg.method == "upsample":
+            return Transform("upsample", upsample=out.astype(np.float32))
+        comp = comp.astype(np.float32)
+        out = out.astype(np.float32)
+        w = fit_weights(matte)  # [h, w]
+        t = Transform(cfg.method)
+        guide = comp
+        if self._global is not None:
+            sel = w > 0
+            self._global.update(comp[sel], out[sel], w[sel])
+            if self._global.ready:
+                theta, t.gains = self._global.solve()
+                if self._global.kind == "lut":
+                    n = cfg.lut_size
+                    t.lut = torch.from_numpy(np.ascontiguousarray(theta.T.reshape(1, 3, n, n, n)))
+                else:
+                    t.poly = (self._global.exps, theta)
+                guide = t._global(comp.reshape(-1, 3)).reshape(comp.shape)  # [h, w, 3]
+        if cfg.method.endswith("affine"):
+            t.coef = local_affine(guide, out - guide, w, cfg.radius, cfg.eps)
+        return t
+
+
+def composite(plate: np.ndarray, transformed: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    """`plate * (1 - matte) + transformed * matte` on the first three channels; other channels pass through.
+
+    Where matte == 0 the result is the plate bit for bit (x * 1 + finite * 0 == x in IEEE arithmetic).
+    """
+    out = plate.astype(np.float32, copy=True)
+    m = matte[..., None].astype(np.float32)  # [H, W, 1]
+    out[..., :3] = plate[..., :3] * (1.0 - m) + transformed * m
+    return out

@@ -1,0 +1,212 @@
+"""`vh-server`: serve harmonization models over gRPC, one process per GPU.
+
+    vh-server --gpu 0 --model stats --checkpoint runs/vhmae/ckpt-100000 --port 50051
+    vh-server --device cpu --model cut --port 0            # prints the port it bound
+
+Listens on 127.0.0.1 unless --host says otherwise. SIGTERM/SIGINT: stop accepting streams, give in-flight ones
+--grace seconds to finish, cancel the rest with UNAVAILABLE, exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from vh.core.errors import InputError, VhError
+from vh.server import wire
+
+log = logging.getLogger("vh.server")
+
+SERVICE_NAME = "vh.server.v1.Harmonizer"
+
+
+@dataclass
+class ServerOptions:
+    models: list[str] = field(default_factory=lambda: ["stats"])
+    checkpoints: list[str] = field(default_factory=list)
+    device: str = "cpu"
+    max_batch: int = 8
+    max_clients: int = 8
+    token: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    limits: wire.Limits = field(default_factory=wire.Limits)
+
+
+@dataclass
+class Running:
+    """A started server and the pieces tests and the signal handler need."""
+
+    server: grpc.Server
+    port: int
+    service: object  # HarmonizerService
+    health: object  # grpc_health HealthServicer
+    queue: object  # DeviceQueue
+
+    def stop(self, grace: float | None = 5.0) -> None:
+        """Graceful stop: NOT_SERVING, refuse new streams, let in-flight ones finish for `grace` s, then cancel."""
+        self.health.enter_graceful_shutdown()
+        self.service.drain()
+        self.server.stop(grace).wait()
+        self.queue.close()
+
+
+def _device_info(device: str) -> tuple[str, int]:
+    import torch
+
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(torch.device(device))
+        return props.name, int(props.total_memory)
+    return f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)", 0
+
+
+def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = None) -> Running:
+    """Build, bind and start a server; `address` port 0 picks a free port (returned in Running.port)."""
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection
+
+    from vh.server.batching import DeviceQueue
+    from vh.server.interceptors import ErrorInterceptor, TokenInterceptor
+    from vh.server.pool import ModelPool, ModelSpec
+    from vh.server.service import HarmonizerService, ServiceConfig
+    from vh.server.v1 import harmonize_pb2, harmonize_pb2_grpc
+
+    opts = options or ServerOptions()
+    if opts.max_clients < 1 or opts.max_batch < 1:
+        raise InputError("--max-clients and --max-batch must be at least 1")
+    specs = [ModelSpec(name=m, model=m) for m in opts.models]
+    specs += [ModelSpec.parse_checkpoint(c) for c in opts.checkpoints]
+    pool = ModelPool(specs, device=opts.device, batch=opts.max_batch)
+    queue = DeviceQueue(max_batch=opts.max_batch)
+    description, memory = _device_info(opts.device)
+    service = HarmonizerService(pool, queue, ServiceConfig(max_clients=opts.max_clients, limits=opts.limits,
+                                                           device_description=description, device_memory=memory))
+
+    interceptors = [ErrorInterceptor()]
+    if opts.token:
+        interceptors.insert(0, TokenInterceptor(opts.token))
+    # Threads: one per stream slot, plus headroom so GetInfo, health checks and the fast RESOURCE_EXHAUSTED
+    # answers to excess streams never wait behind busy streams. Beyond that gRPC itself answers
+    # RESOURCE_EXHAUSTED (maximum_concurrent_rpcs) instead of queueing calls without bound.
+    headroom = 8
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=opts.max_clients + headroom, thread_name_prefix="vh-rpc"),
+        interceptors=interceptors,
+        options=[
+            ("grpc.max_receive_message_length", opts.limits.max_message_bytes),
+            ("grpc.max_send_message_length", opts.limits.max_message_bytes),
+            ("grpc.so_reuseport", 0),  # port 0 must mean a port of our own, not one shared with another server
+        ],
+        maximum_concurrent_rpcs=opts.max_clients + headroom,
+    )
+    harmonize_pb2_grpc.add_HarmonizerServicer_to_server(service, server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (harmonize_pb2.DESCRIPTOR.services_by_name["Harmonizer"].full_name, health.SERVICE_NAME,
+         reflection.SERVICE_NAME), server)
+
+    if opts.tls_cert or opts.tls_key:
+        if not (opts.tls_cert and opts.tls_key):
+            raise InputError("TLS needs both --tls-cert and --tls-key")
+        try:
+            key, cert = Path(opts.tls_key).read_bytes(), Path(opts.tls_cert).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read TLS files: {exc}") from exc
+        port = server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
+    else:
+        port = server.add_insecure_port(address)
+    if port == 0:
+        queue.close()
+        raise InputError(f"cannot listen on {address} (in use or not a local address)")
+    server.start()
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return Running(server, port, service, health_servicer, queue)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vh-server", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--gpu", type=int, metavar="N", help="serve on CUDA device N (one process per GPU)")
+    where.add_argument("--device", default=None, help="torch device, e.g. cpu (default: cpu)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=int, default=50051, help="port (0 picks a free one; default 50051)")
+    p.add_argument("--model", action="append", default=None, metavar="NAME",
+                   help="model to preload (repeatable; default: stats unless --checkpoint is given)")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="[NAME=]PATH",
+                   help="checkpoint to preload, served under the model name in its sidecar or NAME (repeatable)")
+    p.add_argument("--max-batch", type=int, default=8, help="windows per model call, across streams (default 8)")
+    p.add_argument("--max-clients", type=int, default=8,
+                   help="concurrent Harmonize streams; more get RESOURCE_EXHAUSTED (default 8)")
+    p.add_argument("--max-size", type=int, default=8192, help="largest frame width or height accepted (default 8192)")
+    p.add_argument("--tls-cert", help="PEM certificate chain; with --tls-key enables TLS")
+    p.add_argument("--tls-key", help="PEM private key")
+    p.add_argument("--token-file", help="file holding a bearer token that every call must present")
+    p.add_argument("--grace", type=float, default=10.0, help="seconds in-flight streams get on SIGTERM (default 10)")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return p
+
+
+def _read_token(path: str) -> str:
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise InputError(f"cannot read --token-file: {exc}") from exc
+    if not token or any(c.isspace() for c in token):
+        raise InputError(f"--token-file {path} must hold one token without spaces")
+    return token
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    device = f"cuda:{args.gpu}" if args.gpu is not None else (args.device or "cpu")
+    try:
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available() or torch.device(device).index >= torch.cuda.device_count():
+                raise InputError(f"{device} is not available on this machine; use --device cpu or another --gpu")
+        options = ServerOptions(
+            models=args.model if args.model is not None else ([] if args.checkpoint else ["stats"]),
+            checkpoints=args.checkpoint, device=device, max_batch=args.max_batch, max_clients=args.max_clients,
+            token=_read_token(args.token_file) if args.token_file else None,
+            tls_cert=args.tls_cert, tls_key=args.tls_key,
+            limits=wire.Limits(max_width=args.max_size, max_height=args.max_size),
+        )
+        host = f"[{args.host}]" if ":" in args.host and not args.host.startswith("[") else args.host
+        running = create_server(f"{host}:{args.port}", options)
+    except VhError as exc:
+        print(f"vh-server: error: {exc}", file=sys.stderr)
+        return 2
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("%s received: draining (grace %.0fs)", signal.Signals(signum).name, args.grace)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("vh-server listening on %s:%d (%s, models: %s%s)", args.host, running.port, device,
+             ", ".join(running.service.pool.models), ", TLS" if args.tls_cert else "")
+    print(f"vh-server ready on port {running.port}", flush=True)  # the line scripts and tests wait for
+    stop.wait()
+    running.stop(grace=args.grace)
+    log.info("vh-server stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

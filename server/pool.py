@@ -1,0 +1,184 @@
+"""The models one server process holds: one `vh.core.engine.Engine` per loaded model (and per option set).
+
+Models are loaded at start-up (`--model`, `--checkpoint`), so the first client never waits for weights and a
+typo fails the launch, not a render. A request with non-default options gets its own engine, built on demand and
+kept in a small LRU, because options are model constructor arguments (`create_model(name, **overrides)`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vh.core.errors import InputError, UnknownModelError
+from vh.core.models import ModelOption
+from vh.core.models.registry import list_aliases, resolve_name
+from vh.server import wire
+from vh.server.v1 import harmonize_pb2 as pb
+
+log = logging.getLogger("vh.server")
+
+OptionValue = float | int | bool | str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model to serve: `name` clients ask for, the registry `model`, and optional checkpoint weights."""
+
+    name: str
+    model: str
+    checkpoint: str | None = None
+
+    @classmethod
+    def parse_checkpoint(cls, text: str) -> "ModelSpec":
+        """`path` (served under the model name in its sidecar) or `name=path`."""
+        from vh.core.checkpoint import read_meta
+
+        name, sep, path = text.partition("=")
+        if not sep:
+            name, path = "", text
+        model = read_meta(path)["model"]
+        return cls(name=name or model, model=model, checkpoint=path)
+
+
+@dataclass
+class LoadedModel:
+    spec: ModelSpec
+    engine: Any  # vh.core.engine.Engine
+    options: list[ModelOption]
+    variants: OrderedDict = field(default_factory=OrderedDict)  # frozen overrides -> Engine
+
+    @property
+    def harmonizer(self) -> Any:
+        return self.engine.model
+
+
+def _check_option(spec: ModelOption, value: OptionValue, model: str) -> OptionValue:
+    where = f"option {spec.name!r} of model {model!r}"
+    if spec.kind == "bool":
+        if not isinstance(value, bool):
+            raise InputError(f"{where} is a bool (flag), got {value!r}")
+        return value
+    if spec.kind == "choice":
+        if not isinstance(value, str) or (spec.choices and value not in spec.choices):
+            raise InputError(f"{where} must be one of {', '.join(spec.choices)}; got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{where} is a number, got {value!r}")
+    if spec.kind == "int":
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise InputError(f"{where} is an integer, got {value!r}")
+            value = int(value)
+    else:
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InputError(f"{where} must be finite, got {value!r}")
+    if spec.minimum is not None and value < spec.minimum:
+        raise InputError(f"{where} is {value} but must be >= {spec.minimum}")
+    if spec.maximum is not None and value > spec.maximum:
+        raise InputError(f"{where} is {value} but must be <= {spec.maximum}")
+    return value
+
+
+class ModelPool:
+    """Loaded engines by served name; `get(name, options)` returns the engine for one stream."""
+
+    def __init__(self, specs: list[ModelSpec], device: str, batch: int, max_variants: int = 4):
+        from vh.core.engine import Engine
+
+        if not specs:
+            raise InputError("no model to serve; pass --model NAME or --checkpoint PATH")
+        self._engine_cls = Engine
+        self.device = device
+        self.batch = batch
+        self.max_variants = max_variants
+        self._lock = threading.Lock()
+        self.models: dict[str, LoadedModel] = {}
+        for spec in specs:
+            if spec.name in self.models:
+                raise InputError(f"model name {spec.name!r} is given twice; use --checkpoint NAME=PATH to rename")
+            if spec.checkpoint is None:
+                resolve_name(spec.model)  # UnknownModelError with the list of models, before any loading
+            elif not Path(spec.checkpoint).with_suffix(".json").exists() and not Path(spec.checkpoint).exists():
+                raise InputError(f"checkpoint {spec.checkpoint} does not exist")
+            log.info("loading model %s (%s%s) on %s", spec.name, spec.model,
+                     f", {spec.checkpoint}" if spec.checkpoint else "", device)
+            engine = Engine(model=spec.model, checkpoint=spec.checkpoint, device=device, batch=batch)
+            self.models[spec.name] = LoadedModel(spec, engine, list(type(engine.model).options()))
+        self.default = specs[0].name
+
+    def _lookup(self, name: str) -> LoadedModel:
+        name = name or self.default
+        if name in self.models:
+            return self.models[name]
+        try:
+            canonical = resolve_name(name)
+        except UnknownModelError:
+            canonical = None
+        for loaded in self.models.values():
+            if canonical is not None and loaded.spec.model == canonical and loaded.spec.checkpoint is None:
+                return loaded
+        loaded_names = ", ".join(sorted(self.models))
+        raise UnknownModelError(f"model {name!r} is not loaded on this server; it serves: {loaded_names}")
+
+    def get(self, name: str, options: dict[str, OptionValue]) -> tuple[str, Any]:
+        """(served name, engine) for a request; validates options against the model's OptionSpecs."""
+        loaded = self._lookup(name)
+        specs = {o.name: o for o in loaded.options}
+        overrides = {}
+        for key, value in sorted(options.items()):
+            if key not in specs:
+                known = ", ".join(specs) or "none"
+                raise InputError(f"model {loaded.spec.name!r} has no option {key!r}; its options: {known}")
+            checked = _check_option(specs[key], value, loaded.spec.name)
+            if checked != specs[key].default:
+                overrides[key] = checked
+        if not overrides:
+            return loaded.spec.name, loaded.engine
+        key = tuple(sorted(overrides.items()))
+        with self._lock:
+            engine = loaded.variants.get(key)
+            if engine is not None:
+                loaded.variants.move_to_end(key)
+                return loaded.spec.name, engine
+        log.info("building %s with %s", loaded.spec.name, overrides)
+        engine = self._engine_cls(model=loaded.spec.model, checkpoint=loaded.spec.checkpoint, device=self.device,
+                                  batch=self.batch, **overrides)
+        with self._lock:
+            loaded.variants[key] = engine
+            while len(loaded.variants) > self.max_variants:
+                loaded.variants.popitem(last=False)
+        return loaded.spec.name, engine
+
+    def info(self) -> list[pb.ModelInfo]:
+        aliases = list_aliases()
+        out = []
+        for name, loaded in self.models.items():
+            model = loaded.harmonizer
+            size = getattr(model, "input_size", None) or (0, 0)
+            out.append(pb.ModelInfo(
+                name=name,
+                aliases=sorted(a for a, target in aliases.items() if target == loaded.spec.model and name == target),
+                window=int(getattr(model, "window", 1)),
+                input_height=int(size[0]),
+                input_width=int(size[1]),
+                supports_auto_matte=bool(getattr(model, "supports_auto_matte", False)),
+                checkpoint=Path(loaded.spec.checkpoint).name if loaded.spec.checkpoint else "",
+                options=[option_spec_to_proto(o) for o in loaded.options],
+            ))
+        return out
+
+
+def option_spec_to_proto(option: ModelOption) -> pb.OptionSpec:
+    spec = pb.OptionSpec(name=option.name, kind=option.kind, help=option.help,
+                         default_value=wire.option_to_proto(option.default), choices=list(option.choices))
+    if option.minimum is not None:
+        spec.minimum = float(option.minimum)
+    if option.maximum is not None:
+        spec.maximum = float(option.maximum)
+    return spec

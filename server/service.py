@@ -1,0 +1,210 @@
+"""The Harmonizer servicer: a thin layer between the wire (vh.server.wire) and the engines (vh.server.pool).
+
+One Harmonize stream = one handler thread: it reads chunks, rebuilds frames, pushes them into its engine stream
+and sends each harmonized frame back as soon as its window is done. Model calls go through the shared
+DeviceQueue, which batches windows across streams. Errors are raised, never aborted here: the ErrorInterceptor
+maps them to statuses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import grpc
+import numpy as np
+
+from vh.core.errors import InputError, ResourceError
+from vh.server import wire
+from vh.server.batching import DeviceQueue, StreamCancelled
+from vh.server.interceptors import CancelledError, PreconditionError, UnavailableError
+from vh.server.pool import ModelPool
+from vh.server.v1 import harmonize_pb2 as pb
+from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
+
+log = logging.getLogger("vh.server")
+
+
+@dataclass
+class ServiceConfig:
+    max_clients: int = 8
+    limits: wire.Limits = wire.Limits()
+    device_description: str = ""
+    device_memory: int = 0
+
+
+class _Slots:
+    """Bounded concurrency: a stream either gets a slot at once or is told RESOURCE_EXHAUSTED (never queued)."""
+
+    def __init__(self, n: int):
+        self.capacity = n
+        self._sem = threading.BoundedSemaphore(n)
+        self._lock = threading.Lock()
+        self.active = 0
+
+    @contextmanager
+    def take(self) -> Iterator[None]:
+        if not self._sem.acquire(blocking=False):
+            raise ResourceError(f"server busy: all {self.capacity} stream slots are in use; retry shortly "
+                                "or send this job to another server")
+        with self._lock:
+            self.active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.active -= 1
+            self._sem.release()
+
+
+class HarmonizerService(pb_grpc.HarmonizerServicer):
+    def __init__(self, pool: ModelPool, queue: DeviceQueue, config: ServiceConfig):
+        self.pool = pool
+        self.queue = queue
+        self.config = config
+        self.slots = _Slots(config.max_clients)
+        self._ids = itertools.count(1)
+        self._draining = threading.Event()
+
+    def drain(self) -> None:
+        """Refuse new streams (UNAVAILABLE) while in-flight ones finish; called on SIGTERM."""
+        self._draining.set()
+
+    # ------------------------------------------------------------------------------------------------------ #
+    def GetInfo(self, request: pb.GetInfoRequest, context: grpc.ServicerContext) -> pb.ServerInfo:
+        import torch
+
+        from vh.core import __version__
+        from vh.core.color import DEFAULT_CONFIG
+
+        lim = self.config.limits
+        return pb.ServerInfo(
+            api_version="v1",
+            server_version=__version__,
+            torch_version=torch.__version__,
+            grpc_version=grpc.__version__,
+            device=pb.DeviceInfo(name=self.pool.device, description=self.config.device_description,
+                                 memory_bytes=self.config.device_memory),
+            models=self.pool.info(),
+            default_model=self.pool.default,
+            default_ocio_config=DEFAULT_CONFIG,
+            dtypes=list(wire.DTYPES),
+            limits=pb.Limits(max_width=lim.max_width, max_height=lim.max_height, max_channels=lim.max_channels,
+                             max_message_bytes=lim.max_message_bytes, max_chunk_bytes=lim.max_chunk_bytes,
+                             max_clients=self.config.max_clients, max_batch=self.queue.max_batch,
+                             max_frames=lim.max_frames),
+        )
+
+    # ------------------------------------------------------------------------------------------------------ #
+    def Harmonize(self, request_iterator: Iterator[pb.HarmonizeRequest], context: grpc.ServicerContext
+                  ) -> Iterator[pb.HarmonizeResponse]:
+        if self._draining.is_set():
+            raise UnavailableError("server is shutting down; send the job to another server")
+        with self.slots.take():
+            stream_id = f"s{next(self._ids)}"
+            started = time.perf_counter()
+            frames = 0
+            try:
+                for response in self._harmonize(stream_id, request_iterator, context):
+                    if response.WhichOneof("kind") == "chunk" and response.chunk.offset == 0:
+                        frames += 1
+                    yield response
+            except (StreamCancelled, grpc.RpcError) as exc:
+                if self._draining.is_set() and context.is_active():
+                    raise UnavailableError("server is shutting down; the job was interrupted, send it again") from exc
+                raise CancelledError(str(exc)) from exc
+            finally:
+                log.info("%s: %d frames in %.2fs%s", stream_id, frames, time.perf_counter() - started,
+                         "" if context.is_active() else " (client gone)")
+
+    def _harmonize(self, stream_id: str, requests: Iterator[pb.HarmonizeRequest], context: grpc.ServicerContext
+                   ) -> Iterator[pb.HarmonizeResponse]:
+        first = next(requests, None)
+        if first is None:
+            raise InputError("empty stream: the first message must be a StreamHeader")
+        if first.WhichOneof("kind") != "header":
+            raise InputError("the first message of a Harmonize stream must be a StreamHeader, got a chunk")
+        header = first.header
+        lim = self.config.limits
+        geometry = wire.geometry_from_proto(header.format, lim)
+        options = {k: wire.option_from_proto(v) for k, v in header.options.items()}
+        name, engine = self.pool.get(header.model, options)
+        matte_source = header.matte_source
+        if matte_source == pb.MATTE_SOURCE_UNSPECIFIED:
+            raise InputError("header.matte_source is unset; use MATTE_SEPARATE, MATTE_ALPHA or MATTE_AUTO")
+        if matte_source not in (pb.MATTE_SEPARATE, pb.MATTE_ALPHA, pb.MATTE_AUTO):
+            raise InputError(f"header.matte_source {matte_source} is not a known MatteSource")
+        if matte_source == pb.MATTE_ALPHA and geometry.channels < 4:
+            raise InputError(f"matte_source is MATTE_ALPHA but frames have {geometry.channels} channels; "
+                             "send RGBA or a separate matte")
+        if matte_source == pb.MATTE_AUTO and not getattr(engine.model, "supports_auto_matte", False):
+            raise PreconditionError(f"model {name!r} needs a matte (it cannot predict one); connect a matte")
+        strength = header.strength if header.HasField("strength") else 1.0
+        if not 0.0 <= strength <= 1.0:  # also rejects NaN
+            raise InputError(f"strength must be within 0..1, got {strength}")
+        if lim.max_frames and header.frame_count > lim.max_frames:
+            raise ResourceError(f"{header.frame_count} frames is over this server's limit of {lim.max_frames} "
+                                "per stream; split the shot")
+
+        ticket = self.queue.ticket(engine)
+        # Fires when the RPC ends for any reason; on a cancel or disconnect it drops this stream's queued windows
+        # at once instead of letting them occupy the device.
+        context.add_callback(ticket.cancel)
+        stream = engine.stream(geometry.colorspace, config=header.ocio_config or None, infer=ticket.infer)
+        log.info("%s: %s %s, model %s, matte %s, from %s", stream_id, geometry.describe(), geometry.colorspace,
+                 name, pb.MatteSource.Name(matte_source), header.client_name or context.peer())
+        yield pb.HarmonizeResponse(accepted=pb.StreamAccepted(
+            model=name, window=int(getattr(engine.model, "window", 1)), format=header.format, stream_id=stream_id))
+
+        assembler = wire.FrameAssembler(geometry, with_matte=matte_source == pb.MATTE_SEPARATE)
+        originals: deque[np.ndarray] = deque()  # inputs awaiting their output, only when strength < 1
+        emitted = 0
+
+        def emit(outs: list[np.ndarray]) -> Iterator[pb.HarmonizeResponse]:
+            nonlocal emitted
+            for out in outs:
+                if strength != 1.0:
+                    orig = originals.popleft()
+                    out = out.copy()
+                    out[..., :3] = orig[..., :3] + strength * (out[..., :3] - orig[..., :3])
+                pixels = out.astype(geometry.dtype, copy=False)
+                for chunk in wire.encode_plane(emitted, pixels, pb.PLANE_IMAGE, lim.max_chunk_bytes):
+                    yield pb.HarmonizeResponse(chunk=chunk)
+                emitted += 1
+
+        for request in requests:
+            if request.WhichOneof("kind") != "chunk":
+                raise InputError("a stream takes one StreamHeader; got another header after frames started")
+            frame = assembler.add(request.chunk)
+            if frame is None:
+                continue
+            if lim.max_frames and frame.index >= lim.max_frames:
+                raise ResourceError(f"stream is over this server's limit of {lim.max_frames} frames; split the shot")
+            image, matte = self._prepare(frame, matte_source, header.first_frame)
+            if strength != 1.0:
+                originals.append(image)
+            yield from emit(stream.push(image, matte))
+        assembler.finish()
+        yield from emit(stream.finish())
+
+    @staticmethod
+    def _prepare(frame: wire.Frame, matte_source: int, first_frame: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Wire arrays -> the engine's float32 [H, W, C] frame and [H, W] matte, rejecting bad pixels."""
+        label = f"frame {first_frame + frame.index}"
+        wire.check_finite(frame.image, label)
+        image = frame.image.astype(np.float32)  # [H, W, C]; always a copy, so writable
+        if matte_source == pb.MATTE_SEPARATE:
+            wire.check_finite(frame.matte, f"matte of {label}")
+            matte = frame.matte.astype(np.float32)  # [H, W]
+        elif matte_source == pb.MATTE_ALPHA:
+            matte = image[..., 3].copy()  # [H, W]
+        else:
+            return image, None
+        wire.check_matte_range(matte, f"matte of {label}")
+        return image, np.clip(matte, 0.0, 1.0)

@@ -1,0 +1,1 @@
+"""vh.server.v1: the v1 wire protocol (harmonize.proto) and its generated stubs."""

@@ -1,0 +1,148 @@
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from vh.core.errors import InputError
+from vh.core.models import create_model
+from vh.core.models.registry import list_aliases
+from vh.core.models.vhmae import VHMAE
+
+SIDE = 64  # vhmae_tiny at 64x64: 4 x 4 x 4 = 64 tokens, fast on a CPU
+
+
+def tiny(**kw) -> VHMAE:
+    torch.manual_seed(0)
+    return create_model("vhmae_tiny", input_size=SIDE, **kw).eval()
+
+
+def box_matte(b: int, y0: int, y1: int, x0: int, x1: int, side: int = SIDE) -> torch.Tensor:
+    m = torch.zeros(b, 8, 1, side, side)
+    m[..., y0:y1, x0:x1] = 1.0
+    return m
+
+
+def test_registry_names_and_alias():
+    assert list_aliases()["vhmae"] == "vhmae_base"
+    assert isinstance(create_model("vhmae", depth=1, decoder_depth=1), VHMAE)
+    with pytest.raises(InputError, match="unknown VHMAE option"):
+        create_model("vhmae_tiny", widht=3)
+
+
+def test_base_stage_sizes_match_table_1():
+    """Every row of Table 1, checked on the real model with forward hooks; 25% foreground (4 of 16 columns)."""
+    torch.manual_seed(0)
+    model = create_model("vhmae_base").eval()
+    c = model.config
+    assert (model.window, model.input_size, c.num_tokens, c.token_pixels) == (8, (256, 256), 1024, 1536)
+    seen: dict[str, tuple[int, ...]] = {}
+
+    def hook(name):
+        def record(module, args, out) -> None:  # returning None keeps the module's output
+            seen[name] = tuple(out.shape)
+
+        return record
+
+    model.patch_embed.register_forward_hook(hook("patch_embed"))
+    model.pam.register_forward_hook(hook("pam"))
+    model.encoder[-1].register_forward_hook(hook("encoder"))
+    model.encoder_proj.register_forward_hook(hook("encoder_proj"))
+    model.decoder[-1].register_forward_hook(hook("decoder"))
+    model.head.register_forward_hook(hook("head"))
+    matte = box_matte(1, 0, 256, 0, 64, side=256)  # 4 token columns of 16 -> 256 foreground tokens
+    comp = torch.rand(1, 8, 3, 256, 256)
+    with torch.no_grad():
+        out = model(comp, matte)
+    n_fg = 4 * 16 * 4
+    assert seen["patch_embed"] == (1, 1024, 768)  # 768 x 4 x 256
+    assert seen["pam"] == (n_fg, 384)  # 384 x 4 x N_pm, flattened over the batch
+    assert seen["encoder"] == (1, 1024 - n_fg, 768)  # visible tokens only
+    assert seen["encoder_proj"] == (1, 1024 - n_fg, 384)
+    assert seen["decoder"] == (1, 1024, 384)  # all tokens
+    assert seen["head"] == (1, 1024, 1536)  # 3 x 2 x 16 x 16 per token
+    assert out.shape == comp.shape
+    assert torch.equal(out[..., 64:], comp[..., 64:])  # background untouched
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(95.1e6, rel=0.01)
+
+
+def test_zero_matte_returns_input_exactly():
+    model = tiny()
+    comp = torch.rand(2, 8, 3, SIDE, SIDE)
+    matte = torch.full((2, 8, 1, SIDE, SIDE), 0.5)  # soft everywhere, never above the threshold
+    matte[0] = 0.0
+    with torch.no_grad():
+        out = model(comp, matte)
+    assert torch.equal(out, comp) and out.data_ptr() != comp.data_ptr()
+
+
+def test_padded_batch_equals_per_sample_loop():
+    """Four clips with 0, 4, 48 and 64 (all) foreground tokens of 64, batched vs one at a time."""
+    model = tiny()
+    comp = torch.rand(4, 8, 3, SIDE, SIDE)
+    matte = torch.cat([
+        box_matte(1, 0, 0, 0, 0), box_matte(1, 20, 28, 20, 28), box_matte(1, 0, 48, 0, 64), box_matte(1, 0, 64, 0, 64)
+    ])
+    with torch.no_grad():
+        batched = model.reconstruct(comp, matte)
+        assert batched.fg.sum(1).tolist() == [0, 4, 48, 64]
+        for b in range(4):
+            single = model.reconstruct(comp[b : b + 1], matte[b : b + 1])
+            torch.testing.assert_close(batched.pred[b : b + 1], single.pred, atol=1e-5, rtol=0)
+        out = model(comp, matte)
+    assert torch.isfinite(out).all()
+    assert torch.equal(out[0], comp[0])
+
+
+def test_foreground_is_repainted_from_the_background():
+    model = tiny()
+    comp = torch.rand(1, 8, 3, SIDE, SIDE)
+    matte = box_matte(1, 16, 48, 16, 48)
+    with torch.no_grad():
+        a = model(comp, matte)
+        changed = comp.clone()
+        changed[..., :8, :] = 1.0 - changed[..., :8, :]  # edit background only (outside the fg tubelets)
+        b = model(changed, matte)
+    assert not torch.allclose(a[..., 16:48, 16:48], comp[..., 16:48, 16:48])
+    assert not torch.allclose(a[..., 16:48, 16:48], b[..., 16:48, 16:48])  # the encoder's context reaches fg
+    assert a.min() >= 0 and a.max() <= 1
+
+
+def test_bad_shapes_are_input_errors():
+    model = tiny()
+    with pytest.raises(InputError, match=r"comp \[B, 8, 3, 64, 64\]"):
+        model(torch.rand(1, 7, 3, SIDE, SIDE), box_matte(1, 0, 1, 0, 1)[:, :7])
+    with pytest.raises(InputError, match="matte"):
+        model(torch.rand(1, 8, 3, SIDE, SIDE), torch.rand(1, 8, 3, SIDE, SIDE))
+    with pytest.raises(InputError, match="multiple"):
+        create_model("vhmae_tiny", input_size=60)
+
+
+def test_gradients_reach_every_parameter():
+    model = tiny().train()
+    comp = torch.rand(2, 8, 3, SIDE, SIDE)
+    matte = torch.cat([box_matte(1, 0, 32, 0, 32), box_matte(1, 0, 64, 0, 16)])
+    model.reconstruct(comp, matte).pred.square().mean().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5])
+def test_base_flops_per_window(fraction, record_property):
+    """FLOPs of one 8-frame 256x256 window; the encoder's cost falls with the foreground share."""
+    with torch.device("meta"):
+        model = create_model("vhmae_base")
+    cols = int(16 * fraction) * 16
+    n_fg = 4 * 16 * int(16 * fraction)
+    # Meta tensors cannot drive the data-dependent token selection, so count the stages at their known sizes.
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        emb = model.patch_embed(torch.empty(1, 8, 3, 256, 256, device="meta"))
+        model.pam(emb[:, :n_fg])
+        h = emb[:, n_fg:]
+        for block in model.encoder:
+            h = block(h)
+        model.encoder_proj(h)
+        model.decode(torch.empty(1, 1024, 384, device="meta"))
+    gflops = counter.get_total_flops() / 1e9
+    record_property("gflops", gflops)
+    expected = {0.0: 372.7, 0.25: 284.4, 0.5: 198.3}[fraction]  # computed from Table 1's widths, see docs/vhmae.md
+    assert gflops == pytest.approx(expected, rel=0.01), (fraction, cols, gflops)

@@ -1,0 +1,213 @@
+"""Training data as torch datasets: clips generated on the fly from sources, or read from a HYouTube-layout folder.
+
+Sources (the `data.sources` list of a run config, or `vh make-dataset` inputs):
+
+    {kind: pairs,     root: train_pairs}        image+mask folders -> dancing clips (exact flow)
+    {kind: iharmony4, root: iharmony4}          the real image + mask of each triplet -> dancing clips
+    {kind: davis,     root: davis}              real videos -> recoloured windows (no flow)
+    {kind: hyoutube,  root: built_set, split: train}   a folder in the HYouTube layout (e.g. from make-dataset)
+
+Determinism. `ClipDataset[i]` is a pure function of (seed, i): its RNG is seeded with both, so a clip can be
+regenerated anywhere (another worker, another rank, a resumed run) bit for bit. Epochs draw fresh clips through
+`EpochSampler`, which hands out indices `epoch * length + j`, sharded over DDP ranks, and can start mid-epoch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from vh.core.errors import InputError
+
+from .clip import Clip
+from .dancing import DancingConfig, make_dancing_clip
+from .recolor import KINDS, Recolor, lab_stats, sample_recolor
+from .videoclips import VideoClipConfig, make_video_clip
+
+SOURCE_KINDS = ("pairs", "iharmony4", "davis", "hyoutube")
+FLOW_DIR = "flow"  # <root>/flow/<clip>/object_k.npz, beside the HYouTube folders
+
+
+@dataclass
+class DataConfig:
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    frames: int = 8
+    size: int = 256
+    flow: bool = False  # put exact flow in batches; needs sources that have it (pairs, iharmony4, built sets)
+    recolor: list[str] = field(default_factory=lambda: list(KINDS))
+    luts: str | None = None  # folder of .cube files for the `lut` recolouring
+    seed: int = 0
+    length: int = 10000  # clips per epoch for generated sources
+    dancing: dict[str, Any] = field(default_factory=dict)  # DancingConfig overrides
+    video: dict[str, Any] = field(default_factory=dict)  # VideoClipConfig overrides (stride, crop_min)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DataConfig":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise InputError(f"unknown data option(s) {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+
+def _open_source(spec: dict[str, Any]):
+    kind, root = spec.get("kind"), spec.get("root")
+    if kind not in SOURCE_KINDS:
+        raise InputError(f"data source kind {kind!r} is not one of {SOURCE_KINDS}")
+    if not root:
+        raise InputError(f"data source {kind!r} needs a root folder")
+    if kind == "pairs":
+        from .datasets.pairs import ImageMaskFolder
+
+        return ImageMaskFolder(root, spec.get("list_file"))
+    if kind == "iharmony4":
+        from .datasets.iharmony4 import IHarmony4
+
+        return IHarmony4(root, spec.get("list_file"))
+    if kind == "davis":
+        from .datasets.davis import Davis
+
+        return Davis(root, spec.get("sequences"), spec.get("objects", "first"))
+    from .datasets.hyoutube import HYouTube
+
+    return HYouTube(root, split=spec.get("split", "train"), list_file=spec.get("list_file"))
+
+
+class ClipDataset(Dataset):
+    """Clips of `config.frames` frames at `config.size`, generated deterministically from the sources."""
+
+    def __init__(self, config: DataConfig):
+        if not config.sources:
+            raise InputError("no data sources configured (data.sources is empty)")
+        self.config = config
+        self.kinds = [s["kind"] for s in config.sources]
+        self.readers = [_open_source(s) for s in config.sources]
+        weights = np.array([float(s.get("weight", 1.0)) for s in config.sources])
+        if (weights <= 0).all():
+            raise InputError("all data source weights are zero")
+        self.weights = weights / weights.sum()
+        if config.flow:
+            for spec in config.sources:
+                if spec["kind"] == "davis":
+                    raise InputError("data.flow is set but DAVIS clips have no exact flow; drop the davis source")
+        from .lut import list_luts
+
+        self.luts = list_luts(config.luts) if config.luts and "lut" in config.recolor else None
+        self.dancing = DancingConfig(frames=config.frames, size=config.size, **config.dancing)
+        self.video = VideoClipConfig(frames=config.frames, size=config.size, **config.video)
+        # Reinhard donors are other images' foregrounds: any image source provides them
+        self.donor_readers = [r for k, r in zip(self.kinds, self.readers) if k in ("pairs", "iharmony4")]
+
+    def __len__(self) -> int:
+        return self.config.length
+
+    def _donor(self, rng: np.random.Generator) -> tuple[str, np.ndarray, np.ndarray]:
+        reader = self.donor_readers[int(rng.integers(len(self.donor_readers)))]
+        item = reader[int(rng.integers(len(reader)))]
+        data = item.read()
+        image, mask = (data[2], data[1]) if len(data) == 3 else data  # iHarmony4: use the real image
+        return item.name, image, mask
+
+    def _recolor(self, rng: np.random.Generator) -> Recolor:
+        donor = self._donor if self.donor_readers else None
+        return sample_recolor(rng, tuple(self.config.recolor), self.luts, donor)
+
+    def clip(self, index: int) -> Clip:
+        """The clip for `index` (any non-negative int; epochs use index = epoch * length + j)."""
+        rng = np.random.default_rng([self.config.seed, index])
+        for attempt in range(10):  # a tiny mask or a short sequence: draw another item, deterministically
+            s = int(rng.choice(len(self.readers), p=self.weights))
+            kind, reader = self.kinds[s], self.readers[s]
+            item = reader[int(rng.integers(len(reader)))]
+            try:
+                if kind in ("pairs", "iharmony4"):
+                    data = item.read()
+                    image, mask = (data[2], data[1]) if kind == "iharmony4" else data
+                    clip = make_dancing_clip(image, mask, self._recolor(rng), rng, self.dancing, item.name)
+                elif kind == "davis":
+                    clip = make_video_clip(item, self._recolor(rng), rng, self.video)
+                else:
+                    clip = self._read_built(reader, item, rng)
+            except InputError as exc:
+                if "min_coverage" in str(exc) or "a clip needs" in str(exc):
+                    continue
+                raise
+            clip.meta["index"] = int(index)
+            return clip
+        raise InputError(f"no usable item after 10 draws for clip {index}: masks too small or sequences too short")
+
+    def _read_built(self, reader, record, rng: np.random.Generator) -> Clip:
+        import cv2
+
+        n, size = self.config.frames, self.config.size
+        if len(record) < n:
+            raise InputError(f"clip {record.name} has {len(record)} frames; a clip needs {n}")
+        start = int(rng.integers(0, len(record) - n + 1))
+        comp, real, matte = [], [], []
+        for f in reader.read(record, start, start + n):
+            c, r, m = f.as_float()
+            if c.shape[:2] != (size, size):
+                c, r = (cv2.resize(x, (size, size), interpolation=cv2.INTER_AREA) for x in (c, r))
+                m = (cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST) > 0.5).astype(np.float32)
+            comp.append(c), real.append(r), matte.append(m)
+        flow = None
+        if self.config.flow:
+            path = Path(reader.root) / FLOW_DIR / f"{record.name}.npz"
+            if not path.is_file():
+                raise InputError(f"data.flow is set but {path} is missing")
+            flow = np.load(path)["flow"][start : start + n - 1].astype(np.float32)  # [T-1, 2, H, W]
+            if flow.shape[-2:] != (size, size):
+                raise InputError(f"{path} holds flow at {flow.shape[-1]}x{flow.shape[-2]}; data.size is {size}")
+        return Clip(record.name, np.stack(comp), np.stack(real), np.stack(matte), flow, {"kind": "built"})
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.clip(int(index)).to_sample(with_flow=self.config.flow)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able description for checkpoint sidecars and run logs."""
+        return {
+            "sources": [{**s, "items": len(r)} for s, r in zip(self.config.sources, self.readers)],
+            "frames": self.config.frames,
+            "size": self.config.size,
+            "recolor": list(self.config.recolor),
+            "luts": len(self.luts) if self.luts else 0,
+            "seed": self.config.seed,
+        }
+
+
+class EpochSampler(Sampler[int]):
+    """Indices `epoch * length + j` for this rank's share of j, starting after `skip` of them (for resume).
+
+    Every rank gets the same number of indices (DDP needs equal step counts): the tail that does not divide
+    evenly is dropped, as DistributedSampler(drop_last=True) does.
+    """
+
+    def __init__(self, length: int, rank: int = 0, world: int = 1, shuffle: bool = True, seed: int = 0):
+        self.length, self.rank, self.world, self.shuffle, self.seed = length, rank, world, shuffle, seed
+        self.epoch, self.skip = 0, 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.epoch, self.skip = epoch, skip
+
+    def __len__(self) -> int:
+        return self.length // self.world - self.skip
+
+    def __iter__(self) -> Iterator[int]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(self.length, generator=g).tolist()
+        else:
+            order = list(range(self.length))
+        mine = order[self.rank : self.length // self.world * self.world : self.world]
+        base = self.epoch * self.length
+        return iter(base + j for j in mine[self.skip :])
+
+
+def describe_meta(clip: Clip) -> str:
+    return json.dumps(clip.meta, sort_keys=True, default=str)

@@ -1,0 +1,82 @@
+"""VHMAE's losses: L = L_rec + alpha * L_align + beta * L_balance (seed 000, Eq. 6; alpha = beta = 1 is best).
+
+Each term is a small pure function on tensors, with the model's own token geometry passed in:
+
+    pred, real  [B, T, 3, H, W]   raw prediction (background tubelets already hold the composite) and truth
+    fg          [B, N] bool       True = foreground (masked) tubelet, from `VHMAE.tokens_mask`
+    tubelet     (t, p)            frames and pixels per token side
+
+A batch without any foreground tubelet contributes zero (still a tensor with a gradient path), never a NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def token_pixel_mask(fg: torch.Tensor, shape: torch.Size, tubelet: tuple[int, int]) -> torch.Tensor:
+    """fg [B, N] bool -> [B, T, 1, H, W] float, 1 on every pixel of a foreground tubelet."""
+    B, T, _, H, W = shape
+    t, p = tubelet
+    grid = fg.view(B, 1, T // t, H // p, W // p).float()  # [B, 1, T', H', W']
+    pixels = grid.repeat_interleave(t, 2).repeat_interleave(p, 3).repeat_interleave(p, 4)  # [B, 1, T, H, W]
+    return pixels.transpose(1, 2)  # [B, T, 1, H, W]
+
+
+def rec_loss(pred: torch.Tensor, real: torch.Tensor, fg: torch.Tensor, tubelet: tuple[int, int]) -> torch.Tensor:
+    """L_rec: mean squared error on raw pixels (no per-patch normalisation: the colour is the answer) over the
+    pixels and channels of the foreground tubelets."""
+    mask = token_pixel_mask(fg, pred.shape, tubelet)  # [B, T, 1, H, W]
+    sq = (pred - real) ** 2 * mask  # [B, T, 3, H, W]
+    count = mask.sum() * pred.shape[2]
+    return sq.sum() / count.clamp(min=1.0)
+
+
+def align_loss(pam_comp: torch.Tensor, pam_real: torch.Tensor) -> torch.Tensor:
+    """L_align: mean squared distance between PAM(embed(composite fg)) and stop-gradient PAM(embed(real fg)).
+
+    Both are [M, D] for the same M foreground tubelets. The real side is detached, so the loss pulls the
+    composite's PAM tokens toward the real video's, teaching PAM to drop the foreground's wrong colour.
+    """
+    if pam_comp.numel() == 0:
+        return pam_comp.sum()  # zero, with a graph
+    return ((pam_comp - pam_real.detach()) ** 2).mean()
+
+
+def balance_loss(pred: torch.Tensor, real: torch.Tensor, fg: torch.Tensor, tubelet: tuple[int, int]) -> torch.Tensor:
+    """L_balance: |(y_a - y_b) - (t_a - t_b)|^2 over neighbouring pixels a, b on either side of a tubelet border.
+
+    Pairs straddle the vertical and horizontal patch edges (columns/rows p*k - 1 and p*k) and the temporal
+    tubelet edges (frames t*k - 1 and t*k). Only pairs touching a foreground tubelet count: elsewhere the
+    prediction is the composite and nothing can be learned. Averaged over counted pairs and channels.
+    """
+    t, p = tubelet
+    mask = token_pixel_mask(fg, pred.shape, tubelet)  # [B, T, 1, H, W]
+    d = pred - real  # (y_a - y_b) - (t_a - t_b) = (y_a - t_a) - (y_b - t_b): differences of the error
+    total = pred.new_zeros(())
+    count = pred.new_zeros(())
+    for dim, step in ((4, p), (3, p), (1, t)):  # columns, rows, frames
+        size = pred.shape[dim]
+        a = torch.arange(step - 1, size - 1, step, device=pred.device)  # last index before each border
+        da, db = d.index_select(dim, a), d.index_select(dim, a + 1)  # [..., K, ...]
+        touch = torch.maximum(mask.index_select(dim, a), mask.index_select(dim, a + 1))  # pair touches fg
+        total = total + (((da - db) ** 2) * touch).sum()
+        count = count + touch.sum() * pred.shape[2]
+    return total / count.clamp(min=1.0)
+
+
+@dataclass
+class VHMAELossWeights:
+    """alpha weighs L_align, beta weighs L_balance; seed Table 3's best row is alpha = beta = 1."""
+
+    alpha: float = 1.0
+    beta: float = 1.0
+
+
+def total_loss(
+    rec: torch.Tensor, align: torch.Tensor, balance: torch.Tensor, weights: VHMAELossWeights
+) -> torch.Tensor:
+    """L = L_rec + alpha * L_align + beta * L_balance."""
+    return rec + weights.alpha * align + weights.beta * balance

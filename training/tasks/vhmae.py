@@ -1,0 +1,133 @@
+"""Training task "vhmae": one masked-autoencoder step per batch, L = L_rec + alpha * L_align + beta * L_balance.
+
+Per step, on a batch of T = model.frames frames (comp, real, matte; the optional flow is not used):
+
+    1. Augment (seed Table 2: rotation and flipping only): each clip is rotated by a random multiple of 90
+       degrees and/or flipped left-right, identically over its frames and over comp, real and matte. Right
+       angles keep every pixel (no resampling, no padding) because the model's frames are square.
+    2. reconstruct(comp, matte) -> raw prediction, foreground token mask, PAM tokens of the composite.
+    3. L_rec on the foreground tubelets, L_align against PAM(embed(real)) computed without gradient (its
+       stop-gradient side), L_balance across tubelet borders; one AdamW step (no gradient clipping).
+
+Config sections read here (defaults are seed Table 2 / Table 3):
+
+    model:   {name: vhmae_base, <VHMAEConfig overrides>}
+    loss:    {alpha: 1.0, beta: 1.0}
+    optim:   {lr: 1.0e-3, weight_decay: 0.05, betas: [0.9, 0.95], warmup_steps, min_lr_ratio}
+    augment: {rotate: true, flip: true}
+
+The ready commands (single process and torchrun DDP) are in docs/vhmae.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from vh.core.models import create_model
+from vh.core.models.vhmae import VHMAE, Reconstruction
+from vh.training.losses.vhmae import VHMAELossWeights, align_loss, balance_loss, rec_loss, total_loss
+
+from .base import TrainTask, register_task
+
+
+def rotate_flip(
+    batch: dict[str, torch.Tensor], rotate: bool = True, flip: bool = True, generator: torch.Generator | None = None
+) -> dict[str, torch.Tensor]:
+    """Random per-clip rot90 (k in 0..3) and left-right flip of comp/real/matte [B, T, C, H, W] (H == W).
+
+    Other keys (flow) are dropped: a rotated clip's flow would need rotating too, and VHMAE does not use it.
+    """
+    B = batch["comp"].shape[0]
+    k = torch.randint(0, 4, (B,), generator=generator).tolist() if rotate else [0] * B
+    f = torch.randint(0, 2, (B,), generator=generator).tolist() if flip else [0] * B
+    out = {}
+    for key in ("comp", "real", "matte"):
+        clips = []
+        for b in range(B):
+            x = batch[key][b]  # [T, C, H, W]
+            x = torch.rot90(x, k[b], dims=(2, 3)) if k[b] else x
+            clips.append(torch.flip(x, dims=(3,)) if f[b] else x)
+        out[key] = torch.stack(clips)  # [B, T, C, H, W]
+    return out
+
+
+class Reconstructor(nn.Module):
+    """Exposes `VHMAE.reconstruct` as `forward`, so that DDP (which hooks `forward`) syncs its gradients."""
+
+    def __init__(self, model: VHMAE) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, comp: torch.Tensor, matte: torch.Tensor) -> Reconstruction:
+        return self.model.reconstruct(comp, matte)
+
+
+@register_task("vhmae")
+class VHMAETask(TrainTask):
+    model_name = "vhmae_base"
+
+    def __init__(self, config: dict[str, Any], device: torch.device, precision: str = "fp32"):
+        super().__init__(config, device, precision)
+        model_cfg = dict(config.get("model", {}))
+        self.model_name = model_cfg.pop("name", "vhmae_base")
+        self._overrides = model_cfg
+        loss_cfg = config.get("loss", {})
+        self.weights = VHMAELossWeights(alpha=float(loss_cfg.get("alpha", 1.0)), beta=float(loss_cfg.get("beta", 1.0)))
+        aug = config.get("augment", {})
+        self.rotate, self.flip = bool(aug.get("rotate", True)), bool(aug.get("flip", True))
+
+    def build_models(self) -> dict[str, nn.Module]:
+        model = create_model(self.model_name, **self._overrides)
+        if not isinstance(model, VHMAE):
+            raise TypeError(f"task 'vhmae' trains VHMAE models, not {type(model).__name__} ({self.model_name!r})")
+        # The registered network is a view whose forward is `reconstruct`; the harmonizer is its `.model`.
+        return {"net": Reconstructor(model)}
+
+    def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        o = self.optim_config
+        # MAE practice: no weight decay on biases and LayerNorm gains (1-D tensors).
+        params = [p for p in self.raw["net"].parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for p in params if p.ndim >= 2], "weight_decay": float(o.get("weight_decay", 0.05))},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+        ]
+        betas = tuple(float(b) for b in o.get("betas", (0.9, 0.95)))
+        return {"net": torch.optim.AdamW(groups, lr=float(o.get("lr", 1e-3)), betas=betas)}
+
+    def harmonizer(self) -> VHMAE:
+        return self.raw["net"].model
+
+    def eval_models(self) -> dict[str, nn.Module]:
+        return {}  # the Reconstructor view holds no weights of its own
+
+    def checkpoint_data(self) -> dict[str, Any]:
+        return {"alpha": self.weights.alpha, "beta": self.weights.beta}
+
+    def augment(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return rotate_flip(batch, self.rotate, self.flip) if (self.rotate or self.flip) else batch
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The three terms and their weighted sum on one (already augmented) batch; no optimizer step."""
+        model = self.harmonizer()
+        comp, real, matte = batch["comp"], batch["real"], batch["matte"]  # [B, T, 3|1, H, W]
+        tub = (model.config.tubelet, model.config.patch)
+        with self.autocast():
+            rec = self.nets["net"](comp, matte)  # Reconstruction; through the DDP wrapper when there is one
+            with torch.no_grad():
+                pam_real = model.pam_tokens(real, rec.fg)  # [M, Dd], the stop-gradient side of L_align
+        pred = rec.pred.float()
+        terms = {
+            "rec": rec_loss(pred, real, rec.fg, tub),
+            "align": align_loss(rec.pam.float(), pam_real.float()),
+            "balance": balance_loss(pred, real, rec.fg, tub),
+        }
+        terms["loss"] = total_loss(terms["rec"], terms["align"], terms["balance"], self.weights)
+        return terms
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor | float]:
+        terms = self.losses(self.augment(batch))
+        self.optimize("net", terms["loss"], name="loss")
+        return {name: value.detach() for name, value in terms.items()}

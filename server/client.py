@@ -305,13 +305,15 @@ class Job:
         if call is not None:
             call.cancel()
 
-    def _requests(self, resend: list) -> Iterator[pb.HarmonizeRequest]:
-        """Header, then frames to resend, then new frames from the caller (run by gRPC's sender thread)."""
+    def _requests(self, resend: list, base: int) -> Iterator[pb.HarmonizeRequest]:
+        """Header, then frames to resend, then new frames from the caller (run by gRPC's sender thread).
+
+        `base` is the clip index of this attempt's first frame: the server numbers each stream's frames from 0.
+        """
         header = pb.StreamHeader()
         header.CopyFrom(self._header)
-        header.first_frame = self._header.first_frame + (resend[0][0] if resend else self._next_in)
+        header.first_frame = self._header.first_frame + base
         yield pb.HarmonizeRequest(header=header)
-        base = resend[0][0] if resend else self._next_in  # the server numbers this stream's frames from 0
         try:
             for index, frame, matte in resend:
                 yield from self._encode(index - base, frame, matte)
@@ -344,12 +346,14 @@ class Job:
             self.attempts = attempt + 1
             with self._lock:
                 resend = list(self._pending)
+                base = resend[0][0] if resend else self._next_in
             timeout = None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
-            self._call = client._stub.Harmonize(self._requests(resend), timeout=timeout, metadata=client._metadata)
+            self._call = client._stub.Harmonize(self._requests(resend, base), timeout=timeout,
+                                                metadata=client._metadata)
             if self._cancelled:
                 self._call.cancel()
             try:
-                yield from self._receive(resend[0][0] if resend else self._next_in)
+                yield from self._receive(base)
                 return
             except GeneratorExit:  # the caller stopped iterating: stop the server's work too
                 self.cancel()

@@ -7,12 +7,14 @@ kept in a small LRU, because options are model constructor arguments (`create_mo
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from vh.core.errors import InputError, UnknownModelError
 from vh.core.models import ModelOption
@@ -86,9 +88,9 @@ def _check_option(spec: ModelOption, value: OptionValue, model: str) -> OptionVa
 
 
 class ModelPool:
-    """Loaded engines by served name; `get(name, options)` returns the engine for one stream."""
+    """Loaded engines by served name; `lease(name, options)` hands one stream its engine."""
 
-    def __init__(self, specs: list[ModelSpec], device: str, batch: int, max_variants: int = 4):
+    def __init__(self, specs: list[ModelSpec], device: str, batch: int, max_variants: int = 4, max_free: int = 8):
         from vh.core.engine import Engine
 
         if not specs:
@@ -97,6 +99,8 @@ class ModelPool:
         self.device = device
         self.batch = batch
         self.max_variants = max_variants
+        self.max_free = max_free  # idle private engines kept per stateful model
+        self._free: dict[int, list] = {}
         self._lock = threading.Lock()
         self.models: dict[str, LoadedModel] = {}
         for spec in specs:
@@ -126,9 +130,33 @@ class ModelPool:
         loaded_names = ", ".join(sorted(self.models))
         raise UnknownModelError(f"model {name!r} is not loaded on this server; it serves: {loaded_names}")
 
-    def get(self, name: str, options: dict[str, OptionValue]) -> tuple[str, Any]:
-        """(served name, engine) for a request; validates options against the model's OptionSpecs."""
+    @contextmanager
+    def lease(self, name: str, options: dict[str, OptionValue]) -> Iterator[tuple[str, Any]]:
+        """(served name, engine) for one stream, with options validated against the model's OptionSpecs.
+
+        Stateless models share one engine, so windows of different streams can be batched into one call.
+        A stateful model (temporal smoothing kept inside the model) must not see two clips interleaved, so each
+        stream leases an engine of its own, copied from the loaded one and returned to a free list afterwards.
+        """
         loaded = self._lookup(name)
+        engine = self._variant(loaded, self._overrides(loaded, options))
+        if not getattr(engine.model, "stateful", False):
+            yield loaded.spec.name, engine
+            return
+        with self._lock:
+            free = self._free.setdefault(id(engine), [])
+            private = free.pop() if free else None
+        if private is None:
+            private = self._engine_cls(model=copy.deepcopy(engine.model), device=self.device, batch=self.batch)
+        try:
+            yield loaded.spec.name, private
+        finally:
+            private.model.reset()
+            with self._lock:
+                if len(free) < self.max_free:
+                    free.append(private)
+
+    def _overrides(self, loaded: LoadedModel, options: dict[str, OptionValue]) -> dict[str, OptionValue]:
         specs = {o.name: o for o in loaded.options}
         overrides = {}
         for key, value in sorted(options.items()):
@@ -138,14 +166,17 @@ class ModelPool:
             checked = _check_option(specs[key], value, loaded.spec.name)
             if checked != specs[key].default:
                 overrides[key] = checked
+        return overrides
+
+    def _variant(self, loaded: LoadedModel, overrides: dict[str, OptionValue]) -> Any:
         if not overrides:
-            return loaded.spec.name, loaded.engine
+            return loaded.engine
         key = tuple(sorted(overrides.items()))
         with self._lock:
             engine = loaded.variants.get(key)
             if engine is not None:
                 loaded.variants.move_to_end(key)
-                return loaded.spec.name, engine
+                return engine
         log.info("building %s with %s", loaded.spec.name, overrides)
         engine = self._engine_cls(model=loaded.spec.model, checkpoint=loaded.spec.checkpoint, device=self.device,
                                   batch=self.batch, **overrides)
@@ -153,7 +184,7 @@ class ModelPool:
             loaded.variants[key] = engine
             while len(loaded.variants) > self.max_variants:
                 loaded.variants.popitem(last=False)
-        return loaded.spec.name, engine
+        return engine
 
     def info(self) -> list[pb.ModelInfo]:
         aliases = list_aliases()
@@ -164,7 +195,7 @@ class ModelPool:
             out.append(pb.ModelInfo(
                 name=name,
                 aliases=sorted(a for a, target in aliases.items() if target == loaded.spec.model and name == target),
-                window=int(getattr(model, "window", 1)),
+                window=int(loaded.engine.window),
                 input_height=int(size[0]),
                 input_width=int(size[1]),
                 supports_auto_matte=bool(getattr(model, "supports_auto_matte", False)),
@@ -175,8 +206,11 @@ class ModelPool:
 
 
 def option_spec_to_proto(option: ModelOption) -> pb.OptionSpec:
+    # The default travels in the field its kind names (a float option whose default is written `4` is a number).
+    cast = {"float": float, "int": int, "bool": bool, "choice": str}.get(option.kind)
+    default = cast(option.default) if cast else option.default
     spec = pb.OptionSpec(name=option.name, kind=option.kind, help=option.help,
-                         default_value=wire.option_to_proto(option.default), choices=list(option.choices))
+                         default_value=wire.option_to_proto(default), choices=list(option.choices))
     if option.minimum is not None:
         spec.minimum = float(option.minimum)
     if option.maximum is not None:

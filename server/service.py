@@ -134,7 +134,13 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         lim = self.config.limits
         geometry = wire.geometry_from_proto(header.format, lim)
         options = {k: wire.option_from_proto(v) for k, v in header.options.items()}
-        name, engine = self.pool.get(header.model, options)
+        with self.pool.lease(header.model, options) as (name, engine):
+            yield from self._run(stream_id, name, engine, header, geometry, requests, context)
+
+    def _run(self, stream_id: str, name: str, engine: Any, header: pb.StreamHeader, geometry: wire.Geometry,
+             requests: Iterator[pb.HarmonizeRequest], context: grpc.ServicerContext
+             ) -> Iterator[pb.HarmonizeResponse]:
+        lim = self.config.limits
         matte_source = header.matte_source
         if matte_source == pb.MATTE_SOURCE_UNSPECIFIED:
             raise InputError("header.matte_source is unset; use MATTE_SEPARATE, MATTE_ALPHA or MATTE_AUTO")
@@ -160,7 +166,7 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         log.info("%s: %s %s, model %s, matte %s, from %s", stream_id, geometry.describe(), geometry.colorspace,
                  name, pb.MatteSource.Name(matte_source), header.client_name or context.peer())
         yield pb.HarmonizeResponse(accepted=pb.StreamAccepted(
-            model=name, window=int(getattr(engine.model, "window", 1)), format=header.format, stream_id=stream_id))
+            model=name, window=int(engine.window), format=header.format, stream_id=stream_id))
 
         assembler = wire.FrameAssembler(geometry, with_matte=matte_source == pb.MATTE_SEPARATE)
         originals: deque[np.ndarray] = deque()  # inputs awaiting their output, only when strength < 1
@@ -186,25 +192,23 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                 continue
             if lim.max_frames and frame.index >= lim.max_frames:
                 raise ResourceError(f"stream is over this server's limit of {lim.max_frames} frames; split the shot")
-            image, matte = self._prepare(frame, matte_source, header.first_frame)
+            image, matte = self._prepare(frame, matte_source)
             if strength != 1.0:
                 originals.append(image)
-            yield from emit(stream.push(image, matte))
+            yield from emit(stream.push(image, matte, label=header.first_frame + frame.index))
         assembler.finish()
         yield from emit(stream.finish())
 
     @staticmethod
-    def _prepare(frame: wire.Frame, matte_source: int, first_frame: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Wire arrays -> the engine's float32 [H, W, C] frame and [H, W] matte, rejecting bad pixels."""
-        label = f"frame {first_frame + frame.index}"
-        wire.check_finite(frame.image, label)
+    def _prepare(frame: wire.Frame, matte_source: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Wire arrays -> the engine's float32 [H, W, C] frame and [H, W] matte.
+
+        NaN/Inf, and mattes outside 0..1 (clipped, as filtered mattes overshoot), are the engine's to judge, so
+        `vh harmonize` and the server accept exactly the same input.
+        """
         image = frame.image.astype(np.float32)  # [H, W, C]; always a copy, so writable
         if matte_source == pb.MATTE_SEPARATE:
-            wire.check_finite(frame.matte, f"matte of {label}")
-            matte = frame.matte.astype(np.float32)  # [H, W]
-        elif matte_source == pb.MATTE_ALPHA:
-            matte = image[..., 3].copy()  # [H, W]
-        else:
-            return image, None
-        wire.check_matte_range(matte, f"matte of {label}")
-        return image, np.clip(matte, 0.0, 1.0)
+            return image, frame.matte.astype(np.float32)  # [H, W]
+        if matte_source == pb.MATTE_ALPHA:
+            return image, image[..., 3].copy()  # [H, W]
+        return image, None

@@ -7,7 +7,6 @@ client stays loadable inside a DCC's Python.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -29,7 +28,7 @@ DTYPE_NAMES: dict[int, str] = {pb.DTYPE_FLOAT16: "float16", pb.DTYPE_FLOAT32: "f
 def dtype_to_proto(dtype: np.dtype | str) -> int:
     kind = np.dtype(dtype)
     for code, known in DTYPES.items():
-        if kind == known or kind == known.newbyteorder("="):
+        if kind.kind == "f" and kind.itemsize == known.itemsize:  # any byte order: encoding makes it little-endian
             return code
     raise InputError(f"frames must be float16 or float32, got {kind}")
 
@@ -226,22 +225,3 @@ class FrameAssembler:
             got = ", ".join(f"{pb.Plane.Name(p)} {n} bytes" for p, n in self._filled.items() if n)
             raise InputError(f"stream ended in the middle of frame {self.next_index} ({got} received); "
                              "the last frame was truncated")
-
-
-# ---------------------------------------------------------------------------------------------------------- #
-# Pixel checks
-
-
-def check_finite(pixels: np.ndarray, what: str) -> None:
-    """Reject NaN/Inf: one bad sample would spread through the colour fit to the whole foreground."""
-    # np.isfinite on float16 is exact; .all() short-circuits nothing but costs ~1 ms per 2K plane.
-    if not np.isfinite(pixels).all():
-        bad = np.argwhere(~np.isfinite(pixels))[0]
-        raise InputError(f"{what} contains NaN or Inf (first at row {bad[0]}, column {bad[1]}); "
-                         "clamp or fix those pixels before harmonizing")
-
-
-def check_matte_range(matte: np.ndarray, what: str) -> None:
-    lo, hi = float(matte.min()), float(matte.max())
-    if lo < -1e-3 or hi > 1.0 + 1e-3 or math.isnan(lo):
-        raise InputError(f"{what} has values in [{lo:.4g}, {hi:.4g}] but a matte must be within 0..1")

@@ -130,7 +130,26 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim == 2:  # OIIO drops the channel axis of 1-channel images in some versions
         pixels = pixels[:, :, None]
+    if _is_cropped(spec):
+        pixels = _to_display_window(pixels, spec)
     return pixels  # [H, W, C]
+
+
+def _is_cropped(spec: oiio.ImageSpec) -> bool:
+    """True when the stored pixels (data window) are not the frame (display window): bounding-box EXRs."""
+    return (spec.x, spec.y, spec.width, spec.height) != (spec.full_x, spec.full_y, spec.full_width, spec.full_height)
+
+
+def _to_display_window(data: np.ndarray, spec: oiio.ImageSpec) -> np.ndarray:
+    """Renders often store only the pixels inside the object's bounding box (a data window that changes every
+    frame); the frame is the display window, zero outside the data. Overscan beyond the frame is dropped."""
+    frame = np.zeros((spec.full_height, spec.full_width, data.shape[2]), np.float32)  # [H, W, C]
+    x0, y0 = spec.x - spec.full_x, spec.y - spec.full_y  # data origin in frame coordinates
+    fx0, fy0 = max(x0, 0), max(y0, 0)
+    fx1, fy1 = min(x0 + spec.width, spec.full_width), min(y0 + spec.height, spec.full_height)
+    if fx1 > fx0 and fy1 > fy0:
+        frame[fy0:fy1, fx0:fx1] = data[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
+    return frame
 
 
 def _read_config() -> oiio.ImageSpec:
@@ -153,7 +172,10 @@ def _info_from_header(path: Path, given: str, kind: str, frames: tuple[int, ...]
     names = tuple(spec.channelnames) or tuple(f"channel{i}" for i in range(spec.nchannels))
     alpha = spec.alpha_channel if spec.alpha_channel >= 0 else None
     extra = {k: spec.get_string_attribute(k) for k in ("compression", "oiio:ColorSpace") if spec.getattribute(k)}
-    return ClipInfo(path=given, kind=kind, width=spec.width, height=spec.height, channels=spec.nchannels,
+    if _is_cropped(spec):
+        extra["data_window"] = (spec.x, spec.y, spec.width, spec.height)
+    # The frame size is the display window; read_image fills the rest of it around a cropped data window.
+    return ClipInfo(path=given, kind=kind, width=spec.full_width, height=spec.full_height, channels=spec.nchannels,
                     channel_names=names, frames=frames, pixel_type=pixel_type, bits=bits, alpha_channel=alpha,
                     format=fmt, extra=extra)
 

@@ -153,7 +153,10 @@ class VideoEncoder:
         self.pix_fmt = alpha_fmt if self.alpha else pix_fmt
         self.width, self.height, self.fps = width, height, Fraction(fps)
         fmt_name = {".mov": "mov", ".mkv": "matroska"}.get(ext, "mp4")
-        self.container = av.open(path, "w", format=fmt_name)
+        try:
+            self.container = av.open(path, "w", format=fmt_name)
+        except (av.FFmpegError, OSError) as exc:
+            raise OutputError(f"cannot create {path}: {_one_line(exc)}") from None
         try:
             options = {"crf": str(crf), "preset": preset} if codec == "libx264" else {}
             if codec == "prores_ks":
@@ -175,6 +178,8 @@ class VideoEncoder:
     def encode(self, pixels: np.ndarray) -> None:
         """`pixels` float32 [H, W, C] in 0..1; values outside are clipped (integer video cannot hold them)."""
         c = pixels.shape[2]
+        if c < 3:  # a matte or grey frame: replicate it, video has no 1-channel 4:4:4 in these codecs
+            pixels, c = np.repeat(pixels[:, :, :1], 3, axis=2), 3
         rgb = pixels[:, :, :3] if not self.alpha else (
             pixels[:, :, :4] if c >= 4 else np.concatenate([pixels[:, :, :3], np.ones_like(pixels[:, :, :1])], 2))
         # 16-bit RGB into swscale: rounding to 8/10-bit YUV happens once, in the matrix, not twice.

@@ -17,6 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
+import av
 import numpy as np
 import OpenImageIO as oiio
 
@@ -150,7 +151,8 @@ class ImageWriter(FrameWriter):
         self.bits = like.bits if (format_name == "dpx" and like.format == "dpx" and like.bits) else 0
         if format_name == "dpx" and not self.bits and wanted == "uint16":
             self.bits = 10  # the DPX norm for film scans; 16-bit DPX is rarely read correctly by other tools
-        self.compression = compression
+        # Same compression as the input when the format is the same (a zip EXR plate gives zip EXR output).
+        self.compression = compression or (like.extra.get("compression") if like.format == format_name else None)
         if first is None:
             first = like.frames[0] if like.kind == "sequence" and like.frames else 1
         self.first = first
@@ -173,6 +175,12 @@ class ImageWriter(FrameWriter):
             spec.attribute("compression", self.compression)
         if self.pixel_type not in FLOAT_TYPES:
             frame = np.nan_to_num(frame, nan=0.0, posinf=1.0, neginf=0.0)  # OIIO's int conversion clamps the rest
+        if self.bits and self.bits < 16 and self.pixel_type == "uint16":
+            # OIIO makes 10-bit DPX by rounding to 16 bits and then dropping the low bits (truncation, up to one
+            # code value off). Round to the target depth here and aim at the middle of its 16-bit bucket.
+            levels, shift = 2.0 ** self.bits - 1, 2.0 ** (16 - self.bits)
+            code = np.rint(np.clip(frame, 0.0, 1.0) * levels)  # [H, W, C] integer codes
+            frame = ((code * shift + shift / 2) / 65535.0).astype(np.float32)
         out = oiio.ImageOutput.create(self.format_name)
         tmp = self._temp_for(final)
         if out is None or not out.open(str(tmp), spec):
@@ -193,7 +201,10 @@ class VideoWriter(FrameWriter):
         super().__init__(path, like)
         final = Path(path)
         ext = final.suffix.lower()
-        rate = Fraction(fps) if fps is not None else (like.fps or Fraction(24))
+        try:
+            rate = Fraction(fps) if fps is not None else (like.fps or Fraction(24))
+        except (ValueError, TypeError, ZeroDivisionError):
+            raise OutputError(f"frame rate '{fps}' for {path} is not a number or a ratio like 24000/1001") from None
         if rate <= 0:
             raise OutputError(f"frame rate {rate} for {path} must be positive")
         alpha = like.has_alpha if alpha is None else alpha
@@ -203,18 +214,25 @@ class VideoWriter(FrameWriter):
         self._tmp = self._temp_for(final)
         self.encoder = VideoEncoder(str(self._tmp), ext, like.width, like.height, rate, alpha=alpha,
                                     time_base=time_base, codec=codec, crf=crf, preset=preset)
+        if alpha and not self.encoder.alpha:
+            log.warning("%s: alpha is not written; only ProRes 4444 (.mov) keeps it", path)
 
     def _write(self, frame: np.ndarray) -> None:
         try:
             self.encoder.encode(frame)
-        except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        except (OSError, av.FFmpegError) as exc:
+            raise OutputError(f"cannot write {self.path}: {getattr(exc, 'strerror', None) or exc}") from None
 
     def _finish(self) -> None:
-        self.encoder.finish()
+        try:
+            self.encoder.finish()
+        except (OSError, av.FFmpegError) as exc:
+            raise OutputError(f"cannot write {self.path}: {getattr(exc, 'strerror', None) or exc}") from None
 
     def _abort(self) -> None:
-        self.encoder.abort()
+        encoder = getattr(self, "encoder", None)  # None when the encoder itself failed to open
+        if encoder is not None:
+            encoder.abort()
 
 
 def open_writer(path: str | os.PathLike, like: ClipInfo, **opts) -> FrameWriter:
@@ -247,6 +265,7 @@ def open_writer(path: str | os.PathLike, like: ClipInfo, **opts) -> FrameWriter:
         return VideoWriter(path, like, **opts)
     out = oiio.ImageOutput.create(path)
     if out is None:
+        oiio.geterror()  # consume it, or OIIO prints it again at exit
         raise OutputError(f"cannot write {ext or 'extension-less'} files ({path}); use e.g. .exr, .png, .tif, .dpx, .jpg, .mp4, .mov")
     format_name = out.format_name()
     if SequencePattern.parse(path) is None and like.n_frames > 1:

@@ -75,6 +75,10 @@ class HuangGenerator(nn.Module):
         self.residual = config.residual
         # G regresses colours in [-1, 1]: tanh, or a tanh-bounded correction in residual mode.
         self.unet = UNet(config.unet(4, 3, "tanh"))
+        if self.residual:
+            # start at the identity (O_t = I_t): training only has to learn the correction, not to copy the input
+            nn.init.zeros_(self.unet.head.weight)
+            nn.init.zeros_(self.unet.head.bias)
 
     def forward(self, image: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
         out = self.unet(torch.cat([image, matte], dim=1))  # [N, 3, H, W]

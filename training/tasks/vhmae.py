@@ -13,7 +13,7 @@ Config sections read here (defaults are seed Table 2 / Table 3):
 
     model:   {name: vhmae_base, <VHMAEConfig overrides>}
     loss:    {alpha: 1.0, beta: 1.0}
-    optim:   {lr: 1.0e-3, weight_decay: 0.05, betas: [0.9, 0.95], warmup_steps, min_lr_ratio}
+    optim:   {lr: 1.0e-3, weight_decay: 0.05, betas: [0.9, 0.95], warmup_epochs | warmup_steps, min_lr_ratio}
     augment: {rotate: true, flip: true}
 
 The ready commands (single process and torchrun DDP) are in docs/vhmae.md.
@@ -30,7 +30,7 @@ from vh.core.models import create_model
 from vh.core.models.vhmae import VHMAE, Reconstruction
 from vh.training.losses.vhmae import VHMAELossWeights, align_loss, balance_loss, rec_loss, total_loss
 
-from .base import TrainTask, register_task
+from .base import TrainTask, register_task, warmup_cosine
 
 
 def rotate_flip(
@@ -97,6 +97,16 @@ class VHMAETask(TrainTask):
         betas = tuple(float(b) for b in o.get("betas", (0.9, 0.95)))
         return {"net": torch.optim.AdamW(groups, lr=float(o.get("lr", 1e-3)), betas=betas)}
 
+    def build_schedulers(self, total_steps: int) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        """Linear warm-up then cosine decay; `optim.warmup_epochs` (Table 2: 10 of 100) wins over warmup_steps."""
+        o = self.optim_config
+        epochs = int(self.config.get("train", {}).get("epochs", 1))
+        warmup = int(o.get("warmup_steps", 0))
+        if o.get("warmup_epochs") is not None:
+            warmup = round(total_steps * float(o["warmup_epochs"]) / max(1, epochs))
+        floor = float(o.get("min_lr_ratio", 0.0))
+        return {name: warmup_cosine(opt, warmup, total_steps, floor) for name, opt in self.optimizers.items()}
+
     def harmonizer(self) -> VHMAE:
         return self.raw["net"].model
 
@@ -131,3 +141,24 @@ class VHMAETask(TrainTask):
         terms = self.losses(self.augment(batch))
         self.optimize("net", terms["loss"], name="loss")
         return {name: value.detach() for name, value in terms.items()}
+
+
+def sweep_rows(path: str) -> list[tuple[str, list[str]]]:
+    """The runs of a sweep file (`grid: [[alpha, beta], ...]`) as (run name, `vh train` --set arguments)."""
+    import yaml
+
+    from vh.core.errors import InputError
+
+    try:
+        grid = yaml.safe_load(open(path))["grid"]
+        rows = [(float(a), float(b)) for a, b in grid]
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"sweep file {path} must hold `grid: [[alpha, beta], ...]`: {exc}") from exc
+    return [(f"alpha{a:g}_beta{b:g}", ["--set", f"loss.alpha={a:g}", "--set", f"loss.beta={b:g}"]) for a, b in rows]
+
+
+if __name__ == "__main__":  # python -m vh.training.tasks.vhmae SWEEP.yaml -> "name --set ... --set ..." per line
+    import sys
+
+    for name, args in sweep_rows(sys.argv[1]):
+        print(name, *args)

@@ -62,8 +62,9 @@ def refresh(node) -> None:
 
     address = node["server"].value()
     try:
-        info = vh_client.Client(address).get_info(timeout=10)
-    except vh_client.VhClientError as exc:
+        with vh_client.Client(address) as client:
+            info = client.info(timeout=10)
+    except vh_client.RemoteError as exc:
         set_status(node, f"server {address}: {exc}")
         return
     _info_cache[address] = info

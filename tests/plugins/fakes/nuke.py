@@ -143,8 +143,8 @@ class Boolean_Knob(Knob):
         super().__init__(name, label)
         self._value = bool(value)
 
-    def setValue(self, val: Any, *args: Any) -> bool:
-        return super().setValue(bool(val))
+    def setValue(self, b: Any) -> bool:
+        return super().setValue(bool(b))
 
 
 class Enumeration_Knob(Knob):
@@ -598,7 +598,7 @@ def parse_user_knob(spec: str) -> Knob:
     while i < len(tokens):
         t = tokens[i]
         if t in ("l", "t", "T"):
-            opts[t] = tokens[i + 1]
+            opts[t] = tokens[i + 1].encode("latin-1").decode("unicode_escape")  # TCL escapes such as \n
             i += 2
         elif t == "R":
             opts["R"] = (float(tokens[i + 1]), float(tokens[i + 2]))

@@ -1,0 +1,468 @@
+"""The inference engine: one path from plate frames to harmonized frames, used by the CLI, the server and evaluation.
+
+    engine = Engine("stats")                                   # built once per (model, device)
+    for out in engine.run(frames, mattes, colorspace="ACEScg"):  # iterables of float32 [H, W, C] / [H, W]
+        ...                                                     # float32 [H, W, C], same shape, in order
+
+Per frame: validate -> resize to the model's input size (INTER_AREA, matte the same way and kept soft) -> colour to
+the working space -> model over frame windows -> fit a colour transform low-res(comp) -> low-res(output) ->
+apply it to the full-resolution plate (vh.core.transfer) -> composite with the original full-res matte in the
+plate's own colourspace, so the background is bit-exact.
+
+Windows. A model with `window == 1` streams frame by frame. A window model (VHMAE: 8) runs on windows that start
+every `stride = window // 2` frames; each frame's low-res output is the weighted mean of the windows that cover it
+with periodic-Hann weights sin^2(pi (k + 1/2) / window). With stride = window / 2 those weights sum to 1 across
+overlapping windows, so every frame is a smooth cross-fade of two windows and there is no seam at window borders.
+Frames past the end of the clip are mirrored (t -> 2n - 1 - t, periodically for clips shorter than a window), so a
+one-frame or odd-length clip runs through the same code.
+
+Memory. A frame leaves the engine as soon as the last window covering it has run, so the engine holds at most
+`window + stride * (batch - 1)` full-resolution frames; `batch` is lowered automatically when that many frames
+would exceed `memory_budget` bytes (4K float frames are ~100 MB each).
+
+Edge cases (documented behaviour):
+- an empty matte: the frame is returned unchanged (bit-exact) and the model is skipped for windows whose mattes are
+  all empty; one warning per clip says how many frames.
+- a full-frame matte: there is no background to match; the model's output is used as is (classical statistics
+  models then have nothing to transfer from and return the composite unchanged).
+- `matte=None` (auto matte): only for models with `supports_auto_matte`. A model with a `detect(comp)` method
+  predicts the matte, which then drives the model, the transfer and the full-res composite (upsampled
+  bilinearly); otherwise the matte is taken from where the model changed the image.
+- NaN/Inf pixels, matte/plate size mismatches and size changes mid-clip are `InputError`s naming the frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from vh.core.errors import InputError, ResourceError
+from vh.core.models.base import Harmonizer
+from vh.core.transfer import ColorTransfer, TransferConfig
+
+log = logging.getLogger(__name__)
+
+#: (comp [B, T, 3, h, w], matte [B, T, 1, h, w] | None) -> harmonized [B, T, 3, h, w], float32 on the CPU.
+InferFn = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+#: Long side of the working resolution for models that accept any size (input_size None).
+ANY_SIZE_LONG_SIDE = 512
+#: Default bound on full-resolution frames held in flight (bytes).
+DEFAULT_MEMORY_BUDGET = 1 << 30
+
+
+def parse_device(device: str | torch.device) -> torch.device:
+    """'cpu', 'cuda' or 'cuda:N' -> torch.device; InputError when it does not exist here."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"unknown device {device!r}; use 'cpu' or 'cuda:N'") from exc
+    if dev.type == "cpu":
+        return dev
+    if dev.type != "cuda":
+        raise InputError(f"unsupported device {device!r}; use 'cpu' or 'cuda:N'")
+    if not torch.cuda.is_available():
+        raise InputError(f"device {device!r} requested but CUDA is not available on this machine")
+    index = dev.index if dev.index is not None else torch.cuda.current_device()
+    if index >= torch.cuda.device_count():
+        raise InputError(f"device {device!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return torch.device("cuda", index)
+
+
+def window_weights(window: int) -> np.ndarray:
+    """Cross-fade weights [window] of one window: periodic Hann, a partition of unity at stride window / 2."""
+    if window == 1:
+        return np.ones(1, np.float32)
+    k = np.arange(window, dtype=np.float64)
+    return (np.sin(np.pi * (k + 0.5) / window) ** 2).astype(np.float32)
+
+
+def mirror_index(t: int, n: int) -> int:
+    """Index of the real frame that stands in for frame t of an n-frame clip (symmetric mirror, periodic)."""
+    t %= 2 * n
+    return t if t < n else 2 * n - 1 - t
+
+
+def working_size(model: Harmonizer, height: int, width: int) -> tuple[int, int]:
+    """(h, w) the model runs at for a plate of height x width."""
+    if model.input_size is not None:
+        return tuple(model.input_size)  # type: ignore[return-value]
+    scale = min(1.0, ANY_SIZE_LONG_SIDE / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize [H, W(, C)] to size (h, w): area averaging when shrinking (as in training), bilinear when growing."""
+    h, w = size
+    if image.shape[:2] == (h, w):
+        return image.copy()
+    shrink = h <= image.shape[0] and w <= image.shape[1]
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def _autocast_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+class Engine:
+    """A model on a device, ready to harmonize any number of clips (one `run`/`stream` per clip).
+
+    `model` is a registered name, a Harmonizer instance, or None: the checkpoint's model, else DEFAULT_MODEL.
+    `overrides` are model config fields. `transfer` configures the full-resolution transfer.
+    """
+
+    def __init__(
+        self,
+        model: str | Harmonizer | None = None,
+        checkpoint: str | None = None,
+        device: str | torch.device = "cpu",
+        batch: int = 4,
+        *,
+        transfer: TransferConfig | None = None,
+        window_stride: int | None = None,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        **overrides,
+    ) -> None:
+        if batch < 1:
+            raise InputError(f"batch must be at least 1, got {batch}")
+        self.device = parse_device(device)
+        self.model = self._build(model, checkpoint, overrides)
+        self.batch = batch
+        self.transfer_config = transfer or TransferConfig()
+        self.window = int(self.model.window)
+        self.stride = window_stride or max(1, self.window // 2)
+        if not 1 <= self.stride <= self.window:
+            raise InputError(f"window stride must be in 1..{self.window}, got {self.stride}")
+        self.memory_budget = memory_budget
+        self._lock = threading.Lock()
+
+    def _build(self, model: str | Harmonizer, checkpoint: str | None, overrides: dict) -> Harmonizer:
+        if isinstance(model, Harmonizer):
+            if checkpoint is not None or overrides:
+                raise InputError("pass a checkpoint or overrides with a model name, not with a model instance")
+            return model.to(self.device).eval()
+        from vh.core.models.registry import DEFAULT_MODEL, create_model, resolve_name
+
+        # fixed seed (without touching the caller's RNG) so a model built without weights is reproducible
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            if checkpoint is not None:
+                from vh.core.checkpoint import load_checkpoint, read_meta
+
+                named = read_meta(checkpoint)["model"]
+                if model and model != named and resolve_name(model) != resolve_name(named):
+                    raise InputError(f"checkpoint {checkpoint} holds model {named!r}, not {model!r}")
+                built, _ = load_checkpoint(checkpoint, self.device, **overrides)
+                return built.eval()
+            model = model or DEFAULT_MODEL
+            try:
+                built = create_model(model, **overrides)
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"bad options for model {model!r}: {exc}") from exc
+        if any(p.requires_grad for p in built.parameters()):
+            log.warning("model %r has learned weights but no checkpoint was given: it runs with untrained weights", model)
+        return built.to(self.device).eval()
+
+    # -- the model call --------------------------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def infer(self, comp: torch.Tensor, matte: torch.Tensor | None) -> torch.Tensor:
+        """One batched model call: comp [B, T, 3, h, w], matte [B, T, 1, h, w] or None -> [B, T, 3, h, w] float32 CPU.
+
+        Thread-safe: calls are serialised on the model (stateful models and GPU memory are shared).
+        """
+        with self._lock:
+            comp = comp.to(self.device, torch.float32, non_blocking=True)
+            matte = None if matte is None else matte.to(self.device, torch.float32, non_blocking=True)
+            try:
+                if self.device.type == "cuda":
+                    with torch.autocast("cuda", dtype=_autocast_dtype(self.device)):
+                        out = self.model(comp, matte)
+                else:
+                    out = self.model(comp, matte)
+            except torch.cuda.OutOfMemoryError as exc:
+                torch.cuda.empty_cache()
+                raise ResourceError(f"{self.device} ran out of memory for a batch of {comp.shape[0]}; lower --batch") from exc
+            return out.float().cpu()
+
+    @torch.inference_mode()
+    def detect(self, comp: torch.Tensor) -> torch.Tensor | None:
+        """The model's own matte for comp [B, T, 3, h, w] -> [B, T, 1, h, w] (models with `detect`), else None."""
+        if not hasattr(self.model, "detect"):
+            return None
+        with self._lock:
+            return self.model.detect(comp.to(self.device, torch.float32)).float().cpu()
+
+    # -- clips -----------------------------------------------------------------------------------------------------
+
+    def stream(self, colorspace: str, config: str | None = None, infer: InferFn | None = None) -> EngineStream:
+        """A push-style stream for one clip; `infer` replaces `self.infer` (e.g. the server's cross-stream batcher)."""
+        return EngineStream(self, colorspace, config, infer or self.infer)
+
+    def run(
+        self,
+        frames: Iterable[np.ndarray],
+        mattes: Iterable[np.ndarray] | None,
+        colorspace: str,
+        config: str | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Harmonize one clip; yields float32 [H, W, C] frames in order as soon as their windows are done.
+
+        `mattes` None means auto matte (models with `supports_auto_matte`).
+        """
+        s = self.stream(colorspace, config)
+        matte_iter = None if mattes is None else iter(mattes)
+        for i, frame in enumerate(frames):
+            matte = None
+            if matte_iter is not None:
+                matte = next(matte_iter, None)
+                if matte is None:
+                    raise InputError(f"the matte has only {i} frame(s) but the plate has more")
+            yield from s.push(frame, matte)
+        if matte_iter is not None and next(matte_iter, None) is not None:
+            raise InputError("the matte has more frames than the plate")
+        yield from s.finish()
+
+
+@dataclass
+class _Frame:
+    """A frame in flight: its full-res plate until it is finished, its low-res inputs while windows need them."""
+
+    label: str
+    plate: np.ndarray | None  # [H, W, C] in the plate's colourspace, as given
+    matte: np.ndarray | None  # [H, W] 0..1, or None (auto)
+    comp_lo: np.ndarray  # [h, w, 3] working space, 0..1
+    matte_lo: np.ndarray | None  # [h, w] 0..1
+    empty: bool
+    acc: np.ndarray | None = None  # [h, w, 3] weighted sum of window outputs
+    weight: float = 0.0
+    detected: list = field(default_factory=list)  # auto-matte estimates [h, w] from the windows, with weights
+
+
+class EngineStream:
+    """One clip through an Engine: `push(frame, matte)` returns finished frames (in order), `finish()` the rest."""
+
+    def __init__(self, engine: Engine, colorspace: str, config: str | None, infer: InferFn) -> None:
+        from vh.core import color
+
+        self.engine, self.config, self._infer = engine, config, infer
+        self.model = engine.model
+        self.colorspace = color.resolve_colorspace(colorspace, config)
+        self.working = color.working_space(config)
+        self._linear_path = self.colorspace != self.working
+        self.window, self.stride = engine.window, engine.stride
+        self.weights = window_weights(self.window) if self.stride < self.window else np.ones(self.window, np.float32)
+        self.transfer = ColorTransfer(engine.transfer_config)
+        # stateful models keep one estimate per stream along T or across calls, never across B
+        self.batch = 1 if self.model.stateful else engine.batch
+        self._frames: dict[int, _Frame] = {}
+        self._n = 0  # frames pushed
+        self._done = 0  # frames returned
+        self._next_window = 0  # start of the next window to queue
+        self._queued: list[int] = []  # window starts waiting for a model call
+        self._ran = 0  # windows run (in order), so frames before _ran * stride have all their windows
+        self._shape: tuple[int, ...] | None = None
+        self._size_lo: tuple[int, int] | None = None
+        self._empty = 0
+        self._finished = False
+        if self.model.stateful:
+            self.model.reset()
+
+    # -- input -----------------------------------------------------------------------------------------------------
+
+    def push(self, frame: np.ndarray, matte: np.ndarray | None, label: str | int | None = None) -> list[np.ndarray]:
+        """Add the next frame (float32 [H, W, C], C >= 3) and its matte ([H, W] 0..1, or None for auto matte).
+
+        `label` names the frame in error messages (e.g. its frame number); default: its 0-based index in the clip.
+        """
+        if self._finished:
+            raise RuntimeError("push() after finish()")
+        label = str(self._n if label is None else label)
+        frame, matte = self._validate(frame, matte, label)
+        if self._size_lo is None:
+            self._size_lo = working_size(self.model, *frame.shape[:2])
+        comp_lo = resize(frame[..., :3], self._size_lo)  # [h, w, 3] plate colourspace
+        if self._linear_path:
+            from vh.core import color
+
+            comp_lo = color.convert(comp_lo, self.colorspace, self.working, self.config)
+        comp_lo = np.clip(comp_lo, 0.0, 1.0)  # models see 0..1; full-res values beyond stay on the transfer path
+        matte_lo = None if matte is None else np.clip(resize(matte, self._size_lo), 0.0, 1.0)  # [h, w], soft
+        empty = matte is not None and not bool(matte.max() > 0)
+        if empty:
+            self._empty += 1
+            if self._empty == 1:
+                log.warning("frame %s: the matte is empty; such frames pass through unchanged", label)
+        self._frames[self._n] = _Frame(label, frame, matte, comp_lo, matte_lo, empty)
+        self._n += 1
+        # windows whose last frame has now arrived
+        while self._next_window + self.window <= self._n:
+            self._queued.append(self._next_window)
+            self._next_window += self.stride
+        if len(self._queued) >= self._effective_batch(frame):
+            self._run_queued()
+        return self._emit()
+
+    def finish(self) -> list[np.ndarray]:
+        """Run the remaining (mirror-padded) windows and return every frame not yet returned."""
+        if self._finished:
+            return []
+        self._finished = True
+        while self._next_window < self._n:  # every window that starts inside the clip
+            self._queued.append(self._next_window)
+            self._next_window += self.stride
+        self._run_queued()
+        out = self._emit()
+        if self._empty:
+            log.warning("%d of %d frame(s) had an empty matte and were passed through unchanged", self._empty, self._n)
+        if self.model.stateful:
+            self.model.reset()
+        return out
+
+    def _validate(self, frame: np.ndarray, matte: np.ndarray | None, label: str) -> tuple[np.ndarray, np.ndarray | None]:
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[2] < 3:
+            raise InputError(f"frame {label}: expected an RGB image [H, W, C>=3], got shape {tuple(frame.shape)}")
+        frame = frame.astype(np.float32, copy=False)
+        bad = frame.size - int(np.count_nonzero(np.isfinite(frame)))
+        if bad:
+            raise InputError(f"frame {label}: {bad} NaN/Inf pixel value(s) in the plate")
+        if self._shape is None:
+            self._shape = frame.shape
+        elif frame.shape != self._shape:
+            h, w, c = self._shape
+            raise InputError(
+                f"frame {label}: plate is {frame.shape[1]}x{frame.shape[0]} with {frame.shape[2]} channels, "
+                f"but the clip started at {w}x{h} with {c}"
+            )
+        if matte is None:
+            if not self.model.supports_auto_matte:
+                raise InputError(f"frame {label}: no matte given and this model cannot predict one (no auto matte)")
+            return frame, None
+        matte = np.asarray(matte, dtype=np.float32)
+        if matte.ndim == 3 and matte.shape[2] == 1:
+            matte = matte[..., 0]
+        if matte.shape != frame.shape[:2]:
+            size = f"{matte.shape[1]}x{matte.shape[0]}" if matte.ndim == 2 else str(tuple(matte.shape))
+            raise InputError(f"frame {label}: matte is {size} but the plate is {frame.shape[1]}x{frame.shape[0]}")
+        bad = matte.size - int(np.count_nonzero(np.isfinite(matte)))
+        if bad:
+            raise InputError(f"frame {label}: {bad} NaN/Inf pixel value(s) in the matte")
+        return frame, np.clip(matte, 0.0, 1.0)
+
+    def _effective_batch(self, frame: np.ndarray) -> int:
+        """`batch`, lowered so that the frames held in flight fit the engine's memory budget."""
+        held = max(1, self.engine.memory_budget // max(frame.nbytes, 1))
+        return max(1, min(self.batch, (held - self.window) // self.stride + 1))
+
+    # -- model -----------------------------------------------------------------------------------------------------
+
+    def _window_frames(self, start: int) -> list[int]:
+        n = self._n if self._finished else None
+        return [t if n is None or t < n else mirror_index(t, n) for t in range(start, start + self.window)]
+
+    def _run_queued(self) -> None:
+        if not self._queued:
+            return
+        live, skipped = [], []
+        for start in self._queued:
+            idx = self._window_frames(start)
+            (skipped if all(self._frames[i].empty for i in idx) else live).append((start, idx))
+        for start, idx in skipped:  # all-empty windows: the frames pass through, nothing to predict
+            for k, t in enumerate(idx):
+                if start + k == t:
+                    self._add(t, self._frames[t].comp_lo, self.weights[k])
+        for i in range(0, len(live), self.batch):
+            chunk = live[i : i + self.batch]
+            comp = torch.from_numpy(np.stack([[self._frames[t].comp_lo for t in idx] for _, idx in chunk]))
+            comp = comp.permute(0, 1, 4, 2, 3).contiguous()  # [B, T, 3, h, w]
+            matte = self._window_matte(comp, chunk)  # [B, T, 1, h, w] or None
+            out = self._infer(comp, matte)  # [B, T, 3, h, w]
+            out = out.permute(0, 1, 3, 4, 2).numpy()  # [B, T, h, w, 3]
+            for b, (start, idx) in enumerate(chunk):
+                for k, t in enumerate(idx):
+                    if start + k != t:  # a mirrored stand-in frame: its output belongs to no real frame slot
+                        continue
+                    self._add(t, out[b, k], self.weights[k])
+                    if matte is not None and self._frames[t].matte is None:
+                        self._frames[t].detected.append((matte[b, k, 0].numpy(), float(self.weights[k])))
+        self._ran += len(self._queued)
+        self._queued.clear()
+
+    def _window_matte(self, comp: torch.Tensor, chunk: list) -> torch.Tensor | None:
+        if all(self._frames[t].matte_lo is not None for _, idx in chunk for t in idx):
+            m = np.stack([[self._frames[t].matte_lo for t in idx] for _, idx in chunk])  # [B, T, h, w]
+            return torch.from_numpy(m)[:, :, None]  # [B, T, 1, h, w]
+        return self.engine.detect(comp)  # auto matte: the model's own estimate, or None
+
+    def _add(self, t: int, out_lo: np.ndarray, weight: float) -> None:
+        f = self._frames[t]
+        f.acc = out_lo * weight if f.acc is None else f.acc + out_lo * weight
+        f.weight += weight
+
+    # -- output ----------------------------------------------------------------------------------------------------
+
+    def _emit(self) -> list[np.ndarray]:
+        """Finish, in order, every frame whose windows have all run, and forget what no future window needs."""
+        ready_before = self._n if self._finished else min(self._n, self._ran * self.stride)
+        out = []
+        while self._done < ready_before:
+            f = self._frames[self._done]
+            out.append(self._finish_frame(f))
+            f.plate = f.matte = f.acc = None  # the full-res frame is gone; low-res inputs may still be mirrored
+            self._done += 1
+        # future windows start at or after the first unrun one, and mirror at most the last `window` frames
+        first_needed = min(self._queued[0] if self._queued else self._next_window, self._n - self.window, self._done)
+        for t in [t for t in self._frames if t < first_needed]:
+            del self._frames[t]
+        return out
+
+    def _finish_frame(self, f: _Frame) -> np.ndarray:
+        if f.empty:
+            return f.plate.copy()
+        out_lo = f.acc / f.weight  # [h, w, 3]
+        matte_lo, matte = f.matte_lo, f.matte
+        if matte is None:  # auto matte
+            matte_lo = self._auto_matte(f, out_lo)
+            matte = np.clip(resize(matte_lo, f.plate.shape[:2]), 0.0, 1.0)
+        t = self.transfer.fit(f.comp_lo, out_lo, matte_lo)
+        return self._apply(t, f.plate, matte)
+
+    def _auto_matte(self, f: _Frame, out_lo: np.ndarray) -> np.ndarray:
+        if f.detected:
+            total = sum(w for _, w in f.detected)
+            return sum(m * w for m, w in f.detected) / total  # [h, w]
+        # the model predicted its own matte internally: take it from where the model changed the image
+        change = np.abs(out_lo - f.comp_lo).max(axis=2)  # [h, w]
+        return np.clip(cv2.GaussianBlur(change / 0.02, (0, 0), 1.5), 0.0, 1.0)
+
+    def _apply(self, t, plate: np.ndarray, matte: np.ndarray) -> np.ndarray:
+        """Transform the plate inside the matte's bounding box, band by band, and composite with the full-res matte."""
+        from vh.core import color
+
+        out = plate.copy()  # [H, W, C]; untouched outside the matte
+        rows = np.flatnonzero(matte.max(axis=1) > 0)
+        cols = np.flatnonzero(matte.max(axis=0) > 0)
+        if rows.size == 0:
+            return out
+        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        band = max(1, self.engine.transfer_config.band_rows)
+        for ya in range(y0, y1, band):
+            yb = min(ya + band, y1)
+            src = np.ascontiguousarray(plate[ya:yb, x0:x1, :3])  # [b, w', 3] plate colourspace
+            ws = color.convert(src, self.colorspace, self.working, self.config) if self._linear_path else src
+            new = t.apply(ws, plate.shape[:2], (ya, x0))  # [b, w', 3] working space
+            if self._linear_path:
+                new = color.convert(new, self.working, self.colorspace, self.config)
+            m = matte[ya:yb, x0:x1, None]  # [b, w', 1]
+            blended = src * (1.0 - m) + new * m
+            # write only where the matte is non-zero: the background keeps its exact bits (even -0.0)
+            np.copyto(out[ya:yb, x0:x1, :3], blended, where=m > 0)
+        return out

@@ -1,0 +1,160 @@
+"""The Harmonize button: render inputs, stream them to vh-server from a worker thread, show the result.
+
+1. On the main thread: render the frame range of the plate (and the matte input, if connected) to EXR with
+   temporary Write nodes in `raw` mode, i.e. in the script's working space.
+2. On a worker thread: stream the frames through `vh.server.host_job.run_job` with `nuke.ProgressTask`
+   progress and cancel. Results land in a cache keyed by the inputs' bytes and all settings; a rerun with
+   nothing changed skips the server.
+3. Back on the main thread (`nuke.executeInMainThread`): point the internal Read at the results and switch the
+   node's output to them. The worker never touches a node itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+
+import nuke
+
+from . import colour, deps
+from .node import option_values, set_status
+
+_running: dict[str, threading.Event] = {}  # node name -> cancel flag of its running job
+
+
+def cache_root() -> str:
+    from vh.server.host_job import default_cache_root
+
+    return default_cache_root("nuke")
+
+
+def _render(node, input_index: int, folder: str, name: str, first: int, last: int) -> str:
+    """Render input `input_index` of `node` to `folder/name.%04d.exr` (32-bit float, raw); returns the pattern."""
+    pattern = os.path.join(folder, name + ".%04d.exr")
+    with nuke.root():
+        write = nuke.nodes.Write(
+            file=pattern.replace(os.sep, "/"),
+            file_type="exr",
+            datatype="32 bit float",
+            compression="Zip (1 scanline)",
+            channels="rgba",
+            raw=True,
+        )
+        try:
+            write.setInput(0, node.input(input_index))
+            nuke.execute(write, first, last)
+        finally:
+            nuke.delete(write)
+    return pattern
+
+
+def job_for(node, plate: str, matte: str | None):
+    """The HostJob that the node's current knobs and the script's colour settings describe."""
+    from vh.server.host_job import HostJob
+
+    config, space = colour.ocio_settings(nuke.root())
+    return HostJob(
+        server=node["server"].value(),
+        plate=plate,
+        matte=matte,
+        first=int(node["first"].value()),
+        last=int(node["last"].value()),
+        model=node["model"].value(),
+        options=option_values(node),
+        strength=float(node["strength"].value()),
+        colorspace=space,
+        ocio_config=config,
+        client_name=f"Nuke {nuke.NUKE_VERSION_STRING} / vh_nuke",
+    )
+
+
+def start(node) -> threading.Thread | None:
+    """Button callback (main thread). Returns the worker thread, or None when nothing needed one."""
+    if node.name() in _running:
+        set_status(node, "already harmonizing: press Cancel first")
+        return None
+    problem = deps.problem()
+    if problem:
+        set_status(node, problem)
+        return None
+    first, last = int(node["first"].value()), int(node["last"].value())
+    if node.input(0) is None:
+        set_status(node, "connect a plate to input 0")
+        return None
+    if last < first:
+        set_status(node, f"frame range {first}-{last} is empty")
+        return None
+    try:
+        colour.ocio_settings(nuke.root())
+    except ValueError as exc:
+        set_status(node, str(exc))
+        return None
+    folder = tempfile.mkdtemp(prefix="vh-nuke-")
+    try:
+        set_status(node, f"rendering frames {first}-{last}...")
+        plate = _render(node, 0, folder, "plate", first, last)
+        matte = _render(node, 1, folder, "matte", first, last) if node.input(1) is not None else None
+    except Exception as exc:  # a failed render is the user's to fix; show it on the node
+        shutil.rmtree(folder, ignore_errors=True)
+        set_status(node, f"render failed: {exc}")
+        return None
+    job = job_for(node, plate, matte)
+    cancel = threading.Event()
+    _running[node.name()] = cancel
+    worker = threading.Thread(target=_work, args=(node, job, folder, cancel), name=f"vh-{node.name()}", daemon=True)
+    set_status(node, f"sending frames {first}-{last} to {job.server}...")
+    worker.start()
+    return worker
+
+
+def cancel(node) -> None:
+    flag = _running.get(node.name())
+    if flag is not None:
+        flag.set()
+
+
+def _work(node, job, folder: str, cancel_flag: threading.Event) -> None:
+    from vh.core.errors import VhError
+    from vh.server.host_job import run_job
+
+    task = nuke.ProgressTask(f"VHMAE Harmonize: {node.name()}")
+    started = time.monotonic()
+
+    def progress(done: int, total: int, message: str) -> None:
+        task.setProgress(int(100 * done / max(total, 1)))
+        task.setMessage(message)
+
+    def cancelled() -> bool:
+        return cancel_flag.is_set() or task.isCancelled()
+
+    try:
+        result = run_job(job, cache_root(), progress=progress, cancelled=cancelled)
+    except VhError as exc:
+        message = "cancelled: no result kept" if cancelled() else f"error: {exc}"
+        nuke.executeInMainThread(_finish, args=(node, None, job, message))
+    except Exception as exc:  # never let a worker die silently: the node must say what happened
+        nuke.executeInMainThread(_finish, args=(node, None, job, f"error: unexpected {type(exc).__name__}: {exc}"))
+    else:
+        seconds = time.monotonic() - started
+        message = f"harmonized frames {job.first}-{job.last} with {job.model or 'the default model'} in {seconds:.1f} s"
+        nuke.executeInMainThread(_finish, args=(node, result, job, message))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _finish(node, result: str | None, job, message: str) -> None:
+    """Main thread: show the result (or keep the pass-through) and the status line."""
+    _running.pop(node.name(), None)
+    if result is not None:
+        with node:
+            read = nuke.toNode("results")
+            switch = nuke.toNode("use_results")
+        read["file"].setValue(result.replace(os.sep, "/"))
+        read["first"].setValue(job.first)
+        read["last"].setValue(job.last)
+        read["raw"].setValue(True)
+        switch["which"].setValue(1)
+    set_status(node, message)

@@ -1,0 +1,141 @@
+"""`vh remote`: run a job through a vh-server instead of on this machine.
+
+    vh remote harmonize plate.####.exr --matte matte.####.exr -o out.####.exr --server gpu1:50051
+    vh remote info --server gpu1:50051
+
+Files are read and written here with vh.core.io (so the output appears only when the whole shot is done); the
+server sees only pixels. Several --server addresses spread jobs with gRPC's round_robin policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+
+log = logging.getLogger("vh.remote")
+
+DEFAULT_SERVER = "127.0.0.1:50051"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="remote_command", metavar="ACTION", required=True)
+    h = sub.add_parser("harmonize", help="harmonize a shot on a vh-server", description="harmonize a shot on a vh-server")
+    h.add_argument("input", help="plate: image sequence (shot.####.exr), video file or single image")
+    h.add_argument("--matte", help="matte file or sequence (default: the plate's alpha)")
+    h.add_argument("-o", "--output", required=True, help="output file, sequence pattern or video")
+    h.add_argument("--model", default="", help="model name (default: the server's default model)")
+    h.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="model option (see `vh remote info`), repeatable")
+    h.add_argument("--colorspace", help="OCIO colourspace of the plate (default: scene_linear for float files, "
+                                        "sRGB otherwise); the output is written in the same one")
+    h.add_argument("--config", default="", help="OCIO config, path or ocio:// name (default: the server's)")
+    h.add_argument("--strength", type=float, help="0..1 mix of the harmonized over the original foreground")
+    h.add_argument("--frames", help="frame range FIRST-LAST of a sequence or video")
+    h.add_argument("--dtype", choices=("half", "float"), default="half",
+                   help="pixels on the wire: half (float16, default; exact for EXR half) or float (float32)")
+    _connection_arguments(h)
+    i = sub.add_parser("info", help="list a server's models, options, device and limits")
+    _connection_arguments(i)
+
+
+def _connection_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", action="append", default=None, metavar="HOST:PORT",
+                   help=f"vh-server address, repeatable (default: $VH_SERVER or {DEFAULT_SERVER})")
+    p.add_argument("--token-file", help="file with the server's bearer token")
+    p.add_argument("--tls-ca", help="PEM root certificate(s) to verify a TLS server")
+    p.add_argument("--tls-server-name", help="expected name in the server certificate (default: the host)")
+    p.add_argument("--timeout", type=float, help="seconds before the job is abandoned (default: none)")
+
+
+def _client(args: argparse.Namespace):
+    from pathlib import Path
+
+    from vh.core.errors import InputError
+    from vh.server.client import Client
+
+    servers = args.server or [s for s in os.environ.get("VH_SERVER", DEFAULT_SERVER).split(",") if s]
+    token = root = None
+    try:
+        if args.token_file:
+            token = Path(args.token_file).read_text().strip()
+        if args.tls_ca:
+            root = Path(args.tls_ca).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    return Client(servers, token=token, root_certificates=root, server_name=args.tls_server_name,
+                  timeout=args.timeout)
+
+
+def _parse_option(text: str) -> tuple[str, float | int | bool | str]:
+    from vh.core.errors import InputError
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise InputError(f"--option {text!r} is not KEY=VALUE")
+    lowered = raw.lower()
+    if lowered in ("true", "false", "yes", "no", "on", "off"):
+        return key, lowered in ("true", "yes", "on")
+    for cast in (int, float):
+        try:
+            return key, cast(raw)
+        except ValueError:
+            pass
+    return key, raw
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.remote_command == "info":
+        return _info(args)
+    return _harmonize(args)
+
+
+def _info(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        info = client.info()
+    lim = info.limits
+    print(f"vh-server {info.server_version} (API {info.api_version}, torch {info.torch_version}) on "
+          f"{info.device.name}: {info.device.description}")
+    print(f"limits: {lim.max_width}x{lim.max_height}, {lim.max_clients} streams, batch {lim.max_batch}, "
+          f"chunks {lim.max_chunk_bytes} B")
+    for m in info.models:
+        default = " (default)" if m.name == info.default_model else ""
+        size = f"{m.input_width}x{m.input_height}" if m.input_width else "any size"
+        print(f"  {m.name}{default}: window {m.window}, {size}" + (f", weights {m.checkpoint}" if m.checkpoint else ""))
+        for o in m.options:
+            print(f"    --option {o.name}=<{o.kind}> (default {getattr(o.default_value, o.default_value.WhichOneof('value'))}) "
+                  f"{o.help}")
+    return 0
+
+
+def _harmonize(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from vh.core import color, io
+
+    info = io.probe(args.input, frames=io.parse_frame_range(args.frames))
+    colorspace = args.colorspace or color.default_colorspace(args.input, args.config or None, is_float=info.is_float)
+    options = dict(_parse_option(o) for o in args.option)
+    frames = io.read_frames(info)
+    if args.matte:
+        mattes, source = io.read_mattes(args.matte, info), "separate"
+    elif info.alpha_channel == 3:  # the wire's MATTE_ALPHA means "the 4th channel"
+        mattes, source = None, "alpha"
+    else:
+        mattes, source = io.read_mattes(None, info), "separate"  # raises the reader's "no matte" message
+    started = time.perf_counter()
+    with _client(args) as client, io.open_writer(args.output, like=info) as writer:
+        job = client.harmonize(frames, mattes, matte_source=source, colorspace=colorspace, model=args.model,
+                               options=options, ocio_config=args.config, strength=args.strength,
+                               dtype=np.float16 if args.dtype == "half" else np.float32,
+                               frame_count=info.n_frames, first_frame=info.frames[0], client_name="vh remote")
+        for n, out in enumerate(job, 1):
+            writer.write(out.astype(np.float32))
+            if n == 1 or n % 25 == 0 or n == info.n_frames:
+                log.info("%d/%d frames", n, info.n_frames)
+    took = time.perf_counter() - started
+    model = job.accepted.model if job.accepted else args.model
+    log.info("wrote %s: %d frames with %s on %s in %.1fs (%.2f frames/s)", args.output, info.n_frames, model,
+             client.target, took, info.n_frames / max(took, 1e-9))
+    return 0

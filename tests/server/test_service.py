@@ -1,0 +1,229 @@
+"""A real server on 127.0.0.1 (port 0) in this process: results, limits, cancellation and faults."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.server.conftest import SlowIdentity, clip
+from vh.core.engine import Engine
+from vh.server.client import Client, JobCancelled, ServerBusy, Unsupported
+from vh.server.main import ServerOptions, create_server
+from vh.server.v1 import harmonize_pb2 as pb
+from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
+
+
+def direct(model: str, frames, mattes, colorspace: str, **overrides):
+    """What `vh harmonize` computes for the same pixels: the engine on float32, cast back to the wire dtype."""
+    engine = Engine(model, **overrides)
+    outs = engine.run([f.astype(np.float32) for f in frames], [m.astype(np.float32) for m in mattes], colorspace)
+    return [o.astype(frames[0].dtype) for o in outs]
+
+
+def assert_bit_equal(got, want):
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g.dtype == w.dtype and g.shape == w.shape, i
+        assert g.tobytes() == w.tobytes(), f"frame {i} differs in {np.count_nonzero(g != w)} samples"
+
+
+def test_get_info_lists_models_options_and_limits(client):
+    info = client.info()
+    assert info.api_version == "v1" and info.default_model == "cut"
+    models = {m.name: m for m in info.models}
+    assert set(models) == {"cut", "stats"}
+    assert models["stats"].window == 1 and (models["stats"].input_width, models["stats"].input_height) == (256, 256)
+    options = {o.name: o for o in models["stats"].options}
+    assert options["space"].kind == "choice" and "lab" in options["space"].choices
+    assert options["time_constant"].default_value.WhichOneof("value") == "number"
+    assert set(info.dtypes) == {pb.DTYPE_FLOAT16, pb.DTYPE_FLOAT32}
+    assert info.limits.max_clients == 8 and info.limits.max_chunk_bytes <= 4 * 1024 * 1024
+    assert info.device.name == "cpu" and info.default_ocio_config.startswith("ocio://")
+
+
+def test_2k_float16_equals_direct_engine_bit_for_bit(client):
+    frames, mattes = clip(2, 1080, 2048, channels=4, dtype=np.float16)
+    got = list(client.harmonize(frames, mattes, colorspace="ACEScg", model="stats"))
+    assert_bit_equal(got, direct("stats", frames, mattes, "ACEScg"))
+    assert not np.array_equal(got[0], frames[0])  # the foreground was really repainted
+    assert np.array_equal(got[0][mattes[0] == 0], frames[0][mattes[0] == 0])  # and the background kept its bits
+
+
+@pytest.mark.slow
+def test_4k_float32_equals_direct_engine_bit_for_bit(client):
+    frames, mattes = clip(2, 2160, 4096, channels=4, dtype=np.float32, seed=1)
+    assert frames[0].nbytes > 100e6  # 141 MB a frame: 40+ chunks, far beyond one gRPC message
+    got = list(client.harmonize(frames, mattes, colorspace="scene_linear", model="stats"))
+    assert_bit_equal(got, direct("stats", frames, mattes, "scene_linear"))
+
+
+def test_alpha_matte_and_strength(client):
+    frames, mattes = clip(2, 96, 128, channels=4, dtype=np.float32)
+    for f, m in zip(frames, mattes):
+        f[..., 3] = m
+    separate = list(client.harmonize(frames, mattes, colorspace="ACEScg", model="stats"))
+    alpha = list(client.harmonize(frames, colorspace="ACEScg", model="stats", matte_source="alpha"))
+    assert_bit_equal(alpha, separate)
+    unchanged = list(client.harmonize(frames, mattes, colorspace="ACEScg", model="stats", strength=0.0))
+    assert_bit_equal(unchanged, frames)
+    half = list(client.harmonize(frames, mattes, colorspace="ACEScg", model="stats", strength=0.5))
+    np.testing.assert_allclose(half[0], (frames[0] + separate[0]) / 2, atol=1e-5)
+
+
+def test_options_reach_the_model(client):
+    frames, mattes = clip(2, 64, 96, channels=3, dtype=np.float32, seed=3)
+    got = list(client.harmonize(frames, mattes, colorspace="ACEScg", model="stats", options={"space": "rgb"}))
+    assert_bit_equal(got, direct("stats", frames, mattes, "ACEScg", space="rgb"))
+
+
+def test_concurrent_stateful_streams_do_not_mix(client):
+    """`stats` smooths its statistics over time inside the model: each stream must get its own state."""
+    clips = [clip(4, 64, 96, channels=3, dtype=np.float32, seed=s) for s in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda c: list(client.harmonize(c[0], c[1], colorspace="ACEScg", model="stats")),
+                                clips))
+    for (frames, mattes), got in zip(clips, results):
+        assert_bit_equal(got, direct("stats", frames, mattes, "ACEScg"))
+
+
+def test_auto_matte_unsupported_is_failed_precondition(client):
+    frames, _ = clip(1, 32, 32, channels=3, dtype=np.float32)
+    with pytest.raises(Unsupported, match="needs a matte"):
+        list(client.harmonize(frames, colorspace="ACEScg", model="cut", matte_source="auto"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Concurrency, cancellation, faults
+
+
+@pytest.fixture()
+def slow_server():
+    SlowIdentity.calls = SlowIdentity.windows = 0
+    running = create_server("127.0.0.1:0", ServerOptions(models=["test_slow"], max_clients=3, max_batch=8))
+    yield running
+    running.stop(grace=0.5)
+
+
+def test_windows_of_concurrent_streams_are_batched(slow_server):
+    frames, mattes = clip(4, 64, 64, channels=3, dtype=np.float32)
+    with Client(f"127.0.0.1:{slow_server.port}") as c, ThreadPoolExecutor(3) as pool:
+        jobs = [pool.submit(lambda: list(c.harmonize(frames, mattes, colorspace="ACEScg"))) for _ in range(3)]
+        results = [j.result(timeout=60) for j in jobs]
+    assert all(len(r) == 4 for r in results)
+    queue = slow_server.queue
+    assert queue.windows >= 3 * 4 // 1 - 0 and queue.calls < queue.windows  # some calls carried several streams
+
+
+def _held_open(frames, gate: threading.Event):
+    """The frames, then a wait: keeps a stream open (a compositor still rendering) until `gate` is set."""
+    yield from frames
+    gate.wait(30)
+
+
+def test_over_max_clients_gets_resource_exhausted_quickly(slow_server):
+    frames, mattes = clip(2, 64, 64, channels=3, dtype=np.float32)
+    gate = threading.Event()
+    with Client(f"127.0.0.1:{slow_server.port}") as c:
+        busy = [c.harmonize(_held_open(frames, gate), mattes, colorspace="ACEScg") for _ in range(3)]
+        iters = [iter(j) for j in busy]
+        for it in iters:
+            next(it)  # all three slots are now held by open streams
+        started = time.perf_counter()
+        with pytest.raises(ServerBusy, match="stream slots") as info:
+            list(c.harmonize(frames[:1], mattes[:1], colorspace="ACEScg"))
+        assert time.perf_counter() - started < 2.0
+        assert info.value.retryable
+        gate.set()
+        assert all(len(list(it)) == 1 for it in iters)  # the admitted streams were not disturbed
+
+
+def test_cancelled_stream_stops_within_one_window(slow_server):
+    frames, mattes = clip(30, 64, 64, channels=3, dtype=np.float32)
+    with Client(f"127.0.0.1:{slow_server.port}") as c:
+        job = c.harmonize(frames, mattes, colorspace="ACEScg")
+        it = iter(job)
+        next(it)
+        job.cancel()
+        at_cancel = SlowIdentity.windows
+        with pytest.raises(JobCancelled):
+            list(it)
+    time.sleep(1.0)  # several model calls' worth (0.15 s each): work would show up here if it continued
+    assert SlowIdentity.windows - at_cancel <= 8  # at most the batch already on the device
+    assert slow_server.service.slots.active == 0 and slow_server.queue.pending() == 0
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 1e6
+
+
+def _abandon(port: int, frames, mattes, mode: str) -> None:
+    """Open a stream, send part of the clip, then vanish without a goodbye."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = pb_grpc.HarmonizerStub(channel)
+    gate = threading.Event()
+    h, w, c = frames[0].shape
+
+    def requests():
+        yield pb.HarmonizeRequest(header=pb.StreamHeader(
+            model="cut", format=pb.FrameFormat(width=w, height=h, channels=c, dtype=pb.DTYPE_FLOAT32,
+                                               colorspace="ACEScg"), matte_source=pb.MATTE_SEPARATE))
+        from vh.server import wire
+
+        for i, (f, m) in enumerate(zip(frames, mattes)):
+            chunks = list(wire.encode_frame(i, f, m, np.dtype("<f4"), 4096))
+            if i == 1 and mode == "mid-frame":
+                yield from (pb.HarmonizeRequest(chunk=ch) for ch in chunks[: len(chunks) // 2])
+                gate.wait(5)
+                return
+            yield from (pb.HarmonizeRequest(chunk=ch) for ch in chunks)
+        gate.wait(5)
+
+    call = stub.Harmonize(requests(), timeout=30)
+    next(call)  # accepted: the server is inside the stream
+    if mode == "after-output":
+        next(call)
+    call.cancel() if mode != "close" else None
+    channel.close()
+    gate.set()
+
+
+def test_clients_that_vanish_mid_stream_leave_the_server_healthy(server):
+    port = server.port
+    frames, mattes = clip(3, 48, 64, channels=3, dtype=np.float32)
+
+    def healthy() -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10).status
+        assert status == health_pb2.HealthCheckResponse.SERVING
+        with Client(f"127.0.0.1:{port}") as c:
+            assert len(list(c.harmonize(frames, mattes, colorspace="ACEScg"))) == 3
+
+    modes = ["mid-frame", "after-output", "close"]
+    with ThreadPoolExecutor(10) as pool:  # warm-up: thread pools and allocator reach their steady state
+        list(pool.map(lambda i: _abandon(port, frames, mattes, modes[i % 3]), range(20)))
+    healthy()
+    time.sleep(0.5)
+    gc.collect()
+    threads_before, rss_before = threading.active_count(), _rss_mb()
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda i: _abandon(port, frames, mattes, modes[i % 3]), range(100)))
+    deadline = time.monotonic() + 10
+    while server.service.slots.active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    healthy()
+    time.sleep(0.5)
+    gc.collect()
+    threads_after, rss_after = threading.active_count(), _rss_mb()
+    print(f"\n100 vanishing clients: threads {threads_before} -> {threads_after}, RSS {rss_before:.0f} -> "
+          f"{rss_after:.0f} MB")
+    assert server.service.slots.active == 0
+    assert threads_after <= threads_before + 2
+    assert rss_after - rss_before < 50

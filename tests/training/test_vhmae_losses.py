@@ -1,0 +1,81 @@
+"""VHMAE's loss terms on examples small enough to compute by hand: frames T=2, tubelet (1, 2), 1 channel."""
+
+import pytest
+import torch
+
+from vh.training.losses.vhmae import (
+    VHMAELossWeights,
+    align_loss,
+    balance_loss,
+    rec_loss,
+    token_pixel_mask,
+    total_loss,
+)
+
+TUB = (1, 2)  # one frame, 2x2 pixels per token; a 1 x 4 x 4 frame has a 2 x 2 token grid
+
+
+def test_token_pixel_mask_expands_tokens_to_their_pixels():
+    fg = torch.tensor([[False, True, False, False]])  # token (row 0, column 1)
+    mask = token_pixel_mask(fg, torch.Size([1, 1, 1, 4, 4]), TUB)
+    expected = torch.zeros(1, 1, 1, 4, 4)
+    expected[..., 0:2, 2:4] = 1
+    assert torch.equal(mask, expected)
+
+
+def test_rec_loss_is_mse_over_foreground_tubelets_only():
+    real = torch.zeros(1, 1, 1, 4, 4)
+    pred = torch.zeros(1, 1, 1, 4, 4)
+    pred[..., 0:2, 2:4] = torch.tensor([[1.0, 2.0], [3.0, 0.0]])  # inside the fg token: squares 1+4+9+0
+    pred[..., 3, 0] = 100.0  # a background pixel: must not count
+    fg = torch.tensor([[False, True, False, False]])
+    assert rec_loss(pred, real, fg, TUB).item() == pytest.approx(14 / 4)
+
+
+def test_rec_loss_without_foreground_is_zero_not_nan():
+    pred = torch.ones(1, 1, 3, 4, 4, requires_grad=True)
+    loss = rec_loss(pred, torch.zeros(1, 1, 3, 4, 4), torch.zeros(1, 4, dtype=torch.bool), TUB)
+    loss.backward()
+    assert loss.item() == 0 and pred.grad is not None
+
+
+def test_align_loss_is_mse_with_gradient_on_the_composite_side_only():
+    comp = torch.tensor([[1.0, 2.0], [0.0, 0.0]], requires_grad=True)
+    real = torch.tensor([[0.0, 0.0], [0.0, 2.0]], requires_grad=True)
+    loss = align_loss(comp, real)
+    assert loss.item() == pytest.approx((1 + 4 + 0 + 4) / 4)
+    loss.backward()
+    assert real.grad is None
+    torch.testing.assert_close(comp.grad, torch.tensor([[0.5, 1.0], [0.0, -1.0]]))
+    assert align_loss(torch.zeros(0, 8), torch.zeros(0, 8)).item() == 0
+
+
+def test_balance_loss_counts_only_pairs_across_tubelet_borders():
+    real = torch.zeros(1, 1, 1, 4, 4)
+    fg = torch.ones(1, 4, dtype=torch.bool)
+    # A constant offset per token is the MAE grid artifact: +1 on the left tokens, 0 on the right ones.
+    pred = torch.zeros(1, 1, 1, 4, 4)
+    pred[..., :, 0:2] = 1.0
+    # Pairs: columns (1, 2) in 4 rows -> 4 pairs with (1 - 0)^2 = 1; rows (1, 2) in 4 columns -> 4 pairs of 0;
+    # one frame gives no temporal pairs. Mean over the 8 pairs = 4 / 8.
+    assert balance_loss(pred, real, fg, TUB).item() == pytest.approx(0.5)
+    # An offset inside a token (not at a border) costs nothing: column 0 vs 1 is not a border pair.
+    inside = torch.zeros(1, 1, 1, 4, 4)
+    inside[..., :, 0] = 1.0
+    assert balance_loss(inside, real, fg, TUB).item() == 0
+
+
+def test_balance_loss_temporal_border_and_foreground_restriction():
+    real = torch.zeros(1, 2, 1, 4, 4)
+    pred = torch.zeros(1, 2, 1, 4, 4)
+    pred[:, 1] = 2.0  # the second tubelet in time is brighter than truth by 2 everywhere
+    fg = torch.tensor([[True, False, False, False, False, False, False, False]])  # token t=0, (0, 0) only
+    # Pairs touching the fg token: column border in rows 0-1 of frame 0 (2 pairs, 0), row border in columns 0-1
+    # of frame 0 (2 pairs, 0), frame border at its 4 pixels (4 pairs, (0 - 2)^2 = 4). Mean = 16 / 8.
+    assert balance_loss(pred, real, fg, (1, 2)).item() == pytest.approx(2.0)
+
+
+def test_total_loss_weights():
+    one = torch.tensor(1.0)
+    assert total_loss(one, 2 * one, 3 * one, VHMAELossWeights(alpha=0.5, beta=0.7)).item() == pytest.approx(4.1)
+    assert total_loss(one, 2 * one, 3 * one, VHMAELossWeights()).item() == pytest.approx(6.0)

@@ -1,0 +1,438 @@
+"""`vh train`: config -> data -> task -> (DDP) loop -> checkpoints, TensorBoard logs and validation.
+
+    vh train training/configs/vhmae_base.yaml --run-dir runs/vhmae --set optim.lr=5e-4
+    torchrun --nproc_per_node 8 -m vh.training.main CONFIG --run-dir runs/vhmae      # one process per GPU
+
+Run folder:
+
+    RUN/config.yaml                         the resolved config (file + --set overrides + defaults)
+    RUN/checkpoints/ckpt-0001000.safetensors/.json    the harmonizer, loadable by vh.core.checkpoint alone
+    RUN/checkpoints/state-0001000.pt        everything else a resume needs: all networks, optimizers,
+                                            schedulers, loop position and RNG states (torch.save)
+    RUN/tb/                                 TensorBoard scalars: losses, learning rates, validation metrics
+
+Resume (`--resume`, or `--resume PATH` to a state file) restores all of it, so a resumed run continues bit for
+bit as if it had never stopped: data order comes from `EpochSampler` (a pure function of seed, epoch and
+position) and loader workers never touch the global RNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import logging
+import os
+import random
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vh.core.errors import InputError, OutputError, VhError
+
+log = logging.getLogger("vh.training")
+
+
+@dataclass
+class TrainConfig:
+    """The `train:` section."""
+
+    batch_size: int = 8  # per process
+    epochs: int = 1
+    steps_per_epoch: int | None = None  # default: the sampler's batches per epoch
+    stop_at_step: int | None = None  # stop early (state saved) at this global step: time-boxed jobs, tests
+    num_workers: int = 2
+    seed: int = 0
+    precision: str = "bf16"  # bf16 autocast on CUDA; CPU always runs fp32
+    log_every: int = 20
+    ckpt_every: int = 1000  # steps; a checkpoint is also written at the end of every epoch and on stop
+    keep_last: int = 3  # older state files are deleted (checkpoints are kept)
+    val_every: int = 0  # steps; 0 = at the end of each epoch only
+    find_unused_parameters: bool = False  # DDP: set when some parameters get no gradient in a step
+    progress: bool = True
+
+
+@dataclass
+class ValConfig:
+    """The `val:` section: a HYouTube-layout folder scored with the protocol metrics."""
+
+    root: str | None = None
+    split: str = "test"
+    clips: int | None = None
+    frames: int | None = None
+
+
+def _section(cls, d: dict[str, Any] | None, name: str):
+    d = d or {}
+    unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise InputError(f"unknown {name} option(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+    return cls(**d)
+
+
+# ---- config -----------------------------------------------------------------------------------------------
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b.c=value` -> (["a", "b", "c"], YAML-parsed value)."""
+    import yaml
+
+    if "=" not in text:
+        raise InputError(f"--set expects KEY=VALUE (e.g. optim.lr=1e-4), got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        parsed = yaml.safe_load(value) if value else None
+    except yaml.YAMLError as exc:
+        raise InputError(f"--set {key}: cannot parse {value!r}: {exc}") from exc
+    if isinstance(parsed, str):  # YAML 1.1 reads "1e-4" as a string; users mean a number
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
+    return key.strip().split("."), parsed
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> dict[str, Any]:
+    """The YAML file with `--set` overrides applied; relative data paths are kept as written."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"config file not found: {path}")
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"config {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(config, dict):
+        raise InputError(f"config {path} must be a mapping at the top level")
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = config
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise InputError(f"--set {text}: {k} is not a section")
+        node[keys[-1]] = value
+    if not config.get("task"):
+        raise InputError(f"config {path} names no task (add e.g. `task: vhmae`)")
+    return config
+
+
+def import_task_modules(config: dict[str, Any]) -> None:
+    """`task_modules: [pkg.mod, ...]` registers tasks defined outside vh.training.tasks (plugins, tests)."""
+    import importlib
+
+    for name in config.get("task_modules") or []:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise InputError(f"cannot import task module {name!r}: {exc}") from exc
+
+
+def resolve(config: dict[str, Any]) -> tuple[dict[str, Any], TrainConfig, ValConfig, Any]:
+    """Fill defaults; returns (resolved dict, train, val, data configs)."""
+    from .data import DataConfig
+
+    train = _section(TrainConfig, config.get("train"), "train")
+    val = _section(ValConfig, config.get("val"), "val")
+    data = DataConfig.from_dict(config.get("data") or {})
+    resolved = copy.deepcopy(config)
+    resolved["train"], resolved["val"], resolved["data"] = asdict(train), asdict(val), asdict(data)
+    return resolved, train, val, data
+
+
+# ---- distributed ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+
+
+def init_distributed(device: str | None) -> Dist:
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; NCCL on CUDA, gloo on CPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    cuda = torch.cuda.is_available() if device in (None, "auto") else device.startswith("cuda")
+    backend = "nccl" if cuda else "gloo"
+    torch.distributed.init_process_group(backend)
+    return Dist(torch.distributed.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def pick_device(requested: str | None, dist: Dist) -> torch.device:
+    if requested in (None, "auto"):
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InputError("--device cuda requested but no CUDA device is available")
+        index = dist.local_rank if requested == "cuda" else int(requested.split(":")[1])
+        torch.cuda.set_device(index)
+        return torch.device("cuda", index)
+    return torch.device(requested)
+
+
+# ---- state ------------------------------------------------------------------------------------------------
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def latest_state(run_dir: Path) -> Path | None:
+    states = sorted((run_dir / "checkpoints").glob("state-*.pt"))
+    return states[-1] if states else None
+
+
+class Trainer:
+    """One training run: owns the task, the loader, the loop state and the run folder."""
+
+    def __init__(self, config: dict[str, Any], run_dir: str | os.PathLike, device: str | None = None):
+        from .data import ClipDataset, EpochSampler
+        from .tasks.base import create_task
+
+        import_task_modules(config)
+        self.config, self.train_cfg, self.val_cfg, self.data_cfg = resolve(config)
+        self.run_dir = Path(run_dir)
+        self.dist = init_distributed(device)
+        self.device = pick_device(device, self.dist)
+        seed_everything(self.train_cfg.seed + self.dist.rank)  # ranks differ in dropout etc., not in init
+
+        self.dataset = ClipDataset(self.data_cfg)
+        self.sampler = EpochSampler(len(self.dataset), self.dist.rank, self.dist.world, seed=self.data_cfg.seed)
+        per_epoch = len(self.sampler) // self.train_cfg.batch_size
+        self.steps_per_epoch = self.train_cfg.steps_per_epoch or per_epoch
+        if self.steps_per_epoch < 1 or self.steps_per_epoch > per_epoch:
+            raise InputError(
+                f"{self.steps_per_epoch} steps per epoch but the data gives {per_epoch} batches of "
+                f"{self.train_cfg.batch_size} per process; adjust data.length or train.steps_per_epoch"
+            )
+        self.total_steps = self.steps_per_epoch * self.train_cfg.epochs
+
+        self.task = create_task(self.config["task"], self.config, self.device, self.train_cfg.precision)
+        torch.manual_seed(self.train_cfg.seed)  # identical initial weights on every rank
+        raw = self.task.build_models()
+        self.task.raw = {k: m.to(self.device) for k, m in raw.items()}
+        self.task.nets = {k: self._wrap(m) for k, m in self.task.raw.items()}
+        seed_everything(self.train_cfg.seed + self.dist.rank)
+        self.task.optimizers = self.task.build_optimizers()
+        self.task.schedulers = self.task.build_schedulers(self.total_steps)
+        from .engine import LoopState
+
+        self.state = LoopState()
+        self.writer = None
+
+    def _wrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        if self.dist.world <= 1 or not any(p.requires_grad for p in module.parameters()):
+            return module
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(
+            module, device_ids=ids, find_unused_parameters=self.train_cfg.find_unused_parameters
+        )
+
+    # -- persistence --
+
+    def save(self, final: bool = False) -> Path | None:
+        """Checkpoint (safetensors + sidecar) and resumable state, from rank 0; all ranks wait for it."""
+        from vh.core.checkpoint import save_checkpoint
+
+        path = None
+        if self.dist.main:
+            ckpt_dir = self.run_dir / "checkpoints"
+            step = self.state.step
+            path = save_checkpoint(
+                ckpt_dir / f"ckpt-{step:07d}",
+                self.task.harmonizer(),
+                self.task.model_name,
+                step,
+                data=self.dataset.summary(),
+                task=self.config["task"],
+                epoch=self.state.epoch,
+                train=self.task.checkpoint_data(),
+                metrics=self.state.best,
+            )
+            state = {
+                "step": step,
+                "loop": asdict(self.state),
+                "nets": {k: m.state_dict() for k, m in self.task.raw.items()},
+                "optimizers": {k: o.state_dict() for k, o in self.task.optimizers.items()},
+                "schedulers": {k: s.state_dict() for k, s in self.task.schedulers.items()},
+                "rng": rng_state(),
+                "config": self.config,
+            }
+            tmp = ckpt_dir / f".state-{step:07d}.pt.tmp"
+            torch.save(state, tmp)
+            os.replace(tmp, ckpt_dir / f"state-{step:07d}.pt")
+            for old in sorted(ckpt_dir.glob("state-*.pt"))[: -self.train_cfg.keep_last]:
+                old.unlink()
+        self.dist.barrier()
+        return path
+
+    def load(self, path: Path) -> None:
+        from .engine import LoopState
+
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:
+            raise InputError(f"cannot read training state {path}: {exc}") from exc
+        if set(state["nets"]) != set(self.task.raw):
+            raise InputError(f"{path} holds networks {sorted(state['nets'])}, this task has {sorted(self.task.raw)}")
+        for k, m in self.task.raw.items():
+            m.load_state_dict(state["nets"][k])
+        for k, o in self.task.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        for k, s in self.task.schedulers.items():
+            s.load_state_dict(state["schedulers"][k])
+        set_rng_state(state["rng"])
+        self.state = LoopState(**state["loop"])
+        if self.state.batch_in_epoch >= self.steps_per_epoch:  # saved at an epoch's end
+            self.state.epoch, self.state.batch_in_epoch = self.state.epoch + 1, 0
+        log.info("resumed from %s at step %d (epoch %d)", path, self.state.step, self.state.epoch)
+
+    # -- loop --
+
+    def validate(self) -> dict[str, float]:
+        from .engine import evaluate
+
+        if not self.val_cfg.root or not self.dist.main:
+            return {}
+        scores = evaluate(
+            self.task.harmonizer(), self.val_cfg.root, self.val_cfg.split, self.val_cfg.clips,
+            self.val_cfg.frames, self.device, self.task.autocast(),
+        )
+        log.info("step %d validation: %s", self.state.step, ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+        if self.writer:
+            for k, v in scores.items():
+                self.writer.add_scalar(f"val/{k}", v, self.state.step)
+        if "fmse" in scores and scores["fmse"] < self.state.best.get("fmse", float("inf")):
+            self.state.best = {**scores, "step": self.state.step}
+        return scores
+
+    def _on_step(self, losses: dict[str, float]) -> bool:
+        cfg, step = self.train_cfg, self.state.step
+        if self.writer and (step % cfg.log_every == 0 or step == 1):
+            for k, v in losses.items():
+                self.writer.add_scalar(f"train/{k}", v, step)
+            for name, opt in self.task.optimizers.items():
+                self.writer.add_scalar(f"lr/{name}", opt.param_groups[0]["lr"], step)
+        if cfg.val_every and step % cfg.val_every == 0:
+            self.validate()
+        stop = cfg.stop_at_step is not None and step >= cfg.stop_at_step
+        if stop or (cfg.ckpt_every and step % cfg.ckpt_every == 0):
+            self.save()
+        return stop
+
+    def fit(self) -> dict[str, Any]:
+        from torch.utils.data import DataLoader
+
+        from .engine import train_one_epoch
+
+        if self.dist.main:
+            import yaml
+
+            try:
+                (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+                (self.run_dir / "config.yaml").write_text(yaml.safe_dump(self.config, sort_keys=False))
+            except OSError as exc:
+                raise OutputError(f"cannot write the run folder {self.run_dir}: {exc.strerror}") from exc
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.run_dir / "tb"))
+        self.dist.barrier()
+        cfg = self.train_cfg
+        history: dict[str, Any] = {"epochs": []}
+        try:
+            while self.state.epoch < cfg.epochs:
+                self.sampler.set_epoch(self.state.epoch, skip=self.state.batch_in_epoch * cfg.batch_size)
+                loader = DataLoader(
+                    self.dataset, batch_size=cfg.batch_size, sampler=self.sampler, num_workers=cfg.num_workers,
+                    pin_memory=self.device.type == "cuda", drop_last=True,
+                    generator=torch.Generator(),  # keeps the global RNG untouched: resume stays exact
+                    persistent_workers=False,
+                )
+                means = train_one_epoch(
+                    self.task, loader, self.state, self.steps_per_epoch, self._on_step, cfg.progress and self.dist.main
+                )
+                history["epochs"].append(means)
+                if cfg.stop_at_step is not None and self.state.step >= cfg.stop_at_step:
+                    history["stopped_at"] = self.state.step
+                    break
+                log.info("epoch %d: %s", self.state.epoch, ", ".join(f"{k} {v:.4g}" for k, v in means.items()))
+                if not cfg.val_every:
+                    self.validate()
+                if self.state.step % max(cfg.ckpt_every, 1) != 0 or not cfg.ckpt_every:
+                    self.save()
+                self.state.epoch += 1
+                self.state.batch_in_epoch = 0
+        finally:
+            if self.writer:
+                self.writer.close()
+        history["step"] = self.state.step
+        history["best"] = self.state.best
+        return history
+
+
+def run_training(
+    config: dict[str, Any], run_dir: str | os.PathLike, device: str | None = None, resume: str | bool | None = None
+) -> dict[str, Any]:
+    trainer = Trainer(config, run_dir, device)
+    try:
+        if resume:
+            path = latest_state(trainer.run_dir) if resume is True else Path(resume)
+            if path is None or not path.is_file():
+                raise InputError(f"nothing to resume: no state file in {trainer.run_dir / 'checkpoints'}")
+            trainer.load(path)
+        return trainer.fit()
+    finally:
+        if trainer.dist.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for `torchrun -m vh.training.main` (same options as `vh train`)."""
+    from . import cli
+
+    parser = argparse.ArgumentParser(prog="vh.training.main")
+    cli.add_arguments(parser, "train")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return cli.run(args)
+    except VhError as exc:
+        print(f"vh: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,12 +2,12 @@
 
     python benchmarks/bench_io.py [--frames 24] [--repeats 3] [--rss-frames 50 200] [--rss-size 3840x2160]
 
-1. Read and write frames/s for a 1920x1080 RGB sequence of half-float EXRs (zip, OIIO's default) and a 1920x1080
-   H.264 mp4 (crf 16, preset medium), medians over repeats. Write includes the rename on close; read includes
-   the conversion to float32.
-2. Peak RSS above the post-import baseline while writing, then reading, N frames of a 4K half EXR sequence (RLE,
-   smooth gradients, so the disk stays small), each in a fresh process. Streaming means the 200-frame numbers
-   match the 50-frame ones instead of growing 4x (one 4K RGB float32 frame is 95 MiB).
+1. Read and write frames/s for a 1920x1080 RGB sequence of half-float EXRs (zip, OIIO's default) and a
+   1920x1080 H.264 mp4 (crf 16, preset medium), medians over repeats. Write includes the rename on close;
+   read includes the conversion to float32.
+2. Peak RSS above the post-import baseline while writing, then reading, N frames of a 4K half EXR sequence
+   (RLE, smooth gradients, so the disk stays small), each in a fresh process. Streaming means the 200-frame
+   numbers match the 50-frame ones instead of growing 4x (one 4K RGB float32 frame is 95 MiB).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-
 from vh.core.io import ClipInfo, open_writer, probe, read_frames
 
 
@@ -57,7 +56,10 @@ def throughput(folder: Path, n: int, repeats: int) -> list[tuple[str, float, flo
     h, w = 1080, 1920
     frames = list(_frames(h, w, n))  # generated once: the synthetic source is not what is timed
     rows = []
-    for label, name, kind in (("EXR half zip 1080p", "t.####.exr", "sequence"), ("H.264 mp4 1080p", "t.mp4", "video")):
+    for label, name, kind in (
+        ("EXR half zip 1080p", "t.####.exr", "sequence"),
+        ("H.264 mp4 1080p", "t.mp4", "video"),
+    ):
         like = ClipInfo.make(w, h, 3, n, fps=Fraction(24), pixel_type="half", kind=kind)
         writes, reads = [], []
         for _ in range(repeats):
@@ -70,6 +72,15 @@ def throughput(folder: Path, n: int, repeats: int) -> list[tuple[str, float, flo
 
 
 def _rss_mib() -> float:
+    """Peak RSS of this process so far, MiB. VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork+exec, so
+    a child started by a big parent would report the parent's size."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
@@ -92,16 +103,22 @@ def rss(n_values: list[int], w: int, h: int) -> list[tuple[int, float, float]]:
         with tempfile.TemporaryDirectory(prefix="vh-bench-io-") as folder:
             got = []
             for mode in ("write", "read"):
-                out = subprocess.run([sys.executable, __file__, "--child", mode, folder, str(n), str(w), str(h)],
-                                     check=True, capture_output=True, text=True)
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", mode, folder, str(n), str(w), str(h)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
                 got.append(float(out.stdout.strip().splitlines()[-1]))
             rows.append((n, got[0], got[1]))
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=24, help="frames per throughput run (default 24)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--frames", type=int, default=24, help="frames per throughput run (0 skips it)")
     parser.add_argument("--repeats", type=int, default=3, help="throughput repeats; medians are reported")
     parser.add_argument("--rss-frames", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--rss-size", default="3840x2160", help="WIDTHxHEIGHT of the memory test frames")
@@ -113,22 +130,28 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     w, h = (int(v) for v in args.rss_size.lower().split("x"))
 
-    with tempfile.TemporaryDirectory(prefix="vh-bench-io-") as folder:
-        rows = throughput(Path(folder), args.frames, args.repeats)
-    print(f"\nthroughput, {args.frames} frames, median of {args.repeats}")
-    print(f"{'format':<22}{'read fps':>10}{'write fps':>11}")
-    for label, r, wr in rows:
-        print(f"{label:<22}{r:>10.1f}{wr:>11.1f}")
+    if args.frames > 0:
+        with tempfile.TemporaryDirectory(prefix="vh-bench-io-") as folder:
+            rows = throughput(Path(folder), args.frames, args.repeats)
+        print(f"\nthroughput, {args.frames} frames, median of {args.repeats}")
+        print(f"{'format':<22}{'read fps':>10}{'write fps':>11}")
+        for label, r, wr in rows:
+            print(f"{label:<22}{r:>10.1f}{wr:>11.1f}")
 
     rows = rss(args.rss_frames, w, h)
     frame_mib = w * h * 3 * 4 / 2**20
-    print(f"\npeak RSS growth over the post-import baseline, {w}x{h} half EXR (one float32 frame = {frame_mib:.0f} MiB)")
+    print(
+        f"\npeak RSS growth over the post-import baseline, {w}x{h} half EXR "
+        f"(one float32 frame = {frame_mib:.0f} MiB)"
+    )
     print(f"{'frames':>6}{'write MiB':>11}{'read MiB':>10}")
     for n, wr, r in rows:
         print(f"{n:>6}{wr:>11.1f}{r:>10.1f}")
     if len(rows) >= 2 and min(rows[0][1:]) > 1.0:  # ratios of near-zero growth are noise
-        print(f"ratio {rows[-1][0]}/{rows[0][0]} frames: write {rows[-1][1] / max(rows[0][1], 1e-9):.2f}x, "
-              f"read {rows[-1][2] / max(rows[0][2], 1e-9):.2f}x (1.00x = flat)")
+        print(
+            f"ratio {rows[-1][0]}/{rows[0][0]} frames: write {rows[-1][1] / max(rows[0][1], 1e-9):.2f}x, "
+            f"read {rows[-1][2] / max(rows[0][2], 1e-9):.2f}x (1.00x = flat)"
+        )
     return 0
 
 

@@ -2,11 +2,11 @@
 
 Models see sRGB-encoded Rec.709 in 0..1 (`WORKING_SPACE`); shots arrive scene-linear (EXR) or display-encoded
 (PNG, JPEG, video). Everything here works on host-side `float32 [..., C]` arrays: the first three channels are
-colour, the rest (alpha, depth, ...) pass through untouched. Nothing clamps, so HDR values above 1.0 survive any
-linear-to-linear conversion.
+colour, the rest (alpha, depth, ...) pass through untouched. Nothing clamps, so HDR values above 1.0
+survive any linear-to-linear conversion.
 
-Configs are pinned by full name: `ocio://default` means a different config in each OCIO release, which would make
-the same command line produce different pixels after an upgrade.
+Configs are pinned by full name: `ocio://default` means a different config in each OCIO release, which would
+make the same command line produce different pixels after an upgrade.
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import PyOpenColorIO as ocio
-
 from vh.core.errors import InputError
 
 DEFAULT_CONFIG = "ocio://cg-config-v2.2.0_aces-v1.3_ocio-v2.4"
 WORKING_SPACE = "sRGB Encoded Rec.709 (sRGB)"
 
-# Roles that, in studio configs, usually name an sRGB-encoded (display-referred, 0..1) space; tried in order when a
-# user config has no colourspace called WORKING_SPACE.
+# Roles that, in studio configs, usually name an sRGB-encoded (display-referred, 0..1) space; tried in order
+# when a user config has no colourspace called WORKING_SPACE.
 _WORKING_FALLBACK_ROLES = ("color_picking", "texture_paint", "matte_paint")
 
-# Extensions whose pixels are usually scene-linear floats. Everything else (8/16-bit images, video) is display-encoded.
+# Extensions whose pixels are usually scene-linear floats.
+# Everything else (8/16-bit images, video) is display-encoded.
 _FLOAT_EXTENSIONS = {".exr", ".hdr", ".sxr", ".mxr"}
 
 
@@ -39,7 +39,7 @@ def _config_key(config: str | os.PathLike | None) -> str:
 
 
 def load_config(config: str | os.PathLike | None = None) -> ocio.Config:
-    """An OCIO config from a file path or `ocio://` URI; `None` reads $OCIO, then falls back to DEFAULT_CONFIG."""
+    """An OCIO config from a file path or `ocio://` URI; `None` reads $OCIO, else DEFAULT_CONFIG."""
     return _load_config(_config_key(config))
 
 
@@ -76,7 +76,7 @@ def _working_space(key: str) -> str:
         if any("srgb" in n.lower() for n in names) and not any("lin" in n.lower() for n in names):
             candidates.append(cs.getName())
     if candidates:
-        # Prefer the plain Rec.709-primaries one ("sRGB", "sRGB - Texture") over wide-gamut variants ("sRGB AP1").
+        # Prefer plain Rec.709 primaries ("sRGB", "sRGB - Texture") over wide-gamut variants ("sRGB AP1").
         plain = [n for n in candidates if not any(t in n.lower() for t in ("ap1", "p3", "2020", "aces"))]
         return (plain or candidates)[0]
     for role in _WORKING_FALLBACK_ROLES:
@@ -84,7 +84,8 @@ def _working_space(key: str) -> str:
         if name:
             return name
     raise InputError(
-        f"OCIO config {key} has no sRGB-encoded colourspace (looked for '{WORKING_SPACE}', an 'sRGB' name or alias, "
+        f"OCIO config {key} has no sRGB-encoded colourspace (looked for '{WORKING_SPACE}', "
+        f"an 'sRGB' name or alias, "
         f"and the roles {', '.join(_WORKING_FALLBACK_ROLES)}); add one of them to the config"
     )
 
@@ -108,19 +109,22 @@ def _resolve(key: str, name: str) -> str:
     )
 
 
-def default_colorspace(path: str | os.PathLike, config: str | os.PathLike | None = None,
-                       *, is_float: bool | None = None) -> str:
+def default_colorspace(
+    path: str | os.PathLike, config: str | os.PathLike | None = None, *, is_float: bool | None = None
+) -> str:
     """The colourspace a file's pixels are assumed to be in when the user does not say.
 
-    Float data (EXR, or `is_float=True` for e.g. a float TIFF) -> role `scene_linear`; integer images and video ->
-    the sRGB-encoded working space. `is_float`, when given, overrides the guess from the extension.
+    Float data (EXR, or `is_float=True` for e.g. a float TIFF) -> role `scene_linear`; integer images and
+    video -> the sRGB-encoded working space. `is_float`, when given, overrides the guess from the extension.
     """
     floating = is_float if is_float is not None else Path(str(path)).suffix.lower() in _FLOAT_EXTENSIONS
     if floating:
         cfg = load_config(config)
         name = cfg.getRoleColorSpace(ocio.ROLE_SCENE_LINEAR)
         if not name:
-            raise InputError(f"OCIO config {_config_key(config)} defines no 'scene_linear' role; pass a colourspace")
+            raise InputError(
+                f"OCIO config {_config_key(config)} defines no 'scene_linear' role; pass a colourspace"
+            )
         return resolve_colorspace(name, config)
     return working_space(config)
 
@@ -143,7 +147,7 @@ def convert(pixels: np.ndarray, src: str, dst: str, config: str | os.PathLike | 
     if flat.shape[1] == 3:
         cpu.applyRGB(flat)
     else:
-        # Not applyRGBA: OCIO runs alpha through its 4x4 matrices and rounds it (3e-7); alpha must stay bit-exact.
+        # Not applyRGBA: OCIO runs alpha through its 4x4 matrices and rounds it (3e-7); alpha must stay exact.
         rgb = np.ascontiguousarray(flat[:, :3])  # [N, 3]
         cpu.applyRGB(rgb)
         flat[:, :3] = rgb

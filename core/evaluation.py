@@ -68,22 +68,39 @@ class Method:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def model_method(name: str, device: str = "cpu", use_engine: bool | None = None, **overrides) -> Method:
-    """A registered model as a Method: through `vh.core.engine.Engine` when it exists (the product path),
-    else by calling the model on `[1, T, 3, H, W]` tensors window by window. `use_engine=False` forces the
-    direct call (e.g. to separate model quality from engine effects)."""
-    from .models import create_model, resolve_name
-
-    canonical = resolve_name(name)
-    model = create_model(canonical, **overrides).to(device).eval()
-    engine_cls = _engine_class() if use_engine in (None, True) else None
+def model_method(
+    name: str,
+    device: str = "cpu",
+    use_engine: bool | None = None,
+    checkpoint: str | None = None,
+    **overrides,
+) -> Method:
+    """A registered model as a Method: through `vh.core.engine.Engine` when it exists (the product path), else by
+    calling the model on `[1, T, 3, H, W]` tensors window by window. `use_engine=False` forces the direct call
+    (to separate the model's quality from the engine's full-resolution transfer)."""
+    engine_cls = _engine_class()
+    if use_engine is None:
+        use_engine = engine_cls is not None
     if use_engine and engine_cls is None:
-        raise InputError("the inference engine (vh.core.engine) is not installed; run without --engine")
+        raise InputError("the inference engine (vh.core.engine) is not installed; evaluate with --direct")
     label = name if not overrides else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))})"
-    if engine_cls is not None:
-        engine = engine_cls(model, device=device)
-        harmonize = _engine_harmonizer(engine)
+    if use_engine:
+        engine = engine_cls(name, checkpoint=checkpoint, device=device, **overrides)
+        if engine.model.stateful:
+            # the engine batches window-1 models along B, and a stateful model reads B as independent streams:
+            # one window per call keeps the frames of the clip in order through the model's temporal state
+            engine.batch = 1
+        model, harmonize = engine.model, _engine_harmonizer(engine)
     else:
+        if checkpoint is not None:
+            from .checkpoint import load_checkpoint
+
+            model, _ = load_checkpoint(checkpoint, device, **overrides)
+        else:
+            from .models import create_model
+
+            model = create_model(name, **overrides)
+        model = model.to(device).eval()
         harmonize = _direct_harmonizer(model, device)
     return Method(name=label, harmonize=harmonize, options=dict(overrides), reset=model.reset)
 

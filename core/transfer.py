@@ -268,7 +268,11 @@ def _ocio_lut(theta: np.ndarray, n: int):
         for g in range(n):
             for r in range(n):
                 lut.setValue(r, g, b, *map(float, nodes[b, g, r]))
-    return ocio.Config.CreateRaw().getProcessor(lut).getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS)
+    config = ocio.Config.CreateRaw()
+    # OCIO's processor cache can hand back the processor of an earlier LUT of the same size (its cache key does not
+    # follow setValue edits), so every fitted LUT gets a fresh, uncached processor.
+    config.setProcessorCacheFlags(ocio.PROCESSOR_CACHE_OFF)
+    return config.getProcessor(lut).getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS)
 
 
 @dataclass
@@ -288,15 +292,16 @@ class Transform:
         if self.lut is None and self.poly is None:
             return np.array(x, np.float32)
         xc = np.clip(x, 0.0, 1.0)
+        # scene-linear excess beyond 0..1 continues with a positive per-channel slope: finite, ordered, unclipped
+        excess = x - xc if (x.max(initial=0.0) > 1.0 or x.min(initial=0.0) < 0.0) else None
         if self.lut is not None:
-            y = np.ascontiguousarray(xc, np.float32)
+            y = np.array(xc, np.float32, order="C")  # OCIO applies in place
             self.lut.applyRGB(y.reshape(-1, 3))
         else:
             exps, theta = self.poly
             y = (_poly_features(xc.reshape(-1, 3), exps) @ theta).reshape(x.shape)
-        if x.max(initial=0.0) > 1.0 or x.min(initial=0.0) < 0.0:
-            # scene-linear excess beyond 0..1 continues with a positive per-channel slope: finite, ordered, unclipped
-            y += (x - xc) * self.gains
+        if excess is not None:
+            y += excess * self.gains
         return y.astype(np.float32, copy=False)
 
     def apply(self, comp: np.ndarray, full_hw: tuple[int, int] | None = None, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
@@ -364,9 +369,12 @@ class ColorTransfer:
 def composite(plate: np.ndarray, transformed: np.ndarray, matte: np.ndarray) -> np.ndarray:
     """`plate * (1 - matte) + transformed * matte` on the first three channels; other channels pass through.
 
-    Where matte == 0 the result is the plate bit for bit (x * 1 + finite * 0 == x in IEEE arithmetic).
+    Pixels where matte == 0 are not computed at all, so the background is the plate bit for bit (even -0.0 or a
+    value the transform could not represent).
     """
-    out = plate.astype(np.float32, copy=True)
+    out = plate.astype(np.float32, copy=True)  # [H, W, C]
     m = matte[..., None].astype(np.float32)  # [H, W, 1]
-    out[..., :3] = plate[..., :3] * (1.0 - m) + transformed * m
+    with np.errstate(invalid="ignore", over="ignore"):  # whatever sits where matte == 0 is never written
+        blended = plate[..., :3] * (1.0 - m) + transformed * m  # [H, W, 3]
+    np.copyto(out[..., :3], blended, where=m > 0)
     return out

@@ -289,7 +289,8 @@ class Job:
         self._dtype = dtype
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self._pending: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque()  # sent, not yet returned
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _pending, _next_in, _returned
+        self._pull_lock = threading.Lock()  # one sender thread at a time pulls from the caller's frames
         self._next_in = 0  # index of the next frame to pull from the caller
         self._returned = 0
         self._source_error: BaseException | None = None
@@ -318,7 +319,9 @@ class Job:
             for index, frame, matte in resend:
                 yield from self._encode(index - base, frame, matte)
             while not self._cancelled:
-                with self._lock:
+                # The caller's iterator may block (a host still rendering the next frame): pull it under a lock
+                # of its own, so the receiving side never waits for it.
+                with self._pull_lock:
                     try:
                         frame, matte = next(self._pairs)
                     except StopIteration:
@@ -327,8 +330,9 @@ class Job:
                     frame = _check_frame(frame, self._shape, index)
                     if matte is not None:
                         matte = _check_matte(matte, self._shape, index)
-                    self._pending.append((index, frame, matte))
-                    self._next_in += 1
+                    with self._lock:
+                        self._pending.append((index, frame, matte))
+                        self._next_in += 1
                 yield from self._encode(index - base, frame, matte)
         except Exception as exc:  # a bad frame from the caller: stop the call and report it from __iter__
             self._source_error = exc

@@ -35,6 +35,7 @@ class ServerOptions:
     checkpoints: list[str] = field(default_factory=list)
     device: str = "cpu"
     max_batch: int = 8
+    stream_batch: int = 1
     max_clients: int = 8
     token: str | None = None
     tls_cert: str | None = None
@@ -81,11 +82,11 @@ def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = 
     from vh.server.v1 import harmonize_pb2, harmonize_pb2_grpc
 
     opts = options or ServerOptions()
-    if opts.max_clients < 1 or opts.max_batch < 1:
-        raise InputError("--max-clients and --max-batch must be at least 1")
+    if min(opts.max_clients, opts.max_batch, opts.stream_batch) < 1:
+        raise InputError("--max-clients, --max-batch and --stream-batch must be at least 1")
     specs = [ModelSpec(name=m, model=m) for m in opts.models]
     specs += [ModelSpec.parse_checkpoint(c) for c in opts.checkpoints]
-    pool = ModelPool(specs, device=opts.device, batch=opts.max_batch)
+    pool = ModelPool(specs, device=opts.device, batch=opts.stream_batch)
     queue = DeviceQueue(max_batch=opts.max_batch)
     description, memory = _device_info(opts.device)
     service = HarmonizerService(pool, queue, ServiceConfig(max_clients=opts.max_clients, limits=opts.limits,
@@ -147,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", action="append", default=[], metavar="[NAME=]PATH",
                    help="checkpoint to preload, served under the model name in its sidecar or NAME (repeatable)")
     p.add_argument("--max-batch", type=int, default=8, help="windows per model call, across streams (default 8)")
+    p.add_argument("--stream-batch", type=int, default=1,
+                   help="windows one stream collects before a model call (default 1: each frame comes back as "
+                        "soon as its window is done; raise for throughput with few clients)")
     p.add_argument("--max-clients", type=int, default=8,
                    help="concurrent Harmonize streams; more get RESOURCE_EXHAUSTED (default 8)")
     p.add_argument("--max-size", type=int, default=8192, help="largest frame width or height accepted (default 8192)")
@@ -181,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         options = ServerOptions(
             models=args.model if args.model is not None else ([] if args.checkpoint else ["stats"]),
             checkpoints=args.checkpoint, device=device, max_batch=args.max_batch, max_clients=args.max_clients,
+            stream_batch=args.stream_batch,
             token=_read_token(args.token_file) if args.token_file else None,
             tls_cert=args.tls_cert, tls_key=args.tls_key,
             limits=wire.Limits(max_width=args.max_size, max_height=args.max_size),

@@ -86,16 +86,14 @@ class ClipDataset(Dataset):
         if not config.sources:
             raise InputError("no data sources configured (data.sources is empty)")
         self.config = config
+        if config.flow and any(spec.get("kind") == "davis" for spec in config.sources):
+            raise InputError("data.flow is set but DAVIS clips have no exact flow; drop the davis source")
         self.kinds = [s["kind"] for s in config.sources]
         self.readers = [_open_source(s) for s in config.sources]
         weights = np.array([float(s.get("weight", 1.0)) for s in config.sources])
         if (weights <= 0).all():
             raise InputError("all data source weights are zero")
         self.weights = weights / weights.sum()
-        if config.flow:
-            for spec in config.sources:
-                if spec["kind"] == "davis":
-                    raise InputError("data.flow is set but DAVIS clips have no exact flow; drop the davis source")
         from .lut import list_luts
 
         self.luts = list_luts(config.luts) if config.luts and "lut" in config.recolor else None

@@ -41,9 +41,14 @@ def _imwrite(path: Path, rgb_or_grey: np.ndarray, jpeg_quality: int) -> None:
         raise OutputError(f"cannot write {path}")
 
 
-def write_clip(root: Path, clip: Clip, jpeg_quality: int = 95) -> str:
-    """Write one clip under `root`; returns its list-file line."""
-    name = clip.name.replace("/", "_")
+def clip_folder_name(index: int, clip: Clip) -> str:
+    """`000042_<source>`: unique even when one photo yields several clips, and sorted in build order."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in clip.name)
+    return f"{index:06d}_{safe}"
+
+
+def write_clip(root: Path, clip: Clip, name: str, jpeg_quality: int = 95) -> str:
+    """Write one clip under `root` as `name`; returns its list-file line."""
     real_dir = root / "real_videos" / name
     mask_dir = root / "foreground_mask" / name / "object_0"
     comp_dir = root / "synthetic_composite_videos" / name / "object_0"
@@ -82,10 +87,11 @@ def write_dataset(
     try:
         tmp.mkdir()
         with open(tmp / "manifest.jsonl", "w") as manifest:
-            for clip in clips:
-                lines.append(write_clip(tmp, clip, jpeg_quality))
+            for i, clip in enumerate(clips):
+                name = clip_folder_name(i, clip)
+                lines.append(write_clip(tmp, clip, name, jpeg_quality))
                 frames += len(clip)
-                manifest.write(json.dumps({"clip": clip.name, **clip.meta}, sort_keys=True, default=str) + "\n")
+                manifest.write(json.dumps({"clip": name, "source_name": clip.name, **clip.meta}, sort_keys=True, default=str) + "\n")
         (tmp / f"{split}_list.txt").write_text("\n".join(lines) + "\n")
         if out.exists():
             shutil.rmtree(out)

@@ -1,8 +1,8 @@
 """Image sequences (OpenImageIO), video (PyAV) and mattes, streamed one frame at a time.
 
-Host-side pixels are float32 [H, W, C], top-left origin, channels R, G, B[, A, ...]; integer files are normalised
-to 0..1 and nothing clamps on read. Mattes are float32 [H, W] in 0..1. Writers publish their output only on a
-clean close. See docs/architecture.md ("I/O") for the contract.
+Host-side pixels are float32 [H, W, C], top-left origin, channels R, G, B[, A, ...]; integer files are
+normalised to 0..1 and nothing clamps on read. Mattes are float32 [H, W] in 0..1. Writers publish their output
+only on a clean close. See docs/architecture.md ("I/O") for the contract.
 """
 
 from vh.core.io.clip import ClipInfo, parse_frame_range

@@ -55,15 +55,33 @@ class ClipInfo:
         return len(self.frames)
 
     @classmethod
-    def make(cls, width: int, height: int, channels: int = 3, n_frames: int = 1, *, first: int = 1,
-             fps: Fraction | int | str | None = None, pixel_type: str = "half", kind: str = "sequence",
-             path: str = "") -> ClipInfo:
+    def make(
+        cls,
+        width: int,
+        height: int,
+        channels: int = 3,
+        n_frames: int = 1,
+        *,
+        first: int = 1,
+        fps: Fraction | int | str | None = None,
+        pixel_type: str = "half",
+        kind: str = "sequence",
+        path: str = "",
+    ) -> ClipInfo:
         """A ClipInfo for frames made in memory (a demo, a test), to pass as `like` to `open_writer`."""
         names = default_channel_names(channels)
-        return cls(path=path, kind=kind, width=width, height=height, channels=channels, channel_names=names,
-                   frames=tuple(range(first, first + n_frames)), pixel_type=pixel_type,
-                   alpha_channel=3 if channels >= 4 else None,
-                   fps=Fraction(fps) if fps is not None else None)
+        return cls(
+            path=path,
+            kind=kind,
+            width=width,
+            height=height,
+            channels=channels,
+            channel_names=names,
+            frames=tuple(range(first, first + n_frames)),
+            pixel_type=pixel_type,
+            alpha_channel=3 if channels >= 4 else None,
+            fps=Fraction(fps) if fps is not None else None,
+        )
 
 
 def default_channel_names(channels: int) -> tuple[str, ...]:
@@ -75,7 +93,7 @@ _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:(?:-|:|\.\.)\s*(-?\d+)\s*)?$")
 
 
 def parse_frame_range(text: str | None) -> tuple[int, int] | None:
-    """`"1001-1100"` -> (1001, 1100), `"1050"` -> (1050, 1050); also `1001:1100`, `1001..1100`; None -> None."""
+    """`"1001-1100"` -> (1001, 1100), `"1050"` -> (1050, 1050); also `1001:1100`, `1001..1100`."""
     if text is None or not str(text).strip():
         return None
     m = _RANGE.match(str(text))

@@ -1,6 +1,6 @@
 """Single images and numbered image sequences through OpenImageIO.
 
-Pixels come back exactly as stored, normalised to float32: integer files to 0..1, half/float untouched (no clamp).
+Pixels come back as stored, normalised to float32: integer files to 0..1, half/float untouched (no clamp).
 Straight (unassociated) alpha in PNG/TIFF is *not* premultiplied on read, so that a read-write round trip is
 lossless and RGB keeps its values under soft alpha; EXR is associated by definition and stays as it is.
 """
@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
-
 from vh.core.errors import InputError, MissingFrameError
 from vh.core.io.clip import ClipInfo
 
@@ -46,7 +45,7 @@ class SequencePattern:
             padding = len(m.group(2) or m.group(3))
         else:
             padding = int(m.group(1) or 1)
-        return cls(p.parent, p.name[: m.start()], p.name[m.end():], padding)
+        return cls(p.parent, p.name[: m.start()], p.name[m.end() :], padding)
 
     def name(self, frame: int) -> str:
         sign = "-" if frame < 0 else ""
@@ -81,14 +80,18 @@ def probe_image_sequence(path: str | os.PathLike, frames: tuple[int, int] | None
         return _info_from_header(Path(path), str(path), "image", (0,))
     present = pattern.scan()
     if not present:
-        raise MissingFrameError(f"no frames match {path} (looked for {pattern.name(1)}-style names in {pattern.folder})")
+        raise MissingFrameError(
+            f"no frames match {path} (looked for {pattern.name(1)}-style names in {pattern.folder})"
+        )
     first, last = frames if frames is not None else (present[0], present[-1])
     have = set(present)
     missing = [f for f in range(first, last + 1) if f not in have]
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise MissingFrameError(f"missing frame {missing[0]}: {pattern.path(missing[0])}{more} (sequence {path}, "
-                                f"frames {first}-{last})")
+        raise MissingFrameError(
+            f"missing frame {missing[0]}: {pattern.path(missing[0])}{more} (sequence {path}, "
+            f"frames {first}-{last})"
+        )
     return _info_from_header(pattern.path(first), str(path), "sequence", tuple(range(first, last + 1)))
 
 
@@ -110,13 +113,15 @@ def iter_image_frames(info: ClipInfo, frames: tuple[int, ...]) -> Iterator[np.nd
         pixels = read_image(path)
         h, w, c = pixels.shape
         if (w, h, c) != (info.width, info.height, info.channels):
-            raise InputError(f"{path} is {w}x{h} with {c} channels but {info.path} starts at "
-                             f"{info.size} with {info.channels}")
+            raise InputError(
+                f"{path} is {w}x{h} with {c} channels but {info.path} starts at "
+                f"{info.size} with {info.channels}"
+            )
         yield pixels
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """All channels of the first subimage of `path` as float32 [H, W, C]; InputError if unreadable or corrupt."""
+    """All channels of the first subimage of `path`, float32 [H, W, C]; InputError if unreadable/corrupt."""
     inp = oiio.ImageInput.open(str(path), _read_config())
     if inp is None:
         raise InputError(f"cannot read {path}: {_oiio_error() or 'unknown format'}")
@@ -137,7 +142,12 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 def _is_cropped(spec: oiio.ImageSpec) -> bool:
     """True when the stored pixels (data window) are not the frame (display window): bounding-box EXRs."""
-    return (spec.x, spec.y, spec.width, spec.height) != (spec.full_x, spec.full_y, spec.full_width, spec.full_height)
+    return (spec.x, spec.y, spec.width, spec.height) != (
+        spec.full_x,
+        spec.full_y,
+        spec.full_width,
+        spec.full_height,
+    )
 
 
 def _to_display_window(data: np.ndarray, spec: oiio.ImageSpec) -> np.ndarray:
@@ -171,13 +181,26 @@ def _info_from_header(path: Path, given: str, kind: str, frames: tuple[int, ...]
     bits = int(spec.get_int_attribute("oiio:BitsPerSample", 0))
     names = tuple(spec.channelnames) or tuple(f"channel{i}" for i in range(spec.nchannels))
     alpha = spec.alpha_channel if spec.alpha_channel >= 0 else None
-    extra = {k: spec.get_string_attribute(k) for k in ("compression", "oiio:ColorSpace") if spec.getattribute(k)}
+    extra = {
+        k: spec.get_string_attribute(k) for k in ("compression", "oiio:ColorSpace") if spec.getattribute(k)
+    }
     if _is_cropped(spec):
         extra["data_window"] = (spec.x, spec.y, spec.width, spec.height)
     # The frame size is the display window; read_image fills the rest of it around a cropped data window.
-    return ClipInfo(path=given, kind=kind, width=spec.full_width, height=spec.full_height, channels=spec.nchannels,
-                    channel_names=names, frames=frames, pixel_type=pixel_type, bits=bits, alpha_channel=alpha,
-                    format=fmt, extra=extra)
+    return ClipInfo(
+        path=given,
+        kind=kind,
+        width=spec.full_width,
+        height=spec.full_height,
+        channels=spec.nchannels,
+        channel_names=names,
+        frames=frames,
+        pixel_type=pixel_type,
+        bits=bits,
+        alpha_channel=alpha,
+        format=fmt,
+        extra=extra,
+    )
 
 
 def _oiio_error(obj=None) -> str:

@@ -1,8 +1,8 @@
 """Video files through PyAV (FFmpeg): probe, decode to float RGB[A], encode H.264 or ProRes 4444.
 
-Decoding reads whatever FFmpeg reads. YUV -> RGB uses the stream's own matrix and range; untagged streams get the
-usual guess (BT.709 from 720 lines up, BT.601 below), which is what players do. More than 8 bits per sample
-(10-bit ProRes, HEVC) decode through 16-bit RGB so the extra precision reaches the float frame.
+Decoding reads whatever FFmpeg reads. YUV -> RGB uses the stream's own matrix and range; untagged streams get
+the usual guess (BT.709 from 720 lines up, BT.601 below), which is what players do. More than 8 bits per
+sample (10-bit ProRes, HEVC) decode through 16-bit RGB so the extra precision reaches the float frame.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from fractions import Fraction
 
 import av
 import numpy as np
-
 from vh.core.errors import InputError, OutputError
 from vh.core.io.clip import ClipInfo
 
@@ -71,12 +70,22 @@ def probe_video(path: str | os.PathLike, frames: tuple[int, int] | None = None) 
     if first < 0 or last >= count:
         raise InputError(f"frames {first}-{last} are outside {path}, which has frames 0-{count - 1}")
     names = ("R", "G", "B", "A") if alpha else ("R", "G", "B")
-    return ClipInfo(path=str(path), kind="video", width=ctx.width, height=ctx.height, channels=len(names),
-                    channel_names=names, frames=tuple(range(first, last + 1)),
-                    pixel_type="uint16" if bits > 8 else "uint8", bits=bits, alpha_channel=3 if alpha else None,
-                    fps=Fraction(fps) if fps else None,
-                    time_base=Fraction(stream.time_base) if stream.time_base else None,
-                    format=ctx.codec.name, extra={"pix_fmt": fmt.name})
+    return ClipInfo(
+        path=str(path),
+        kind="video",
+        width=ctx.width,
+        height=ctx.height,
+        channels=len(names),
+        channel_names=names,
+        frames=tuple(range(first, last + 1)),
+        pixel_type="uint16" if bits > 8 else "uint8",
+        bits=bits,
+        alpha_channel=3 if alpha else None,
+        fps=Fraction(fps) if fps else None,
+        time_base=Fraction(stream.time_base) if stream.time_base else None,
+        format=ctx.codec.name,
+        extra={"pix_fmt": fmt.name},
+    )
 
 
 def _count_packets(container, stream, path) -> int:
@@ -94,7 +103,11 @@ def iter_video_frames(info: ClipInfo) -> Iterator[np.ndarray]:
     B-frames and edit lists, and a wrong frame is worse than a slow start.
     """
     first, last = info.frames[0], info.frames[-1]
-    target = ("rgba64le" if info.bits > 8 else "rgba") if info.has_alpha else ("rgb48le" if info.bits > 8 else "rgb24")
+    target = (
+        ("rgba64le" if info.bits > 8 else "rgba")
+        if info.has_alpha
+        else ("rgb48le" if info.bits > 8 else "rgb24")
+    )
     scale = np.float32(1.0 / (65535.0 if info.bits > 8 else 255.0))
     container = _open_input(info.path)
     index = -1
@@ -108,9 +121,11 @@ def iter_video_frames(info: ClipInfo) -> Iterator[np.ndarray]:
                     continue
                 rgb = _to_rgb(frame, target)  # [H, W, C] uint8|uint16
                 if rgb.shape[:2] != (info.height, info.width):
-                    raise InputError(f"{info.path} changes size at frame {index}: "
-                                     f"{rgb.shape[1]}x{rgb.shape[0]}, not {info.size}")
-                yield rgb.astype(np.float32) * scale
+                    raise InputError(
+                        f"{info.path} changes size at frame {index}: "
+                        f"{rgb.shape[1]}x{rgb.shape[0]}, not {info.size}"
+                    )
+                yield np.multiply(rgb, scale, dtype=np.float32)  # [H, W, C] in 0..1, one pass
                 if index >= last:
                     return
         except av.FFmpegError as exc:
@@ -127,22 +142,39 @@ def _to_rgb(frame: av.VideoFrame, target: str) -> np.ndarray:
     spc = frame.colorspace
     if spc in (_SPC_UNSPECIFIED, 0, 3):  # 0 = RGB, 3 = reserved: both mean "untagged" for a YUV stream
         spc = _SPC_BT709 if frame.height >= 720 else _SPC_SMPTE170M
-    matrix = {_SPC_BT709: "itu709", _SPC_BT470BG: "itu601", _SPC_SMPTE170M: "smpte170m",
-              _SPC_BT2020_NCL: "bt2020"}.get(spc, "itu709" if frame.height >= 720 else "itu601")
+    matrix = {
+        _SPC_BT709: "itu709",
+        _SPC_BT470BG: "itu601",
+        _SPC_SMPTE170M: "smpte170m",
+        _SPC_BT2020_NCL: "bt2020",
+    }.get(spc, "itu709" if frame.height >= 720 else "itu601")
     src_range = "JPEG" if frame.color_range == _RANGE_JPEG or fmt.name.startswith("yuvj") else "MPEG"
-    return frame.reformat(format=target, src_colorspace=matrix, src_color_range=src_range,
-                          dst_color_range="JPEG").to_ndarray()
+    return frame.reformat(
+        format=target, src_colorspace=matrix, src_color_range=src_range, dst_color_range="JPEG"
+    ).to_ndarray()
 
 
 class VideoEncoder:
     """Encodes float frames into a container at `path` (any name; the format comes from `ext`).
 
-    Not atomic by itself: `vh.core.io.writer.VideoWriter` points it at a temporary name and renames on success.
+    Not atomic by itself: `vh.core.io.writer.VideoWriter` gives it a temporary name and renames on success.
     """
 
-    def __init__(self, path: str, ext: str, width: int, height: int, fps: Fraction, *, alpha: bool,
-                 time_base: Fraction | None = None, codec: str | None = None, crf: int = 16,
-                 preset: str = "medium", prores_profile: str = "4444"):
+    def __init__(
+        self,
+        path: str,
+        ext: str,
+        width: int,
+        height: int,
+        fps: Fraction,
+        *,
+        alpha: bool,
+        time_base: Fraction | None = None,
+        codec: str | None = None,
+        crf: int = 16,
+        preset: str = "medium",
+        prores_profile: str = "4444",
+    ):
         default_codec, pix_fmt, alpha_fmt = _ENCODERS[ext]
         codec = {"h264": "libx264", "prores": "prores_ks"}.get(codec or "", codec or default_codec)
         if codec == "prores_ks":
@@ -180,11 +212,23 @@ class VideoEncoder:
         c = pixels.shape[2]
         if c < 3:  # a matte or grey frame: replicate it, video has no 1-channel 4:4:4 in these codecs
             pixels, c = np.repeat(pixels[:, :, :1], 3, axis=2), 3
-        rgb = pixels[:, :, :3] if not self.alpha else (
-            pixels[:, :, :4] if c >= 4 else np.concatenate([pixels[:, :, :3], np.ones_like(pixels[:, :, :1])], 2))
+        rgb = (
+            pixels[:, :, :3]
+            if not self.alpha
+            else (
+                pixels[:, :, :4]
+                if c >= 4
+                else np.concatenate([pixels[:, :, :3], np.ones_like(pixels[:, :, :1])], 2)
+            )
+        )
         # 16-bit RGB into swscale: rounding to 8/10-bit YUV happens once, in the matrix, not twice.
-        q = np.rint(np.clip(np.nan_to_num(rgb), 0.0, 1.0) * 65535.0).astype(np.uint16)  # [H, W, 3|4]
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(q), format="rgba64le" if self.alpha else "rgb48le")
+        q = np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0)  # a fresh float32 copy, edited in place below
+        np.clip(q, 0.0, 1.0, out=q)
+        q *= 65535.0
+        q = np.rint(q, out=q).astype(np.uint16)  # [H, W, 3|4]
+        frame = av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(q), format="rgba64le" if self.alpha else "rgb48le"
+        )
         frame = frame.reformat(format=self.pix_fmt, dst_colorspace="itu709", dst_color_range="MPEG")
         frame.pts = self.count
         frame.time_base = 1 / self.fps

@@ -1,10 +1,10 @@
 """Atomic writers: output appears only when the whole shot was written.
 
 Every file is first written under a hidden temporary name in its final folder (`.name.1001.exr.vh-XXXX`) and
-renamed on a clean `close()`; an exception (or a writer that is never closed) removes the temporaries. A compositor
-therefore never picks up a half-rendered sequence, and an output may safely overwrite the input it is read from.
-Problems that can be seen before any processing (missing or read-only folder, unknown format, odd size for H.264)
-are raised by `open_writer` itself.
+renamed on a clean `close()`; an exception (or a writer that is never closed) removes the temporaries. A
+compositor therefore never picks up a half-rendered sequence, and an output may safely overwrite the input it
+is read from. Problems that can be seen before any processing (missing or read-only folder, unknown format,
+odd size for H.264) are raised by `open_writer` itself.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from types import TracebackType
 import av
 import numpy as np
 import OpenImageIO as oiio
-
 from vh.core.errors import InputError, OutputError
 from vh.core.io.clip import FLOAT_TYPES, ClipInfo, default_channel_names
 from vh.core.io.images import SequencePattern
@@ -54,15 +53,16 @@ class FrameWriter:
     def __enter__(self) -> FrameWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
             self.abort()
 
     def __del__(self) -> None:
-        # A writer dropped without close() (e.g. a generator abandoned mid-shot) must not leave temporaries behind.
+        # A writer dropped without close() (a generator abandoned mid-shot) must not leave temporaries behind.
         if not getattr(self, "_closed", True):
             self.abort()
 
@@ -73,8 +73,10 @@ class FrameWriter:
         if frame.ndim == 2:
             frame = frame[:, :, None]
         if frame.ndim != 3 or frame.shape[:2] != (self.like.height, self.like.width):
-            raise InputError(f"frame {self.count} for {self.path} has shape {frame.shape}; expected "
-                             f"[{self.like.height}, {self.like.width}, C] ({self.like.size})")
+            raise InputError(
+                f"frame {self.count} for {self.path} has shape {frame.shape}; expected "
+                f"[{self.like.height}, {self.like.width}, C] ({self.like.size})"
+            )
         try:
             self._write(frame.astype(np.float32, copy=False))
         except BaseException:
@@ -135,8 +137,16 @@ class FrameWriter:
 class ImageWriter(FrameWriter):
     """A single image or a numbered sequence through OpenImageIO, in the input's pixel type where possible."""
 
-    def __init__(self, path: str, like: ClipInfo, *, format_name: str, pixel_type: str | None = None,
-                 compression: str | None = None, first: int | None = None):
+    def __init__(
+        self,
+        path: str,
+        like: ClipInfo,
+        *,
+        format_name: str,
+        pixel_type: str | None = None,
+        compression: str | None = None,
+        first: int | None = None,
+    ):
         super().__init__(path, like)
         self.pattern = SequencePattern.parse(path)
         self.format_name = format_name
@@ -144,7 +154,9 @@ class ImageWriter(FrameWriter):
         wanted = pixel_type or like.pixel_type
         if allowed and wanted not in allowed:
             if pixel_type:
-                raise OutputError(f"{format_name} cannot store {pixel_type} pixels (it can: {', '.join(allowed)})")
+                raise OutputError(
+                    f"{format_name} cannot store {pixel_type} pixels (it can: {', '.join(allowed)})"
+                )
             # Integer input into a float format: half holds 8/16-bit values to well within one code value.
             wanted = allowed[0] if like.pixel_type in FLOAT_TYPES or "half" not in allowed else "half"
         self.pixel_type = wanted
@@ -152,20 +164,28 @@ class ImageWriter(FrameWriter):
         if format_name == "dpx" and not self.bits and wanted == "uint16":
             self.bits = 10  # the DPX norm for film scans; 16-bit DPX is rarely read correctly by other tools
         # Same compression as the input when the format is the same (a zip EXR plate gives zip EXR output).
-        self.compression = compression or (like.extra.get("compression") if like.format == format_name else None)
+        self.compression = compression or (
+            like.extra.get("compression") if like.format == format_name else None
+        )
         if first is None:
             first = like.frames[0] if like.kind == "sequence" and like.frames else 1
         self.first = first
 
     def _write(self, frame: np.ndarray) -> None:
         if self.pattern is None and self.count > 0:
-            raise OutputError(f"{self.path} is a single image; use a pattern such as name.####.exr for a sequence")
+            raise OutputError(
+                f"{self.path} is a single image; use a pattern such as name.####.exr for a sequence"
+            )
         final = self.pattern.path(self.first + self.count) if self.pattern else Path(self.path)
         channels = frame.shape[2]
         if self.format_name in _NO_ALPHA_FORMATS and channels > 3:
             frame, channels = frame[:, :, :3], 3
         spec = oiio.ImageSpec(self.like.width, self.like.height, channels, self.pixel_type)
-        names = self.like.channel_names if len(self.like.channel_names) == channels else default_channel_names(channels)
+        names = (
+            self.like.channel_names
+            if len(self.like.channel_names) == channels
+            else default_channel_names(channels)
+        )
         spec.channelnames = names
         spec.alpha_channel = names.index("A") if "A" in names else -1
         spec.attribute("oiio:UnassociatedAlpha", 1)  # write alpha as given; we read it unpremultiplied too
@@ -174,11 +194,12 @@ class ImageWriter(FrameWriter):
         if self.compression:
             spec.attribute("compression", self.compression)
         if self.pixel_type not in FLOAT_TYPES:
-            frame = np.nan_to_num(frame, nan=0.0, posinf=1.0, neginf=0.0)  # OIIO's int conversion clamps the rest
+            # OIIO's float -> int conversion clamps to 0..1 but has no answer for NaN.
+            frame = np.nan_to_num(frame, nan=0.0, posinf=1.0, neginf=0.0)
         if self.bits and self.bits < 16 and self.pixel_type == "uint16":
-            # OIIO makes 10-bit DPX by rounding to 16 bits and then dropping the low bits (truncation, up to one
-            # code value off). Round to the target depth here and aim at the middle of its 16-bit bucket.
-            levels, shift = 2.0 ** self.bits - 1, 2.0 ** (16 - self.bits)
+            # OIIO makes 10-bit DPX by rounding to 16 bits and then dropping the low bits (truncation, up to
+            # one code value off). Round to the target depth here and aim at the middle of its 16-bit bucket.
+            levels, shift = 2.0**self.bits - 1, 2.0 ** (16 - self.bits)
             code = np.rint(np.clip(frame, 0.0, 1.0) * levels)  # [H, W, C] integer codes
             frame = ((code * shift + shift / 2) / 65535.0).astype(np.float32)
         out = oiio.ImageOutput.create(self.format_name)
@@ -190,30 +211,56 @@ class ImageWriter(FrameWriter):
         err = out.geterror() if not ok else ""
         ok = out.close() and ok
         if not ok:
-            raise OutputError(f"cannot write {final}: {' '.join(str(err or out.geterror()).split()) or 'disk full?'}")
+            raise OutputError(
+                f"cannot write {final}: {' '.join(str(err or out.geterror()).split()) or 'disk full?'}"
+            )
 
 
 class VideoWriter(FrameWriter):
-    """H.264 (mp4/mkv, yuv420p 8-bit) or ProRes 4444 (mov, with alpha when the frames have it) through PyAV."""
+    """H.264 (mp4/mkv, yuv420p 8-bit) or ProRes 4444 (mov, with alpha when the shot has it) through PyAV."""
 
-    def __init__(self, path: str, like: ClipInfo, *, fps: Fraction | int | str | None = None,
-                 codec: str | None = None, alpha: bool | None = None, crf: int = 16, preset: str = "medium"):
+    def __init__(
+        self,
+        path: str,
+        like: ClipInfo,
+        *,
+        fps: Fraction | int | str | None = None,
+        codec: str | None = None,
+        alpha: bool | None = None,
+        crf: int = 16,
+        preset: str = "medium",
+    ):
         super().__init__(path, like)
         final = Path(path)
         ext = final.suffix.lower()
         try:
             rate = Fraction(fps) if fps is not None else (like.fps or Fraction(24))
         except (ValueError, TypeError, ZeroDivisionError):
-            raise OutputError(f"frame rate '{fps}' for {path} is not a number or a ratio like 24000/1001") from None
+            raise OutputError(
+                f"frame rate '{fps}' for {path} is not a number or a ratio like 24000/1001"
+            ) from None
         if rate <= 0:
             raise OutputError(f"frame rate {rate} for {path} must be positive")
         alpha = like.has_alpha if alpha is None else alpha
         # Keep the source's time base only when it can express every frame time (i.e. is a multiple of 1/fps).
-        time_base = like.time_base if like.kind == "video" and like.time_base and \
-            (1 / rate / like.time_base).denominator == 1 else None
+        time_base = (
+            like.time_base
+            if like.kind == "video" and like.time_base and (1 / rate / like.time_base).denominator == 1
+            else None
+        )
         self._tmp = self._temp_for(final)
-        self.encoder = VideoEncoder(str(self._tmp), ext, like.width, like.height, rate, alpha=alpha,
-                                    time_base=time_base, codec=codec, crf=crf, preset=preset)
+        self.encoder = VideoEncoder(
+            str(self._tmp),
+            ext,
+            like.width,
+            like.height,
+            rate,
+            alpha=alpha,
+            time_base=time_base,
+            codec=codec,
+            crf=crf,
+            preset=preset,
+        )
         if alpha and not self.encoder.alpha:
             log.warning("%s: alpha is not written; only ProRes 4444 (.mov) keeps it", path)
 
@@ -260,17 +307,24 @@ def open_writer(path: str | os.PathLike, like: ClipInfo, **opts) -> FrameWriter:
             raise OutputError(f"unknown video codec '{codec}'; use h264 or prores")
         h264 = codec in ("h264", "libx264") or (codec is None and _ENCODERS[ext][0] == "libx264")
         if h264 and (like.width % 2 or like.height % 2):
-            raise OutputError(f"H.264 yuv420p needs an even width and height, {like.size} is not; write .mov (ProRes)")
+            raise OutputError(
+                f"H.264 yuv420p needs an even width and height, {like.size} is not; write .mov (ProRes)"
+            )
         _reject_unknown(opts, {"fps", "codec", "alpha", "crf", "preset"})
         return VideoWriter(path, like, **opts)
     out = oiio.ImageOutput.create(path)
     if out is None:
         oiio.geterror()  # consume it, or OIIO prints it again at exit
-        raise OutputError(f"cannot write {ext or 'extension-less'} files ({path}); use e.g. .exr, .png, .tif, .dpx, .jpg, .mp4, .mov")
+        raise OutputError(
+            f"cannot write {ext or 'extension-less'} files ({path}); "
+            "use e.g. .exr, .png, .tif, .dpx, .jpg, .mp4, .mov"
+        )
     format_name = out.format_name()
     if SequencePattern.parse(path) is None and like.n_frames > 1:
-        raise OutputError(f"{path} is a single image but the shot has {like.n_frames} frames; "
-                          f"use a pattern such as {Path(path).stem}.####{ext}")
+        raise OutputError(
+            f"{path} is a single image but the shot has {like.n_frames} frames; "
+            f"use a pattern such as {Path(path).stem}.####{ext}"
+        )
     _reject_unknown(opts, {"pixel_type", "compression", "first"})
     return ImageWriter(path, like, format_name=format_name, **opts)
 
@@ -287,7 +341,7 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, pixel_type: str | N
 
 
 def _check_writable(folder: Path) -> None:
-    # os.access is not enough: root ignores permission bits, and read-only mounts or quotas only show on write.
+    # os.access is not enough: root ignores permission bits; read-only mounts and quotas only show on write.
     try:
         fd, probe = tempfile.mkstemp(prefix=".vh-write-test-", dir=folder)
         os.close(fd)

@@ -140,8 +140,10 @@ class _PooledHarmonizer(Harmonizer):
     stateful = True
     input_size = (256, 256)
 
-    def __init__(self, time_constant: float, space: str):
+    def __init__(self, time_constant: float, space: str, amount: float):
         super().__init__()
+        if not 0.0 <= amount <= 1.0:
+            raise InputError(f"amount must be in 0..1, got {amount}")
         if space not in SPACES:
             raise InputError(f"unknown colour space {space!r}; choose from {', '.join(SPACES)}")
         if not time_constant >= 0:  # also rejects NaN
@@ -208,6 +210,7 @@ def cut(**overrides) -> CutAndPaste:
 class StatsConfig:
     space: str = "lab"  # "lab" | "lalphabeta" | "rgb"
     time_constant: float = 4.0  # frames; 0 = per-frame statistics
+    amount: float = 1.0  # 0 = keep the foreground, 1 = full transfer; between: geometric blend of the statistics
     min_std: float = 1e-3  # floor on the foreground std (in space units), so a flat foreground is not blown up
 
 
@@ -219,7 +222,7 @@ class StatsTransfer(_PooledHarmonizer):
 
     def __init__(self, config: StatsConfig | None = None):
         self.config = config or StatsConfig()
-        super().__init__(self.config.time_constant, self.config.space)
+        super().__init__(self.config.time_constant, self.config.space, self.config.amount)
 
     @classmethod
     def options(cls) -> list[ModelOption]:
@@ -229,29 +232,32 @@ class StatsTransfer(_PooledHarmonizer):
             ModelOption(
                 "time_constant", "float", d.time_constant, "temporal smoothing in frames (0 = per frame)", 0.0, 1000.0
             ),
+            ModelOption("amount", "float", d.amount, "how far to move the foreground toward the plate", 0.0, 1.0),
         ]
 
     def forward(self, comp: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
-        x = to_space(comp, self.config.space).double()  # [B, T, 3, H, W]
-        m = matte.double()  # [B, T, 1, H, W]
-        w_fg, w_bg = m, 1.0 - m
-        # weighted moments per frame: [B, T, 2 (fg, bg), 3 (sum w, sum w x, sum w x^2), 3 channels]
-        moments = torch.stack(
-            [
-                torch.stack([(w * xp).sum(dim=(-2, -1)) for xp in (torch.ones_like(x), x, x * x)], dim=2)
-                for w in (w_fg, w_bg)
-            ],
-            dim=2,
-        )
+        x = to_space(comp, self.config.space)  # [B, T, 3, H, W]
+        w = matte.expand_as(x)  # [B, T, 3, H, W]
+        # weighted moments per frame, accumulated in float64 (var = E[x^2] - E[x]^2 cancels badly in float32);
+        # the background's are the whole frame's minus the foreground's, which saves a pass
+        sums = lambda a: a.sum(dim=(-2, -1), dtype=torch.float64)  # noqa: E731  [B, T, 3]
+        wx, xx = w * x, x * x
+        fg = torch.stack((sums(w), sums(wx), sums(wx * x)), dim=2)  # [B, T, 3 moments, 3 channels]
+        whole = torch.stack((torch.full_like(fg[:, :, 0], x.shape[-2] * x.shape[-1]), sums(x), sums(xx)), dim=2)
+        moments = torch.stack((fg, whole - fg), dim=2)  # [B, T, 2 (fg, bg), 3, 3]
         pools = self._pool(moments)  # [B, T, 2, 3, 3]
         s0, s1, s2 = pools.unbind(dim=3)  # each [B, T, 2, 3]
         mean = s1 / s0.clamp_min(1e-12)
         std = (s2 / s0.clamp_min(1e-12) - mean * mean).clamp_min(0.0).sqrt()
-        mu_fg, mu_bg = mean.unbind(dim=2)  # [B, T, 3]
-        sd_fg, sd_bg = std.unbind(dim=2)
-        gain = sd_bg / sd_fg.clamp_min(self.config.min_std)  # [B, T, 3]
-        pred = (x - mu_fg[..., None, None]) * gain[..., None, None] + mu_bg[..., None, None]  # [B, T, 3, H, W]
-        pred = from_space(pred, self.config.space).to(comp.dtype)
+        mu_fg, mu_bg = mean.float().unbind(dim=2)  # [B, T, 3]
+        sd_fg, sd_bg = std.float().unbind(dim=2)
+        a = self.config.amount
+        # partial transfer: the target mean moves linearly, the target std geometrically (gain ** a), so a = 0 is
+        # the identity and a = 1 is Reinhard's full transfer
+        gain = (sd_bg.clamp_min(self.config.min_std) / sd_fg.clamp_min(self.config.min_std)) ** a  # [B, T, 3]
+        mu_target = mu_fg + a * (mu_bg - mu_fg)  # [B, T, 3]
+        pred = (x - mu_fg[..., None, None]) * gain[..., None, None] + mu_target[..., None, None]  # [B, T, 3, H, W]
+        pred = from_space(pred, self.config.space)
         # no foreground (or no background) seen yet in the pool: nothing to transfer, keep the composite
         valid = (s0[:, :, 0, 0] > 1e-6) & (s0[:, :, 1, 0] > 1e-6)  # [B, T]
         pred = torch.where(valid[..., None, None, None], pred, comp)
@@ -272,6 +278,7 @@ def stats(**overrides) -> StatsTransfer:
 class HistogramConfig:
     space: str = "rgb"  # "lab" | "lalphabeta" | "rgb"
     time_constant: float = 4.0  # frames; 0 = per-frame histograms
+    amount: float = 1.0  # 0 = keep the foreground, 1 = full matching; between: blend of the transfer curves
     bins: int = 64  # per channel; soft (linear) binning, so few bins still map smoothly
 
 
@@ -292,7 +299,7 @@ class HistogramMatching(_PooledHarmonizer):
         self.config = config or HistogramConfig()
         if self.config.bins < 2:
             raise InputError(f"bins must be >= 2, got {self.config.bins}")
-        super().__init__(self.config.time_constant, self.config.space)
+        super().__init__(self.config.time_constant, self.config.space, self.config.amount)
 
     @classmethod
     def options(cls) -> list[ModelOption]:
@@ -302,6 +309,7 @@ class HistogramMatching(_PooledHarmonizer):
             ModelOption(
                 "time_constant", "float", d.time_constant, "temporal smoothing in frames (0 = per frame)", 0.0, 1000.0
             ),
+            ModelOption("amount", "float", d.amount, "how far to move the foreground toward the plate", 0.0, 1.0),
             ModelOption("bins", "int", d.bins, "histogram bins per channel", 2, 4096),
         ]
 
@@ -331,7 +339,9 @@ class HistogramMatching(_PooledHarmonizer):
         centres = torch.linspace(0.0, 1.0, nb, dtype=torch.float64, device=comp.device).expand_as(cdf_fg)
         # the transfer curve sampled at the bin centres: u -> F_bg^-1(F_fg(u))
         lut = _interp(cdf_fg.reshape(-1, nb), cdf_bg.reshape(-1, nb), centres.reshape(-1, nb))  # [B*T*3, bins]
-        lut = lut.view(b, t, 3, nb).to(comp.dtype)
+        # partial matching: blend the transfer curve with the identity (a = 0 keeps the foreground)
+        lut = (centres.reshape(b, t, 3, nb) + self.config.amount * (lut.view(b, t, 3, nb) - centres.reshape(b, t, 3, nb)))
+        lut = lut.to(comp.dtype)  # [B, T, 3, bins]
         out_u = lut.gather(-1, i0) * (1.0 - frac) + lut.gather(-1, i0 + 1) * frac  # [B, T, 3, P]
         pred = from_space((out_u * span.flatten(-2) + lo.flatten(-2)).view(b, t, 3, h, w), self.config.space)
         valid = (mass[:, :, 0, 0, 0] > 1e-6) & (mass[:, :, 1, 0, 0] > 1e-6)  # [B, T]

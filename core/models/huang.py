@@ -102,6 +102,10 @@ class HuangHarmonizer(Harmonizer):
         self.generator = HuangGenerator(config)
         # D is an LSGAN regressor: a linear head pushed toward 0/1 targets by squared error (Eq. 1).
         self.discriminator = UNet(config.unet(3, 1, "none"))
+        # D starts by calling every pixel harmonious (0): its first answers carry no chance separation, so what it
+        # reports later (and what G's adversarial term pushes against) is learned, not a quirk of the init.
+        nn.init.zeros_(self.discriminator.head.weight)
+        nn.init.zeros_(self.discriminator.head.bias)
 
     @classmethod
     def options(cls) -> list[ModelOption]:

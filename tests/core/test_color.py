@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from vh.core import color
 from vh.core.errors import InputError
 
@@ -40,7 +39,9 @@ def test_srgb_encoding_matches_the_formula():
 
 def test_values_above_one_survive_linear_paths(rng):
     hdr = (rng.random((16, 16, 3), dtype=np.float32) * 50.0).astype(np.float32)  # up to 50x diffuse white
-    out = color.convert(color.convert(hdr, "ACEScg", "Linear Rec.709 (sRGB)"), "Linear Rec.709 (sRGB)", "ACEScg")
+    out = color.convert(
+        color.convert(hdr, "ACEScg", "Linear Rec.709 (sRGB)"), "Linear Rec.709 (sRGB)", "ACEScg"
+    )
     assert hdr.max() > 40
     np.testing.assert_allclose(out, hdr, rtol=1e-5, atol=1e-5)
 
@@ -76,7 +77,9 @@ def test_processors_are_cached():
 
 
 def test_unknown_colourspace_lists_some_names():
-    with pytest.raises(InputError, match=r"unknown colourspace 'Bogus'.*'ACES2065-1'|unknown colourspace 'Bogus'.*e\.g\."):
+    with pytest.raises(
+        InputError, match=r"unknown colourspace 'Bogus'.*'ACES2065-1'|unknown colourspace 'Bogus'.*e\.g\."
+    ):
         color.convert(np.zeros((1, 3), np.float32), "Bogus", SRGB)
 
 

@@ -118,7 +118,7 @@ def test_windows_of_concurrent_streams_are_batched(slow_server):
         results = [j.result(timeout=60) for j in jobs]
     assert all(len(r) == 4 for r in results)
     queue = slow_server.queue
-    assert queue.windows >= 3 * 4 // 1 - 0 and queue.calls < queue.windows  # some calls carried several streams
+    assert queue.windows == 3 * 4 and queue.calls < queue.windows  # some calls carried windows of several streams
 
 
 def _held_open(frames, gate: threading.Event):
@@ -187,15 +187,24 @@ def _abandon(port: int, frames, mattes, mode: str) -> None:
         gate.wait(5)
 
     call = stub.Harmonize(requests(), timeout=30)
-    next(call)  # accepted: the server is inside the stream
+    next(call)  # accepted: the server is inside the stream, frames are on their way
     if mode == "after-output":
         next(call)
-    call.cancel() if mode != "close" else None
-    channel.close()
+    if mode != "close":
+        call.cancel()
+    channel.close()  # "close": the connection just goes away, as when a host process dies
     gate.set()
 
 
-def test_clients_that_vanish_mid_stream_leave_the_server_healthy(server):
+@pytest.fixture()
+def roomy_server():
+    running = create_server("127.0.0.1:0", ServerOptions(models=["cut"], max_clients=32))
+    yield running
+    running.stop(grace=0.5)
+
+
+def test_clients_that_vanish_mid_stream_leave_the_server_healthy(roomy_server):
+    server = roomy_server
     port = server.port
     frames, mattes = clip(3, 48, 64, channels=3, dtype=np.float32)
 
@@ -206,15 +215,16 @@ def test_clients_that_vanish_mid_stream_leave_the_server_healthy(server):
         with Client(f"127.0.0.1:{port}") as c:
             assert len(list(c.harmonize(frames, mattes, colorspace="ACEScg"))) == 3
 
-    modes = ["mid-frame", "after-output", "close"]
-    with ThreadPoolExecutor(10) as pool:  # warm-up: thread pools and allocator reach their steady state
-        list(pool.map(lambda i: _abandon(port, frames, mattes, modes[i % 3]), range(20)))
+    # 1 in 10 waits for a harmonized frame first; that costs real engine time, the other modes do not.
+    modes = ["mid-frame", "cancel", "close"] * 3 + ["after-output"]
+    with ThreadPoolExecutor(8) as pool:  # warm-up: thread pools and allocator reach their steady state
+        list(pool.map(lambda i: _abandon(port, frames, mattes, modes[i % 10]), range(40)))
     healthy()
     time.sleep(0.5)
     gc.collect()
     threads_before, rss_before = threading.active_count(), _rss_mb()
-    with ThreadPoolExecutor(10) as pool:
-        list(pool.map(lambda i: _abandon(port, frames, mattes, modes[i % 3]), range(100)))
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: _abandon(port, frames, mattes, modes[i % 10]), range(100)))
     deadline = time.monotonic() + 10
     while server.service.slots.active and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -93,14 +93,24 @@ def test_nan_input_stops_with_a_named_error():
         make_task().train_step(batch, step=0)
 
 
-def _hyoutube_pair(root, clip_index: int, size: int, start: int = 0):
+@pytest.fixture
+def one_thread():
+    """Tiny convolutions run fastest on one thread, and far faster than two on a shared, busy CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _hyoutube_pair(root, clip_name: str, size: int, start: int = 0):
     """Frames start, start+1 of one clip at size x size, resized as the evaluation protocol does."""
     import cv2
 
     from vh.training.datasets.hyoutube import HYouTube
 
     ds = HYouTube(root, split="test")
-    frames = [f.as_float() for f in ds.read(ds[clip_index], start, start + 2)]
+    clip = next(c for c in ds if c.name == clip_name)
+    frames = [f.as_float() for f in ds.read(clip, start, start + 2)]
     rs = lambda a, interp: cv2.resize(a, (size, size), interpolation=interp)  # noqa: E731
     comp = np.stack([rs(c, cv2.INTER_LINEAR) for c, _, _ in frames])  # [T, S, S, 3]
     real = np.stack([rs(r, cv2.INTER_LINEAR) for _, r, _ in frames])
@@ -110,28 +120,28 @@ def _hyoutube_pair(root, clip_index: int, size: int, start: int = 0):
 
 
 @pytest.mark.realdata
-def test_few_alternating_steps_on_a_real_clip_separate_d_and_lower_g_reconstruction(shared_data):
-    batch = _hyoutube_pair(shared_data / "hyoutube_val", clip_index=0, size=64)
-    task = make_task({"name": "huang_tiny", "input_size": 64, "base_channels": 8, "max_channels": 32, "depth": 4},
-                     lr=1e-3)
+def test_few_alternating_steps_on_a_real_clip_separate_d_and_lower_g_reconstruction(shared_data, one_thread):
+    # dog-1: a LUT that brightens the dog by ~0.2; two consecutive frames at 32x32 (HYouTube data has no flow)
+    batch = _hyoutube_pair(shared_data / "hyoutube_val", "dog-1/object_0", size=32)
+    task = make_task({"name": "huang_tiny", "input_size": 32, "base_channels": 8, "max_channels": 32, "depth": 3},
+                     lr=2e-3)
     model = task.harmonizer()
 
     def measure() -> tuple[float, float]:
         with torch.no_grad():
-            b, t = batch["comp"].shape[:2]
             comp = to_signed(batch["comp"]).flatten(0, 1)  # [T, 3, H, W]
             real = to_signed(batch["real"]).flatten(0, 1)
-            m = batch["matte"].flatten(0, 1)
-            fg = m.sum()
-            sep = ((model.discriminate(comp) - model.discriminate(real)) * m).sum() / fg
-            rec = (model.generate(comp, m) - real).pow(2).sum(1, keepdim=True).mean()
+            m = batch["matte"].flatten(0, 1)  # [T, 1, H, W]
+            sep = ((model.discriminate(comp) - model.discriminate(real)) * m).sum() / m.sum()
+            rec = (model.generate(comp, m) - real).pow(2).sum(1).mean()  # 1/N ||O - X||^2
         return float(sep), float(rec)
 
     sep0, rec0 = measure()
-    for step in range(25):
+    for step in range(60):
         task.train_step(batch, step)
     sep1, rec1 = measure()
-    # D learns to tell the LUT-recoloured foreground from the real one: D(I_t) - D(X_t) inside the mask grows
-    # from ~0 toward the ideal 1
-    assert abs(sep0) < 0.2 and sep1 > 0.5, (sep0, sep1)
-    assert rec1 < 0.7 * rec0, (rec0, rec1)
+    # D starts at 0 everywhere (zero-initialised head), so any separation is learned: inside the mask it must
+    # answer higher on the composite than on the real frame (ideal: 1 vs 0)
+    assert sep0 == 0.0
+    assert sep1 > 0.4, sep1
+    assert rec1 < 0.3 * rec0, (rec0, rec1)

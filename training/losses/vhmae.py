@@ -35,14 +35,19 @@ def rec_loss(pred: torch.Tensor, real: torch.Tensor, fg: torch.Tensor, tubelet: 
 
 
 def align_loss(pam_comp: torch.Tensor, pam_real: torch.Tensor) -> torch.Tensor:
-    """L_align: mean squared distance between PAM(embed(composite fg)) and stop-gradient PAM(embed(real fg)).
+    """L_align: distance between PAM(embed(composite fg)) and stop-gradient PAM(embed(real fg)), both [M, D].
 
-    Both are [M, D] for the same M foreground tubelets. The real side is detached, so the loss pulls the
-    composite's PAM tokens toward the real video's, teaching PAM to drop the foreground's wrong colour.
+    The distance is the squared difference of the L2-normalised tokens, 2 - 2 cos, averaged over tokens. The
+    normalisation is what makes the stop-gradient target safe: with a raw MSE the target moves with the same
+    weights that chase it, and the pair can grow without bound (it did, within 50 steps of training). The
+    real side is detached, so the loss pulls the composite's tokens toward the real video's direction,
+    teaching PAM to drop the foreground's wrong colour.
     """
     if pam_comp.numel() == 0:
         return pam_comp.sum()  # zero, with a graph
-    return ((pam_comp - pam_real.detach()) ** 2).mean()
+    a = torch.nn.functional.normalize(pam_comp, dim=-1)  # [M, D]
+    b = torch.nn.functional.normalize(pam_real.detach(), dim=-1)  # [M, D]
+    return ((a - b) ** 2).sum(-1).mean()
 
 
 def balance_loss(pred: torch.Tensor, real: torch.Tensor, fg: torch.Tensor, tubelet: tuple[int, int]) -> torch.Tensor:

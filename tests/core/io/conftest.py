@@ -9,8 +9,9 @@ import OpenImageIO as oiio
 import pytest
 
 
-def oiio_write(path: Path | str, pixels: np.ndarray, pixel_type: str, names: tuple[str, ...] | None = None,
-               **attrs) -> Path:
+def oiio_write(
+    path: Path | str, pixels: np.ndarray, pixel_type: str, names: tuple[str, ...] | None = None, **attrs
+) -> Path:
     pixels = np.ascontiguousarray(pixels)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]

@@ -5,15 +5,23 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-
 from vh.core.errors import InputError
 from vh.core.io import ClipInfo, parse_frame_range
 
 
-@pytest.mark.parametrize("text, expect", [
-    ("1001-1100", (1001, 1100)), ("1050", (1050, 1050)), (" 1 - 10 ", (1, 10)), ("1001:1100", (1001, 1100)),
-    ("-5--1", (-5, -1)), ("0..3", (0, 3)), (None, None), ("", None),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("1001-1100", (1001, 1100)),
+        ("1050", (1050, 1050)),
+        (" 1 - 10 ", (1, 10)),
+        ("1001:1100", (1001, 1100)),
+        ("-5--1", (-5, -1)),
+        ("0..3", (0, 3)),
+        (None, None),
+        ("", None),
+    ],
+)
 def test_parse_frame_range(text, expect):
     assert parse_frame_range(text) == expect
 

@@ -1,11 +1,10 @@
-"""vh.core.io.images (via the public API): formats, precision, patterns, ranges, missing and corrupt frames."""
+"""vh.core.io.images, through the public API: formats, precision, patterns, ranges, missing/corrupt frames."""
 
 from __future__ import annotations
 
 import numpy as np
 import OpenImageIO as oiio
 import pytest
-
 from vh.core.errors import InputError, MissingFrameError
 from vh.core.io import ClipInfo, SequencePattern, open_writer, probe, read_frames, read_image, write_image
 
@@ -25,8 +24,17 @@ def _write_seq(pattern: str, frames, like: ClipInfo, make) -> list[np.ndarray]:
 def test_exr_half_round_trip_keeps_type_channels_and_hdr(tmp_path, gradient):
     px = gradient(24, 32, 5, scale=8.0) - 1.0  # [H, W, 5]: negative and > 1 values too
     names = ("R", "G", "B", "A", "Z")
-    like = ClipInfo(path="", kind="image", width=32, height=24, channels=5, channel_names=names, frames=(0,),
-                    pixel_type="half", alpha_channel=3)
+    like = ClipInfo(
+        path="",
+        kind="image",
+        width=32,
+        height=24,
+        channels=5,
+        channel_names=names,
+        frames=(0,),
+        pixel_type="half",
+        alpha_channel=3,
+    )
     with open_writer(tmp_path / "a.exr", like) as w:
         w.write(px)
     info = probe(tmp_path / "a.exr")
@@ -70,10 +78,16 @@ def test_png_straight_alpha_is_not_premultiplied(tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "b.png"), back)
 
 
-@pytest.mark.parametrize("ext, pixel_type, tol", [
-    ("tif", "uint16", 1 / 65535), ("tif", "float", 0.0), ("dpx", "uint16", 0.52 / 1023), ("jpg", "uint8", 0.02),
-    ("png", "uint8", 0.5 / 255 + 1e-6),
-])
+@pytest.mark.parametrize(
+    "ext, pixel_type, tol",
+    [
+        ("tif", "uint16", 1 / 65535),
+        ("tif", "float", 0.0),
+        ("dpx", "uint16", 0.52 / 1023),
+        ("jpg", "uint8", 0.02),
+        ("png", "uint8", 0.5 / 255 + 1e-6),
+    ],
+)
 def test_other_formats_round_trip(tmp_path, gradient, ext, pixel_type, tol):
     px = gradient()
     write_image(tmp_path / f"x.{ext}", px, pixel_type=pixel_type)
@@ -184,3 +198,8 @@ def test_cropped_exr_is_placed_in_its_display_window(tmp_path):
     px = read_image(tmp_path / "bbox.exr")
     assert px.shape == (24, 32, 3)
     assert px[0:2, 10:16].min() == 2.0 and px.sum() == 2.0 * 2 * 6 * 3  # the 2 rows inside the frame
+
+
+def test_sequence_in_a_missing_folder(tmp_path):
+    with pytest.raises(InputError, match=r"folder .*nowhere does not exist"):
+        probe(tmp_path / "nowhere" / "s.####.exr")

@@ -6,7 +6,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from vh.core.errors import InputError
 from vh.core.io import ClipInfo, alpha_of, open_writer, probe, read_frames, read_mattes
 
@@ -112,3 +111,16 @@ def test_real_soft_video_matte(shared_data):
     assert m.shape == (1080, 1920)
     soft = np.mean((m > 0.02) & (m < 0.98))
     assert 0 < soft < 0.2 and m.max() > 0.98 and m.min() < 0.02
+
+
+def test_alpha_of_a_prores_4444_plate(tmp_path):
+    like = ClipInfo.make(W, H, 4, 2, fps=Fraction(25), kind="video")
+    with open_writer(tmp_path / "p.mov", like) as w:
+        for f in range(2):
+            px = np.full((H, W, 4), 0.4, np.float32)
+            px[..., 3] = _soft(f)
+            w.write(px)
+    plate = probe(tmp_path / "p.mov")
+    mattes = list(read_mattes(None, plate))
+    assert len(mattes) == 2
+    np.testing.assert_allclose(mattes[1], _soft(1), atol=1.5 / 1023)

@@ -6,7 +6,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from vh.core.errors import InputError, OutputError
 from vh.core.io import ClipInfo, open_writer, probe, read_frames
 
@@ -32,7 +31,7 @@ def test_mp4_keeps_frame_count_and_rational_fps(tmp_path, gradient, fps):
     assert info.fps == fps and info.n_frames == 12 and (info.width, info.height, info.channels) == (64, 48, 3)
     frames = list(read_frames(info))
     assert len(frames) == 12
-    for a, b in zip(frames, written):
+    for a, b in zip(frames, written, strict=True):
         assert a.dtype == np.float32 and a.shape == b.shape
         assert np.abs(a - b).mean() < 0.02  # 8-bit 4:2:0 H.264 at crf 16 on a smooth gradient
 
@@ -50,7 +49,7 @@ def test_colour_survives_the_yuv_matrix(tmp_path):
     with open_writer(tmp_path / "c.mp4", like) as w:
         for c in colours:
             w.write(np.broadcast_to(np.array(c, np.float32), (48, 64, 3)))
-    for got, c in zip(read_frames(tmp_path / "c.mp4"), colours):
+    for got, c in zip(read_frames(tmp_path / "c.mp4"), colours, strict=True):
         np.testing.assert_allclose(got.reshape(-1, 3).mean(0), c, atol=0.01)
 
 
@@ -60,7 +59,7 @@ def test_prores_4444_keeps_alpha_and_more_than_8_bits(tmp_path, gradient):
     assert info.format == "prores" and info.has_alpha and info.channels == 4 and info.bits >= 10
     frames = list(read_frames(info))
     assert len(frames) == 4
-    for a, b in zip(frames, written):
+    for a, b in zip(frames, written, strict=True):
         assert np.abs(a[..., 3] - b[..., 3]).max() <= 1.5 / 1023  # alpha: 10-bit (or better), not lost
         assert np.abs(a[..., :3] - b[..., :3]).mean() < 0.005
         assert len(np.unique(a[..., 3])) > 256

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-
 from vh.core.errors import InputError, OutputError
 from vh.core.io import ClipInfo, open_writer, probe, read_image, write_image
 
@@ -31,7 +30,9 @@ def test_nothing_visible_until_close(tmp_path, name):
 
 @pytest.mark.parametrize("name", ["o.####.exr", "o.mp4", "o.mov", "o.png"])
 def test_exception_mid_write_leaves_nothing(tmp_path, name):
-    like = LIKE if "#" in name or "." + name.split(".")[-1] in (".mp4", ".mov") else ClipInfo.make(32, 24, 4, 1)
+    like = (
+        LIKE if "#" in name or "." + name.split(".")[-1] in (".mp4", ".mov") else ClipInfo.make(32, 24, 4, 1)
+    )
     with pytest.raises(RuntimeError, match="boom"):
         with open_writer(tmp_path / name, like) as w:
             w.write(_frame())
@@ -128,3 +129,27 @@ def test_overwriting_the_input_is_safe(tmp_path):
     with open_writer(tmp_path / "x.exr", info) as w:
         w.write(read_image(tmp_path / "x.exr") * 2)
     np.testing.assert_allclose(read_image(tmp_path / "x.exr"), 0.5)
+
+
+def test_exr_compression_follows_the_input(tmp_path):
+    from .conftest import oiio_write
+
+    oiio_write(tmp_path / "in.exr", _frame(), "half", compression="piz")
+    info = probe(tmp_path / "in.exr")
+    assert info.extra["compression"] == "piz"
+    with open_writer(tmp_path / "out.exr", info) as w:
+        w.write(_frame())
+    assert probe(tmp_path / "out.exr").extra["compression"] == "piz"
+    write_image(tmp_path / "dwa.exr", _frame(), compression="dwaa")
+    assert probe(tmp_path / "dwa.exr").extra["compression"].startswith("dwaa")
+
+
+def test_video_rate_option_and_one_channel_frames(tmp_path):
+    with pytest.raises(OutputError, match="frame rate 'fast'"):
+        open_writer(tmp_path / "o.mp4", LIKE, fps="fast")
+    with open_writer(tmp_path / "m.mp4", ClipInfo.make(32, 24, 1, 2), fps="30000/1001") as w:
+        w.write(np.full((24, 32), 0.75, np.float32))  # a matte: [H, W]
+        w.write(np.full((24, 32, 1), 0.25, np.float32))
+    info = probe(tmp_path / "m.mp4")
+    assert info.fps.numerator == 30000 and info.fps.denominator == 1001 and info.n_frames == 2
+    assert list(tmp_path.iterdir()) == [tmp_path / "m.mp4"]

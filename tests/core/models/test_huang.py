@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -13,7 +14,12 @@ def _params(module: torch.nn.Module) -> int:
 @pytest.fixture(scope="module")
 def tiny() -> HuangHarmonizer:
     torch.manual_seed(0)
-    return create_model("huang_tiny", base_channels=4, max_channels=16, depth=3, input_size=32).eval()
+    model = create_model("huang_tiny", base_channels=4, max_channels=16, depth=3, input_size=32).eval()
+    with torch.no_grad():  # both heads start at zero (identity G, all-harmonious D): give them weights to test
+        for head in (model.generator.unet.head, model.discriminator.head):
+            torch.nn.init.normal_(head.weight, std=0.5)
+        model.discriminator.head.bias.fill_(0.5)
+    return model
 
 
 def _clip(b: int = 2, h: int = 24, w: int = 40) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,17 +101,26 @@ def test_detect_threshold_binarizes(tiny):
     m.load_state_dict(tiny.state_dict())
     with torch.no_grad():
         soft, hard = tiny.detect(comp), m.detect(comp)
-    assert set(hard.unique().tolist()) <= {0.0, 1.0}
+    assert set(hard.unique().tolist()) == {0.0, 1.0}
     assert torch.equal(hard, (soft > 0.5).float())
 
 
-def test_residual_generator_starts_near_identity_and_stays_in_range():
+def test_fresh_model_is_the_identity_with_an_all_harmonious_discriminator():
+    m = create_model("huang_tiny", base_channels=4, max_channels=16, depth=3, input_size=32).eval()
+    comp, matte = _clip()
+    with torch.no_grad():
+        assert torch.allclose(m(comp, matte), comp, atol=1e-6)  # residual G with a zero head: O_t = I_t
+        assert torch.equal(m.detect(comp), torch.zeros_like(matte))
+
+
+def test_residual_generator_output_stays_in_range_and_reaches_any_colour():
     torch.manual_seed(0)
     g = create_model("huang_tiny", base_channels=4, max_channels=16, depth=3).generator
-    image = to_signed(torch.rand(1, 3, 32, 32))
-    out = g(image, torch.ones(1, 1, 32, 32))
-    assert out.min() >= -1 and out.max() <= 1
-    # the correction is bounded by 2 * tanh, never a replacement of the image by the raw head
+    with torch.no_grad():
+        torch.nn.init.normal_(g.unet.head.weight, std=5.0)  # a saturating head: corrections near +-2
+        image = to_signed(torch.rand(1, 3, 32, 32))
+        out = g(image, torch.ones(1, 1, 32, 32))
+    assert out.min() == -1 and out.max() == 1  # clamped to the paper's range, and both ends reachable
     assert (out - image).abs().max() <= 2.0
 
 
@@ -117,3 +132,22 @@ def test_checkpoint_round_trip_keeps_both_networks(tmp_path, tiny):
     with torch.no_grad():
         assert torch.equal(loaded(comp, matte), tiny(comp, matte))
         assert torch.equal(loaded.detect(comp), tiny.detect(comp))
+
+
+def test_engine_runs_mask_free_with_the_predicted_matte(tiny):
+    # The path `vh harmonize --matte auto` takes: no matte in, the model's own detect() drives everything.
+    from vh.core import color
+    from vh.core.engine import Engine
+
+    engine = Engine(tiny)
+    rng = np.random.default_rng(0)
+    frames = [rng.uniform(0, 1, (40, 56, 3)).astype(np.float32) for _ in range(2)]
+    outs = list(engine.run(frames, None, colorspace=color.working_space()))
+    assert len(outs) == 2 and all(o.shape == f.shape for o, f in zip(outs, frames))
+    assert all(np.isfinite(o).all() for o in outs)
+    with torch.no_grad():
+        comp = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)[:, None]  # [2, 1, 3, H, W]
+        lo = torch.nn.functional.interpolate(comp[:, 0], size=(32, 32), mode="area")[:, None]
+        detected = tiny.detect(lo)
+    assert 0 < float(detected.mean()) < 1  # the predicted matte is partial, so the output mixes both
+    assert any(not np.array_equal(o, f) for o, f in zip(outs, frames))

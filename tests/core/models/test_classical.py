@@ -1,0 +1,173 @@
+"""Classical harmonizers: registry, background untouched, empty matte, statistics land where they should,
+temporal smoothing and its state."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vh.core.errors import InputError
+from vh.core.models import create_model, list_models, resolve_name
+from vh.core.models.classical import SPACES, from_space, to_space
+
+MODELS = ("cut", "stats", "histogram")
+
+
+def _scene(t: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A composite [1, T, 3, 32, 32]: bluish background, reddish square foreground, with texture; soft edges."""
+    g = torch.Generator().manual_seed(seed)
+    comp = torch.empty(1, t, 3, 32, 32)
+    comp[:, :, 0] = 0.2 + 0.1 * torch.rand(1, t, 32, 32, generator=g)
+    comp[:, :, 1] = 0.3 + 0.1 * torch.rand(1, t, 32, 32, generator=g)
+    comp[:, :, 2] = 0.6 + 0.2 * torch.rand(1, t, 32, 32, generator=g)
+    matte = torch.zeros(1, t, 1, 32, 32)
+    matte[..., 8:24, 8:24] = 1.0
+    matte[..., 7, 8:24] = 0.5  # a soft edge
+    fg = matte[:, :, 0] > 0
+    red = torch.tensor([0.8, 0.3, 0.2]).view(3, 1, 1) + 0.1 * torch.rand(1, t, 3, 32, 32, generator=g)
+    comp = torch.where(fg[:, :, None], red, comp)
+    return comp, matte
+
+
+def test_registered_with_aliases():
+    assert set(MODELS) <= set(list_models())
+    assert resolve_name("cut-and-paste") == "cut"
+    assert resolve_name("identity") == "cut"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_background_is_bit_exact_and_shape_kept(name):
+    comp, matte = _scene()
+    out = create_model(name)(comp, matte)
+    assert out.shape == comp.shape and out.dtype == comp.dtype
+    bg = (matte == 0).expand_as(comp)
+    assert torch.equal(out[bg], comp[bg])
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_empty_matte_returns_input_unchanged(name):
+    comp, matte = _scene()
+    out = create_model(name)(comp, torch.zeros_like(matte))
+    assert torch.equal(out, comp)
+
+
+@pytest.mark.parametrize("name", ["stats", "histogram"])
+def test_full_matte_has_no_background_to_match(name):
+    comp, matte = _scene()
+    out = create_model(name)(comp, torch.ones_like(matte))
+    assert torch.equal(out, comp)
+
+
+@pytest.mark.parametrize("name", ["stats", "histogram"])
+def test_foreground_moves_toward_the_background(name):
+    comp, matte = _scene()
+    out = create_model(name, time_constant=0)(comp, matte)
+    fg, bg = matte[0, 0, 0] == 1, matte[0, 0, 0] == 0
+    mean = lambda x, m: x[0, 0][:, m].mean(dim=1)  # noqa: E731  [3]
+    before = (mean(comp, fg) - mean(comp, bg)).abs().sum()
+    after = (mean(out, fg) - mean(comp, bg)).abs().sum()
+    assert after < 0.25 * before
+
+
+def test_stats_in_rgb_matches_the_background_mean_and_std_exactly():
+    comp, matte = _scene()
+    m = create_model("stats", space="rgb", time_constant=0)
+    hard = (matte > 0.9).float()  # binary matte: the foreground's stats are those of its pixels
+    out = m(comp, hard)
+    fg, bg = hard[0, 0, 0] == 1, hard[0, 0, 0] == 0
+    got, ref = out[0, 0][:, fg], comp[0, 0][:, bg]
+    assert torch.allclose(got.mean(1), ref.mean(1), atol=1e-4)
+    assert torch.allclose(got.std(1, unbiased=False), ref.std(1, unbiased=False), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["stats", "histogram"])
+def test_amount_zero_is_the_identity(name):
+    comp, matte = _scene()
+    out = create_model(name, amount=0.0, space="rgb")(comp, matte)
+    assert torch.allclose(out, comp, atol=1e-5)
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_colour_spaces_round_trip(space):
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    assert torch.allclose(from_space(to_space(x, space), space), x, atol=1e-9)
+
+
+def test_lab_of_white_and_black():
+    white, black = torch.ones(3, 1, 1, dtype=torch.float64), torch.zeros(3, 1, 1, dtype=torch.float64)
+    assert torch.allclose(to_space(white, "lab").flatten(), torch.tensor([100.0, 0.0, 0.0], dtype=torch.float64), atol=1e-3)
+    assert torch.allclose(to_space(black, "lab").flatten(), torch.zeros(3, dtype=torch.float64), atol=1e-6)
+
+
+class TestTemporalSmoothing:
+    @pytest.mark.parametrize("name", ["stats", "histogram"])
+    def test_calls_continue_where_the_last_left_off(self, name):
+        comp, matte = _scene(t=4, seed=1)
+        whole = create_model(name, time_constant=3)(comp, matte)
+        split = create_model(name, time_constant=3)
+        parts = [split(comp[:, i : i + 1], matte[:, i : i + 1]) for i in range(4)]
+        assert torch.allclose(torch.cat(parts, dim=1), whole, atol=1e-5)
+
+    @pytest.mark.parametrize("name", ["stats", "histogram"])
+    def test_reset_forgets_the_clip(self, name):
+        comp, matte = _scene(t=2, seed=2)
+        other, _ = _scene(t=2, seed=3)
+        model = create_model(name, time_constant=5)
+        first = model(comp, matte)
+        model(other * 0.5, matte)  # a different clip moves the pool
+        assert not torch.allclose(model(comp, matte), first, atol=1e-4)
+        model.reset()
+        assert torch.allclose(model(comp, matte), first, atol=1e-6)
+
+    def test_smoothing_damps_a_sudden_change(self):
+        # the background brightens at frame 3: per-frame stats follow at once, smoothed ones lag behind
+        comp, matte = _scene(t=6, seed=4)
+        comp[:, 3:] = torch.where(matte[:, 3:] == 0, (comp[:, 3:] + 0.3).clamp(max=1.0), comp[:, 3:])
+        fg = matte[0, 0, 0] == 1
+        mean_fg = lambda x: x[0, :, :, fg].mean(dim=(1, 2))  # noqa: E731  [T]
+        per_frame = mean_fg(create_model("stats", space="rgb", time_constant=0)(comp, matte))
+        smooth = mean_fg(create_model("stats", space="rgb", time_constant=4)(comp, matte))
+        jump_raw, jump_smooth = per_frame[3] - per_frame[2], smooth[3] - smooth[2]
+        assert jump_raw > 0.1
+        assert 0 < jump_smooth < 0.5 * jump_raw
+
+    def test_empty_matte_frame_does_not_move_the_estimate(self):
+        comp, matte = _scene(t=3, seed=5)
+        matte[:, 1] = 0.0  # the object leaves frame 1
+        model = create_model("stats", time_constant=2)
+        out = model(comp, matte)
+        assert torch.isfinite(out).all()
+        assert torch.equal(out[:, 1], comp[:, 1])
+
+    def test_stateful_flag(self):
+        assert create_model("stats").stateful and create_model("histogram").stateful
+
+
+class TestOptions:
+    @pytest.mark.parametrize("name", ["stats", "histogram"])
+    def test_options_list_time_constant(self, name):
+        model = create_model(name)
+        names = {o.name for o in model.options()}
+        assert {"time_constant", "space", "amount"} <= names
+        for o in model.options():
+            assert getattr(model.config, o.name) == o.default
+
+    def test_overrides_are_typed(self):
+        assert create_model("stats", time_constant="8").config.time_constant == 8.0
+        assert create_model("histogram", bins="32").config.bins == 32
+
+    @pytest.mark.parametrize(
+        "name, overrides, message",
+        [
+            ("stats", {"colour": 1}, "no option 'colour'"),
+            ("stats", {"space": "hsv"}, "unknown colour space"),
+            ("stats", {"time_constant": -1}, "time_constant"),
+            ("stats", {"time_constant": "soon"}, "expects float"),
+            ("histogram", {"bins": 1}, "bins"),
+            ("histogram", {"amount": 2}, "amount"),
+            ("cut", {"space": "lab"}, "no options"),
+        ],
+    )
+    def test_bad_options_are_input_errors(self, name, overrides, message):
+        with pytest.raises(InputError, match=message):
+            create_model(name, **overrides)

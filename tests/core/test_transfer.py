@@ -1,0 +1,165 @@
+"""The full-resolution transfer: fits, HDR extrapolation, compositing, temporal smoothing, and the oracle test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vh.core.transfer import (
+    ColorTransfer,
+    TransferConfig,
+    composite,
+    fit_weights,
+    local_affine,
+    resize_bilinear_region,
+)
+
+
+def _smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth, colourful [h, w, 3] image in 0.1..0.9 (low-res and full-res see the same colours)."""
+    rng = np.random.default_rng(seed)
+    small = rng.random((4, 4, 3)).astype(np.float32)
+    return 0.1 + 0.8 * cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+
+
+def _grade(x: np.ndarray) -> np.ndarray:
+    """A smooth non-linear colour change, like a LUT a compositor might have applied."""
+    return np.stack([x[..., 0] ** 0.8, 0.9 * x[..., 1] + 0.05, x[..., 2] ** 1.2 * 0.95], -1).astype(np.float32)
+
+
+def _fit_and_apply(method: str, comp_hi: np.ndarray, target_hi: np.ndarray, matte_hi: np.ndarray, size=(64, 64)):
+    comp_lo = cv2.resize(comp_hi, size, interpolation=cv2.INTER_AREA)
+    target_lo = cv2.resize(target_hi, size, interpolation=cv2.INTER_AREA)
+    m_lo = cv2.resize(matte_hi, size, interpolation=cv2.INTER_AREA)
+    out_lo = comp_lo * (1 - m_lo[..., None]) + target_lo * m_lo[..., None]
+    t = ColorTransfer(TransferConfig(method=method)).fit(comp_lo, out_lo, m_lo)
+    return t, t.apply(comp_hi)
+
+
+def test_resize_region_matches_cv2_resize():
+    lo = np.random.default_rng(1).random((9, 13, 5)).astype(np.float32)
+    full = cv2.resize(lo, (50, 31), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(resize_bilinear_region(lo, (31, 50), 0, 31, 0, 50), full, atol=1e-5)
+    np.testing.assert_allclose(resize_bilinear_region(lo, (31, 50), 7, 20, 11, 40), full[7:20, 11:40], atol=1e-5)
+
+
+def test_local_affine_recovers_an_exact_affine_map():
+    rng = np.random.default_rng(2)
+    guide = rng.random((32, 32, 3)).astype(np.float32)
+    a = np.array([[0.1, 0.2, 0.0], [0.0, -0.1, 0.05], [0.3, 0.0, 0.0]], np.float32)
+    target = guide @ a.T + 0.05
+    coef = local_affine(guide, target, np.ones((32, 32), np.float32), radius=4, eps=1e-6)  # [h, w, 12]
+    pred = coef[..., 9:] + sum(coef[..., 3 * i : 3 * i + 3] * guide[..., i : i + 1] for i in range(3))
+    np.testing.assert_allclose(pred, target, atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["lut", "poly", "lut+affine", "affine"])
+def test_global_grade_is_carried_to_full_resolution(method):
+    comp = _smooth_image(120, 160)
+    # fine texture the low-res model never sees: the transfer must keep it, upsampling would blur it
+    comp = (comp + 0.05 * np.sin(np.arange(160) * 2.0)[None, :, None]).astype(np.float32)
+    matte = np.zeros((120, 160), np.float32)
+    matte[20:100, 30:130] = 1.0
+    target = _grade(comp)
+    _, out = _fit_and_apply(method, comp, target, matte)
+    fg = matte > 0
+    err = np.abs(out - target)[fg].mean()
+    _, naive = _fit_and_apply("upsample", comp, target, matte)
+    assert err < 0.5 * np.abs(naive - target)[fg].mean()
+    assert err < 0.02
+
+
+def test_hdr_values_stay_finite_ordered_and_unclipped():
+    comp = _smooth_image(64, 64)
+    matte = np.ones((64, 64), np.float32)
+    t, _ = _fit_and_apply("lut+affine", comp, comp * 0.9 + 0.05, matte, size=(32, 32))
+    hdr = np.full((2, 2, 3), 0.5, np.float32)
+    hdr[0, 0], hdr[0, 1], hdr[1, 0] = 4.0, 16.0, -0.05
+    out = t.apply(hdr, full_hw=(64, 64), origin=(30, 30))
+    assert np.isfinite(out).all()
+    assert (out[0, 1] > out[0, 0]).all() and (out[0, 0] > 1.5).all(), out  # ordered and far above 1.0
+    assert (out[1, 0] < out[1, 1]).all()  # below-zero values keep their order too
+
+
+def test_composite_background_is_bit_exact_and_soft_edges_blend():
+    rng = np.random.default_rng(3)
+    plate = (rng.standard_normal((16, 16, 4)) * 5).astype(np.float32)
+    plate[0, 0, 0] = -0.0
+    transformed = np.full((16, 16, 3), np.inf, np.float32)  # anything at all where the matte is 0
+    matte = np.zeros((16, 16), np.float32)
+    matte[4:12, 4:12] = 0.25
+    transformed[4:12, 4:12] = 2.0
+    out = composite(plate, transformed, matte)
+    bg = matte == 0
+    assert np.array_equal(out[bg].view(np.uint32), plate[bg].view(np.uint32))
+    np.testing.assert_array_equal(out[..., 3], plate[..., 3])
+    np.testing.assert_allclose(out[4:12, 4:12, :3], plate[4:12, 4:12, :3] * 0.75 + 2.0 * 0.25, rtol=1e-6)
+
+
+def test_fit_weights_ignore_mixed_edge_pixels():
+    m = np.array([[0.0, 0.3, 0.5, 0.8, 1.0]] * 40, np.float32)  # enough foreground for no fallback
+    w = fit_weights(m)
+    assert w[0, 0] == w[0, 1] == w[0, 2] == 0 and 0 < w[0, 3] < w[0, 4] == 1
+
+
+def test_temporal_smoothing_damps_model_flicker():
+    """A model whose output jitters frame to frame: the smoothed transfer moves less than the per-frame one."""
+    comp = _smooth_image(48, 48)
+    matte = np.ones((48, 48), np.float32)
+    jitter = [0.04 * (-1) ** k for k in range(12)]
+    means = {}
+    for tc in (0.0, 4.0):
+        transfer = ColorTransfer(TransferConfig(method="lut", time_constant=tc))
+        means[tc] = [float(transfer.fit(comp, comp * 0.9 + 0.05 + j, matte).apply(comp).mean()) for j in jitter]
+    swing = {tc: np.abs(np.diff(v[4:])).mean() for tc, v in means.items()}
+    assert swing[4.0] < 0.5 * swing[0.0], swing
+
+
+def test_empty_foreground_keeps_the_previous_estimate():
+    comp = _smooth_image(32, 32)
+    transfer = ColorTransfer(TransferConfig(method="lut", time_constant=2.0))
+    a = transfer.fit(comp, comp + 0.1, np.ones((32, 32), np.float32)).apply(comp)
+    b = transfer.fit(comp, comp, np.zeros((32, 32), np.float32)).apply(comp)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_unknown_method_is_rejected():
+    with pytest.raises(ValueError, match="unknown transfer method"):
+        TransferConfig(method="magic")
+
+
+# -- oracle: a perfect 256x256 model output carried to full resolution on real composites -------------------------
+
+
+def _oracle_module():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_transfer_oracle
+
+    return bench_transfer_oracle
+
+
+@pytest.mark.realdata
+def test_oracle_one_hyoutube_clip_beats_half_of_naive_upsampling(shared_data):
+    bench = _oracle_module()
+    name, frames = bench.hyoutube_clips(shared_data / "hyoutube_val")[0]
+    data = [(bench._read_rgb(c), bench._read_rgb(r), bench._read_mask(m)) for c, r, m in frames[:4]]
+    scores = {}
+    for method in ("lut+affine", "upsample"):
+        transfer = ColorTransfer(TransferConfig(method=method))
+        scores[method] = np.mean([bench.oracle_frame(transfer, *d) for d in data])
+    assert scores["lut+affine"] <= 0.5 * scores["upsample"], scores
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_oracle_all_hyoutube_clips_and_hadobe5k(shared_data):
+    bench = _oracle_module()
+    cfg = TransferConfig()
+    yt = bench.run_hyoutube(shared_data / "hyoutube_val", ["lut+affine", "upsample"], 11, cfg)
+    assert yt["lut+affine"] <= 0.5 * yt["upsample"], yt
+    ad = bench.run_hadobe(shared_data / "iharmony4", ["lut+affine", "upsample"], cfg)
+    assert ad["lut+affine"] <= 0.5 * ad["upsample"], ad

@@ -1,0 +1,26 @@
+"""Fixtures for the OFX bridge tests: the plugin built once per session with CMake, small EXR plates."""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import REPO, build
+
+
+@pytest.fixture(scope="session")
+def ofx_bundle():
+    """The VHMAEHarmonize.ofx.bundle, built (incrementally) into build/ofx; skips when the toolchain is absent."""
+    try:
+        return build.build_bundle(REPO / "build" / "ofx")
+    except build.BuildUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def small_plate(tmp_path_factory):
+    """12 frames (1..12) of a 96x160 scene-linear RGBA plate (alpha = matte) and its separate matte, as EXR."""
+    from ..conftest import make_plate
+
+    folder = tmp_path_factory.mktemp("ofx_plate")
+    plate, matte = make_plate(folder, frames=12, height=96, width=160, first=1)
+    return plate, matte

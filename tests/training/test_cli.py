@@ -1,0 +1,64 @@
+"""`vh make-dataset` on the real data: a HYouTube-layout set the reader accepts, its size, a contact sheet."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cv2
+import pytest
+
+from vh.core.cli.main import main
+from vh.training.datasets.hyoutube import HYouTube
+
+
+def few_pairs(shared_data, tmp_path, n: int = 4):
+    """A folder of `n` real pairs (links, not copies)."""
+    src = shared_data / "train_pairs" / "weizmann_horses"
+    dst = tmp_path / "pairs"
+    for sub in ("images", "masks"):
+        (dst / sub).mkdir(parents=True)
+    for image in sorted((src / "images").iterdir())[:n]:
+        os.symlink(image, dst / "images" / image.name)
+        os.symlink(src / "masks" / f"{image.stem}.png", dst / "masks" / f"{image.stem}.png")
+    return dst
+
+
+@pytest.mark.realdata
+def test_make_dataset_from_pairs_and_davis(shared_data, tmp_path, capsys):
+    out, sheet = tmp_path / "set", tmp_path / "sheet.png"
+    rc = main(["make-dataset", str(out), "--pairs", str(few_pairs(shared_data, tmp_path)),
+               "--davis", str(shared_data / "davis"), "--luts", str(shared_data / "luts"),
+               "--clips", "6", "--frames", "4", "--size", "64", "--davis-share", "0.5",
+               "--contact-sheet", str(sheet), "--sheet-clips", "3"])
+    assert rc == 0
+    assert "6 clips, 24 frames" in capsys.readouterr().out
+    ds = HYouTube(out, split="train")
+    assert len(ds) == 6 and all(len(c) == 4 for c in ds)
+    frame = ds.read_frame(ds[0], 3)
+    assert frame.comp.shape == (64, 64, 3) and frame.mask.shape == (64, 64)
+    manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    kinds = {m["kind"] for m in manifest}
+    assert kinds == {"dancing", "video"}
+    n_dancing = sum(m["kind"] == "dancing" for m in manifest)
+    assert len(list((out / "flow").rglob("*.npz"))) == n_dancing  # exact flow for every dancing clip
+    image = cv2.imread(str(sheet))
+    assert image.shape[0] == 3 * 68 and image.shape[1] == 9 * 68  # 3 rows of 4 comp + 4 real + matte tiles
+
+
+def test_make_dataset_errors_leave_nothing_behind(tmp_path, pairs_dir, capsys):
+    assert main(["make-dataset", str(tmp_path / "a")]) == 2
+    assert "needs at least one source" in capsys.readouterr().err
+    (tmp_path / "exists").mkdir()
+    assert main(["make-dataset", str(tmp_path / "exists"), "--pairs", str(pairs_dir), "--clips", "1"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    # a LUT folder without LUTs fails before anything is written
+    (tmp_path / "noluts").mkdir()
+    assert main(["make-dataset", str(tmp_path / "b"), "--pairs", str(pairs_dir), "--luts", str(tmp_path / "noluts")]) == 2
+    assert "no .cube LUTs" in capsys.readouterr().err
+    # a broken pair discovered mid-build removes the partial set
+    (pairs_dir / "masks" / "p03.png").write_bytes(b"not a png")
+    rc = main(["make-dataset", str(tmp_path / "c"), "--pairs", str(pairs_dir), "--clips", "12", "--size", "32",
+               "--frames", "2"])
+    assert rc == 2 and "cannot read mask" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists", "noluts", "pairs"]

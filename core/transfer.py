@@ -47,10 +47,11 @@ class TransferConfig:
     identity_prior: float = 1e-4
     #: polynomial degree of the "poly" global fit.
     poly_degree: int = 3
-    #: guided-filter window radius at model resolution, in pixels.
-    radius: int = 8
+    #: guided-filter window radius at model resolution, in pixels. Smaller follows the model more closely (oracle
+    #: fMSE on hyoutube_val vs naive upsampling: r=8 0.28x, r=4 0.23x, r=2 0.20x) but also follows its noise.
+    radius: int = 4
     #: guided-filter ridge on the local slope: larger -> the residual is closer to a smooth offset field.
-    eps: float = 1e-2
+    eps: float = 1e-3
     #: EMA time constant of the global fit, in frames (0 disables temporal smoothing).
     time_constant: float = 2.0
     #: rows per band when applying at full resolution (bounds the temporary memory at 4K).

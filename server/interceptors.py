@@ -50,11 +50,18 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, f"internal server error (incident {incident}, see the server log)"
 
 
+def one_line(message: str, limit: int = 300) -> str:
+    """A status message safe for a host's UI: control characters from client-supplied names escaped, bounded."""
+    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    return safe if len(safe) <= limit else safe[: limit - 3] + "..."
+
+
 def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
     if isinstance(exc, CancelledError) or not context.is_active():
         log.debug("stream ended by the client: %s", exc)
         return
     code, message = status_for(exc)
+    message = one_line(message)
     if code != grpc.StatusCode.INTERNAL:
         log.info("%s: %s", code.name, message)
     context.abort(code, message)

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,11 +54,16 @@ class Running:
     health: object  # grpc_health HealthServicer
     queue: object  # DeviceQueue
 
-    def stop(self, grace: float | None = 5.0) -> None:
-        """Graceful stop: NOT_SERVING, refuse new streams, let in-flight ones finish for `grace` s, then cancel."""
+    def stop(self, grace: float = 5.0) -> None:
+        """Graceful stop: NOT_SERVING, new streams get UNAVAILABLE, in-flight ones have `grace` seconds to
+        finish, then end with UNAVAILABLE at their next frame; a stream idle on its client is cancelled."""
         self.health.enter_graceful_shutdown()
         self.service.drain()
-        self.server.stop(grace).wait()
+        deadline = time.monotonic() + grace
+        while self.service.slots.active and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.service.interrupt()
+        self.server.stop(1.0).wait()
         self.queue.close()
 
 

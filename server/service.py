@@ -70,11 +70,17 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         self.config = config
         self.slots = _Slots(config.max_clients)
         self._ids = itertools.count(1)
+        self.accepted = 0  # streams that got a slot (a per-server count, e.g. to see load balancing)
         self._draining = threading.Event()
+        self._interrupt = threading.Event()
 
     def drain(self) -> None:
         """Refuse new streams (UNAVAILABLE) while in-flight ones finish; called on SIGTERM."""
         self._draining.set()
+
+    def interrupt(self) -> None:
+        """End in-flight streams at their next frame with UNAVAILABLE (the drain's grace time is over)."""
+        self._interrupt.set()
 
     # ------------------------------------------------------------------------------------------------------ #
     def GetInfo(self, request: pb.GetInfoRequest, context: grpc.ServicerContext) -> pb.ServerInfo:
@@ -108,6 +114,7 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
             raise UnavailableError("server is shutting down; send the job to another server")
         with self.slots.take():
             stream_id = f"s{next(self._ids)}"
+            self.accepted += 1
             started = time.perf_counter()
             frames = 0
             try:
@@ -185,6 +192,9 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                 emitted += 1
 
         for request in requests:
+            if self._interrupt.is_set():
+                raise UnavailableError(f"server is shutting down; the job stopped after {emitted} frames, "
+                                       "send it again (to another server)")
             if request.WhichOneof("kind") != "chunk":
                 raise InputError("a stream takes one StreamHeader; got another header after frames started")
             frame = assembler.add(request.chunk)

@@ -110,6 +110,8 @@ def option_to_proto(value: float | int | bool | str) -> pb.OptionValue:
     if isinstance(value, bool):  # before int: bool is an int subclass
         return pb.OptionValue(flag=value)
     if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise InputError(f"option value {value} does not fit a 64-bit integer")
         return pb.OptionValue(integer=value)
     if isinstance(value, float):
         return pb.OptionValue(number=value)

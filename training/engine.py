@@ -77,19 +77,34 @@ def train_one_epoch(
 def predict_clip(
     model: Harmonizer, comp: np.ndarray, matte: np.ndarray, device: torch.device, autocast: Any
 ) -> np.ndarray:
-    """Harmonize a clip comp [T, S, S, 3], matte [T, S, S] (float32 0..1) in windows of `model.window`."""
+    """Harmonize a clip comp [T, S, S, 3], matte [T, S, S] (float32 0..1) in windows of `model.window`.
+
+    A model with another `input_size` runs on resized frames; its prediction is resized back and composited
+    over the full-size comp under the full-size matte, so the background stays exact.
+    """
+    import cv2
+
     window = max(1, int(getattr(model, "window", 1)))
-    n = comp.shape[0]
+    n, s = comp.shape[0], comp.shape[1]
+    size = getattr(model, "input_size", None)
+    h, w = size if size is not None else (s, comp.shape[2])
+    resized = (h, w) != comp.shape[1:3]
+    small_c = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in comp]) if resized else comp
+    small_m = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA) for m in matte]) if resized else matte
     model.reset()
     out = np.empty_like(comp)
     for start in range(0, n, window):
         idx = [min(i, n - 1) for i in range(start, start + window)]  # pad the last window with the last frame
-        c = torch.from_numpy(comp[idx].transpose(0, 3, 1, 2))[None].to(device)  # [1, W, 3, S, S]
-        m = torch.from_numpy(matte[idx][:, None])[None].to(device)  # [1, W, 1, S, S]
+        c = torch.from_numpy(np.ascontiguousarray(small_c[idx].transpose(0, 3, 1, 2)))[None].to(device)  # [1, W, 3, h, w]
+        m = torch.from_numpy(np.ascontiguousarray(small_m[idx][:, None]))[None].to(device)  # [1, W, 1, h, w]
         with autocast:
-            y = model(c, m)  # [1, W, 3, S, S]
+            y = model(c, m)  # [1, W, 3, h, w]
         keep = min(window, n - start)
-        out[start : start + keep] = y[0, :keep].float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+        pred = y[0, :keep].float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()  # [keep, h, w, 3]
+        for k in range(keep):
+            p = cv2.resize(pred[k], (comp.shape[2], s), interpolation=cv2.INTER_LINEAR) if resized else pred[k]
+            a = matte[start + k][:, :, None]
+            out[start + k] = comp[start + k] * (1.0 - a) + p * a
     return out
 
 

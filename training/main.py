@@ -268,6 +268,11 @@ class Trainer:
         from vh.core.checkpoint import save_checkpoint
 
         path = None
+        # every rank's RNG state (they differ: seed + rank), so a resumed DDP run draws what it would have drawn
+        rngs = [rng_state()]
+        if self.dist.world > 1:
+            rngs = [None] * self.dist.world
+            torch.distributed.all_gather_object(rngs, rng_state())
         if self.dist.main:
             ckpt_dir = self.run_dir / "checkpoints"
             step = self.state.step
@@ -288,7 +293,7 @@ class Trainer:
                 "nets": {k: m.state_dict() for k, m in self.task.raw.items()},
                 "optimizers": {k: o.state_dict() for k, o in self.task.optimizers.items()},
                 "schedulers": {k: s.state_dict() for k, s in self.task.schedulers.items()},
-                "rng": rng_state(),
+                "rng": rngs,
                 "config": self.config,
             }
             tmp = ckpt_dir / f".state-{step:07d}.pt.tmp"
@@ -314,7 +319,10 @@ class Trainer:
             o.load_state_dict(state["optimizers"][k])
         for k, s in self.task.schedulers.items():
             s.load_state_dict(state["schedulers"][k])
-        set_rng_state(state["rng"])
+        rngs = state["rng"]
+        if len(rngs) != self.dist.world:
+            log.warning("%s was saved by %d processes, resuming with %d: random streams restart", path, len(rngs), self.dist.world)
+        set_rng_state(rngs[self.dist.rank % len(rngs)])
         self.state = LoopState(**state["loop"])
         if self.state.batch_in_epoch >= self.steps_per_epoch:  # saved at an epoch's end
             self.state.epoch, self.state.batch_in_epoch = self.state.epoch + 1, 0

@@ -244,8 +244,8 @@ class VideoEncoder:
     def abort(self) -> None:
         try:
             self.container.close()
-        except Exception:  # closing a half-initialised muxer may fail; the file is deleted anyway
-            pass
+        except (av.FFmpegError, OSError, ValueError):
+            pass  # closing a half-initialised muxer may fail; the temporary file is deleted anyway
 
 
 def _one_line(exc: BaseException) -> str:

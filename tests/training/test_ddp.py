@@ -59,3 +59,21 @@ def test_torchrun_two_ranks_end_identical(pairs_dir, tmp_path, repo_root):
 
     fresh = test_tiny(hidden=8).state_dict()
     assert not all(torch.equal(fresh[k], w0[k]) for k in w0)
+
+
+@pytest.mark.slow
+def test_nan_on_one_rank_stops_every_rank(pairs_dir, tmp_path, repo_root):
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    cfg = tiny_config(pairs_dir, epochs=1, steps_per_epoch=4, batch_size=2)
+    cfg["loss"] = {"nan_at_step": 1, "nan_rank": 1}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    (tmp_path / "worker.py").write_text(WORKER)
+    env = {**os.environ, "PYTHONPATH": str(repo_root), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node", "2", str(tmp_path / "worker.py"), str(tmp_path / "cfg.json"),
+         str(tmp_path / "run")],
+        env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode != 0
+    assert "loss 'rec' is nan at step 1" in proc.stderr
+    assert "loss 'rec (on another rank)' is nan at step 1" in proc.stderr

@@ -168,3 +168,25 @@ def test_warp_with_the_flow_reversed_is_wrong():
     f0, f1, m1, flow = affine_pair()
     err = ((warp(f0, -flow) - f1).abs() * m1).sum() / (3 * m1.sum())
     assert err.item() > 0.02
+
+
+def test_warp_with_the_dancing_builders_flow_reproduces_the_next_foreground():
+    # The training data's own flow (vh.training.dancing) through S: frame t warped onto frame t+1's foreground.
+    import cv2
+
+    from vh.training.dancing import DancingConfig, make_dancing_clip
+    from vh.training.recolor import Recolor
+
+    ys, xs = np.mgrid[0:160, 0:200].astype(np.float64)
+    image = _texture(xs, ys).astype(np.float32)  # [H, W, 3]
+    mask = ((((xs - 100) / 45) ** 2 + ((ys - 80) / 35) ** 2) < 1).astype(np.float32)
+    clip = make_dancing_clip(image, mask, Recolor("adjust", adjustments=[("exposure", 0.5)]),
+                             np.random.default_rng(0), DancingConfig(frames=3, size=96))
+    sample = clip.to_sample(with_flow=True)  # real [T, 3, S, S], matte [T, 1, S, S], flow [T-1, 2, S, S]
+    for t in range(2):
+        # inside the foreground, away from its edge where pixels mix with the (separately moving) background
+        core = torch.from_numpy(cv2.erode(clip.matte[t + 1], np.ones((5, 5), np.uint8)))[None, None]
+        warped = warp(sample["real"][t][None], sample["flow"][t][None])  # [1, 3, S, S]
+        err = ((warped - sample["real"][t + 1][None]).abs() * core).sum() / (3 * core.sum())
+        still = ((sample["real"][t] - sample["real"][t + 1]).abs()[None] * core).sum() / (3 * core.sum())
+        assert err.item() < 2e-3 and still.item() > 10 * err.item(), (err.item(), still.item())

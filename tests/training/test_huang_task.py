@@ -84,6 +84,20 @@ def test_temporal_term_needs_flow_and_matches_the_warp():
     assert float(no_flow["rec"]) == pytest.approx(float(with_flow["rec"]))
 
 
+@pytest.mark.parametrize("name", ["huang.yaml", "huang_tiny.yaml"])
+def test_shipped_configs_resolve_and_build(repo_root, name):
+    from vh.training.main import load_config, resolve
+
+    config = load_config(repo_root / "training" / "configs" / name)
+    resolved, train, _, data = resolve(config)
+    assert config["task"] == "huang" and data.frames == 2 and data.flow
+    task = create_task("huang", resolved, "cpu")
+    with torch.device("meta"):  # the paper-size networks without allocating them
+        nets = task.build_models()
+    assert task.harmonizer().input_size == (data.size, data.size)
+    assert set(nets) == {"G", "D"}
+
+
 def test_nan_input_stops_with_a_named_error():
     from vh.training.tasks import NonFiniteLossError
 

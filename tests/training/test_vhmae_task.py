@@ -136,10 +136,11 @@ def read_clip(root: Path, clip: str, frames: int, side: int) -> dict[str, torch.
 
 @pytest.mark.realdata
 def test_tiny_overfits_one_real_clip(shared_data, one_thread, record_property):
-    """vhmae_tiny at 64x64 on blackswan-0's first 8 frames: foreground MSE falls >= 10x within 150 steps."""
+    """vhmae_tiny at 64x64 on blackswan-0's first 8 frames: foreground MSE falls >= 10x within 300 steps
+    (about 20x here; ~30 s on one CPU thread)."""
     batch = read_clip(shared_data / "hyoutube_val", "blackswan-0", frames=8, side=64)
     torch.manual_seed(0)
-    task = make_task(augment={"rotate": False, "flip": False})
+    task = make_task(augment={"rotate": False, "flip": False}, optim={"lr": 2e-3})
     model = task.harmonizer()
     fg = batch["matte"].expand_as(batch["comp"]) > 0.5
 
@@ -150,7 +151,7 @@ def test_tiny_overfits_one_real_clip(shared_data, one_thread, record_property):
         return float(((out - batch["real"])[fg] ** 2).mean())
 
     start = fg_mse()
-    for step in range(150):
+    for step in range(300):
         task.train_step(batch, step)
     end = fg_mse()
     identity = float(((batch["comp"] - batch["real"])[fg] ** 2).mean())

@@ -64,7 +64,9 @@ class TinyTask(TrainTask):
         with self.autocast():
             out = self.nets["net"](comp, matte)  # [B, T, 3, H, W]
         loss = ((out.float() - real) ** 2).mean()
-        if step == self.config.get("loss", {}).get("nan_at_step", -1):
+        nan = self.config.get("loss", {})
+        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        if step == nan.get("nan_at_step", -1) and rank == nan.get("nan_rank", rank):
             loss = loss * float("nan")
         self.optimize("net", loss, name="rec")
         return {"rec": loss.detach()}

@@ -136,9 +136,19 @@ class TrainTask:
         return contextlib.nullcontext()
 
     def check_finite(self, loss: torch.Tensor, name: str) -> None:
-        """Raise NonFiniteLossError naming the loss and step; called before any backward."""
+        """Raise NonFiniteLossError naming the loss and step; called before any backward.
+
+        Under DDP the verdict is agreed across ranks (one scalar all-reduce): a rank that stopped alone would
+        leave the others blocked forever in the gradient all-reduce of their backward.
+        """
         value = float(loss.detach())
-        if not math.isfinite(value):
+        bad = not math.isfinite(value)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            flag = torch.tensor([1.0 if bad else 0.0], device=loss.device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            if flag.item() > 0 and not bad:
+                raise NonFiniteLossError(self.step, f"{name} (on another rank)", float("nan"))
+        if bad:
             raise NonFiniteLossError(self.step, name, value)
 
     def optimize(self, optimizer: str, loss: torch.Tensor, name: str = "loss", clip: float | None = None) -> None:

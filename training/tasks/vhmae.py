@@ -150,7 +150,8 @@ def sweep_rows(path: str) -> list[tuple[str, list[str]]]:
     from vh.core.errors import InputError
 
     try:
-        grid = yaml.safe_load(open(path))["grid"]
+        with open(path) as f:
+            grid = yaml.safe_load(f)["grid"]
         rows = [(float(a), float(b)) for a, b in grid]
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         raise InputError(f"sweep file {path} must hold `grid: [[alpha, beta], ...]`: {exc}") from exc

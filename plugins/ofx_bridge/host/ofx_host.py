@@ -28,9 +28,9 @@ from __future__ import annotations
 import ctypes as C
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -237,7 +237,7 @@ class _Param:
 class _Image:
     raw: np.ndarray
     props: PropertySet
-    clip: "_ClipInstance"
+    clip: _ClipInstance
     time: float
     view: np.ndarray  # top-down view of the pixels
 
@@ -256,7 +256,7 @@ class _Effect:
     params: dict[str, _Param] = field(default_factory=dict)
     param_set_props: PropertySet = field(default_factory=lambda: PropertySet("paramset"))
     clips: dict[str, _ClipInstance] = field(default_factory=dict)
-    param_set: "_ParamSet" = field(init=False)
+    param_set: _ParamSet = field(init=False)
 
     def __post_init__(self) -> None:
         self.param_set = _ParamSet(self)
@@ -340,7 +340,7 @@ class OfxHost:
     def _obj(self, handle, kind: type | tuple):
         obj = self._objects.get(handle or 0)
         if not isinstance(obj, kind):
-            raise LookupError(f"bad handle {handle!r} (expected {kind})")
+            raise TypeError(f"bad handle {handle!r} (expected {kind})")
         return obj
 
     # -- actions ---------------------------------------------------------------------------------------------- #
@@ -374,7 +374,7 @@ class OfxHost:
         return self.contexts[context]
 
     def create_instance(self, source: Clip, matte: Clip | None = None, *, context: str = CONTEXT_GENERAL,
-                        params: dict | None = None) -> "OfxInstance":
+                        params: dict | None = None) -> OfxInstance:
         desc = self.describe_in_context(context)
         first = source.frames(source.frame_range[0]) if source.frames else None
         if first is None:
@@ -645,7 +645,7 @@ class OfxHost:
             clip = self._obj(handle, _ClipInstance)
             if clip.source is None or clip.source.frames is None:
                 raise _Status(FAILED)
-            pixels = clip.source.frames(int(round(time)))
+            pixels = clip.source.frames(round(time))
             if pixels is None:
                 raise _Status(FAILED)
             x1, y1 = clip.source.origin
@@ -675,7 +675,7 @@ class OfxHost:
 
     def _image(self, clip: _ClipInstance, time: float) -> _Image | None:
         inst = self._current
-        t = int(round(time))
+        t = round(time)
         if clip.name != "Output":
             needed = inst.frames_needed_now.get(clip.name) if inst.frames_needed_now is not None else None
             if needed is not None and not any(lo <= t <= hi for lo, hi in needed):
@@ -863,7 +863,7 @@ class OfxInstance:
         result = {}
         for n in inputs:
             values = out.get_all(f"OfxImageClipPropFrameRange_{n}")
-            result[n] = [(int(round(values[i])), int(round(values[i + 1]))) for i in range(0, len(values), 2)]
+            result[n] = [(round(values[i]), round(values[i + 1])) for i in range(0, len(values), 2)]
         return result
 
     def render(self, time: float, window: tuple[int, int, int, int] | None = None) -> np.ndarray:

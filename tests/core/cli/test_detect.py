@@ -18,7 +18,8 @@ SIZE = 32  # the tiny model's working size: inputs of this size are not resized,
 def checkpoint(tmp_path_factory) -> tuple[Path, torch.nn.Module]:
     torch.manual_seed(0)
     model = create_model("huang_tiny", input_size=SIZE, base_channels=4, max_channels=16, depth=3).eval()
-    with torch.no_grad():  # D's head starts at 0; give it weights so the soft map varies around 0.5
+    with torch.no_grad():  # both heads start at 0 (identity G, all-0 D); give them weights, D's map around 0.5
+        torch.nn.init.normal_(model.generator.unet.head.weight, std=0.5)
         torch.nn.init.normal_(model.discriminator.head.weight, std=0.5)
         model.discriminator.head.bias.fill_(0.5)
     path = tmp_path_factory.mktemp("ckpt") / "huang_tiny"
@@ -118,3 +119,24 @@ def test_a_model_without_a_detector_is_refused(tmp_path, capsys):
     assert main(["detect", str(tmp_path / "comp.####.png"), "-o", str(tmp_path / "m.####.exr"),
                  "--checkpoint", str(tmp_path / "stats")]) == 2
     assert "cannot predict a matte" in capsys.readouterr().err
+
+
+def test_harmonize_with_an_auto_matte_repaints_only_where_detect_sees_disharmony(tmp_path, checkpoint):
+    # `vh harmonize --matte auto` and `vh detect` share the engine's resizing: where the detected matte is 0 the
+    # harmonized frame must equal the input, and somewhere inside it the model must have repainted.
+    ckpt, _ = checkpoint
+    _write(tmp_path / "comp.####.png", _frames(2, 45, 70))
+    comp = tmp_path / "comp.####.png"
+    assert main(["detect", str(comp), "-o", str(tmp_path / "matte.####.exr"), "--checkpoint", str(ckpt)]) == 0
+    # PNG out: same colourspace as the PNG in (an EXR output would be written scene-linear)
+    assert main(["harmonize", str(comp), "--matte", "auto", "-o", str(tmp_path / "out.####.png"),
+                 "--checkpoint", str(ckpt), "-q"]) == 0
+    mattes = [f[..., 0] for f in read_frames(tmp_path / "matte.####.exr")]
+    outs = list(read_frames(tmp_path / "out.####.png"))
+    ins = list(read_frames(comp))
+    assert len(outs) == 2
+    for m, o, i in zip(mattes, outs, ins):
+        keep = m == 0
+        assert keep.any() and (~keep).any()
+        assert np.abs(o[keep] - i[keep]).max() < 1e-4  # 8-bit in, 16-bit PNG out: the same value
+        assert np.abs(o[~keep] - i[~keep]).max() > 0.01

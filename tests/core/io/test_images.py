@@ -203,3 +203,11 @@ def test_cropped_exr_is_placed_in_its_display_window(tmp_path):
 def test_sequence_in_a_missing_folder(tmp_path):
     with pytest.raises(InputError, match=r"folder .*nowhere does not exist"):
         probe(tmp_path / "nowhere" / "s.####.exr")
+
+
+@pytest.mark.realdata
+def test_real_jpeg_sequence_with_printf_pattern(shared_data):
+    info = probe(shared_data / "davis" / "JPEGImages" / "blackswan" / "%05d.jpg", (0, 2))
+    assert (info.width, info.height, info.frames, info.pixel_type) == (854, 480, (0, 1, 2), "uint8")
+    frames = list(read_frames(info))
+    assert len(frames) == 3 and 0.0 <= frames[0].min() and frames[0].max() <= 1.0

@@ -124,3 +124,11 @@ def test_alpha_of_a_prores_4444_plate(tmp_path):
     mattes = list(read_mattes(None, plate))
     assert len(mattes) == 2
     np.testing.assert_allclose(mattes[1], _soft(1), atol=1.5 / 1023)
+
+
+@pytest.mark.realdata
+def test_real_soft_still_matte(shared_data):
+    plate = probe(shared_data / "lemur" / "lemur_foreground.png")
+    m = next(read_mattes(shared_data / "lemur" / "lemur_alpha.png", plate))
+    assert m.shape == (440, 680)
+    assert np.mean((m > 0.02) & (m < 0.98)) > 0.005  # the estimated alpha has soft fur edges

@@ -6,7 +6,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from vh.core.errors import InputError
 from vh.core.models import create_model
 from vh.core.models.registry import list_aliases
-from vh.core.models.vhmae import VHMAE
+from vh.core.models.vhmae import VHMAE, VHMAEConfig
 
 SIDE = 64  # vhmae_tiny at 64x64: 4 x 4 x 4 = 64 tokens, fast on a CPU
 
@@ -153,6 +153,8 @@ def test_table1_flops_reference_values(record_property):
     gflops = [round(table1_flops(n) / 1e9, 1) for n in (0, 256, 512)]
     record_property("base_gflops_at_0_25_50_percent_fg", gflops)
     assert gflops == [237.8, 177.7, 122.4]
+    config = VHMAEConfig()  # the model's own general formula agrees with the hand-written Table 1 one
+    assert all(config.matmul_flops(n) == table1_flops(n) for n in (0, 256, 512, 1024))
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5])
@@ -166,4 +168,17 @@ def test_flops_per_window_follow_the_visible_count(fraction):
     # The flop counter has no formula for the CPU flash kernel; the math backend runs the same products as bmm.
     with counter, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
         model.reconstruct(torch.rand(1, 8, 3, 256, 256), matte)
-    assert counter.get_total_flops() == table1_flops(int(1024 * fraction), depth=2, decoder_depth=1)
+    n_fg = int(1024 * fraction)
+    assert counter.get_total_flops() == table1_flops(n_fg, depth=2, decoder_depth=1) == model.config.matmul_flops(n_fg)
+
+
+def test_checkpoint_roundtrip_rebuilds_the_same_model(tmp_path):
+    from vh.core.checkpoint import load_checkpoint, save_checkpoint
+
+    model = tiny(depth=1)
+    save_checkpoint(tmp_path / "ckpt", model, "vhmae_tiny", step=3)
+    loaded, meta = load_checkpoint(tmp_path / "ckpt", "cpu")
+    assert meta["config"]["input_size"] == SIDE and loaded.config == model.config
+    comp, matte = torch.rand(1, 8, 3, SIDE, SIDE), box_matte(1, 8, 40, 8, 40)
+    with torch.no_grad():
+        assert torch.equal(loaded(comp, matte), model(comp, matte))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "plugins" / "ofx_bridge" / "host"))
-import ofx_host  # noqa: E402
+import ofx_host
 
 
 def main(bundle: str, address: str) -> int:

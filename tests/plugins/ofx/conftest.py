@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import REPO, build
+from .harness import REPO, ofx_build
 
 
 @pytest.fixture(scope="session")
 def ofx_bundle():
     """The VHMAEHarmonize.ofx.bundle, built (incrementally) into build/ofx; skips when the toolchain is absent."""
     try:
-        return build.build_bundle(REPO / "build" / "ofx")
-    except build.BuildUnavailable as exc:
+        return ofx_build.build_bundle(REPO / "build" / "ofx")
+    except ofx_build.BuildUnavailable as exc:
         pytest.skip(str(exc))
 
 

@@ -15,10 +15,10 @@ HOST_DIR = REPO / "plugins" / "ofx_bridge" / "host"
 if str(HOST_DIR) not in sys.path:
     sys.path.insert(0, str(HOST_DIR))
 
-import build  # noqa: E402  (plugins/ofx_bridge/host/build.py)
-import ofx_host  # noqa: E402  (plugins/ofx_bridge/host/ofx_host.py)
+import ofx_build
+import ofx_host
 
-__all__ = ["ExrSequence", "build", "ofx_host", "reference"]
+__all__ = ["ExrSequence", "ofx_build", "ofx_host", "reference"]
 
 
 class ExrSequence:
@@ -79,9 +79,7 @@ def real_plate(video_folder: Path, out_folder: Path, frames: int = 12, size: tup
     """
     import av
     import cv2
-
     from vh.core.color import WORKING_SPACE, convert
-    from tests.plugins.conftest import write_exr
 
     def decode(name: str):
         with av.open(str(video_folder / f"{name}.mp4")) as container:
@@ -96,6 +94,21 @@ def real_plate(video_folder: Path, out_folder: Path, frames: int = 12, size: tup
         fg_lin = convert(fg.astype(np.float32) / 255.0, WORKING_SPACE, "scene_linear") * np.float32(cast)
         bg_lin = convert(bg.astype(np.float32) / 255.0, WORKING_SPACE, "scene_linear")
         comp = fg_lin * matte + bg_lin * (1.0 - matte)
-        write_exr(out_folder / f"plate.{t:04d}.exr", np.concatenate([comp, matte], -1).astype(np.float32))
-        write_exr(out_folder / f"matte.{t:04d}.exr", matte)
+        write_exr(out_folder / f"plate.{t:04d}.exr", np.concatenate([comp, matte], -1), ("R", "G", "B", "A"))
+        write_exr(out_folder / f"matte.{t:04d}.exr", matte, ("A",))
     return str(out_folder / "plate.%04d.exr"), str(out_folder / "matte.%04d.exr")
+
+
+def write_exr(path: Path, pixels: np.ndarray, channels: tuple[str, ...]) -> None:
+    """A float EXR, uncompressed (test plates are written once and read often; zip costs seconds per 2K frame)."""
+    height, width, count = pixels.shape
+    spec = oiio.ImageSpec(width, height, count, oiio.FLOAT)
+    spec.channelnames = channels
+    spec.attribute("compression", "none")
+    out = oiio.ImageOutput.create(str(path))
+    if out is None or not out.open(str(path), spec):
+        raise OSError(f"cannot write {path}: {oiio.geterror()}")
+    try:
+        out.write_image(np.ascontiguousarray(pixels, np.float32))
+    finally:
+        out.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import REPO, build
+from .harness import REPO, ofx_build
 
 DRIVER = Path(__file__).with_name("asan_driver.py")
 PLUGIN_FRAMES = re.compile(r"VHMAEHarmonize|plugins/ofx_bridge|vh::ofx")
@@ -28,7 +28,8 @@ def _runtime(name: str) -> str | None:
     compiler = shutil.which("g++") or shutil.which("c++")
     if compiler is None:
         return None
-    path = subprocess.run([compiler, f"-print-file-name={name}"], capture_output=True, text=True).stdout.strip()
+    path = subprocess.run([compiler, f"-print-file-name={name}"], check=False, capture_output=True,
+                          text=True).stdout.strip()
     return path if os.path.isabs(path) and os.path.exists(path) else None
 
 
@@ -58,11 +59,11 @@ def test_no_sanitizer_errors_and_no_leaks_in_the_plugin(server_address, tmp_path
     if asan is None or stdcxx is None:
         pytest.skip("the compiler has no AddressSanitizer runtime (libasan)")
     try:
-        bundle = build.build_bundle(REPO / "build" / "ofx-asan", sanitize=True)
-    except build.BuildUnavailable as exc:
+        bundle = ofx_build.build_bundle(REPO / "build" / "ofx-asan", sanitize=True)
+    except ofx_build.BuildUnavailable as exc:
         pytest.skip(str(exc))
     env = dict(os.environ, LD_PRELOAD=f"{asan} {stdcxx}", ASAN_OPTIONS="detect_leaks=1:malloc_context_size=30")
-    run = subprocess.run([sys.executable, str(DRIVER), str(bundle), server_address], env=env,
+    run = subprocess.run([sys.executable, str(DRIVER), str(bundle), server_address], check=False, env=env,
                          capture_output=True, text=True, timeout=600)
     report = run.stdout + run.stderr
     (tmp_path / "asan.txt").write_text(report)  # kept for a human when this fails

@@ -95,7 +95,7 @@ def test_out_of_order_rendering_gives_the_same_frames(host, small_plate, vh_serv
     # Default stats smoothing is temporal: results depend on the frames sent together, so this only holds
     # because windows are fixed, not centred on the rendered frame.
     plate, matte = small_plate
-    params = dict(serverAddress=vh_server, model="stats", windowSize=3, last=6)
+    params = {"serverAddress": vh_server, "model": "stats", "windowSize": 3, "last": 6}
     in_order = instance(host, plate, matte, **params)
     expected = {t: in_order.render(t) for t in range(FIRST, 7)}
     in_order.destroy()
@@ -113,7 +113,7 @@ def test_window_is_sent_once_and_reused_until_the_input_changes(host, small_plat
     inst = host.create_instance(clip, ofx_host.Clip(ExrSequence(matte, FIRST, LAST), (FIRST, LAST)),
                                 params={"serverAddress": vh_server, "model": "stats", "modelOptions": PER_FRAME,
                                         "windowSize": 4})
-    fetched = lambda: host.stats["images"]  # noqa: E731
+    fetched = lambda: host.stats["images"]
     before = fetched()
     first = inst.render(1)
     assert fetched() - before == 2 + 4 * 2 + 1  # frame 1 (+matte) to check the cache, the window, the output
@@ -134,7 +134,7 @@ def test_window_is_sent_once_and_reused_until_the_input_changes(host, small_plat
 
 def test_half_float_with_padded_rows_and_offset_bounds(host, small_plate, vh_server):
     plate, matte = small_plate
-    params = dict(serverAddress=vh_server, model="stats", modelOptions=PER_FRAME, windowSize=2)
+    params = {"serverAddress": vh_server, "model": "stats", "modelOptions": PER_FRAME, "windowSize": 2}
     full = instance(host, plate, matte, **params)
     want = [full.render(t) for t in (3, 10)]
     full.destroy()
@@ -148,7 +148,7 @@ def test_half_float_with_padded_rows_and_offset_bounds(host, small_plate, vh_ser
 
 def test_alpha_is_the_matte_when_no_matte_clip_is_connected(host, small_plate, vh_server):
     plate, matte = small_plate  # the plate's alpha equals its matte sequence
-    params = dict(serverAddress=vh_server, model="stats", windowSize=2)
+    params = {"serverAddress": vh_server, "model": "stats", "windowSize": 2}
     with_matte = instance(host, plate, matte, **params)
     want = with_matte.render(4)
     with_matte.destroy()
@@ -225,4 +225,15 @@ def test_connect_reports_the_server_and_model(host, small_plate, vh_server):
     inst.set_param("connect", None)
     status = inst.param("status")
     assert status.startswith("model cut (window 1) on vh-server ") and vh_server in status
+    inst.destroy()
+
+
+def test_a_host_abort_cancels_the_stream_and_fails_the_render(host, small_plate, vh_server):
+    inst = instance(host, *small_plate, serverAddress=vh_server, model="stats", windowSize=4)
+    host.aborted = True  # the user pressed Esc: abort() answers true from now on
+    with pytest.raises(ofx_host.OfxRenderError) as failure:
+        inst.render(1)
+    assert failure.value.message == "render cancelled"
+    host.aborted = False
+    assert inst.render(1).shape == (96, 160, 4)  # nothing half-cached: the window is sent again and completes
     inst.destroy()

@@ -1,0 +1,136 @@
+"""`vh harmonize`: repaint the matted foreground of a shot so that it matches its plate.
+
+    vh harmonize comp.####.exr --matte matte.####.exr -o harmonized.####.exr
+    vh harmonize comp.mp4 --matte matte.mp4 -o harmonized.mp4 --model vhmae --checkpoint runs/vhmae/last
+    vh harmonize comp.####.exr -o out.####.exr                  # the matte is the plate's own alpha
+    vh harmonize comp.mp4 --matte auto -o out.mp4 --checkpoint runs/huang/last   # the model predicts the matte
+
+The output's format follows its name (EXR in -> EXR out keeps the pixel type; .mp4 -> H.264). Its colourspace is
+the input's, unless the output stores a different kind of data (scene-linear EXR written to a video is encoded to
+sRGB) or `--output-colorspace` says otherwise. The output appears only when every frame is written: an error or
+Ctrl-C leaves nothing that looks complete, and an unwritable output path fails before any work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="composite shot: a video, an image, or a sequence (shot.####.exr, shot.%%04d.png)")
+    parser.add_argument("-o", "--output", required=True,
+                        help="where to write: an image, a sequence pattern (out.####.exr) or a video (.mp4/.mov)")
+    parser.add_argument("--matte", default=None,
+                        help="foreground matte (image, sequence or video; 1 = repaint), or 'auto' for models that "
+                             "predict it; default: the input's alpha channel")
+    parser.add_argument("--model", default=None, help="registered model name (default: the checkpoint's model, else "
+                                                      "the built-in default, a classical method needing no weights)")
+    parser.add_argument("--checkpoint", help="trained weights; the model is read from the checkpoint's sidecar")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="model option (repeatable), e.g. --option time_constant=4")
+    parser.add_argument("--colorspace", help="the input's colourspace (default: scene_linear for float EXR, else sRGB)")
+    parser.add_argument("--output-colorspace", help="the output's colourspace (default: see above)")
+    parser.add_argument("--ocio", help="OCIO config (default: $OCIO, else the built-in ACES config)")
+    parser.add_argument("--frames", help="frame range FIRST-LAST (frame numbers for sequences, 0-based for video)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
+    parser.add_argument("--batch", type=int, default=4, help="windows per model call (default: 4)")
+    parser.add_argument("--transfer", default=None,
+                        help="full-resolution transfer: lut+affine (default), lut, poly, poly+affine, affine, upsample")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def parse_options(pairs: list[str]) -> dict[str, object]:
+    """`["a=1", "b=true", "c=lab"]` -> {"a": 1, "b": True, "c": "lab"}."""
+    from vh.core.errors import InputError
+
+    out: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise InputError(f"--option {pair!r} is not NAME=VALUE")
+        low = text.lower()
+        if low in ("true", "false"):
+            out[name] = low == "true"
+            continue
+        for kind in (int, float):
+            try:
+                out[name] = kind(text)
+                break
+            except ValueError:
+                pass
+        else:
+            out[name] = text
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from vh.core import color
+    from vh.core.engine import Engine
+    from vh.core.errors import InputError
+    from vh.core.io import open_writer, parse_frame_range, probe, read_frames, read_mattes
+    from vh.core.transfer import TransferConfig
+
+    if args.batch < 1:
+        raise InputError(f"--batch must be at least 1, got {args.batch}")
+    try:
+        transfer = TransferConfig(method=args.transfer) if args.transfer else TransferConfig()
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    overrides = parse_options(args.option)
+
+    info = probe(args.input, parse_frame_range(args.frames))
+    if info.channels < 3:
+        raise InputError(f"{args.input} has {info.channels} channel(s); harmonization needs RGB")
+    src = color.resolve_colorspace(
+        args.colorspace or color.default_colorspace(args.input, args.ocio, is_float=info.is_float), args.ocio
+    )
+    auto = args.matte is not None and args.matte.lower() == "auto"
+    mattes = None if auto else read_mattes(args.matte, info)  # sizes and counts checked here, before any work
+
+    # the output's colourspace: the input's, unless the output format stores the other kind of data
+    from vh.core.io import is_video_path
+
+    out_is_float = not is_video_path(args.output) and args.output.lower().endswith((".exr", ".hdr"))
+    if args.output_colorspace:
+        dst = color.resolve_colorspace(args.output_colorspace, args.ocio)
+    elif out_is_float == info.is_float:
+        dst = src
+    else:
+        dst = color.default_colorspace(args.output, args.ocio, is_float=out_is_float)
+
+    frames = read_frames(info)
+    # open the writer before building the model: an unwritable output fails before any work
+    with open_writer(args.output, info) as writer:
+        engine = Engine(args.model, checkpoint=args.checkpoint, device=args.device, batch=args.batch,
+                        transfer=transfer, **overrides)
+        if auto and not engine.model.supports_auto_matte:
+            raise InputError(f"--matte auto: model {type(engine.model).__name__} cannot predict a matte; give a matte")
+        stream = engine.stream(src, args.ocio)
+        bar = tqdm(total=info.n_frames, unit="frame", desc="harmonize", disable=args.quiet, leave=False)
+
+        def write(outs: list) -> None:
+            for out in outs:
+                writer.write(out if dst == src else color.convert(out, src, dst, args.ocio))
+                bar.update(1)
+
+        try:
+            matte_iter = iter(mattes) if mattes is not None else None
+            for number, frame in zip(info.frames, frames, strict=True):
+                matte = next(matte_iter) if matte_iter is not None else None
+                write(stream.push(frame, matte, label=number))
+            write(stream.finish())
+        except ValueError as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"{args.input}: {exc}") from None  # zip(strict=True): the shot ended early
+        finally:
+            bar.close()
+        if writer.count != info.n_frames:  # raised inside the writer: nothing is published
+            raise InputError(f"{args.input}: got {writer.count} of {info.n_frames} frames")
+    log.info("harmonized %d frame(s) of %s into %s", info.n_frames, args.input, args.output)
+    return 0

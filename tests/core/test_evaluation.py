@@ -1,0 +1,107 @@
+"""The evaluation loop on tiny HYouTube folders built here, and the protocol's reference row on real data."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.training.datasets.test_hyoutube import make_dataset
+from vh.core import evaluation
+from vh.core.errors import InputError, MissingFrameError
+
+
+def _identical_dataset(root: Path) -> Path:
+    """A folder whose composites equal the real frames: every method that keeps the input scores perfectly."""
+    make_dataset(root, clips=("a", "b"), frames=3, h=24, w=32)
+    for clip in ("a", "b"):
+        src = root / "real_videos" / clip
+        dst = root / "synthetic_composite_videos" / clip / "object_0"
+        for f in src.iterdir():
+            shutil.copy(f, dst / f.name)
+    return root
+
+
+def test_cut_on_identical_composites_is_perfect(tmp_path):
+    root = _identical_dataset(tmp_path)
+    [result] = evaluation.evaluate(root, [evaluation.model_method("cut", use_engine=False)], size=16)
+    assert result.scores.mse == 0.0 and result.scores.fmse == 0.0
+    assert result.scores.psnr == math.inf
+    assert result.scores.fssim == pytest.approx(1.0)
+    assert set(result.clips) == {"a/object_0", "b/object_0"}
+
+
+def test_cut_measures_the_composite_error(tmp_path):
+    root = make_dataset(tmp_path, clips=("a",), frames=2, h=16, w=16)
+    [result] = evaluation.evaluate(root, [evaluation.model_method("cut", use_engine=False)], size=16)
+    # recompute frame 0's MSE by hand from the files
+    from vh.training.datasets.hyoutube import HYouTube
+
+    ds = HYouTube(root)
+    frames = list(ds.read(ds[0]))
+    expected = np.mean([((f.comp.astype(float) - f.real.astype(float)) ** 2).mean() for f in frames])
+    assert result.scores.mse == pytest.approx(expected)
+
+
+def test_predictions_folder(tmp_path):
+    root = make_dataset(tmp_path / "data", clips=("a", "b"), frames=3, h=24, w=32)
+    preds = tmp_path / "preds"
+    for clip in ("a", "b"):  # "predict" the ground truth, as PNG
+        out = preds / clip / "object_0"
+        out.mkdir(parents=True)
+        for f in (root / "real_videos" / clip).iterdir():
+            import cv2
+
+            cv2.imwrite(str(out / (f.stem + ".png")), cv2.imread(str(f)))
+    [result] = evaluation.evaluate(root, [evaluation.predictions_method(preds, name="oracle")], size=16)
+    assert result.name == "oracle"
+    assert result.scores.mse == 0.0
+
+    (preds / "b" / "object_0" / "00001.png").unlink()
+    with pytest.raises(MissingFrameError, match="prediction frame 00001 is missing"):
+        evaluation.evaluate(root, [evaluation.predictions_method(preds)], size=16)
+    with pytest.raises(InputError, match="predictions folder not found"):
+        evaluation.predictions_method(tmp_path / "nope")
+
+
+def test_engine_and_direct_paths_agree_for_cut(tmp_path):
+    pytest.importorskip("vh.core.engine")
+    root = make_dataset(tmp_path, clips=("a",), frames=3, h=16, w=16)
+    methods = [evaluation.model_method("cut", use_engine=True), evaluation.model_method("cut", use_engine=False)]
+    via_engine, direct = evaluation.evaluate(root, methods, size=16)
+    assert via_engine.scores.mse == pytest.approx(direct.scores.mse, rel=1e-6)
+
+
+def test_several_methods_share_one_pass_and_clip_filter(tmp_path):
+    root = make_dataset(tmp_path, clips=("a", "b"), frames=2, h=16, w=16)
+    methods = [evaluation.model_method("cut", use_engine=False), evaluation.model_method("stats", use_engine=False)]
+    results = evaluation.evaluate(root, methods, size=16, clips=["b"])
+    assert [r.name for r in results] == ["cut", "stats"]
+    assert all(list(r.clips) == ["b/object_0"] for r in results)
+    table = evaluation.format_table(results)
+    assert table.splitlines()[0].split()[:5] == ["model", "MSE", "fMSE", "PSNR", "fSSIM"]
+    with pytest.raises(InputError, match="no clip"):
+        evaluation.evaluate(root, methods, size=16, clips=["zzz"])
+
+
+def test_option_label(tmp_path):
+    m = evaluation.model_method("stats", use_engine=False, time_constant=2.0)
+    assert m.name == "stats(time_constant=2.0)"
+    with pytest.raises(InputError):
+        evaluation.evaluate(tmp_path, [], size=16)
+
+
+# the protocol's published reference row (data README): cut-and-paste on hyoutube_val
+REFERENCE_CUT = {"mse": 195.16, "fmse": 1842.09, "psnr": 26.08, "fssim": 0.7688}
+
+
+@pytest.mark.realdata
+def test_cut_reproduces_the_reference_row(shared_data):
+    # through the product path (the engine), as `vh eval DATASET --model cut` runs it
+    [result] = evaluation.evaluate(shared_data / "hyoutube_val", [evaluation.model_method("cut")])
+    for key, ref in REFERENCE_CUT.items():
+        assert getattr(result.scores, key) == pytest.approx(ref, rel=0.005), key
+    assert len(result.clips) == 11

@@ -31,11 +31,14 @@ def _frames(h: int, w: int, n: int):
     y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
     x = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
     for i in range(n):
-        t = i / max(n, 1)
-        r = np.broadcast_to(x * 0.9 + 0.1 * t, (h, w))
-        g = y * 0.8 + 0.05 * np.sin(6 * x + t)  # [h, w]
-        b = (x + y) * 0.4 + 0.1 * t  # [h, w]
-        yield np.stack([r, g, b], axis=2).astype(np.float32)  # [h, w, 3]
+        t = np.float32(i / max(n, 1))
+        # Filled channel by channel, so the generator holds one frame and no full-size temporaries: the memory
+        # table should show the writer, not the test-pattern maker.
+        frame = np.empty((h, w, 3), np.float32)  # [h, w, 3]
+        frame[:, :, 0] = x * 0.9 + 0.1 * t
+        frame[:, :, 1] = y * 0.8 + 0.05 * np.sin(6 * x + t)
+        frame[:, :, 2] = (x + y) * 0.4 + 0.1 * t
+        yield frame
 
 
 def _time_write(path: Path, like: ClipInfo, frames: list[np.ndarray], **opts) -> float:
@@ -72,8 +75,8 @@ def throughput(folder: Path, n: int, repeats: int) -> list[tuple[str, float, flo
 
 
 def _rss_mib() -> float:
-    """Peak RSS of this process so far, MiB. VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork+exec, so
-    a child started by a big parent would report the parent's size."""
+    """Peak RSS of this process so far, MiB. VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork+exec,
+    so a child started by a big parent would report the parent's size."""
     try:
         with open("/proc/self/status") as status:
             for line in status:

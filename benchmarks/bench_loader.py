@@ -63,7 +63,7 @@ def main() -> None:
     from vh.training.writer import write_dataset
 
     data = Path(args.data)
-    common = dict(frames=8, size=256, luts=str(data / "luts"), length=100000, seed=1)
+    common = {"frames": 8, "size": 256, "luts": str(data / "luts"), "length": 100000, "seed": 1}
     runs = {
         "dancing (pairs, flow)": DataConfig(sources=[{"kind": "pairs", "root": str(data / "train_pairs")}], flow=True, **common),
         "davis windows": DataConfig(sources=[{"kind": "davis", "root": str(data / "davis")}], **common),

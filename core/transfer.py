@@ -52,6 +52,10 @@ class TransferConfig:
     radius: int = 4
     #: guided-filter ridge on the local slope: larger -> the residual is closer to a smooth offset field.
     eps: float = 1e-3
+    #: add the bilinearly upsampled low-res residual (model output minus transform, at model resolution), so the
+    #: result at model resolution is the model's output: colour changes the transform cannot express (crushed
+    #: blacks, JPEG-flattened regions) still arrive, at the model's resolution, while detail comes from the plate.
+    residual: bool = True
     #: EMA time constant of the global fit, in frames (0 disables temporal smoothing).
     time_constant: float = 2.0
     #: rows per band when applying at full resolution (bounds the temporary memory at 4K).
@@ -285,8 +289,9 @@ class Transform:
     poly: tuple[list, np.ndarray] | None = None  # (exponents, coefficients [K, 3])
     gains: np.ndarray | None = None  # [3] slope applied to values beyond 0..1
     coef: np.ndarray | None = None  # [h, w, 12] local affine residual at model resolution: A columns (in-major), b
+    residual: np.ndarray | None = None  # [h, w, 3] what the transform leaves unexplained at model resolution
     upsample: np.ndarray | None = None  # [h, w, 3] model output, for the naive "upsample" method
-    _cols: tuple | None = None  # cache: (key, coef resized along x to the region's columns)
+    _cols: tuple | None = None  # cache: (key, low-res fields resized along x to the region's columns)
 
     def global_map(self, x: np.ndarray) -> np.ndarray:
         """The global mapping of colours x [..., 3] (any range); a new array."""
@@ -317,16 +322,21 @@ class Transform:
         if self.method == "upsample":
             return resize_bilinear_region(self.upsample, full_hw, y0, y0 + hh, x0, x0 + ww).astype(np.float32)
         g = self.global_map(comp)  # [h', w', 3]
-        if self.coef is None:
+        if self.coef is None and self.residual is None:
             return g
         key = (full_hw, x0, ww)
         if self._cols is None or self._cols[0] != key:
-            cols = _lerp_rows(self.coef.swapaxes(0, 1), full_hw[1], x0, x0 + ww).swapaxes(0, 1)  # [h, w', 12]
+            fields = np.concatenate([f for f in (self.coef, self.residual) if f is not None], -1)  # [h, w, 12|3|15]
+            cols = _lerp_rows(fields.swapaxes(0, 1), full_hw[1], x0, x0 + ww).swapaxes(0, 1)  # [h, w', K]
             self._cols = (key, np.ascontiguousarray(cols))
-        coef = _lerp_rows(self._cols[1], full_hw[0], y0, y0 + hh)  # [h', w', 12]
-        out = g + coef[..., 9:]  # [h', w', 3]: f(x) + b(p)
-        for i in range(3):  # + A(p) f(x), one input channel (one column of A) at a time
-            out += coef[..., 3 * i : 3 * i + 3] * g[..., i : i + 1]
+        field = _lerp_rows(self._cols[1], full_hw[0], y0, y0 + hh)  # [h', w', K]
+        out = g.copy()
+        if self.coef is not None:
+            out += field[..., 9:12]  # f(x) + b(p)
+            for i in range(3):  # + A(p) f(x), one input channel (one column of A) at a time
+                out += field[..., 3 * i : 3 * i + 3] * g[..., i : i + 1]
+        if self.residual is not None:
+            out += field[..., -3:]
         return out
 
 
@@ -364,7 +374,19 @@ class ColorTransfer:
                 guide = t.global_map(comp)  # [h, w, 3]
         if cfg.method.endswith("affine"):
             t.coef = local_affine(guide, out - guide, w, cfg.radius, cfg.eps)
+        if cfg.residual:
+            t.residual = _fill_from_foreground(out - t.apply(comp), w)
         return t
+
+
+def _fill_from_foreground(r: np.ndarray, w: np.ndarray, radius: int = 2) -> np.ndarray:
+    """Keep the residual r [h, w, 3] where the fit trusted the pixels; elsewhere (mixed edge pixels, whose residual
+    carries background colour) extend it from the trusted neighbours, so no halo bleeds into the foreground."""
+    trusted = (w > 0).astype(np.float32)  # [h, w]
+    num = _box(r * trusted[..., None], radius)
+    den = _box(trusted, radius)[..., None]
+    filled = np.where(den > 1e-6, num / np.maximum(den, 1e-6), 0.0)
+    return np.where(trusted[..., None] > 0, r, filled).astype(np.float32)
 
 
 def composite(plate: np.ndarray, transformed: np.ndarray, matte: np.ndarray) -> np.ndarray:

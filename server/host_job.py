@@ -66,19 +66,18 @@ def default_cache_root(host: str) -> str:
 
 
 def cache_key(job: HostJob) -> str:
-    """sha256 of the settings and of every input frame's bytes (plate, then matte), in frame order."""
+    """sha256 of the settings and of every input frame's pixels (plate, then matte), in frame order.
+
+    Pixels, not file bytes: hosts stamp render times and other metadata into the EXR header, which would make
+    two renders of the same image look different.
+    """
     h = hashlib.sha256(json.dumps({"v": CACHE_VERSION, **job.settings()}, sort_keys=True).encode())
     for frame in job.frames():
         for pattern in (job.plate, job.matte):
-            if pattern is None:
-                continue
-            path = pattern % frame
-            try:
-                with open(path, "rb") as f:
-                    for block in iter(lambda: f.read(1 << 20), b""):
-                        h.update(block)
-            except OSError as exc:
-                raise InputError(f"rendered frame {path} is missing or unreadable: {exc.strerror}") from None
+            if pattern is not None:
+                pixels, _ = _read(pattern, frame)
+                h.update(repr(pixels.shape).encode())
+                h.update(np.ascontiguousarray(pixels).tobytes())
     return h.hexdigest()[:32]
 
 

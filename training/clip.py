@@ -22,7 +22,7 @@ class Clip:
     def __len__(self) -> int:
         return self.comp.shape[0]
 
-    def to_sample(self, with_flow: bool = False) -> dict[str, "torch.Tensor"]:  # noqa: F821
+    def to_sample(self, with_flow: bool = False) -> dict[str, torch.Tensor]:  # noqa: F821
         """Channels-first tensors of the batch format (without the batch dim): comp/real [T, 3, H, W], ..."""
         import torch
 

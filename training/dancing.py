@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-
 from vh.core.errors import InputError
 
 from .clip import Clip
@@ -92,12 +91,13 @@ def make_dancing_clip(
     mask: np.ndarray,
     recolor: Recolor,
     rng: np.random.Generator,
-    config: DancingConfig = DancingConfig(),
+    config: DancingConfig | None = None,
     name: str = "clip",
 ) -> Clip:
     """A dancing clip from `image` float32 [H, W, 3] and `mask` [H, W] (1 = foreground); see the module doc."""
     import cv2
 
+    config = config or DancingConfig()
     if image.shape[:2] != mask.shape[:2]:
         raise InputError(f"{name}: image is {image.shape[1]}x{image.shape[0]}, mask {mask.shape[1]}x{mask.shape[0]}")
     coverage = float((mask > 0.5).mean())
@@ -132,6 +132,11 @@ def make_dancing_clip(
     ]
     walk = np.vstack([np.zeros(5), np.cumsum(steps, axis=0)])  # [T, 5]: angle, dscale, shear, dx, dy
 
+    def warp(src: np.ndarray, m: np.ndarray, border: int) -> np.ndarray:
+        # m maps output pixels to source pixels, i.e. OpenCV's inverse map
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        return cv2.warpAffine(src, m[:2].astype(np.float64), (size, size), flags=flags, borderMode=border)
+
     comp = np.empty((n, size, size, 3), np.float32)
     real = np.empty((n, size, size, 3), np.float32)
     matte = np.empty((n, size, size), np.float32)
@@ -139,13 +144,11 @@ def make_dancing_clip(
     for t in range(n):
         a = t / max(n - 1, 1)
         side = side0 + (side1 - side0) * a
-        c = crops_t = crop_matrix(*box(c0 + (c1 - c0) * a, side), side, size)
+        c = crop_matrix(*box(c0 + (c1 - c0) * a, side), side, size)
         f = foreground_affine(center, walk[t, 0], 1.0 + walk[t, 1], walk[t, 2], walk[t, 3:5])
         g = np.linalg.inv(f) @ c  # output -> source, for foreground pixels
-        crops.append(crops_t)
+        crops.append(c)
         fgs.append(g)
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        warp = lambda src, m, border: cv2.warpAffine(src, m[:2].astype(np.float64), (size, size), flags=flags, borderMode=border)  # noqa: E731
         m_t = np.clip(warp(mask, g, cv2.BORDER_CONSTANT), 0.0, 1.0)  # [S, S]
         bg_t = warp(background, c, cv2.BORDER_REFLECT)  # [S, S, 3]
         fg_t = warp(image, g, cv2.BORDER_REFLECT)

@@ -15,19 +15,19 @@ regenerated anywhere (another worker, another rank, a resumed run) bit for bit. 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
-
 from vh.core.errors import InputError
 
 from .clip import Clip
 from .dancing import DancingConfig, make_dancing_clip
-from .recolor import KINDS, Recolor, lab_stats, sample_recolor
+from .recolor import KINDS, Recolor, sample_recolor
 from .videoclips import VideoClipConfig, make_video_clip
 
 SOURCE_KINDS = ("pairs", "iharmony4", "davis", "hyoutube")
@@ -48,7 +48,7 @@ class DataConfig:
     video: dict[str, Any] = field(default_factory=dict)  # VideoClipConfig overrides (stride, crop_min)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DataConfig":
+    def from_dict(cls, d: dict[str, Any]) -> DataConfig:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(d) - known)
         if unknown:

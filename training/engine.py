@@ -4,12 +4,12 @@ of a harmonizer on a HYouTube-layout folder). Wiring (config, DDP, checkpoints) 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
-
 from vh.core.models.base import Harmonizer
 
 from .tasks.base import NonFiniteLossError, TrainTask

@@ -19,19 +19,17 @@ position) and loader workers never touch the global RNG.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import logging
 import os
 import random
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-
 from vh.core.errors import InputError, OutputError, VhError
 
 log = logging.getLogger("vh.training")
@@ -421,6 +419,10 @@ def run_training(
             if path is None or not path.is_file():
                 raise InputError(f"nothing to resume: no state file in {trainer.run_dir / 'checkpoints'}")
             trainer.load(path)
+        elif latest_state(trainer.run_dir) is not None:
+            raise InputError(
+                f"{trainer.run_dir} already holds a run; pass --resume to continue it or choose another --run-dir"
+            )
         return trainer.fit()
     finally:
         if trainer.dist.world > 1 and torch.distributed.is_initialized():

@@ -13,9 +13,9 @@ All functions take and return float32 [H, W, 3] sRGB-encoded images in 0..1.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from vh.core.errors import InputError
 
 from .clip import Clip
@@ -31,11 +30,12 @@ def make_video_clip(
     sequence: DavisSequence,
     recolor: Recolor,
     rng: np.random.Generator,
-    config: VideoClipConfig = VideoClipConfig(),
+    config: VideoClipConfig | None = None,
     start: int | None = None,
 ) -> Clip:
     import cv2
 
+    config = config or VideoClipConfig()
     span = (config.frames - 1) * config.stride + 1
     if len(sequence) < span:
         raise InputError(f"sequence {sequence.name} has {len(sequence)} frames; a clip needs {span}")
@@ -45,7 +45,7 @@ def make_video_clip(
     first, first_mask = sequence.read(indices[0])
     h, w = first.shape[:2]
     short = min(h, w)
-    side = int(round(rng.uniform(config.crop_min, 1.0) * short))
+    side = round(rng.uniform(config.crop_min, 1.0) * short)
     ys, xs = np.nonzero(first_mask > 0.5)
     center = np.array([xs.mean(), ys.mean()]) if len(xs) else np.array([w / 2, h / 2])
     center = center + rng.uniform(-0.15, 0.15, 2) * side

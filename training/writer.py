@@ -16,11 +16,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
-
 from vh.core.errors import OutputError
 
 from .clip import Clip

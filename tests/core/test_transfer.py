@@ -107,16 +107,19 @@ def test_fit_weights_ignore_mixed_edge_pixels():
 
 
 def test_temporal_smoothing_damps_model_flicker():
-    """A model whose output jitters frame to frame: the smoothed transfer moves less than the per-frame one."""
+    """A model whose output jitters frame to frame: the smoothed transform moves less than the per-frame one, and
+    with the low-res residual on (the default) the result follows the model, never amplifying its flicker."""
     comp = _smooth_image(48, 48)
     matte = np.ones((48, 48), np.float32)
     jitter = [0.04 * (-1) ** k for k in range(12)]
-    means = {}
-    for tc in (0.0, 4.0):
-        transfer = ColorTransfer(TransferConfig(method="lut", time_constant=tc))
-        means[tc] = [float(transfer.fit(comp, comp * 0.9 + 0.05 + j, matte).apply(comp).mean()) for j in jitter]
-    swing = {tc: np.abs(np.diff(v[4:])).mean() for tc, v in means.items()}
-    assert swing[4.0] < 0.5 * swing[0.0], swing
+
+    def swing(**kw) -> float:
+        transfer = ColorTransfer(TransferConfig(method="lut", **kw))
+        means = [float(transfer.fit(comp, comp * 0.9 + 0.05 + j, matte).apply(comp).mean()) for j in jitter]
+        return float(np.abs(np.diff(means[4:])).mean())
+
+    assert swing(time_constant=4.0, residual=False) < 0.5 * swing(time_constant=0.0, residual=False)
+    assert swing(time_constant=4.0) <= 0.08 + 1e-3  # the model's own swing is 2 x 0.04
 
 
 def test_empty_foreground_keeps_the_previous_estimate():
@@ -124,6 +127,7 @@ def test_empty_foreground_keeps_the_previous_estimate():
     transfer = ColorTransfer(TransferConfig(method="lut", time_constant=2.0))
     a = transfer.fit(comp, comp + 0.1, np.ones((32, 32), np.float32)).apply(comp)
     b = transfer.fit(comp, comp, np.zeros((32, 32), np.float32)).apply(comp)
+    # (the residual of an empty frame is taken from no trusted pixel: zero)
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
@@ -143,15 +147,15 @@ def _oracle_module():
 
 
 @pytest.mark.realdata
-def test_oracle_one_hyoutube_clip_beats_half_of_naive_upsampling(shared_data):
+def test_oracle_three_hyoutube_clips_beat_half_of_naive_upsampling(shared_data):
     bench = _oracle_module()
-    name, frames = bench.hyoutube_clips(shared_data / "hyoutube_val")[0]
-    data = [(bench._read_rgb(c), bench._read_rgb(r), bench._read_mask(m)) for c, r, m in frames[:4]]
-    scores = {}
-    for method in ("lut+affine", "upsample"):
-        transfer = ColorTransfer(TransferConfig(method=method))
-        scores[method] = np.mean([bench.oracle_frame(transfer, *d) for d in data])
-    assert scores["lut+affine"] <= 0.5 * scores["upsample"], scores
+    scores = {"lut+affine": [], "upsample": []}
+    for _, frames in bench.hyoutube_clips(shared_data / "hyoutube_val")[:3]:
+        data = [(bench._read_rgb(c), bench._read_rgb(r), bench._read_mask(m)) for c, r, m in frames[::10]]
+        for method in scores:
+            transfer = ColorTransfer(TransferConfig(method=method))
+            scores[method] += [bench.oracle_frame(transfer, *d) for d in data]
+    assert np.mean(scores["lut+affine"]) <= 0.5 * np.mean(scores["upsample"]), scores
 
 
 @pytest.mark.realdata

@@ -7,7 +7,6 @@ import os
 
 import cv2
 import pytest
-
 from vh.core.cli.main import main
 from vh.training.datasets.hyoutube import HYouTube
 

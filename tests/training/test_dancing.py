@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from vh.core.errors import InputError
 from vh.training.dancing import DancingConfig, make_dancing_clip
 from vh.training.flow import warp

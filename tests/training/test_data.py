@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from vh.core.errors import InputError
 from vh.training.data import ClipDataset, DataConfig, EpochSampler
 from vh.training.writer import write_dataset

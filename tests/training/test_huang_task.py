@@ -11,6 +11,15 @@ from vh.training.tasks.huang import HuangTask
 TINY = {"name": "huang_tiny", "input_size": 32, "base_channels": 4, "max_channels": 16, "depth": 3}
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny convolutions run fastest on one thread, and far faster than two on a shared, busy CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def make_task(model: dict | None = None, **optim) -> HuangTask:
     """The task as the framework sets it up on the CPU (no DDP: nets and raw are the same modules)."""
     torch.manual_seed(0)
@@ -107,15 +116,6 @@ def test_nan_input_stops_with_a_named_error():
         make_task().train_step(batch, step=0)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny convolutions run fastest on one thread, and far faster than two on a shared, busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _hyoutube_pair(root, clip_name: str, size: int, start: int = 0):
     """Frames start, start+1 of one clip at size x size, resized as the evaluation protocol does."""
     import cv2
@@ -134,7 +134,7 @@ def _hyoutube_pair(root, clip_name: str, size: int, start: int = 0):
 
 
 @pytest.mark.realdata
-def test_few_alternating_steps_on_a_real_clip_separate_d_and_lower_g_reconstruction(shared_data, one_thread):
+def test_few_alternating_steps_on_a_real_clip_separate_d_and_lower_g_reconstruction(shared_data):
     # dog-1: a LUT that brightens the dog by ~0.2; two consecutive frames at 32x32 (HYouTube data has no flow)
     batch = _hyoutube_pair(shared_data / "hyoutube_val", "dog-1/object_0", size=32)
     task = make_task({"name": "huang_tiny", "input_size": 32, "base_channels": 8, "max_channels": 32, "depth": 3},

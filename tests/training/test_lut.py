@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from vh.core.errors import InputError
 from vh.training.lut import apply_lut, sanitized_cube
 
@@ -12,7 +11,7 @@ from vh.training.lut import apply_lut, sanitized_cube
 def parse_cube(path) -> tuple[np.ndarray, float, float]:
     """The .cube table as [B, G, R, 3] (red varies fastest in the file) with its domain."""
     size, lo, hi, rows = None, 0.0, 1.0, []
-    for line in open(path, encoding="latin-1"):
+    for line in path.read_text(encoding="latin-1").splitlines():
         line = line.split("#")[0].strip()
         if not line or line.startswith("TITLE"):
             continue

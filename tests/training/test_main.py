@@ -8,7 +8,6 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-
 from vh.core.checkpoint import load_checkpoint
 from vh.core.errors import InputError
 from vh.training.main import load_config, run_training
@@ -87,6 +86,8 @@ def test_cli_train_with_overrides_and_clear_errors(pairs_dir, tmp_path, capsys):
     assert resolved["optim"]["lr"] == 1e-3 and resolved["train"]["batch_size"] == 2
     assert main(["train", str(cfg_path), "--run-dir", str(tmp_path / "r2"), "--set", "train.bogus=1"]) == 2
     assert "unknown train option(s) ['bogus']" in capsys.readouterr().err
+    assert main(["train", str(cfg_path), "--run-dir", str(tmp_path / "r"), "--device", "cpu"]) == 2
+    assert "already holds a run; pass --resume" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "missing.yaml"), "--run-dir", str(tmp_path / "r3")]) == 2
     assert "config file not found" in capsys.readouterr().err
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from vh.training.recolor import Recolor, adjust, lab_stats, sample_recolor
 
 GREY = np.full((4, 4, 3), 0.5, np.float32)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from vh.training.datasets.davis import Davis
 from vh.training.recolor import Recolor
 from vh.training.videoclips import VideoClipConfig, make_video_clip

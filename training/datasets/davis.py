@@ -7,12 +7,11 @@ sequence costs one frame of memory at a time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
-
 from vh.core.errors import InputError
 
 from .imagefiles import check_same_size, list_images, read_image, read_label_map

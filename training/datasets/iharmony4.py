@@ -7,12 +7,11 @@ In the original release composites are named `<real>_<mask>_<k>.jpg` with real `
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
-
 from vh.core.errors import InputError
 
 from .imagefiles import check_same_size, list_images, read_image, read_list_file, read_mask

@@ -7,12 +7,11 @@ does not fail an hour in; sizes are checked when a pair is read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
-
 from vh.core.errors import InputError
 
 from .imagefiles import check_same_size, list_images, read_image, read_list_file, read_mask

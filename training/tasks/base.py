@@ -52,12 +52,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import math
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
-
 from vh.core.errors import VhError
 from vh.core.models.base import Harmonizer
 
@@ -238,8 +239,8 @@ def list_tasks() -> list[str]:
         if info.name != "base" and info.name not in _TASKS:
             try:
                 _import_task_module(info.name)
-            except Exception:  # a broken task module must not hide the others from the listing
-                continue
+            except Exception as exc:  # noqa: BLE001 - a broken task module must not hide the others
+                logging.getLogger("vh.training").warning("task module %s failed to import: %s", info.name, exc)
     return sorted(_TASKS)
 
 

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <exception>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -17,6 +20,8 @@ namespace {
 constexpr auto kInfoDeadline = std::chrono::seconds(5);
 // A whole window at 4K on a busy GPU stays well within this; it bounds a hung server, not normal work.
 constexpr auto kHarmonizeDeadline = std::chrono::minutes(10);
+// How often a waiting render checks the host's abort flag.
+constexpr auto kAbortPoll = std::chrono::milliseconds(50);
 // Used when the server's limits do not name a chunk size (the proto's default message limit is 4 MiB).
 constexpr std::size_t kDefaultChunkBytes = 1u << 20;
 
@@ -142,13 +147,12 @@ google::protobuf::Map<std::string, v1::OptionValue> parseOptions(const std::stri
   return values;
 }
 
-void HarmonizeClient::harmonize(const StreamSettings& settings, const FrameGeometry& geometry,
-                                const std::vector<FramePlanes>& frames, const std::vector<std::uint8_t*>& outputs,
-                                const std::function<bool()>& aborted) {
-  if (frames.empty() || frames.size() != outputs.size()) throw BridgeError("internal: frame/output count mismatch");
+void HarmonizeClient::harmonize(const StreamSettings& settings, const FrameGeometry& geometry, std::size_t count,
+                                bool separateMatte, const FrameSource& frameAt,
+                                const std::vector<std::uint8_t*>& outputs, const std::function<bool()>& aborted) {
+  if (count == 0 || count != outputs.size()) throw BridgeError("internal: frame/output count mismatch");
   const v1::ServerInfo& server = info();
   const v1::ModelInfo& chosen = model(settings.model);
-  const bool separateMatte = frames.front().matte != nullptr;
 
   v1::HarmonizeRequest first;
   v1::StreamHeader& header = *first.mutable_header();
@@ -164,7 +168,7 @@ void HarmonizeClient::harmonize(const StreamSettings& settings, const FrameGeome
   header.set_matte_source(separateMatte ? v1::MATTE_SEPARATE : v1::MATTE_ALPHA);
   header.set_ocio_config(settings.ocioConfig);
   header.set_strength(settings.strength);
-  header.set_frame_count(static_cast<std::uint32_t>(frames.size()));
+  header.set_frame_count(static_cast<std::uint32_t>(count));
   header.set_first_frame(settings.firstFrame);
   header.set_client_name("vh-ofx 0.1");
 
@@ -175,69 +179,96 @@ void HarmonizeClient::harmonize(const StreamSettings& settings, const FrameGeome
   context.set_deadline(std::chrono::system_clock::now() + kHarmonizeDeadline);
   auto stream = stub_->Harmonize(&context);
 
-  // The writer runs beside the reader: the server answers frames while later ones are still arriving, and with
-  // both directions flow-controlled a client that only wrote and then read would deadlock on a long window.
-  std::thread writer([&] {
-    auto sendPlane = [&](std::uint64_t index, v1::Plane plane, const std::uint8_t* data, std::size_t bytes) {
-      for (std::size_t offset = 0; offset < bytes; offset += chunkBytes) {
-        v1::HarmonizeRequest request;
-        v1::Chunk& chunk = *request.mutable_chunk();
-        chunk.set_frame_index(index);
-        chunk.set_plane(plane);
-        chunk.set_offset(offset);
-        chunk.set_data(data + offset, std::min(chunkBytes, bytes - offset));
-        if (!stream->Write(request)) return false;  // the call ended early; Finish() says why
+  // The reader runs beside the writer: the server answers frames while later ones are still arriving, and with
+  // both directions flow-controlled a client that only wrote and then read would stall on a long window. The
+  // calling (host) thread writes, so that host images are only ever fetched on the thread the host called us on.
+  std::mutex mutex;
+  std::condition_variable finished;
+  bool readerDone = false;
+  std::string protocolError;  // set by the reader before readerDone
+  std::size_t complete = 0;
+  std::thread reader([&] {
+    std::vector<std::size_t> received(count, 0);
+    bool accepted = false;
+    std::string error;
+    v1::HarmonizeResponse response;
+    while (error.empty() && stream->Read(&response)) {
+      if (response.has_accepted()) {
+        const v1::FrameFormat& out = response.accepted().format();
+        if (out.width() != geometry.width || out.height() != geometry.height ||
+            out.channels() != geometry.channels || out.dtype() != format.dtype())
+          error = "vh-server answered with a different frame format than it was sent";
+        accepted = true;
+        continue;
       }
-      return true;
-    };
-    bool ok = stream->Write(first);
-    for (std::size_t i = 0; ok && i < frames.size(); ++i) {
-      ok = sendPlane(i, v1::PLANE_IMAGE, frames[i].image, geometry.imageBytes());
-      if (ok && separateMatte) ok = sendPlane(i, v1::PLANE_MATTE, frames[i].matte, geometry.matteBytes());
+      const v1::Chunk& chunk = response.chunk();
+      const std::size_t index = chunk.frame_index();
+      if (!accepted || index >= count || chunk.plane() != v1::PLANE_IMAGE || chunk.offset() != received[index] ||
+          chunk.offset() + chunk.data().size() > geometry.imageBytes()) {
+        error = "vh-server sent an out-of-order or oversized chunk (frame " + std::to_string(index) + ")";
+        break;
+      }
+      std::copy(chunk.data().begin(), chunk.data().end(), outputs[index] + chunk.offset());
+      received[index] += chunk.data().size();
+      if (received[index] == geometry.imageBytes()) ++complete;
     }
-    if (ok) stream->WritesDone();  // a failed write means the call ended; Finish() below says why
+    if (!error.empty()) context.TryCancel();
+    std::lock_guard<std::mutex> lock(mutex);
+    protocolError = error;
+    readerDone = true;
+    finished.notify_all();
   });
 
-  std::string protocolError;
-  std::vector<std::size_t> received(frames.size(), 0);
-  std::size_t complete = 0;
-  bool accepted = false;
-  v1::HarmonizeResponse response;
-  while (stream->Read(&response)) {
+  auto sendPlane = [&](std::uint64_t index, v1::Plane plane, const std::uint8_t* data, std::size_t bytes) {
+    for (std::size_t offset = 0; offset < bytes; offset += chunkBytes) {
+      v1::HarmonizeRequest request;
+      v1::Chunk& chunk = *request.mutable_chunk();
+      chunk.set_frame_index(index);
+      chunk.set_plane(plane);
+      chunk.set_offset(offset);
+      chunk.set_data(data + offset, std::min(chunkBytes, bytes - offset));
+      if (!stream->Write(request)) return false;  // the call ended early; Finish() says why
+    }
+    return true;
+  };
+  bool cancelled = false;
+  std::exception_ptr frameError;  // a failure to fetch a host frame, rethrown once the stream is wound down
+  bool ok = stream->Write(first);
+  for (std::size_t i = 0; ok && i < count; ++i) {
     if (aborted && aborted()) {
-      context.TryCancel();
+      cancelled = true;
       break;
     }
-    if (response.has_accepted()) {
-      const v1::FrameFormat& out = response.accepted().format();
-      if (out.width() != geometry.width || out.height() != geometry.height || out.channels() != geometry.channels ||
-          out.dtype() != format.dtype())
-        protocolError = "vh-server answered with a different frame format than it was sent";
-      accepted = true;
-      continue;
-    }
-    const v1::Chunk& chunk = response.chunk();
-    const std::size_t index = chunk.frame_index();
-    if (!accepted || index >= frames.size() || chunk.plane() != v1::PLANE_IMAGE || chunk.offset() != received[index] ||
-        chunk.offset() + chunk.data().size() > geometry.imageBytes()) {
-      protocolError = "vh-server sent an out-of-order or oversized chunk (frame " + std::to_string(index) + ")";
-    }
-    if (!protocolError.empty()) {
-      context.TryCancel();
+    try {
+      const FramePlanes planes = frameAt(i);  // valid until the next call
+      ok = sendPlane(i, v1::PLANE_IMAGE, planes.image, geometry.imageBytes());
+      if (ok && separateMatte) ok = sendPlane(i, v1::PLANE_MATTE, planes.matte, geometry.matteBytes());
+    } catch (...) {
+      frameError = std::current_exception();
       break;
     }
-    std::copy(chunk.data().begin(), chunk.data().end(), outputs[index] + chunk.offset());
-    received[index] += chunk.data().size();
-    if (received[index] == geometry.imageBytes()) ++complete;
   }
-  writer.join();
+  if (cancelled || frameError) context.TryCancel();
+  else if (ok) stream->WritesDone();
+  {
+    // Wait for the answers, polling the host's abort flag so that Esc stops a long window promptly.
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!readerDone) {
+      if (!cancelled && aborted && aborted()) {
+        cancelled = true;
+        context.TryCancel();
+      }
+      finished.wait_for(lock, kAbortPoll);
+    }
+  }
+  reader.join();
   const grpc::Status status = stream->Finish();
+  if (frameError) std::rethrow_exception(frameError);
+  if (cancelled) throw BridgeError("render cancelled");
   if (!protocolError.empty()) throw BridgeError(protocolError);
-  if (aborted && aborted()) throw BridgeError("render cancelled");
   if (!status.ok()) throw BridgeError(describeStatus(status, address_));
-  if (complete != frames.size())
-    throw BridgeError("vh-server returned " + std::to_string(complete) + " of " + std::to_string(frames.size()) +
-                      " frames");
+  if (complete != count)
+    throw BridgeError("vh-server returned " + std::to_string(complete) + " of " + std::to_string(count) + " frames");
 }
 
 }  // namespace vh::ofx

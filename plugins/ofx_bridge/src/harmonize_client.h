@@ -41,6 +41,8 @@ struct FramePlanes {
   const std::uint8_t* matte = nullptr;
 };
 
+using FrameSource = std::function<FramePlanes(std::size_t index)>;
+
 struct FrameGeometry {
   std::uint32_t width = 0, height = 0, channels = 4;
   SampleType type = SampleType::kFloat32;
@@ -64,10 +66,12 @@ class HarmonizeClient {
   // The ModelInfo that `name` (a name, an alias, or empty for the default) selects; BridgeError if none.
   const vh::server::v1::ModelInfo& model(const std::string& name);
 
-  // Harmonize `frames` (all of `geometry`) as one stream and write each result's image plane into outputs[i]
-  // (geometry.imageBytes() each). `aborted` is polled between messages; returning true cancels the stream.
-  void harmonize(const StreamSettings& settings, const FrameGeometry& geometry,
-                 const std::vector<FramePlanes>& frames, const std::vector<std::uint8_t*>& outputs,
+  // Harmonize `count` frames (all of `geometry`) as one stream and write each result's image plane into
+  // outputs[i] (geometry.imageBytes() each). frameAt(i) is called on the calling thread, in order, just before
+  // frame i is sent, and its planes need only stay valid until the next call, so a window never has to be
+  // packed in memory at once. `aborted` is polled throughout; returning true cancels the stream.
+  void harmonize(const StreamSettings& settings, const FrameGeometry& geometry, std::size_t count,
+                 bool separateMatte, const FrameSource& frameAt, const std::vector<std::uint8_t*>& outputs,
                  const std::function<bool()>& aborted);
 
   // One line describing the server (version, device, default model, models), for the plugin's status field.

@@ -340,8 +340,9 @@ OfxStatus getRegionsOfInterest(OfxImageEffectHandle effect, OfxPropertySetHandle
 // Render
 // ------------------------------------------------------------------------------------------------------------
 
-// Fetch, pack and send the window, and cache what comes back. Every host image is released as soon as its
-// pixels are packed, so at most one source and one matte image are held at a time.
+// Fetch, pack and send the window, and cache what comes back. Frames are fetched one at a time as the stream
+// needs them and each host image is released once packed, so only one packed frame (and matte) is held besides
+// the results: a window of 4K frames does not need the whole window's input in memory at once.
 const WindowResult& harmonizeWindow(Instance& inst, const Settings& s, const WindowSpan& span, const std::string& key,
                                     const OfxRectI& frame, SampleType type, bool matte) {
   FrameGeometry geometry;
@@ -352,40 +353,38 @@ const WindowResult& harmonizeWindow(Instance& inst, const Settings& s, const Win
   auto result = std::make_unique<WindowResult>();
   result->key = key;
   result->start = span.start;
-  std::vector<HostBuffer> images, mattes;
-  std::vector<FramePlanes> planes;
-  for (int i = 0; i < span.count; ++i) {
-    const int t = span.start + i;
-    images.emplace_back(inst.effect, geometry.imageBytes());
-    std::uint64_t input;
-    {
-      HostImage image(inst.source, "Source", t);
-      const OfxRectI& b = image.bounds();
-      if (b.x1 != frame.x1 || b.y1 != frame.y1 || b.x2 != frame.x2 || b.y2 != frame.y2 || image.type() != type ||
-          image.components() != 4)
-        throw BridgeError("Source frame " + std::to_string(t) + " differs in size or depth from the frame rendered; "
-                          "all frames of a window must match");
-      packImage(image, type, images.back().data());
-      input = fingerprint(image);
-    }
-    if (matte) {
-      mattes.emplace_back(inst.effect, geometry.matteBytes());
-      HostImage m(inst.matte, kMatteClip, t);
-      packMatte(m, frame, type, mattes.back().data());
-      input = combine(input, fingerprint(m));
-    }
-    result->inputs.push_back(input);
-    planes.push_back({images.back().data(), matte ? mattes.back().data() : nullptr});
-  }
   std::vector<std::uint8_t*> outputs;
   for (int i = 0; i < span.count; ++i) {
     result->frames.emplace_back(inst.effect, geometry.imageBytes());
     outputs.push_back(result->frames.back().data());
   }
+  HostBuffer image(inst.effect, geometry.imageBytes());
+  HostBuffer matteBuffer = matte ? HostBuffer(inst.effect, geometry.matteBytes()) : HostBuffer();
+  auto frameAt = [&](std::size_t i) {
+    const int t = span.start + static_cast<int>(i);
+    std::uint64_t input;
+    {
+      HostImage source(inst.source, "Source", t);
+      const OfxRectI& b = source.bounds();
+      if (b.x1 != frame.x1 || b.y1 != frame.y1 || b.x2 != frame.x2 || b.y2 != frame.y2 || source.type() != type ||
+          source.components() != 4)
+        throw BridgeError("Source frame " + std::to_string(t) + " differs in size or depth from the frame rendered; "
+                          "all frames of a window must match");
+      packImage(source, type, image.data());
+      input = fingerprint(source);
+    }
+    if (matte) {
+      HostImage m(inst.matte, kMatteClip, t);
+      packMatte(m, frame, type, matteBuffer.data());
+      input = combine(input, fingerprint(m));
+    }
+    result->inputs.push_back(input);
+    return FramePlanes{image.data(), matte ? matteBuffer.data() : nullptr};
+  };
   StreamSettings stream = s.stream;
   stream.firstFrame = span.start;
   HarmonizeClient& client = inst.clientFor(s.address);
-  client.harmonize(stream, geometry, planes, outputs,
+  client.harmonize(stream, geometry, static_cast<std::size_t>(span.count), matte, frameAt, outputs,
                    [&] { return suites().effect->abort(inst.effect) != 0; });
   return inst.cache.insert(std::move(result));
 }

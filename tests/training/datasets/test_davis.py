@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-
 from vh.core.errors import InputError
 from vh.training.datasets.davis import Davis
 

@@ -7,7 +7,6 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-
 from vh.core.errors import InputError
 from vh.training.datasets.pairs import ImageMaskFolder
 

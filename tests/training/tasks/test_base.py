@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
-
 from vh.core.errors import VhError
-from vh.training.tasks.base import NonFiniteLossError, TrainTask, get_task, list_tasks, register_task, warmup_cosine
+from vh.training.tasks.base import (
+    NonFiniteLossError,
+    TrainTask,
+    get_task,
+    list_tasks,
+    register_task,
+    warmup_cosine,
+)
 
 
 def test_warmup_then_cosine():
@@ -18,7 +26,7 @@ def test_warmup_then_cosine():
         opt.step()
         sched.step()
     assert lrs[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
-    assert lrs[4] == pytest.approx(1.0) and all(a >= b for a, b in zip(lrs[4:], lrs[5:]))
+    assert lrs[4] == pytest.approx(1.0) and all(a >= b for a, b in itertools.pairwise(lrs[4:]))
     assert lrs[-1] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + torch.cos(torch.tensor(7 / 8 * torch.pi)).item()))
 
 

@@ -1,0 +1,139 @@
+"""vh-server throughput against a bare gRPC echo of the same bytes, on loopback, in one run.
+
+    python benchmarks/bench_server.py [--frames2k 12] [--frames4k 4] [--repeats 3] [--chunk-mb 3]
+
+For 2K (2048x1080) and 4K (4096x2160) half-float RGBA frames with a separate half matte, it times one client
+streaming a clip through `vh-server --model cut` and the same clip through a bare bidi-streaming echo service
+that receives the same chunks and sends the image planes back (no numpy, no engine): the traffic is identical in
+both directions. Reported: payload MB/s (frame + matte bytes in), frames/s, and the ratio server / echo
+(target >= 0.70). Medians of --repeats runs.
+
+Two matte cases are measured, because they answer different questions:
+  empty matte  the engine passes frames through (its documented fast path), so the ratio is the cost of the
+               server itself: chunking, reassembly, conversions, scheduling. The 70% target applies here.
+  disc matte   a foreground disc of 1/5 the frame height: adds the engine's real work (resize, OCIO, colour fit,
+               full-resolution transfer), which is the engine's cost, not the transport's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vh.server import wire  # noqa: E402
+from vh.server.client import Client  # noqa: E402
+from vh.server.main import ServerOptions, create_server  # noqa: E402
+from vh.server.v1 import harmonize_pb2 as pb  # noqa: E402
+
+ECHO_METHOD = "/bench.Echo/Stream"
+
+
+def start_echo() -> tuple[grpc.Server, int]:
+    """A bidi stream that returns every PLANE_IMAGE chunk it receives: gRPC + protobuf cost only."""
+
+    def echo(requests, context):
+        for request in requests:
+            if request.WhichOneof("kind") == "chunk" and request.chunk.plane == pb.PLANE_IMAGE:
+                yield pb.HarmonizeResponse(chunk=request.chunk)
+
+    handler = grpc.method_handlers_generic_handler("bench.Echo", {
+        "Stream": grpc.stream_stream_rpc_method_handler(
+            echo, request_deserializer=pb.HarmonizeRequest.FromString,
+            response_serializer=pb.HarmonizeResponse.SerializeToString)})
+    server = grpc.server(futures.ThreadPoolExecutor(4), options=[
+        ("grpc.max_receive_message_length", wire.MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", wire.MAX_MESSAGE_BYTES)])
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port
+
+
+def run_echo(port: int, frames, mattes, chunk_bytes: int) -> float:
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[
+        ("grpc.max_receive_message_length", wire.MAX_MESSAGE_BYTES)])
+    call = channel.stream_stream(ECHO_METHOD, request_serializer=pb.HarmonizeRequest.SerializeToString,
+                                 response_deserializer=pb.HarmonizeResponse.FromString)
+
+    def requests():
+        for i, (f, m) in enumerate(zip(frames, mattes)):
+            for chunk in wire.encode_frame(i, f, m, np.dtype("<f2"), chunk_bytes):
+                yield pb.HarmonizeRequest(chunk=chunk)
+
+    started = time.perf_counter()
+    received = sum(len(r.chunk.data) for r in call(requests()))
+    took = time.perf_counter() - started
+    channel.close()
+    assert received == sum(f.nbytes for f in frames)
+    return took
+
+
+def run_server(port: int, frames, mattes, chunk_bytes: int) -> float:
+    with Client(f"127.0.0.1:{port}", chunk_bytes=chunk_bytes) as client:
+        started = time.perf_counter()
+        n = sum(1 for _ in client.harmonize(frames, mattes, colorspace="sRGB Encoded Rec.709 (sRGB)", model="cut"))
+        took = time.perf_counter() - started
+    assert n == len(frames)
+    return took
+
+
+def make_clip(n: int, height: int, width: int, disc: bool):
+    rng = np.random.default_rng(0)
+    frames, mattes = [], []
+    yy, xx = np.mgrid[0:height, 0:width]
+    for t in range(n):
+        f = rng.random((height, width, 4), dtype=np.float32).astype(np.float16)
+        f[..., 3] = 1
+        m = np.zeros((height, width), np.float16)
+        if disc:
+            m[np.hypot(yy - height / 2, xx - width / 2 - 4 * t) < height / 10] = 1
+        frames.append(f)
+        mattes.append(m)
+    return frames, mattes
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--frames2k", type=int, default=12)
+    p.add_argument("--frames4k", type=int, default=4)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--chunk-mb", type=float, default=wire.DEFAULT_CHUNK_BYTES / 2**20)
+    args = p.parse_args()
+    chunk = int(args.chunk_mb * 2**20)
+
+    running = create_server("127.0.0.1:0", ServerOptions(models=["cut"], max_clients=4))
+    echo, echo_port = start_echo()
+    print(f"chunks of {chunk / 2**20:.1f} MiB; medians of {args.repeats} runs; {threading.active_count()} threads")
+    print(f"{'case':<22}{'echo MB/s':>11}{'server MB/s':>13}{'server fps':>12}{'ratio':>8}")
+    try:
+        for label, (h, w), n in (("2K half RGBA", (1080, 2048), args.frames2k),
+                                 ("4K half RGBA", (2160, 4096), args.frames4k)):
+            for disc in (False, True):
+                frames, mattes = make_clip(n, h, w, disc)
+                payload = sum(f.nbytes + m.nbytes for f, m in zip(frames, mattes)) / 1e6
+                run_echo(echo_port, frames[:1], mattes[:1], chunk)  # warm-up
+                run_server(running.port, frames[:1], mattes[:1], chunk)
+                echo_t = statistics.median(run_echo(echo_port, frames, mattes, chunk) for _ in range(args.repeats))
+                srv_t = statistics.median(run_server(running.port, frames, mattes, chunk)
+                                          for _ in range(args.repeats))
+                case = f"{label}, {'disc' if disc else 'empty'}"
+                print(f"{case:<22}{payload / echo_t:>11.0f}{payload / srv_t:>13.0f}{n / srv_t:>12.2f}"
+                      f"{echo_t / srv_t:>8.2f}", flush=True)
+    finally:
+        running.stop(grace=1)
+        echo.stop(0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

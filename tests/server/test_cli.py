@@ -1,0 +1,53 @@
+"""`vh remote harmonize` / `vh remote info` against a real server, files through vh.core.io."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.server.conftest import clip
+from vh.core import io
+from vh.core.cli.main import main
+from vh.core.engine import Engine
+
+
+def _write_sequence(pattern, frames, channels):
+    like = io.ClipInfo.make(frames[0].shape[1], frames[0].shape[0], channels, len(frames), first=1001,
+                            pixel_type="half")
+    with io.open_writer(pattern, like=like) as writer:
+        for f in frames:
+            writer.write(f.astype(np.float32))
+
+
+def test_remote_harmonize_matches_the_local_engine(server, tmp_path, capsys):
+    frames, mattes = clip(3, 48, 64, channels=3, dtype=np.float32)
+    plate, matte, out = tmp_path / "plate.####.exr", tmp_path / "matte.####.exr", tmp_path / "out.####.exr"
+    _write_sequence(str(plate), frames, 3)
+    _write_sequence(str(matte), [np.repeat(m[..., None], 3, axis=2) for m in mattes], 3)
+
+    code = main(["remote", "harmonize", str(plate), "--matte", str(matte), "-o", str(out), "--model", "stats",
+                 "--server", f"127.0.0.1:{server.port}"])
+    assert code == 0
+    got = list(io.read_frames(io.probe(str(out))))
+    info = io.probe(str(plate))
+    want = Engine("stats").run(io.read_frames(info), io.read_mattes(str(matte), info), colorspace="scene_linear")
+    for g, w in zip(got, want, strict=True):
+        assert g.tobytes() == w.astype(np.float16).astype(np.float32).tobytes()  # half EXR in, half EXR out
+
+
+def test_remote_info_lists_models(server, capsys):
+    assert main(["remote", "info", "--server", f"127.0.0.1:{server.port}"]) == 0
+    text = capsys.readouterr().out
+    assert "cut (default)" in text and "--option space=<choice>" in text
+
+
+def test_unreachable_server_is_a_one_line_error_and_writes_nothing(tmp_path, capsys):
+    frames, mattes = clip(1, 16, 16, channels=4, dtype=np.float32)
+    for f, m in zip(frames, mattes):
+        f[..., 3] = m
+    plate = tmp_path / "plate.####.exr"
+    _write_sequence(str(plate), frames, 4)
+    out = tmp_path / "out.####.exr"
+    code = main(["remote", "harmonize", str(plate), "-o", str(out), "--server", "127.0.0.1:1", "--timeout", "5"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("vh: error: vh-server:") and "UNAVAILABLE" in err[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plate.1001.exr"]

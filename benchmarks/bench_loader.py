@@ -36,9 +36,10 @@ def vhmae_base_train_flops(visible: int = 768, tokens: int = 1024) -> float:
 def measure(dataset, workers: int, batch: int, batches: int, warmup: int = 2) -> float:
     import torch
     from torch.utils.data import DataLoader
+    from vh.training.data import init_worker
 
     loader = DataLoader(dataset, batch_size=batch, num_workers=workers, shuffle=False,
-                        persistent_workers=workers > 0, generator=torch.Generator())
+                        persistent_workers=workers > 0, generator=torch.Generator(), worker_init_fn=init_worker)
     it = iter(loader)
     for _ in range(warmup):
         next(it)
@@ -48,6 +49,22 @@ def measure(dataset, workers: int, batch: int, batches: int, warmup: int = 2) ->
         next(it)
         times.append(time.perf_counter() - t)
     return batch / statistics.median(times)
+
+
+def cpu_seconds_per_clip(dataset, clips: int = 6) -> float:
+    """Median process CPU time of one clip in this process (one thread): robust to a busy, shared machine."""
+    import cv2
+    import torch
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    dataset[0]  # warm caches (LUT processors, file listings)
+    times = []
+    for i in range(1, clips + 1):
+        t = time.process_time()
+        dataset[i]
+        times.append(time.process_time() - t)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -68,10 +85,12 @@ def main() -> None:
         "dancing (pairs, flow)": DataConfig(sources=[{"kind": "pairs", "root": str(data / "train_pairs")}], flow=True, **common),
         "davis windows": DataConfig(sources=[{"kind": "davis", "root": str(data / "davis")}], **common),
     }
-    rates = {}
+    rates, cpu = {}, {}
     for name, cfg in runs.items():
         rates[name] = measure(ClipDataset(cfg), args.workers, args.batch, args.batches)
-        print(f"{name:28s} {rates[name]:7.2f} samples/s  ({args.workers} workers, batch {args.batch})")
+        cpu[name] = cpu_seconds_per_clip(ClipDataset(cfg))
+        print(f"{name:28s} {rates[name]:7.2f} samples/s  ({args.workers} workers, batch {args.batch}); "
+              f"{cpu[name] * 1e3:.0f} ms CPU per clip")
     with tempfile.TemporaryDirectory() as tmp:
         gen = ClipDataset(runs["dancing (pairs, flow)"])
         n = args.batch * (args.batches + 2)
@@ -79,14 +98,17 @@ def main() -> None:
         built = DataConfig(sources=[{"kind": "hyoutube", "root": str(Path(tmp) / "set"), "split": "train"}],
                            frames=8, size=256, flow=True, length=n)
         rates["built set"] = measure(ClipDataset(built), args.workers, args.batch, args.batches)
-        print(f"{'built set (JPEG + flow npz)':28s} {rates['built set']:7.2f} samples/s")
+        cpu["built set"] = cpu_seconds_per_clip(ClipDataset(built))
+        print(f"{'built set (JPEG + flow npz)':28s} {rates['built set']:7.2f} samples/s; "
+              f"{cpu['built set'] * 1e3:.0f} ms CPU per clip")
 
     flops = vhmae_base_train_flops()
     need = 400e12 / flops
     print(f"VHMAE base: {flops / 1e9:.0f} GFLOP per training clip (768 visible of 1024 tokens); one H100 at "
           f"400 TFLOP/s needs {need:.0f} clips/s")
     for name, rate in rates.items():
-        print(f"  {name:28s} {need / rate * args.workers:6.0f} CPU workers needed (ratio need/rate = {need / rate:.0f}x)")
+        print(f"  {name:28s} need/measured = {need / rate:5.0f}x; {need * cpu[name]:5.0f} busy cores at the "
+              f"measured CPU cost per clip")
 
 
 if __name__ == "__main__":

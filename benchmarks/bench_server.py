@@ -5,8 +5,9 @@
 For 2K (2048x1080) and 4K (4096x2160) half-float RGBA frames with a separate half matte, it times one client
 streaming a clip through `vh-server --model cut` and the same clip through a bare bidi-streaming echo service
 that receives the same chunks and sends the image planes back (no numpy, no engine): the traffic is identical in
-both directions. Reported: payload MB/s (frame + matte bytes in), frames/s, and the ratio server / echo
-(target >= 0.70). Medians of --repeats runs.
+both directions, and the same clip through the engine alone (no transport). Reported: payload MB/s (frame +
+matte bytes in), server frames/s, server / echo (target >= 0.70), and server / (echo + engine), which is 1.0
+when the server adds nothing to transport plus compute done one after the other. Medians of --repeats runs.
 
 Two matte cases are measured, because they answer different questions:
   empty matte  the engine passes frames through (its documented fast path), so the ratio is the cost of the
@@ -18,6 +19,7 @@ Two matte cases are measured, because they answer different questions:
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import sys
 import threading
@@ -30,10 +32,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vh.server import wire  # noqa: E402
-from vh.server.client import Client  # noqa: E402
-from vh.server.main import ServerOptions, create_server  # noqa: E402
-from vh.server.v1 import harmonize_pb2 as pb  # noqa: E402
+from vh.server import wire
+from vh.server.client import Client
+from vh.server.main import ServerOptions, create_server
+from vh.server.v1 import harmonize_pb2 as pb
 
 ECHO_METHOD = "/bench.Echo/Stream"
 
@@ -87,6 +89,16 @@ def run_server(port: int, frames, mattes, chunk_bytes: int) -> float:
     return took
 
 
+def run_engine(engine, frames, mattes) -> float:
+    """The same clip through the engine directly, no transport (the server converts half to float the same way)."""
+    started = time.perf_counter()
+    n = sum(1 for _ in engine.run((f.astype(np.float32) for f in frames), (m.astype(np.float32) for m in mattes),
+                                  colorspace="sRGB Encoded Rec.709 (sRGB)"))
+    took = time.perf_counter() - started
+    assert n == len(frames)
+    return took
+
+
 def make_clip(n: int, height: int, width: int, disc: bool):
     rng = np.random.default_rng(0)
     frames, mattes = [], []
@@ -110,11 +122,16 @@ def main() -> int:
     p.add_argument("--chunk-mb", type=float, default=wire.DEFAULT_CHUNK_BYTES / 2**20)
     args = p.parse_args()
     chunk = int(args.chunk_mb * 2**20)
+    logging.getLogger("vh.core.engine").setLevel(logging.ERROR)  # "empty matte" notices are the point here
 
     running = create_server("127.0.0.1:0", ServerOptions(models=["cut"], max_clients=4))
     echo, echo_port = start_echo()
     print(f"chunks of {chunk / 2**20:.1f} MiB; medians of {args.repeats} runs; {threading.active_count()} threads")
-    print(f"{'case':<22}{'echo MB/s':>11}{'server MB/s':>13}{'server fps':>12}{'ratio':>8}")
+    from vh.core.engine import Engine
+
+    engine = Engine("cut")
+    print(f"{'case':<22}{'echo MB/s':>11}{'engine MB/s':>13}{'server MB/s':>13}{'server fps':>12}"
+          f"{'server/echo':>13}{'server/(echo+engine)':>22}")
     try:
         for label, (h, w), n in (("2K half RGBA", (1080, 2048), args.frames2k),
                                  ("4K half RGBA", (2160, 4096), args.frames4k)):
@@ -126,9 +143,10 @@ def main() -> int:
                 echo_t = statistics.median(run_echo(echo_port, frames, mattes, chunk) for _ in range(args.repeats))
                 srv_t = statistics.median(run_server(running.port, frames, mattes, chunk)
                                           for _ in range(args.repeats))
+                eng_t = statistics.median(run_engine(engine, frames, mattes) for _ in range(args.repeats))
                 case = f"{label}, {'disc' if disc else 'empty'}"
-                print(f"{case:<22}{payload / echo_t:>11.0f}{payload / srv_t:>13.0f}{n / srv_t:>12.2f}"
-                      f"{echo_t / srv_t:>8.2f}", flush=True)
+                print(f"{case:<22}{payload / echo_t:>11.0f}{payload / eng_t:>13.0f}{payload / srv_t:>13.0f}"
+                      f"{n / srv_t:>12.2f}{echo_t / srv_t:>13.2f}{(echo_t + eng_t) / srv_t:>22.2f}", flush=True)
     finally:
         running.stop(grace=1)
         echo.stop(0)

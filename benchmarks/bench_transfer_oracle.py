@@ -7,6 +7,7 @@ averaged over frames then clips, and its ratio to naive bilinear upsampling of t
 
     python benchmarks/bench_transfer_oracle.py [--data DIR] [--clips N] [--methods lut+affine,affine,...]
 
+Every method except `upsample` adds the low-res residual by default; `METHOD/nores` turns it off.
 DIR defaults to $VH_SHARED_DATA or ../shared/data beside the checkout. Runs hyoutube_val (854x480) and the
 HAdobe5k triplet iharmony4/*/a0041_1_5 (4272x2848; mask = any channel > 127).
 """
@@ -69,12 +70,18 @@ def hyoutube_clips(root: Path) -> list[tuple[str, list[tuple[Path, Path, Path]]]
     return clips
 
 
+def config_for(spec: str, base: TransferConfig) -> TransferConfig:
+    """`lut+affine` -> that method; `lut+affine/nores` -> the same without the low-res residual."""
+    method, _, flag = spec.partition("/")
+    return replace(base, method=method, residual=flag != "nores")
+
+
 def run_hyoutube(root: Path, methods: list[str], n_clips: int, cfg: TransferConfig) -> dict[str, float]:
     scores: dict[str, list[float]] = {m: [] for m in methods}
     for name, frames in hyoutube_clips(root)[:n_clips]:
         data = [(_read_rgb(c), _read_rgb(r), _read_mask(m)) for c, r, m in frames]
         for method in methods:
-            transfer = ColorTransfer(replace(cfg, method=method))
+            transfer = ColorTransfer(config_for(method, cfg))
             scores[method].append(float(np.mean([oracle_frame(transfer, *d) for d in data])))
     return {m: float(np.mean(v)) for m, v in scores.items()}
 
@@ -84,16 +91,16 @@ def run_hadobe(root: Path, methods: list[str], cfg: TransferConfig) -> dict[str,
     comp = _read_rgb(root / "composite" / f"{stem}.jpg")
     real = _read_rgb(root / "real" / f"{stem}.jpg")
     mask = _read_mask(root / "mask" / f"{stem}.png")
-    return {m: oracle_frame(ColorTransfer(replace(cfg, method=m)), comp, real, mask) for m in methods}
+    return {m: oracle_frame(ColorTransfer(config_for(m, cfg)), comp, real, mask) for m in methods}
 
 
 def _table(title: str, res: dict[str, float], seconds: float) -> None:
     base = res.get("upsample")
     print(f"\n{title}  ({seconds:.1f} s)")
-    print(f"{'method':<14}{'fMSE':>10}{'x upsample':>12}")
+    print(f"{'method':<20}{'fMSE':>10}{'x upsample':>12}")
     for m, v in res.items():
         ratio = f"{v / base:.3f}" if base else "-"
-        print(f"{m:<14}{v:>10.2f}{ratio:>12}")
+        print(f"{m:<20}{v:>10.2f}{ratio:>12}")
 
 
 def main() -> None:
@@ -101,7 +108,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=default_data)
     ap.add_argument("--clips", type=int, default=11)
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join([*METHODS[:-1], "lut+affine/nores", "lut/nores", "affine/nores", "upsample"]),
+                    help="comma-separated; METHOD/nores turns the low-res residual off")
     ap.add_argument("--skip-hadobe", action="store_true")
     args = ap.parse_args()
     data = Path(args.data)

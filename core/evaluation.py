@@ -156,6 +156,8 @@ def predictions_method(folder: str | Path, name: str | None = None) -> Method:
         raise InputError(f"predictions folder not found: {root}")
 
     def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
+        import cv2
+
         from vh.training.datasets.hyoutube import IMAGE_SUFFIXES, read_rgb
 
         clip_dir = root / clip.name
@@ -166,8 +168,10 @@ def predictions_method(folder: str | Path, name: str | None = None) -> Method:
         for stem, comp in zip(clip.stems, comps):
             if stem not in by_stem:
                 raise MissingFrameError(f"prediction frame {stem} is missing in {clip_dir}")
-            # full-size predictions go to the evaluation size exactly like the ground truth did
-            image = metrics.resize_image(read_rgb(by_stem[stem]), comp.shape[0])  # [S, S, 3] uint8
+            image = read_rgb(by_stem[stem])  # [h, w, 3] uint8
+            if image.shape != comp.shape:
+                # stored at another size (e.g. full resolution): the protocol's bilinear resize, like the ground truth
+                image = cv2.resize(image, (comp.shape[1], comp.shape[0]), interpolation=cv2.INTER_LINEAR)
             preds.append(image.astype(np.float32) / 255.0)
         return preds
 
@@ -186,8 +190,14 @@ def evaluate(
     size: int = metrics.EVAL_SIZE,
     clips: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    full_res: bool = False,
 ) -> list[ModelResult]:
-    """Score each method on each clip of `dataset` (a HYouTube-layout folder); one ModelResult per method."""
+    """Score each method on each clip of `dataset` (a HYouTube-layout folder); one ModelResult per method.
+
+    `full_res=True` hands the methods the frames at their stored size (the product case: the engine works at the
+    model's size and transfers the result to full resolution) and brings their outputs to the evaluation size
+    with the protocol's bilinear resize; otherwise methods see the protocol's `size`x`size` frames.
+    """
     from vh.training.datasets.hyoutube import HYouTube
 
     if not methods:
@@ -203,13 +213,17 @@ def evaluate(
     seconds = {m.name: 0.0 for m in methods}
     frames_total = 0
     for record in records:
-        comps_u8, gts, masks = [], [], []
+        comps, mattes, gts, masks = [], [], [], []
         for f in ds.read(record):
-            comps_u8.append(metrics.resize_image(f.comp, size))  # [S, S, 3] uint8
-            gts.append(metrics.resize_image(f.real, size))
+            gts.append(metrics.resize_image(f.real, size))  # [S, S, 3] uint8
             masks.append(metrics.resize_mask(f.mask, size))  # [S, S] bool
-        comps = [c.astype(np.float32) / 255.0 for c in comps_u8]
-        mattes = [m.astype(np.float32) for m in masks]
+            if full_res:
+                comp, _, matte = f.as_float()  # [H, W, 3], [H, W] binary
+            else:
+                comp = metrics.resize_image(f.comp, size).astype(np.float32) / 255.0  # [S, S, 3]
+                matte = masks[-1].astype(np.float32)  # [S, S]
+            comps.append(comp)
+            mattes.append(matte)
         flows = [metrics.gt_flow(gts[t + 1], gts[t]) for t in range(len(gts) - 1)]
         frames_total += len(gts)
         for method in methods:
@@ -219,6 +233,8 @@ def evaluate(
             seconds[method.name] += time.perf_counter() - start
             if len(preds) != len(gts):
                 raise InputError(f"{method.name} returned {len(preds)} frames for {len(gts)} on clip {record.name}")
+            if full_res:  # the protocol's resize, on the float result (no 8-bit rounding in between)
+                preds = [metrics.resize_image(np.asarray(p, dtype=np.float32)[..., :3], size) for p in preds]
             preds255 = [_to_255(p, gts[0].shape) for p in preds]
             per_clip[method.name][record.name] = metrics.clip_scores(preds255, gts, masks, flows)
         if progress is not None:

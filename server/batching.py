@@ -12,7 +12,7 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -42,7 +42,7 @@ class _Job:
 class Ticket:
     """One stream's handle on the queue: its infer callable, and cancel() that drops its pending work."""
 
-    def __init__(self, queue: "DeviceQueue", engine: Any):
+    def __init__(self, queue: DeviceQueue, engine: Any):
         self._queue = queue
         self._engine = engine
         self._lock = threading.Lock()
@@ -162,7 +162,7 @@ class DeviceQueue:
                 self.windows += sum(j.comp.shape[0] for j in batch)
                 for job, out in zip(batch, outs):
                     job.result = out
-            except BaseException as exc:  # handed to each waiting stream, which maps it to a status
+            except Exception as exc:  # noqa: BLE001 - handed to each waiting stream, which maps it to a status
                 for job in batch:
                     job.error = exc
             for job in batch:

@@ -111,7 +111,6 @@ def _info(args: argparse.Namespace) -> int:
 
 def _harmonize(args: argparse.Namespace) -> int:
     import numpy as np
-
     from vh.core import color, io
 
     info = io.probe(args.input, frames=io.parse_frame_range(args.frames))

@@ -21,12 +21,11 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping, Sequence
 
 import grpc
 import numpy as np
-
 from vh.core.errors import InputError, VhError
 from vh.server import wire
 from vh.server.v1 import harmonize_pb2 as pb
@@ -173,7 +172,7 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -212,7 +211,7 @@ class Client:
         first_frame: int = 0,
         timeout: float | None = None,
         client_name: str = "vh.server.client",
-    ) -> "Job":
+    ) -> Job:
         """Start a job; iterate the returned Job for the harmonized frames (in order), or `cancel()` it.
 
         frames: [H, W, C] float arrays (C >= 3, R G B first), all the same size, in `colorspace`.
@@ -334,7 +333,7 @@ class Job:
                         self._pending.append((index, frame, matte))
                         self._next_in += 1
                 yield from self._encode(index - base, frame, matte)
-        except Exception as exc:  # a bad frame from the caller: stop the call and report it from __iter__
+        except Exception as exc:  # noqa: BLE001 - any failure of the caller's frames: stop, report from __iter__
             self._source_error = exc
             call = self._call
             if call is not None:

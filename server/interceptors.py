@@ -10,10 +10,10 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import grpc
-
 from vh.core.errors import InputError, OutputError, ResourceError, UnknownModelError, VhError
 
 log = logging.getLogger("vh.server")
@@ -92,7 +92,8 @@ def _guard_stream(behavior: Callable) -> Callable:
 
 
 def _rewrap(handler: grpc.RpcMethodHandler, wrap_unary: Callable, wrap_stream: Callable) -> grpc.RpcMethodHandler:
-    kwargs = dict(request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer)
+    kwargs = {"request_deserializer": handler.request_deserializer,
+              "response_serializer": handler.response_serializer}
     if handler.unary_unary:
         return grpc.unary_unary_rpc_method_handler(wrap_unary(handler.unary_unary), **kwargs)
     if handler.unary_stream:

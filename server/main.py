@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-
 from vh.core.errors import InputError, VhError
 from vh.server import wire
 
@@ -92,7 +91,6 @@ def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = 
     """Build, bind and start a server; `address` port 0 picks a free port (returned in Running.port)."""
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection
-
     from vh.server.batching import DeviceQueue
     from vh.server.interceptors import ErrorInterceptor, TokenInterceptor
     from vh.server.pool import ModelPool, ModelSpec

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from vh.core.errors import InputError, UnknownModelError
 from vh.core.models import ModelOption
@@ -36,7 +38,7 @@ class ModelSpec:
     checkpoint: str | None = None
 
     @classmethod
-    def parse_checkpoint(cls, text: str) -> "ModelSpec":
+    def parse_checkpoint(cls, text: str) -> ModelSpec:
         """`path` (served under the model name in its sidecar) or `name=path`."""
         from vh.core.checkpoint import read_meta
 
@@ -78,7 +80,7 @@ def _check_option(spec: ModelOption, value: OptionValue, model: str) -> OptionVa
             value = int(value)
     else:
         value = float(value)
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise InputError(f"{where} must be finite, got {value!r}")
     if spec.minimum is not None and value < spec.minimum:
         raise InputError(f"{where} is {value} but must be >= {spec.minimum}")

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import itertools
 import logging
+import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 import numpy as np
-
 from vh.core.errors import InputError, ResourceError
 from vh.server import wire
 from vh.server.batching import DeviceQueue, StreamCancelled
@@ -34,7 +35,7 @@ log = logging.getLogger("vh.server")
 @dataclass
 class ServiceConfig:
     max_clients: int = 8
-    limits: wire.Limits = wire.Limits()
+    limits: wire.Limits = field(default_factory=wire.Limits)
     device_description: str = ""
     device_memory: int = 0
 
@@ -63,6 +64,64 @@ class _Slots:
             self._sem.release()
 
 
+class _FrameReader:
+    """Receives and rebuilds frames on a thread of its own, at most `depth` frames ahead of the engine.
+
+    Receiving frame n+1 (chunk copies, half-to-float conversion) then overlaps the engine's work on frame n in
+    the handler thread, instead of adding to it. Errors (bad chunks, a vanished client) are handed over and
+    raised in the handler thread, where the interceptor maps them.
+    """
+
+    _END = object()
+
+    def __init__(self, requests: Iterator[pb.HarmonizeRequest], assembler: wire.FrameAssembler,
+                 prepare: Callable[[wire.Frame], tuple], depth: int = 1):
+        self._requests = requests
+        self._assembler = assembler
+        self._prepare = prepare
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vh-reader", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for request in self._requests:
+                if self._stop.is_set():
+                    return
+                if request.WhichOneof("kind") != "chunk":
+                    raise InputError("a stream takes one StreamHeader; got another header after frames started")
+                frame = self._assembler.add(request.chunk)
+                if frame is not None and not self._put(self._prepare(frame)):
+                    return
+            self._assembler.finish()
+            self._put(self._END)
+        except Exception as exc:  # noqa: BLE001 - raised again in the handler thread
+            self._put(exc)
+
+    def __iter__(self) -> Iterator[tuple]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop reading (the handler is done or failing); the thread ends at its next request or within 0.1 s."""
+        self._stop.set()
+
+
 class HarmonizerService(pb_grpc.HarmonizerServicer):
     def __init__(self, pool: ModelPool, queue: DeviceQueue, config: ServiceConfig):
         self.pool = pool
@@ -85,7 +144,6 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
     # ------------------------------------------------------------------------------------------------------ #
     def GetInfo(self, request: pb.GetInfoRequest, context: grpc.ServicerContext) -> pb.ServerInfo:
         import torch
-
         from vh.core import __version__
         from vh.core.color import DEFAULT_CONFIG
 
@@ -191,23 +249,23 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                     yield pb.HarmonizeResponse(chunk=chunk)
                 emitted += 1
 
-        for request in requests:
-            if self._interrupt.is_set():
-                raise UnavailableError(f"server is shutting down; the job stopped after {emitted} frames, "
-                                       "send it again (to another server)")
-            if request.WhichOneof("kind") != "chunk":
-                raise InputError("a stream takes one StreamHeader; got another header after frames started")
-            frame = assembler.add(request.chunk)
-            if frame is None:
-                continue
+        def prepare(frame: wire.Frame) -> tuple[int, np.ndarray, np.ndarray | None]:
             if lim.max_frames and frame.index >= lim.max_frames:
                 raise ResourceError(f"stream is over this server's limit of {lim.max_frames} frames; split the shot")
-            image, matte = self._prepare(frame, matte_source)
-            if strength != 1.0:
-                originals.append(image)
-            yield from emit(stream.push(image, matte, label=header.first_frame + frame.index))
-        assembler.finish()
-        yield from emit(stream.finish())
+            return (frame.index, *self._prepare(frame, matte_source))
+
+        reader = _FrameReader(requests, assembler, prepare)
+        try:
+            for index, image, matte in reader:
+                if self._interrupt.is_set():
+                    raise UnavailableError(f"server is shutting down; the job stopped after {emitted} frames, "
+                                           "send it again (to another server)")
+                if strength != 1.0:
+                    originals.append(image)
+                yield from emit(stream.push(image, matte, label=header.first_frame + index))
+            yield from emit(stream.finish())
+        finally:
+            reader.close()
 
     @staticmethod
     def _prepare(frame: wire.Frame, matte_source: int) -> tuple[np.ndarray, np.ndarray | None]:

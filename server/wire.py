@@ -7,11 +7,10 @@ client stays loadable inside a DCC's Python.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
-
 from vh.core.errors import InputError, ResourceError
 from vh.server.v1 import harmonize_pb2 as pb
 
@@ -106,7 +105,7 @@ def option_from_proto(value: pb.OptionValue) -> float | int | bool | str:
     return getattr(value, which)
 
 
-def option_to_proto(value: float | int | bool | str) -> pb.OptionValue:
+def option_to_proto(value: float | bool | str) -> pb.OptionValue:
     if isinstance(value, bool):  # before int: bool is an int subclass
         return pb.OptionValue(flag=value)
     if isinstance(value, int):

@@ -7,6 +7,9 @@ Sources (the `data.sources` list of a run config, or `vh make-dataset` inputs):
     {kind: davis,     root: davis}              real videos -> recoloured windows (no flow)
     {kind: hyoutube,  root: built_set, split: train}   a folder in the HYouTube layout (e.g. from make-dataset)
 
+Each source may carry `weight` (default 1): the share of clips drawn from it, whatever its size; within a
+source, items are drawn uniformly. `list_file` restricts pairs/iharmony4/hyoutube sources to the listed items.
+
 Determinism. `ClipDataset[i]` is a pure function of (seed, i): its RNG is seeded with both, so a clip can be
 regenerated anywhere (another worker, another rank, a resumed run) bit for bit. Epochs draw fresh clips through
 `EpochSampler`, which hands out indices `epoch * length + j`, sharded over DDP ranks, and can start mid-epoch.
@@ -205,6 +208,14 @@ class EpochSampler(Sampler[int]):
         mine = order[self.rank : self.length // self.world * self.world : self.world]
         base = self.epoch * self.length
         return iter(base + j for j in mine[self.skip :])
+
+
+def init_worker(_: int) -> None:
+    """DataLoader worker setup: one thread each for OpenCV and torch, so N workers use N cores, not N^2."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
 
 
 def describe_meta(clip: Clip) -> str:

@@ -362,6 +362,7 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         from torch.utils.data import DataLoader
 
+        from .data import init_worker
         from .engine import train_one_epoch
 
         if self.dist.main:
@@ -385,7 +386,7 @@ class Trainer:
                     self.dataset, batch_size=cfg.batch_size, sampler=self.sampler, num_workers=cfg.num_workers,
                     pin_memory=self.device.type == "cuda", drop_last=True,
                     generator=torch.Generator(),  # keeps the global RNG untouched: resume stays exact
-                    persistent_workers=False,
+                    persistent_workers=False, worker_init_fn=init_worker,
                 )
                 means = train_one_epoch(
                     self.task, loader, self.state, self.steps_per_epoch, self._on_step, cfg.progress and self.dist.main

@@ -38,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
     import torch
-
     from vh.core import color
     from vh.core.engine import Engine, resize, working_size
     from vh.core.errors import InputError

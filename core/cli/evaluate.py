@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device for the models, e.g. cuda:0 (default: cpu)")
     parser.add_argument("--direct", action="store_true",
                         help="call the model on the 256x256 frames directly instead of through the engine")
+    parser.add_argument("--full-res", action="store_true",
+                        help="give the models the stored full-size frames (engine: model at its size, then the "
+                        "full-resolution transfer) and resize their outputs for the metrics")
     parser.add_argument("--json", metavar="OUT", help="write the results (overall and per clip) as JSON")
 
 
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     results = evaluation.evaluate(
         args.dataset, methods, split=args.split, size=args.size, clips=args.clip,
-        progress=lambda name: print(f"  {name}", file=sys.stderr, flush=True),
+        progress=lambda name: print(f"  {name}", file=sys.stderr, flush=True), full_res=args.full_res,
     )
     print(evaluation.format_table(results))
     if out_path is not None:
@@ -95,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             "split": args.split,
             "size": args.size,
             "engine": not args.direct,
+            "full_res": args.full_res,
             "results": [r.as_dict() for r in results],
         }
         tmp = out_path.with_name(out_path.name + ".tmp")

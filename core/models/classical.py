@@ -153,6 +153,13 @@ class _PooledHarmonizer(Harmonizer):
     def reset(self) -> None:
         self._state = None
 
+    def __call__(self, comp: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
+        # colour-space maths (cube roots, logs, E[x^2] - E[x]^2) is not half-precision work: opt out of any
+        # autocast region the caller runs in (the engine uses one on CUDA) and compute in float32
+        with torch.autocast(device_type=comp.device.type, enabled=False):
+            out = super().__call__(comp.float(), matte.float())
+        return out.to(comp.dtype)
+
     def _pool(self, per_frame: torch.Tensor) -> torch.Tensor:
         """Pools for each frame, continuing from the previous call (restarted if the batch size changed)."""
         state = self._state
@@ -208,16 +215,20 @@ def cut(**overrides) -> CutAndPaste:
 
 @dataclass
 class StatsConfig:
-    space: str = "lab"  # "lab" | "lalphabeta" | "rgb"
-    time_constant: float = 4.0  # frames; 0 = per-frame statistics
-    amount: float = 1.0  # 0 = keep the foreground, 1 = full transfer; between: geometric blend of the statistics
+    # Defaults measured on hyoutube_val (fMSE, 256x256, model called directly): l-alpha-beta beat CIELab and RGB
+    # at every amount tried; a partial transfer (0.5-0.6) halves fMSE against the full one (a foreground's true
+    # colours are not the plate's, only related to them); smoothing over ~8 frames cuts flicker by a third.
+    space: str = "lalphabeta"  # "lab" | "lalphabeta" | "rgb"
+    time_constant: float = 8.0  # frames; 0 = per-frame statistics
+    amount: float = 0.6  # 0 = keep the foreground, 1 = full transfer; between: geometric blend of the statistics
     min_std: float = 1e-3  # floor on the foreground std (in space units), so a flat foreground is not blown up
 
 
 class StatsTransfer(_PooledHarmonizer):
-    """Reinhard-style transfer: per channel, move the foreground's mean and std to the background's.
+    """Reinhard-style transfer: per channel, move the foreground's mean and std toward the background's.
 
-    out_c = (x_c - mu_fg,c) * sigma_bg,c / sigma_fg,c + mu_bg,c, in a perceptual space, then back to sRGB.
+    out_c = (x_c - mu_fg,c) * (sigma_bg,c / sigma_fg,c) ** a + mu_fg,c + a * (mu_bg,c - mu_fg,c), in a perceptual
+    space, then back to sRGB; a = `amount` (1 is Reinhard et al. 2001).
     """
 
     def __init__(self, config: StatsConfig | None = None):
@@ -276,9 +287,10 @@ def stats(**overrides) -> StatsTransfer:
 
 @dataclass
 class HistogramConfig:
+    # Defaults measured on hyoutube_val like StatsConfig's: RGB beat CIELab and l-alpha-beta here.
     space: str = "rgb"  # "lab" | "lalphabeta" | "rgb"
-    time_constant: float = 4.0  # frames; 0 = per-frame histograms
-    amount: float = 1.0  # 0 = keep the foreground, 1 = full matching; between: blend of the transfer curves
+    time_constant: float = 8.0  # frames; 0 = per-frame histograms
+    amount: float = 0.6  # 0 = keep the foreground, 1 = full matching; between: blend of the transfer curves
     bins: int = 64  # per channel; soft (linear) binning, so few bins still map smoothly
 
 

@@ -98,10 +98,39 @@ def test_option_label(tmp_path):
 REFERENCE_CUT = {"mse": 195.16, "fmse": 1842.09, "psnr": 26.08, "fssim": 0.7688}
 
 
-@pytest.mark.realdata
-def test_cut_reproduces_the_reference_row(shared_data):
-    # through the product path (the engine), as `vh eval DATASET --model cut` runs it
-    [result] = evaluation.evaluate(shared_data / "hyoutube_val", [evaluation.model_method("cut")])
+def _assert_reference_cut(result: evaluation.ModelResult) -> None:
     for key, ref in REFERENCE_CUT.items():
         assert getattr(result.scores, key) == pytest.approx(ref, rel=0.005), key
     assert len(result.clips) == 11
+
+
+@pytest.mark.realdata
+def test_cut_reproduces_the_reference_row(shared_data):
+    [result] = evaluation.evaluate(shared_data / "hyoutube_val", [evaluation.model_method("cut", use_engine=False)])
+    _assert_reference_cut(result)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_cut_through_the_engine_reproduces_the_reference_row(shared_data):
+    # the product path, as `vh eval DATASET --model cut` runs it (about a minute on 2 cores)
+    pytest.importorskip("vh.core.engine")
+    [result] = evaluation.evaluate(shared_data / "hyoutube_val", [evaluation.model_method("cut", use_engine=True)])
+    _assert_reference_cut(result)
+
+def test_full_res_hands_methods_the_stored_frames(tmp_path):
+    root = make_dataset(tmp_path, clips=("a",), frames=2, h=24, w=40)
+    seen = []
+
+    def spy(clip, comps, mattes):
+        seen.append((comps[0].shape, mattes[0].shape))
+        return comps
+
+    for full_res, shape in ((False, (16, 16, 3)), (True, (24, 40, 3))):  # full-res last: `r` is its result
+        seen.clear()
+        [r] = evaluation.evaluate(root, [evaluation.Method("spy", spy)], size=16, full_res=full_res)
+        assert seen == [(shape, shape[:2])]
+    # identity at full size, resized afterwards, equals cut at the evaluation size up to the 8-bit rounding
+    [cut] = evaluation.evaluate(root, [evaluation.model_method("cut", use_engine=False)], size=16)
+    assert r.scores.mse == pytest.approx(cut.scores.mse, rel=0.05)
+    assert r.scores.mse != cut.scores.mse  # it did take the other path

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from vh.core.models import Harmonizer, register_model
 from vh.core.models.registry import list_models
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-
-from tests.server.conftest import clip
 from vh.core import io
 from vh.core.cli.main import main
 from vh.core.engine import Engine
+
+from tests.server.conftest import clip
 
 
 def _write_sequence(pattern, frames, channels):

@@ -7,7 +7,6 @@ import sys
 
 import grpc
 import pytest
-
 from vh.server import client as vc
 
 
@@ -15,7 +14,7 @@ def test_importing_the_client_does_not_import_torch():
     code = ("import sys, vh.server.client, vh.server.wire, vh.server.v1.harmonize_pb2_grpc; "
             "heavy = [m for m in ('torch', 'cv2', 'OpenImageIO', 'PyOpenColorIO', 'av') if m in sys.modules]; "
             "print(heavy); sys.exit(1 if heavy else 0)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -60,9 +59,9 @@ def test_status_codes_map_to_exceptions(code, cls, retryable):
 
 
 def test_unreachable_server_is_unavailable_after_retries():
-    with vc.Client("127.0.0.1:1", retry=vc.RetryPolicy(attempts=2, initial_backoff=0.01)) as c:
-        with pytest.raises(vc.ServerUnavailable) as info:
-            c.info(timeout=5)
+    with vc.Client("127.0.0.1:1", retry=vc.RetryPolicy(attempts=2, initial_backoff=0.01)) as c, \
+            pytest.raises(vc.ServerUnavailable) as info:
+        c.info(timeout=5)
     assert info.value.retryable
 
 

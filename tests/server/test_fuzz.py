@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from vh.server import wire
 from vh.server.main import ServerOptions, create_server
 from vh.server.v1 import harmonize_pb2 as pb
@@ -32,7 +31,7 @@ def stub():
 
 
 def _header(**fmt) -> pb.StreamHeader:
-    f = dict(width=W, height=H, channels=C, dtype=pb.DTYPE_FLOAT32, colorspace="ACEScg") | fmt
+    f = {"width": W, "height": H, "channels": C, "dtype": pb.DTYPE_FLOAT32, "colorspace": "ACEScg"} | fmt
     return pb.StreamHeader(model="cut", format=pb.FrameFormat(**f), matte_source=pb.MATTE_SEPARATE)
 
 

@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-
-from tests.server.conftest import clip
 from vh.core.engine import Engine
 from vh.server.client import Client
 from vh.server.main import ServerOptions, create_server
+
+from tests.server.conftest import clip
 
 
 def _timed(frames, sent: list):

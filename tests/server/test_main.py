@@ -8,15 +8,16 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from tests.server.conftest import clip, start_subprocess_server
 from vh.server.client import AuthenticationError, Client, RetryPolicy, ServerUnavailable
 from vh.server.main import ServerOptions, build_parser, create_server
+
+from tests.server.conftest import clip, start_subprocess_server
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -24,7 +25,7 @@ def _listening_addresses(port: int) -> set[str]:
     found = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            lines = open(table).read().splitlines()[1:]
+            lines = Path(table).read_text().splitlines()[1:]
         except OSError:
             continue
         for line in lines:
@@ -59,7 +60,7 @@ def test_sigterm_during_load_ends_streams_cleanly_and_exits_0(tmp_path):
                 try:
                     return sum(1 for _ in c.harmonize(endless(), (mattes[0] for _ in range(400)),
                                                       colorspace="ACEScg")), None
-                except Exception as exc:  # what each client saw
+                except Exception as exc:  # noqa: BLE001 - what each client saw is the result
                     return None, exc
 
         with ThreadPoolExecutor(4) as pool:
@@ -89,9 +90,8 @@ def test_bearer_token(tmp_path):
                 anonymous.info()
             with pytest.raises(AuthenticationError):
                 list(anonymous.harmonize(frames, mattes, colorspace="ACEScg"))
-        with Client(f"127.0.0.1:{running.port}", token="wrong") as wrong:
-            with pytest.raises(AuthenticationError):
-                wrong.info()
+        with Client(f"127.0.0.1:{running.port}", token="wrong") as wrong, pytest.raises(AuthenticationError):
+            wrong.info()
         with Client(f"127.0.0.1:{running.port}", token="s3cret-token") as good:
             assert good.info().default_model == "cut"
             assert len(list(good.harmonize(frames, mattes, colorspace="ACEScg"))) == 1
@@ -136,9 +136,9 @@ def test_tls_with_a_generated_certificate(tmp_path):
         with Client(f"localhost:{running.port}", root_certificates=cert_pem) as secure:
             assert secure.info().api_version == "v1"
             assert len(list(secure.harmonize(frames, mattes, colorspace="ACEScg"))) == 1
-        with Client(f"127.0.0.1:{running.port}", retry=RetryPolicy(attempts=1)) as plaintext:
-            with pytest.raises(ServerUnavailable):
-                plaintext.info(timeout=5)
+        with Client(f"127.0.0.1:{running.port}", retry=RetryPolicy(attempts=1)) as plaintext, \
+                pytest.raises(ServerUnavailable):
+            plaintext.info(timeout=5)
     finally:
         running.stop(grace=0.5)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from vh.core.errors import InputError, ResourceError
 from vh.server import wire
 from vh.server.v1 import harmonize_pb2 as pb
 
 
-def _geometry(w=5, h=3, c=4, dtype=pb.DTYPE_FLOAT16, limits=wire.Limits()):
+def _geometry(w=5, h=3, c=4, dtype=pb.DTYPE_FLOAT16, limits: wire.Limits | None = None):
+    limits = limits or wire.Limits()
     return wire.geometry_from_proto(pb.FrameFormat(width=w, height=h, channels=c, dtype=dtype, colorspace="ACEScg"),
                                     limits)
 

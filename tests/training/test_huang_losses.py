@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from vh.training.flow import warp
 from vh.training.losses.huang import (
     LAMBDA_ADVERSARIAL,
@@ -142,12 +141,12 @@ def affine_pair(h: int = 96, w: int = 128):
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
     p = np.stack([xs, ys], axis=-1)  # [H, W, 2]
     src = (p - centre) @ a.T + centre + shift  # where frame t+1's pixel comes from in frame t
-    inside = lambda q: (((q[..., 0] - w / 2) / 36) ** 2 + ((q[..., 1] - h / 2) / 28) ** 2) < 1  # noqa: E731
+    inside = lambda q: (((q[..., 0] - w / 2) / 36) ** 2 + ((q[..., 1] - h / 2) / 28) ** 2) < 1
     frame0 = _texture(xs, ys)
     frame1 = _texture(src[..., 0], src[..., 1])
     mask1 = inside(src).astype(np.float32)
     flow = (src - p).astype(np.float32)  # [H, W, 2] (dx, dy)
-    as_t = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]  # noqa: E731
+    as_t = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
     return as_t(frame0), as_t(frame1), torch.from_numpy(mask1)[None, None], as_t(flow)
 
 
@@ -173,7 +172,6 @@ def test_warp_with_the_flow_reversed_is_wrong():
 def test_warp_with_the_dancing_builders_flow_reproduces_the_next_foreground():
     # The training data's own flow (vh.training.dancing) through S: frame t warped onto frame t+1's foreground.
     import cv2
-
     from vh.training.dancing import DancingConfig, make_dancing_clip
     from vh.training.recolor import Recolor
 

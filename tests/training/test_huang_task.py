@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from vh.core.models.huang import HuangHarmonizer, to_signed
 from vh.training.tasks import create_task
 from vh.training.tasks.huang import HuangTask
@@ -100,6 +99,8 @@ def test_shipped_configs_resolve_and_build(repo_root, name):
     config = load_config(repo_root / "training" / "configs" / name)
     resolved, train, _, data = resolve(config)
     assert config["task"] == "huang" and data.frames == 2 and data.flow
+    if name == "huang.yaml":  # the paper's setting: one pair of consecutive 512x512 frames per step
+        assert train.batch_size == 1 and data.size == 512 and resolved["optim"]["lr"] == 2e-4
     task = create_task("huang", resolved, "cpu")
     with torch.device("meta"):  # the paper-size networks without allocating them
         nets = task.build_models()
@@ -119,17 +120,16 @@ def test_nan_input_stops_with_a_named_error():
 def _hyoutube_pair(root, clip_name: str, size: int, start: int = 0):
     """Frames start, start+1 of one clip at size x size, resized as the evaluation protocol does."""
     import cv2
-
     from vh.training.datasets.hyoutube import HYouTube
 
     ds = HYouTube(root, split="test")
     clip = next(c for c in ds if c.name == clip_name)
     frames = [f.as_float() for f in ds.read(clip, start, start + 2)]
-    rs = lambda a, interp: cv2.resize(a, (size, size), interpolation=interp)  # noqa: E731
+    rs = lambda a, interp: cv2.resize(a, (size, size), interpolation=interp)
     comp = np.stack([rs(c, cv2.INTER_LINEAR) for c, _, _ in frames])  # [T, S, S, 3]
     real = np.stack([rs(r, cv2.INTER_LINEAR) for _, r, _ in frames])
     matte = np.stack([rs(m, cv2.INTER_NEAREST) for _, _, m in frames])  # [T, S, S]
-    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))[None]  # noqa: E731
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))[None]
     return {"comp": as_t(comp), "real": as_t(real), "matte": torch.from_numpy(matte)[None, :, None]}
 
 

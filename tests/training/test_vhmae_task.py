@@ -157,3 +157,39 @@ def test_tiny_overfits_one_real_clip(shared_data, one_thread, record_property):
     identity = float(((batch["comp"] - batch["real"])[fg] ** 2).mean())
     record_property("fg_mse", {"start": start, "end": end, "composite": identity})
     assert end <= start / 10, (start, end)
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks_train_vhmae_identically(pairs_dir, tmp_path, repo_root):
+    """DDP (gloo, 2 CPU ranks): gradients flow through the Reconstructor view, so the ranks stay in sync."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    from .test_ddp import WORKER
+
+    cfg = {
+        "task": "vhmae",
+        "model": {"name": "vhmae_tiny", "input_size": 64, "depth": 2},
+        "optim": {"lr": 1e-3},
+        "data": {"sources": [{"kind": "pairs", "root": str(pairs_dir)}], "frames": 8, "size": 64, "length": 8,
+                 "recolor": ["adjust"], "seed": 1},
+        "train": {"batch_size": 1, "epochs": 1, "steps_per_epoch": 2, "num_workers": 0, "progress": False,
+                  "ckpt_every": 0},
+    }
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    (tmp_path / "worker.py").write_text(WORKER)
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    env = {**os.environ, "PYTHONPATH": str(repo_root), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node", "2", str(tmp_path / "worker.py"), str(tmp_path / "cfg.json"),
+         str(tmp_path / "run")],
+        env=env, capture_output=True, text=True, check=False, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    w0, w1 = (load_file(str(tmp_path / "run" / f"rank{r}.safetensors")) for r in (0, 1))
+    assert w0.keys() == w1.keys() and all(torch.equal(w0[k], w1[k]) for k in w0)

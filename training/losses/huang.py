@@ -33,7 +33,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-
 from vh.training.flow import warp
 
 LAMBDA_TEMPORAL = 2e-2  # lambda1

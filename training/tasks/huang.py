@@ -27,7 +27,6 @@ from typing import Any
 
 import torch
 from torch import nn
-
 from vh.core.models import create_model
 from vh.core.models.huang import HuangHarmonizer, to_signed
 from vh.training.losses.huang import (
@@ -90,7 +89,7 @@ class HuangTask(TrainTask):
         comp, real, matte = batch["comp"], batch["real"], batch["matte"]  # [B, T, 3|1, H, W], 0..1
         flow = batch.get("flow")  # [B, T-1, 2, H, W] or None
         b, t, _, h, w = comp.shape
-        G, D = self.nets["G"], self.nets["D"]
+        G, D = self.nets["G"], self.nets["D"]  # possibly DDP-wrapped
         image = to_signed(comp).reshape(b * t, 3, h, w)  # [B*T, 3, H, W], I in [-1, 1]
         target = to_signed(real).reshape(b * t, 3, h, w)  # X
         mask = matte.reshape(b * t, 1, h, w)  # M, 0..1
@@ -99,27 +98,32 @@ class HuangTask(TrainTask):
         with self.autocast():
             output = G(image, mask).float()  # [B*T, 3, H, W], O
 
-        # 2. D step on (O detached, I, X): Eq. (1).
-        self.requires_grad(self.raw["D"], True)
+        # 2. D step on (O detached, I, X): Eq. (1). One forward over the three stacked, so a DDP-wrapped D sees
+        #    exactly one forward per backward (GroupNorm is per sample: stacking changes nothing else).
+        n = b * t
         with self.autocast():
-            d_out = D(output.detach()).float()  # [B*T, 1, H, W]
-            d_in = D(image).float()
-            d_real = D(target).float()
+            d_all = D(torch.cat([output.detach(), image, target])).float()  # [3*B*T, 1, H, W]
+        d_out, d_in, d_real = d_all[:n], d_all[n : 2 * n], d_all[2 * n :]
         loss_d = discriminator_loss(d_out, d_in, d_real, mask)
         self.optimize("D", loss_d, name="D")
 
-        # 3. G step against the updated, frozen D: Eq. (2), the temporal term on frames 1..T-1.
-        self.requires_grad(self.raw["D"], False)
-        with self.autocast():
-            d_fake = D(output).float()  # [B*T, 1, H, W], gradients reach G only
-        self.requires_grad(self.raw["D"], True)
+        # 3. G step against the updated, frozen D: Eq. (2), the temporal term on frames 1..T-1. The unwrapped D is
+        #    used here: its weights get no gradient in this step, so there is nothing for DDP to synchronise.
+        d_raw = self.raw["D"]
+        self.requires_grad(d_raw, False)
+        try:
+            with self.autocast():
+                d_fake = d_raw(output).float()  # [B*T, 1, H, W], gradients reach G only
+        finally:
+            self.requires_grad(d_raw, True)
         seq = output.reshape(b, t, 3, h, w)  # [B, T, 3, H, W]
+        real_seq = target.reshape(b, t, 3, h, w)
         d_seq = d_fake.reshape(b, t, 1, h, w)
         totals, recs, temps, advs = [], [], [], []
         for i in range(t):
             prev = seq[:, i - 1] if i > 0 and flow is not None else None
             terms = generator_loss(
-                seq[:, i], target.reshape(b, t, 3, h, w)[:, i], prev,
+                seq[:, i], real_seq[:, i], prev,
                 flow[:, i - 1] if prev is not None else None, matte[:, i], d_seq[:, i],
                 self.lambda_temporal, self.lambda_adversarial,
             )

@@ -690,7 +690,7 @@ class OfxHost:
         else:
             depth = clip.source.depth
             width, height = clip.size
-            pixels = np.zeros((height, width, 4), DEPTHS[depth][1])
+            pixels = np.broadcast_to(np.float32(0), (height, width, 4))  # only the shape is used
         dtype = DEPTHS[depth][1]
         pixels = np.asarray(pixels)
         if pixels.ndim == 2:
@@ -698,11 +698,13 @@ class OfxHost:
         height, width, comps = pixels.shape
         item = np.dtype(dtype).itemsize
         row_bytes = width * comps * item + clip.source.row_padding
-        raw = np.zeros(height * row_bytes, np.uint8)
+        # Input images are overwritten whole below; the output starts black (calloc'ed pages cost nothing).
+        raw = (np.zeros if clip.name == "Output" else np.empty)(height * row_bytes, np.uint8)
         # Bottom-up rows: memory row 0 is the image's bottom row (OFX's y axis points up).
         view_bottom_up = np.lib.stride_tricks.as_strided(
             raw.view(dtype), shape=(height, width, comps), strides=(row_bytes, comps * item, item))
-        view_bottom_up[:] = pixels[::-1].astype(dtype)
+        if clip.name != "Output":
+            view_bottom_up[:] = pixels[::-1]  # one copy, converting to the clip's depth on the way
         x1, y1 = clip.source.origin
         props = PropertySet("image", {
             "OfxImageEffectPropPixelDepth": DEPTHS[depth][0], "OfxImageEffectPropComponents": COMPONENTS[comps],
@@ -890,7 +892,7 @@ class OfxInstance:
             raise OfxRenderError(status, message)
         if time not in self.outputs:
             raise OfxError("Render returned OK without fetching and releasing the Output image")
-        return self.outputs[time].astype(np.float32)
+        return self.outputs[time].astype(np.float32, copy=False)
 
     @property
     def message(self) -> tuple[str, str] | None:

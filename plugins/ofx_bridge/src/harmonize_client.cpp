@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -22,7 +23,7 @@ constexpr auto kInfoDeadline = std::chrono::seconds(5);
 constexpr auto kHarmonizeDeadline = std::chrono::minutes(10);
 // How often a waiting render checks the host's abort flag.
 constexpr auto kAbortPoll = std::chrono::milliseconds(50);
-// Used when the server's limits do not name a chunk size (the proto's default message limit is 4 MiB).
+// Used when the server does not state a chunk size (gRPC's default message limit is 4 MiB).
 constexpr std::size_t kDefaultChunkBytes = 1u << 20;
 
 std::string trim(const std::string& s) {

@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from vh.core.checkpoint import save_checkpoint
 from vh.core.cli.main import main
 from vh.core.io import ClipInfo, open_writer, probe, read_frames

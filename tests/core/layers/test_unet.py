@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from vh.core.layers.unet import UNet, UNetConfig
 
 

@@ -61,7 +61,7 @@ def test_full_matte_has_no_background_to_match(name):
 @pytest.mark.parametrize("name", ["stats", "histogram"])
 def test_foreground_moves_toward_the_background(name):
     comp, matte = _scene()
-    out = create_model(name, time_constant=0)(comp, matte)
+    out = create_model(name, time_constant=0, amount=1.0)(comp, matte)
     fg, bg = matte[0, 0, 0] == 1, matte[0, 0, 0] == 0
     mean = lambda x, m: x[0, 0][:, m].mean(dim=1)  # noqa: E731  [3]
     before = (mean(comp, fg) - mean(comp, bg)).abs().sum()
@@ -71,7 +71,7 @@ def test_foreground_moves_toward_the_background(name):
 
 def test_stats_in_rgb_matches_the_background_mean_and_std_exactly():
     comp, matte = _scene()
-    m = create_model("stats", space="rgb", time_constant=0)
+    m = create_model("stats", space="rgb", time_constant=0, amount=1.0)
     hard = (matte > 0.9).float()  # binary matte: the foreground's stats are those of its pixels
     out = m(comp, hard)
     fg, bg = hard[0, 0, 0] == 1, hard[0, 0, 0] == 0
@@ -171,3 +171,27 @@ class TestOptions:
     def test_bad_options_are_input_errors(self, name, overrides, message):
         with pytest.raises(InputError, match=message):
             create_model(name, **overrides)
+
+
+def test_stats_half_amount_moves_mean_halfway_and_std_geometrically():
+    comp, matte = _scene()
+    hard = (matte > 0.9).float()
+    out = create_model("stats", space="rgb", time_constant=0, amount=0.5)(comp, hard)
+    fg, bg = hard[0, 0, 0] == 1, hard[0, 0, 0] == 0
+    src, ref, got = comp[0, 0][:, fg], comp[0, 0][:, bg], out[0, 0][:, fg]
+    assert torch.allclose(got.mean(1), (src.mean(1) + ref.mean(1)) / 2, atol=1e-4)
+    sd = lambda x: x.std(1, unbiased=False)  # noqa: E731
+    assert torch.allclose(sd(got), (sd(src) * sd(ref)).sqrt(), atol=1e-4)
+
+
+@pytest.mark.realdata
+def test_defaults_beat_cut_and_paste_on_real_clips(shared_data):
+    from vh.core import evaluation
+
+    methods = [evaluation.model_method(n, use_engine=False) for n in MODELS]
+    cut_r, stats_r, hist_r = evaluation.evaluate(
+        shared_data / "hyoutube_val", methods, clips=["camel-0", "dog-1", "goat-0"]
+    )
+    for r in (stats_r, hist_r):
+        assert r.scores.fmse < 0.7 * cut_r.scores.fmse, r.name
+        assert r.scores.psnr > cut_r.scores.psnr + 1.0, r.name

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-
 from vh.core.checkpoint import load_checkpoint, save_checkpoint
 from vh.core.models import Harmonizer, create_model, list_models
 from vh.core.models.huang import HuangHarmonizer, to_signed, to_unit

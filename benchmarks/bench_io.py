@@ -41,21 +41,24 @@ def _frames(h: int, w: int, n: int):
         yield frame
 
 
-def _time_write(path: Path, like: ClipInfo, frames: list[np.ndarray], **opts) -> float:
-    start = time.perf_counter()
+def _time_write(path: Path, like: ClipInfo, frames, **opts) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of all this process's threads) to write `frames` to `path`."""
+    wall, cpu = time.perf_counter(), time.process_time()
     with open_writer(path, like, **opts) as w:
         for f in frames:
             w.write(f)
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _time_read(path: Path) -> tuple[float, int]:
-    start = time.perf_counter()
+def _time_read(path: Path) -> tuple[float, float, int]:
+    wall, cpu = time.perf_counter(), time.process_time()
     n = sum(1 for _ in read_frames(path))
-    return time.perf_counter() - start, n
+    return time.perf_counter() - wall, time.process_time() - cpu, n
 
 
-def throughput(folder: Path, n: int, repeats: int) -> list[tuple[str, float, float]]:
+def throughput(folder: Path, n: int, repeats: int) -> list[tuple[str, float, float, float, float]]:
+    """Per format: median read fps, write fps, and CPU ms per frame read / written. CPU time is the steadier
+    number on a shared machine; fps is what a user waits for."""
     h, w = 1080, 1920
     frames = list(_frames(h, w, n))  # generated once: the synthetic source is not what is timed
     rows = []
@@ -64,13 +67,17 @@ def throughput(folder: Path, n: int, repeats: int) -> list[tuple[str, float, flo
         ("H.264 mp4 1080p", "t.mp4", "video"),
     ):
         like = ClipInfo.make(w, h, 3, n, fps=Fraction(24), pixel_type="half", kind=kind)
-        writes, reads = [], []
+        rfps, wfps, rcpu, wcpu = [], [], [], []
         for _ in range(repeats):
-            writes.append(n / _time_write(folder / name, like, frames))
-            took, count = _time_read(folder / name)
+            wall, cpu = _time_write(folder / name, like, frames)
+            wfps.append(n / wall)
+            wcpu.append(1000 * cpu / n)
+            wall, cpu, count = _time_read(folder / name)
             assert count == n, (count, n)
-            reads.append(n / took)
-        rows.append((label, statistics.median(reads), statistics.median(writes)))
+            rfps.append(n / wall)
+            rcpu.append(1000 * cpu / n)
+        med = statistics.median
+        rows.append((label, med(rfps), med(wfps), med(rcpu), med(wcpu)))
     return rows
 
 
@@ -123,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--frames", type=int, default=24, help="frames per throughput run (0 skips it)")
     parser.add_argument("--repeats", type=int, default=3, help="throughput repeats; medians are reported")
-    parser.add_argument("--rss-frames", type=int, nargs="+", default=[50, 200])
+    parser.add_argument(
+        "--rss-frames", type=int, nargs="*", default=[50, 200], help="frame counts; none skips"
+    )
     parser.add_argument("--rss-size", default="3840x2160", help="WIDTHxHEIGHT of the memory test frames")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -137,10 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="vh-bench-io-") as folder:
             rows = throughput(Path(folder), args.frames, args.repeats)
         print(f"\nthroughput, {args.frames} frames, median of {args.repeats}")
-        print(f"{'format':<22}{'read fps':>10}{'write fps':>11}")
-        for label, r, wr in rows:
-            print(f"{label:<22}{r:>10.1f}{wr:>11.1f}")
+        print(f"{'format':<22}{'read fps':>10}{'write fps':>11}{'read cpu ms':>13}{'write cpu ms':>14}")
+        for label, r, wr, rc, wc in rows:
+            print(f"{label:<22}{r:>10.1f}{wr:>11.1f}{rc:>13.0f}{wc:>14.0f}")
 
+    if not args.rss_frames:
+        return 0
     rows = rss(args.rss_frames, w, h)
     frame_mib = w * h * 3 * 4 / 2**20
     print(

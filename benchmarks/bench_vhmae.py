@@ -44,22 +44,23 @@ def side_matte(batch: int, frames: int, side: int, fraction: float, patch: int) 
     return m
 
 
-def median_times(fns: dict[str, Callable[[], object]], repeats: int, sync: Callable[[], None]) -> dict[str, float]:
+def median_times(fns: dict[str, Callable[[], object]], repeats: int, sync: Callable[[], None],
+                 clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
     for fn in fns.values():  # warm-up (allocator, kernels, autotuning)
         fn()
     sync()
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():  # interleaved: load spikes hit both sides
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
             sync()
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(clock() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
 def compare(model: VHMAE, batch: int, fraction: float, device: torch.device, dtype: torch.dtype | None,
-            repeats: int) -> dict[str, float]:
+            repeats: int, clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
     c = model.config
     comp = torch.rand(batch, c.frames, 3, c.input_size, c.input_size, device=device)
     matte = side_matte(batch, c.frames, c.input_size, fraction, c.patch).to(device)
@@ -78,7 +79,7 @@ def compare(model: VHMAE, batch: int, fraction: float, device: torch.device, dty
             return enc(x_enc) if x_enc.shape[1] else None, dec(x_dec)
 
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    t = median_times({"vhmae": ours, "reference": ref}, repeats, sync)
+    t = median_times({"vhmae": ours, "reference": ref}, repeats, sync, clock)
     flops = batch * c.matmul_flops(n_fg)
     return {"fg": fraction, "batch": batch, "vhmae_ms": t["vhmae"] * 1e3, "reference_ms": t["reference"] * 1e3,
             "ratio": t["vhmae"] / t["reference"], "gflops": flops / 1e9, "tflops_s": flops / t["vhmae"] / 1e12}
@@ -98,6 +99,8 @@ def main() -> None:
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.0, 0.25, 0.5])
     parser.add_argument("--gpu", action="store_true", help="CUDA bf16 throughput at batch 1/8/32")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: this process's CPU time, steadier than wall time on a shared, loaded machine")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -121,10 +124,11 @@ def main() -> None:
                 print(f"{'cuda':6} {batch:5d} {fraction:5.2f} {r['gflops']:8.1f} {r['vhmae_ms']:10.2f} "
                       f"{r['reference_ms']:10.2f} {r['ratio']:6.2f} {r['tflops_s']:8.1f} {r['tflops_s'] / peak:6.1%}")
         return
-    print(f"cpu, {torch.get_num_threads()} threads, fp32, batch 1, median of {args.repeats}")
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    print(f"cpu, {torch.get_num_threads()} threads, fp32, batch 1, median of {args.repeats}, {args.clock} clock")
     print(header)
     for fraction in args.fractions:
-        r = compare(model, 1, fraction, torch.device("cpu"), None, args.repeats)
+        r = compare(model, 1, fraction, torch.device("cpu"), None, args.repeats, clock)
         print(f"{'cpu':6} {1:5d} {fraction:5.2f} {r['gflops']:8.1f} {r['vhmae_ms']:10.1f} {r['reference_ms']:10.1f} "
               f"{r['ratio']:6.2f} {r['tflops_s']:8.3f}")
 

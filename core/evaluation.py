@@ -14,19 +14,21 @@ A harmonizer is one function, `(clip, comps, mattes) -> preds`, so the same eval
 
 from __future__ import annotations
 
-import logging
 import math
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import metrics
 from .errors import InputError, MissingFrameError
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from vh.training.datasets.hyoutube import ClipRecord
+
 
 #: (clip, composites, mattes) -> predictions; frames float32 [H, W, 3] in 0..1, mattes float32 [H, W]
 HarmonizeFn = Callable[["ClipRecord", list[np.ndarray], list[np.ndarray]], list[np.ndarray]]
@@ -85,11 +87,8 @@ def model_method(
         raise InputError("the inference engine (vh.core.engine) is not installed; evaluate with --direct")
     label = name if not overrides else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))})"
     if use_engine:
+        # the engine resets a stateful model at each clip's start and feeds it one stream in frame order
         engine = engine_cls(name, checkpoint=checkpoint, device=device, **overrides)
-        if engine.model.stateful:
-            # the engine batches window-1 models along B, and a stateful model reads B as independent streams:
-            # one window per call keeps the frames of the clip in order through the model's temporal state
-            engine.batch = 1
         model, harmonize = engine.model, _engine_harmonizer(engine)
     else:
         if checkpoint is not None:
@@ -157,7 +156,6 @@ def predictions_method(folder: str | Path, name: str | None = None) -> Method:
 
     def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
         import cv2
-
         from vh.training.datasets.hyoutube import IMAGE_SUFFIXES, read_rgb
 
         clip_dir = root / clip.name
@@ -202,6 +200,9 @@ def evaluate(
 
     if not methods:
         raise InputError("nothing to evaluate: name at least one model or a predictions folder")
+    names = [m.name for m in methods]
+    if len(set(names)) != len(names):
+        raise InputError(f"a method is named twice: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
     if size < 16:
         raise InputError(f"evaluation size must be at least 16 pixels, got {size}")
     ds = HYouTube(dataset, split=split)

@@ -19,8 +19,8 @@ arithmetic is float64 so that the numbers do not depend on the input dtype.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np

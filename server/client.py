@@ -313,6 +313,8 @@ class Job:
         header = pb.StreamHeader()
         header.CopyFrom(self._header)
         header.first_frame = self._header.first_frame + base
+        if header.frame_count:
+            header.frame_count = max(0, header.frame_count - base)  # a resumed stream sends the rest
         yield pb.HarmonizeRequest(header=header)
         try:
             for index, frame, matte in resend:

@@ -251,7 +251,7 @@ class StatsTransfer(_PooledHarmonizer):
         w = matte.expand_as(x)  # [B, T, 3, H, W]
         # weighted moments per frame, accumulated in float64 (var = E[x^2] - E[x]^2 cancels badly in float32);
         # the background's are the whole frame's minus the foreground's, which saves a pass
-        sums = lambda a: a.sum(dim=(-2, -1), dtype=torch.float64)  # noqa: E731  [B, T, 3]
+        sums = lambda a: a.sum(dim=(-2, -1), dtype=torch.float64)
         wx, xx = w * x, x * x
         fg = torch.stack((sums(w), sums(wx), sums(wx * x)), dim=2)  # [B, T, 3 moments, 3 channels]
         whole = torch.stack((torch.full_like(fg[:, :, 0], x.shape[-2] * x.shape[-1]), sums(x), sums(xx)), dim=2)

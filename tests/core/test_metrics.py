@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from vh.core import metrics as M
 from vh.core.errors import InputError
 
@@ -146,7 +145,7 @@ class TestTemporal:
 
     def test_flicker_ignores_changes_the_real_video_has(self):
         # the ground truth brightens by 10 per frame and so does the prediction: no flicker
-        preds, gts, masks = _static_clip(offsets=[0, 10, 20, 30])
+        preds, _gts, masks = _static_clip(offsets=[0, 10, 20, 30])
         assert M.flicker(preds, [p.copy() for p in preds], masks) == pytest.approx(0.0)
 
     def test_clip_length_mismatch(self):

@@ -37,8 +37,16 @@ class SlowIdentity(Harmonizer):
         return comp.clone()
 
 
-if "test_slow" not in list_models():
-    register_model("test_slow")(lambda **kw: SlowIdentity(**kw))
+@pytest.fixture()
+def slow_model():
+    """Registers `test_slow` for one test and removes it again, so no other test ever sees it in the registry."""
+    from vh.core.models import registry
+
+    if "test_slow" not in list_models():
+        register_model("test_slow")(lambda **kw: SlowIdentity(**kw))
+    SlowIdentity.calls = SlowIdentity.windows = 0
+    yield "test_slow"
+    registry._FACTORIES.pop("test_slow", None)
 
 
 @pytest.fixture(scope="module")

@@ -104,9 +104,8 @@ def test_auto_matte_unsupported_is_failed_precondition(client):
 
 
 @pytest.fixture()
-def slow_server():
-    SlowIdentity.calls = SlowIdentity.windows = 0
-    running = create_server("127.0.0.1:0", ServerOptions(models=["test_slow"], max_clients=3, max_batch=8))
+def slow_server(slow_model):
+    running = create_server("127.0.0.1:0", ServerOptions(models=[slow_model], max_clients=3, max_batch=8))
     yield running
     running.stop(grace=0.5)
 
@@ -236,4 +235,6 @@ def test_clients_that_vanish_mid_stream_leave_the_server_healthy(roomy_server):
     print(f"\nthreads, RSS MB after each 100 vanishing clients: warm-up {warm}, then {rounds}")
     assert server.service.slots.active == 0 and server.queue.pending() == 0
     assert rounds[1][0] <= rounds[0][0] + 2  # no thread per abandoned stream
-    assert rounds[1][1] - rounds[0][1] < 30  # no memory per abandoned stream (100 of them sent ~200 MB)
+    # A stream's frames are 2.4 MB, so keeping those of 100 abandoned streams would add ~240 MB a round;
+    # the allocator's own noise on this test is about 30 MB.
+    assert rounds[1][1] - rounds[0][1] < 100

@@ -20,12 +20,11 @@ between the three files of a frame is reported when that frame is read.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
-
 from vh.core.errors import InputError, MissingFrameError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -868,6 +868,16 @@ class OfxInstance:
             result[n] = [(round(values[i]), round(values[i + 1])) for i in range(0, len(values), 2)]
         return result
 
+    def regions_of_interest(self, time: float, region: tuple[float, float, float, float]) -> dict[str, list[float]]:
+        """GetRegionsOfInterest for an output `region` (x1, y1, x2, y2): clip name -> the input region it needs."""
+        self.host._current = self
+        inputs = [n for n in self.effect.clips if n != "Output"]
+        out = PropertySet("out", {f"OfxImageClipPropRoI_{n}": [float(v) for v in region] for n in inputs})
+        args = PropertySet("args", {"OfxPropTime": float(time), "OfxImageEffectPropRenderScale": [1.0, 1.0],
+                                    "OfxImageEffectPropRegionOfInterest": [float(v) for v in region]})
+        self.host._check("OfxImageEffectActionGetRegionsOfInterest", self.effect, args, out)
+        return {n: out.get_all(f"OfxImageClipPropRoI_{n}") for n in inputs}
+
     def render(self, time: float, window: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """GetFramesNeeded then Render at `time`; returns the Output image (top-down [H, W, 4] float32)."""
         self.host._current = self

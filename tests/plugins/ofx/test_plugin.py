@@ -237,3 +237,35 @@ def test_a_host_abort_cancels_the_stream_and_fails_the_render(host, small_plate,
     host.aborted = False
     assert inst.render(1).shape == (96, 160, 4)  # nothing half-cached: the window is sent again and completes
     inst.destroy()
+
+
+def test_a_partial_render_window_asks_for_whole_frames_and_fills_only_the_window(host, small_plate, vh_server):
+    plate, matte = small_plate
+    inst = instance(host, plate, matte, serverAddress=vh_server, model="stats", windowSize=1, origin=(4, 2))
+    full_rod = [4.0, 2.0, 164.0, 98.0]  # the source's bounds: x1, y1, x2, y2
+    assert inst.regions_of_interest(3, (50, 40, 60, 50)) == {"Source": full_rod, "Matte": full_rod}
+    whole = inst.render(3)
+    part = inst.render(3, window=(24, 12, 104, 62))  # canonical coordinates, y up from the bottom
+    rows, cols = slice(98 - 62, 98 - 12), slice(24 - 4, 104 - 4)  # the same window in top-down array indices
+    np.testing.assert_array_equal(part[rows, cols], whole[rows, cols])
+    outside = np.ones(part.shape[:2], bool)
+    outside[rows, cols] = False
+    assert not part[outside].any()  # nothing written outside the render window
+    inst.destroy()
+
+
+def test_the_cache_keeps_the_two_most_recent_windows(host, small_plate, vh_server):
+    inst = instance(host, *small_plate, serverAddress=vh_server, model="stats", windowSize=1)
+
+    def images_fetched(t: int) -> int:
+        before = host.stats["images"]
+        inst.render(t)
+        return host.stats["images"] - before
+
+    miss, hit = 2 + 2 + 1, 2 + 1  # (frame t + matte) check, [window of one frame + matte], output
+    assert [images_fetched(t) for t in (1, 2, 3)] == [miss, miss, miss]
+    assert [images_fetched(t) for t in (3, 2)] == [hit, hit]
+    assert images_fetched(1) == miss  # evicted: least recently used of three
+    inst.purge_caches()
+    assert images_fetched(1) == miss
+    inst.destroy()

@@ -7,7 +7,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from vh.core.errors import InputError, MissingFrameError
 from vh.training.datasets.hyoutube import HYouTube
 
@@ -45,7 +44,7 @@ def test_reads_a_good_folder(tmp_path):
     f = frames[1]
     assert f.comp.shape == (12, 16, 3) and f.real.shape == (12, 16, 3) and f.mask.shape == (12, 16)
     assert f.comp.dtype == np.uint8 and f.mask.max() == 255
-    comp, real, matte = f.as_float()
+    comp, _real, matte = f.as_float()
     assert comp.dtype == np.float32 and matte.sum() == 36.0
 
 

@@ -14,6 +14,7 @@ from vh.core import color
 from vh.core.engine import Engine, mirror_index, parse_device, window_weights
 from vh.core.errors import InputError
 from vh.core.models.base import Harmonizer, blend
+from vh.core.transfer import TransferConfig
 
 WS = color.working_space()
 
@@ -308,9 +309,9 @@ def test_cuda_matches_cpu_within_autocast_tolerance():
 # -- memory --------------------------------------------------------------------------------------------------------
 
 
-def _peak_traced(n: int, h: int, w: int, batch: int = 4) -> tuple[int, int]:
+def _peak_traced(n: int, h: int, w: int, batch: int = 4, method: str = "lut+affine") -> tuple[int, int]:
     """(peak traced bytes, most full-res frames held) while streaming n generated frames."""
-    engine = Engine(Offset(), batch=batch)
+    engine = Engine(Offset(), batch=batch, transfer=TransferConfig(method=method))
     base = smooth_frame(h, w)
     matte = np.zeros((h, w), np.float32)
     matte[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = 1.0
@@ -330,8 +331,9 @@ def _peak_traced(n: int, h: int, w: int, batch: int = 4) -> tuple[int, int]:
 
 
 def test_memory_is_bounded_as_the_clip_grows():
-    short, held_short = _peak_traced(32, 72, 96)
-    long, held_long = _peak_traced(128, 72, 96)
+    # the cheap transfer keeps this fast; the transfer's own state (an EMA of fixed size) cannot grow with length
+    short, held_short = _peak_traced(32, 72, 96, method="upsample")
+    long, held_long = _peak_traced(128, 72, 96, method="upsample")
     assert held_long <= 8 + 4 * 3 and held_short <= 8 + 4 * 3  # window + stride * (batch - 1)
     assert long < 1.25 * short, (short, long)
 

@@ -71,6 +71,7 @@ def test_engine_and_direct_paths_agree_for_cut(tmp_path):
     pytest.importorskip("vh.core.engine")
     root = make_dataset(tmp_path, clips=("a",), frames=3, h=16, w=16)
     methods = [evaluation.model_method("cut", use_engine=True), evaluation.model_method("cut", use_engine=False)]
+    methods[1].name = "cut-direct"  # two rows need two names
     via_engine, direct = evaluation.evaluate(root, methods, size=16)
     assert via_engine.scores.mse == pytest.approx(direct.scores.mse, rel=1e-6)
 
@@ -90,8 +91,10 @@ def test_several_methods_share_one_pass_and_clip_filter(tmp_path):
 def test_option_label(tmp_path):
     m = evaluation.model_method("stats", use_engine=False, time_constant=2.0)
     assert m.name == "stats(time_constant=2.0)"
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="nothing to evaluate"):
         evaluation.evaluate(tmp_path, [], size=16)
+    with pytest.raises(InputError, match="named twice"):
+        evaluation.evaluate(tmp_path, [m, m], size=16)
 
 
 # the protocol's published reference row (data README): cut-and-paste on hyoutube_val

@@ -8,7 +8,7 @@ import pytest
 from vh.core.errors import InputError, MissingFrameError
 from vh.core.io import ClipInfo, SequencePattern, open_writer, probe, read_frames, read_image, write_image
 
-from .conftest import oiio_write
+from .helpers import oiio_write
 
 
 def _write_seq(pattern: str, frames, like: ClipInfo, make) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ import pytest
 from vh.core.errors import InputError
 from vh.core.io import ClipInfo, alpha_of, open_writer, probe, read_frames, read_mattes
 
-from .conftest import oiio_write
+from .helpers import oiio_write
 
 H, W = 24, 32
 

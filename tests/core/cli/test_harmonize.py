@@ -206,3 +206,18 @@ def test_unknown_model(shot, capsys):
     folder, plate, matte = shot
     code, err = _run(capsys, plate, "--matte", matte, "--model", "nope", "-o", folder / "out.####.exr")
     assert code == 2 and "unknown model" in _error_line(err)
+
+
+def test_exr_in_mp4_out_is_encoded_for_display(tmp_path, capsys):
+    plate = _write_seq(tmp_path / "plate.####.exr", _plate(3))
+    matte = _write_matte_seq(tmp_path / "matte.####.exr", [_matte()] * 3)
+    code, err = _run(capsys, plate, "--matte", matte, "-o", tmp_path / "out.mp4")
+    assert code == 0, err
+    src = next(read_frames(plate))
+    out = next(read_frames(str(tmp_path / "out.mp4")))
+    from vh.core import color
+
+    expected = np.clip(color.convert(src, "scene_linear", color.working_space()), 0, 1)  # [H, W, 3]
+    bg = _matte() == 0
+    assert np.abs(out - expected)[bg].mean() < 0.03  # background: the plate, encoded for display (H.264 loss)
+    assert np.abs(out - np.clip(src, 0, 1))[bg].mean() > 0.05  # not the linear values copied as they are

@@ -16,6 +16,7 @@ import time
 
 import cv2
 import numpy as np
+import torch
 
 from vh.core import color
 from vh.core.engine import Engine
@@ -70,10 +71,9 @@ def main() -> None:
         stream = engine.stream(space)
         stream.push(plate, matte)
         f = stream._frames[0]  # the low-res inputs the engine prepared for this frame
-        out_lo = engine.infer(
-            __import__("torch").from_numpy(f.comp_lo).permute(2, 0, 1)[None, None],
-            __import__("torch").from_numpy(f.matte_lo)[None, None, None],
-        )[0, 0].permute(1, 2, 0).numpy()  # [h, w, 3]
+        comp = torch.from_numpy(f.comp_lo).permute(2, 0, 1)[None, None]  # [1, 1, 3, h, w]
+        matte_lo = torch.from_numpy(f.matte_lo)[None, None, None]  # [1, 1, 1, h, w]
+        out_lo = engine.infer(comp, matte_lo)[0, 0].permute(1, 2, 0).numpy()  # [h, w, 3]
         f.acc, f.weight = out_lo, 1.0
 
         def transfer() -> np.ndarray:

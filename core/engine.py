@@ -34,7 +34,6 @@ Edge cases (documented behaviour):
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ import torch
 
 from vh.core.errors import InputError, ResourceError
 from vh.core.models.base import Harmonizer
-from vh.core.transfer import ColorTransfer, TransferConfig
+from vh.core.transfer import ColorTransfer, Transform, TransferConfig
 
 log = logging.getLogger(__name__)
 
@@ -443,7 +442,7 @@ class EngineStream:
         change = np.abs(out_lo - f.comp_lo).max(axis=2)  # [h, w]
         return np.clip(cv2.GaussianBlur(change / 0.02, (0, 0), 1.5), 0.0, 1.0)
 
-    def _apply(self, t, plate: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    def _apply(self, t: Transform, plate: np.ndarray, matte: np.ndarray) -> np.ndarray:
         """Transform the plate inside the matte's bounding box, band by band, and composite with the full-res matte."""
         from vh.core import color
 

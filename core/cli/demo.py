@@ -72,7 +72,10 @@ def build_shot(n_frames: int):
         phase = 2 * np.pi * t / max(n_frames, 1)
         # a gentle sub-pixel drift (the element was tracked in a little loosely)
         m = np.float32([[1, 0, 10 * np.sin(phase)], [0, 1, 4 * np.sin(2 * phase)]])
-        shift = lambda img: cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+        def shift(img, m=m):
+            return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
         a = np.clip(shift(alpha), 0.0, 1.0)  # [H, W]
         a3 = a[..., None]
         truth = shift(fg) * a3 + bg * (1 - a3)

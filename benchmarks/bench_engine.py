@@ -60,7 +60,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--method", default="lut+affine")
-    ap.add_argument("--colorspace", default=None, help="plate colourspace (default: the working space, no OCIO)")
+    ap.add_argument(
+        "--colorspace", default=None, help="plate colourspace (default: the working space, no OCIO)"
+    )
     args = ap.parse_args()
     engine = Engine(_Warm(), transfer=TransferConfig(method=args.method))
     space = args.colorspace or color.working_space()
@@ -76,10 +78,10 @@ def main() -> None:
         out_lo = engine.infer(comp, matte_lo)[0, 0].permute(1, 2, 0).numpy()  # [h, w, 3]
         f.acc, f.weight = out_lo, 1.0
 
-        def transfer() -> np.ndarray:
+        def transfer(stream=stream, f=f) -> np.ndarray:
             return stream._finish_frame(f)
 
-        def upsample() -> np.ndarray:
+        def upsample(out_lo=out_lo, matte=matte) -> np.ndarray:
             up = cv2.resize(out_lo, (W, H), interpolation=cv2.INTER_LINEAR)  # [H, W, 3]
             return composite(plate, up, matte)
 

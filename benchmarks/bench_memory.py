@@ -40,7 +40,9 @@ def make_plate(path: Path) -> None:
     cv2.ellipse(alpha, (W // 2, H // 2), (W // 6, H // 3), 0, 0, 360, 1.0, -1)
     alpha = cv2.GaussianBlur(alpha, (0, 0), 4)
     frame = np.concatenate([rgb, alpha[..., None]], -1).astype(np.float32)
-    with open_writer(str(path.parent / "src.####.exr"), ClipInfo.make(W, H, channels=4, n_frames=1, first=1)) as w:
+    with open_writer(
+        str(path.parent / "src.####.exr"), ClipInfo.make(W, H, channels=4, n_frames=1, first=1)
+    ) as w:
         w.write(frame)
     (path.parent / "src.0001.exr").rename(path)
 
@@ -50,11 +52,20 @@ def run_once(folder: Path, plate: Path, n: int, model: str | None) -> tuple[floa
     shot.mkdir()
     for i in range(1, n + 1):
         (shot / f"plate.{i:04d}.exr").symlink_to(plate)
-    cmd = [sys.executable, "-c", RUN, "harmonize", str(shot / "plate.####.exr"), "-o", str(shot / "out.####.exr"), "-q"]
+    cmd = [
+        sys.executable,
+        "-c",
+        RUN,
+        "harmonize",
+        str(shot / "plate.####.exr"),
+        "-o",
+        str(shot / "out.####.exr"),
+        "-q",
+    ]
     if model:
         cmd += ["--model", model]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("MAXRSS_KB")]
     if proc.returncode != 0 or not lines or not lines[0].endswith("CODE 0"):

@@ -65,7 +65,10 @@ def hyoutube_clips(root: Path) -> list[tuple[str, list[tuple[Path, Path, Path]]]
         if not line.strip():
             continue
         real_dir, mask_dir, comp_dir = (root / p for p in line.split())
-        frames = [(comp_dir / r.name, real_dir / r.name, (mask_dir / r.name).with_suffix(".png")) for r in sorted(real_dir.glob("*.jpg"))]
+        frames = [
+            (comp_dir / r.name, real_dir / r.name, (mask_dir / r.name).with_suffix(".png"))
+            for r in sorted(real_dir.glob("*.jpg"))
+        ]
         clips.append((real_dir.name, frames))
     return clips
 
@@ -104,12 +107,17 @@ def _table(title: str, res: dict[str, float], seconds: float) -> None:
 
 
 def main() -> None:
-    default_data = os.environ.get("VH_SHARED_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    default_data = os.environ.get(
+        "VH_SHARED_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    )
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=default_data)
     ap.add_argument("--clips", type=int, default=11)
-    ap.add_argument("--methods", default=",".join([*METHODS[:-1], "lut+affine/nores", "lut/nores", "affine/nores", "upsample"]),
-                    help="comma-separated; METHOD/nores turns the low-res residual off")
+    ap.add_argument(
+        "--methods",
+        default=",".join([*METHODS[:-1], "lut+affine/nores", "lut/nores", "affine/nores", "upsample"]),
+        help="comma-separated; METHOD/nores turns the low-res residual off",
+    )
     ap.add_argument("--skip-hadobe", action="store_true")
     args = ap.parse_args()
     data = Path(args.data)
@@ -118,10 +126,18 @@ def main() -> None:
         methods.append("upsample")
     cfg = TransferConfig()
     t0 = time.perf_counter()
-    _table(f"hyoutube_val, {args.clips} clips, 854x480", run_hyoutube(data / "hyoutube_val", methods, args.clips, cfg), time.perf_counter() - t0)
+    _table(
+        f"hyoutube_val, {args.clips} clips, 854x480",
+        run_hyoutube(data / "hyoutube_val", methods, args.clips, cfg),
+        time.perf_counter() - t0,
+    )
     if not args.skip_hadobe:
         t0 = time.perf_counter()
-        _table("HAdobe5k a0041_1_5, 4272x2848", run_hadobe(data / "iharmony4", methods, cfg), time.perf_counter() - t0)
+        _table(
+            "HAdobe5k a0041_1_5, 4272x2848",
+            run_hadobe(data / "iharmony4", methods, cfg),
+            time.perf_counter() - t0,
+        )
 
 
 if __name__ == "__main__":

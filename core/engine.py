@@ -44,7 +44,7 @@ import torch
 
 from vh.core.errors import InputError, ResourceError
 from vh.core.models.base import Harmonizer
-from vh.core.transfer import ColorTransfer, Transform, TransferConfig
+from vh.core.transfer import ColorTransfer, TransferConfig, Transform
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,9 @@ def parse_device(device: str | torch.device) -> torch.device:
         raise InputError(f"device {device!r} requested but CUDA is not available on this machine")
     index = dev.index if dev.index is not None else torch.cuda.current_device()
     if index >= torch.cuda.device_count():
-        raise InputError(f"device {device!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
+        raise InputError(
+            f"device {device!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
     return torch.device("cuda", index)
 
 
@@ -145,7 +147,9 @@ class Engine:
     def _build(self, model: str | Harmonizer, checkpoint: str | None, overrides: dict) -> Harmonizer:
         if isinstance(model, Harmonizer):
             if checkpoint is not None or overrides:
-                raise InputError("pass a checkpoint or overrides with a model name, not with a model instance")
+                raise InputError(
+                    "pass a checkpoint or overrides with a model name, not with a model instance"
+                )
             return model.to(self.device).eval()
         from vh.core.models.registry import DEFAULT_MODEL, create_model, resolve_name
 
@@ -166,7 +170,10 @@ class Engine:
             except (TypeError, ValueError) as exc:
                 raise InputError(f"bad options for model {model!r}: {exc}") from exc
         if any(p.requires_grad for p in built.parameters()):
-            log.warning("model %r has learned weights but no checkpoint was given: it runs with untrained weights", model)
+            log.warning(
+                "model %r has learned weights but no checkpoint was given: it runs with untrained weights",
+                model,
+            )
         return built.to(self.device).eval()
 
     # -- the model call --------------------------------------------------------------------------------------------
@@ -188,7 +195,9 @@ class Engine:
                     out = self.model(comp, matte)
             except torch.cuda.OutOfMemoryError as exc:
                 torch.cuda.empty_cache()
-                raise ResourceError(f"{self.device} ran out of memory for a batch of {comp.shape[0]}; lower --batch") from exc
+                raise ResourceError(
+                    f"{self.device} ran out of memory for a batch of {comp.shape[0]}; lower --batch"
+                ) from exc
             return out.float().cpu()
 
     @torch.inference_mode()
@@ -201,7 +210,9 @@ class Engine:
 
     # -- clips -----------------------------------------------------------------------------------------------------
 
-    def stream(self, colorspace: str, config: str | None = None, infer: InferFn | None = None) -> EngineStream:
+    def stream(
+        self, colorspace: str, config: str | None = None, infer: InferFn | None = None
+    ) -> EngineStream:
         """A push-style stream for one clip; `infer` replaces `self.infer` (e.g. the server's cross-stream batcher)."""
         return EngineStream(self, colorspace, config, infer or self.infer)
 
@@ -257,7 +268,9 @@ class EngineStream:
         self.working = color.working_space(config)
         self._linear_path = self.colorspace != self.working
         self.window, self.stride = engine.window, engine.stride
-        self.weights = window_weights(self.window) if self.stride < self.window else np.ones(self.window, np.float32)
+        self.weights = (
+            window_weights(self.window) if self.stride < self.window else np.ones(self.window, np.float32)
+        )
         self.transfer = ColorTransfer(engine.transfer_config)
         # stateful models keep one estimate per stream along T or across calls, never across B
         self.batch = 1 if self.model.stateful else engine.batch
@@ -276,7 +289,9 @@ class EngineStream:
 
     # -- input -----------------------------------------------------------------------------------------------------
 
-    def push(self, frame: np.ndarray, matte: np.ndarray | None, label: str | int | None = None) -> list[np.ndarray]:
+    def push(
+        self, frame: np.ndarray, matte: np.ndarray | None, label: str | int | None = None
+    ) -> list[np.ndarray]:
         """Add the next frame (float32 [H, W, C], C >= 3) and its matte ([H, W] 0..1, or None for auto matte).
 
         `label` names the frame in error messages (e.g. its frame number); default: its 0-based index in the clip.
@@ -292,7 +307,9 @@ class EngineStream:
             from vh.core import color
 
             comp_lo = color.convert(comp_lo, self.colorspace, self.working, self.config)
-        comp_lo = np.clip(comp_lo, 0.0, 1.0)  # models see 0..1; full-res values beyond stay on the transfer path
+        comp_lo = np.clip(
+            comp_lo, 0.0, 1.0
+        )  # models see 0..1; full-res values beyond stay on the transfer path
         matte_lo = None if matte is None else np.clip(resize(matte, self._size_lo), 0.0, 1.0)  # [h, w], soft
         empty = matte is not None and not bool(matte.max() > 0)
         if empty:
@@ -320,15 +337,21 @@ class EngineStream:
         self._run_queued()
         out = self._emit()
         if self._empty:
-            log.warning("%d of %d frame(s) had an empty matte and were passed through unchanged", self._empty, self._n)
+            log.warning(
+                "%d of %d frame(s) had an empty matte and were passed through unchanged", self._empty, self._n
+            )
         if self.model.stateful:
             self.model.reset()
         return out
 
-    def _validate(self, frame: np.ndarray, matte: np.ndarray | None, label: str) -> tuple[np.ndarray, np.ndarray | None]:
+    def _validate(
+        self, frame: np.ndarray, matte: np.ndarray | None, label: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[2] < 3:
-            raise InputError(f"frame {label}: expected an RGB image [H, W, C>=3], got shape {tuple(frame.shape)}")
+            raise InputError(
+                f"frame {label}: expected an RGB image [H, W, C>=3], got shape {tuple(frame.shape)}"
+            )
         frame = frame.astype(np.float32, copy=False)
         bad = frame.size - int(np.count_nonzero(np.isfinite(frame)))
         if bad:
@@ -343,14 +366,18 @@ class EngineStream:
             )
         if matte is None:
             if not self.model.supports_auto_matte:
-                raise InputError(f"frame {label}: no matte given and this model cannot predict one (no auto matte)")
+                raise InputError(
+                    f"frame {label}: no matte given and this model cannot predict one (no auto matte)"
+                )
             return frame, None
         matte = np.asarray(matte, dtype=np.float32)
         if matte.ndim == 3 and matte.shape[2] == 1:
             matte = matte[..., 0]
         if matte.shape != frame.shape[:2]:
             size = f"{matte.shape[1]}x{matte.shape[0]}" if matte.ndim == 2 else str(tuple(matte.shape))
-            raise InputError(f"frame {label}: matte is {size} but the plate is {frame.shape[1]}x{frame.shape[0]}")
+            raise InputError(
+                f"frame {label}: matte is {size} but the plate is {frame.shape[1]}x{frame.shape[0]}"
+            )
         bad = matte.size - int(np.count_nonzero(np.isfinite(matte)))
         if bad:
             raise InputError(f"frame {label}: {bad} NaN/Inf pixel value(s) in the matte")
@@ -415,10 +442,14 @@ class EngineStream:
         while self._done < ready_before:
             f = self._frames[self._done]
             out.append(self._finish_frame(f))
-            f.plate = f.matte = f.acc = None  # the full-res frame is gone; low-res inputs may still be mirrored
+            f.plate = f.matte = f.acc = (
+                None  # the full-res frame is gone; low-res inputs may still be mirrored
+            )
             self._done += 1
         # future windows start at or after the first unrun one, and mirror at most the last `window` frames
-        first_needed = min(self._queued[0] if self._queued else self._next_window, self._n - self.window, self._done)
+        first_needed = min(
+            self._queued[0] if self._queued else self._next_window, self._n - self.window, self._done
+        )
         for t in [t for t in self._frames if t < first_needed]:
             del self._frames[t]
         return out

@@ -9,11 +9,19 @@ apply that transform to the full-resolution composite pixels, which keep all the
     local     A(p), b(p)   a per-pixel affine residual, fitted with a matte-weighted colour guided filter at model
                        resolution and bilinearly upsampled (as in fast guided filters / PCT-Net): captures spatially
                        varying corrections (shading, a model that relights one side).
-    "lut+affine" (the default) is  out = f(x) + A(p) f(x) + b(p).
+    residual  r(p)     what the transform still misses at model resolution (model output - transform of the
+                       low-res composite), bilinearly upsampled: the result, downsampled, is close to the model's
+                       output.
+    "lut+affine" (the default) is  out = f(x) + A(p) f(x) + b(p) + r(p).
 
-Both parts are smoothed over time: the global fit keeps an exponential moving average (time constant in frames) of
+Oracle (ground truth at 256x256 as a perfect model output; benchmarks/bench_transfer_oracle.py): full-res fMSE on
+hyoutube_val is ~0.2x that of naive bilinear upsampling; see the benchmark for every candidate.
+
+The global part is smoothed over time: the fit keeps an exponential moving average (time constant in frames) of
 its normal equations, i.e. it is a weighted least-squares fit over the recent frames, so model flicker is averaged,
-not amplified, and a frame with a tiny foreground leans on its neighbours.
+not amplified, and a frame with a tiny foreground leans on its neighbours. The local parts follow the current
+frame (objects move); with the residual on, the result follows the model's own output at model resolution, so its
+flicker is passed on as it is, never amplified. `residual=False` trades that for the smoothed transform alone.
 
 Linear light: the transform is fitted on working-space values in 0..1 (what the model sees). Full-resolution values
 outside 0..1 (scene-linear highlights) go through the LUT at the clamped value plus a per-channel positive gain
@@ -121,12 +129,20 @@ def _second_difference(n: int) -> np.ndarray:
 
 
 def _poly_exponents(degree: int) -> list[tuple[int, int, int]]:
-    return [(i, j, k) for d in range(degree + 1) for i in range(d + 1) for j in range(d + 1 - i) for k in [d - i - j]]
+    return [
+        (i, j, k)
+        for d in range(degree + 1)
+        for i in range(d + 1)
+        for j in range(d + 1 - i)
+        for k in [d - i - j]
+    ]
 
 
 def _poly_features(x: np.ndarray, exps: list[tuple[int, int, int]]) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
-    return np.stack([x[:, 0] ** i * x[:, 1] ** j * x[:, 2] ** k for i, j, k in exps], 1).astype(np.float32)  # [P, K]
+    return np.stack([x[:, 0] ** i * x[:, 1] ** j * x[:, 2] ** k for i, j, k in exps], 1).astype(
+        np.float32
+    )  # [P, K]
 
 
 class GlobalFit:
@@ -138,7 +154,9 @@ class GlobalFit:
             n = config.lut_size
             self.size = n**3
             self.prior = _identity_lut(n)  # [K, 3]
-            self.reg = config.lut_smoothness * _second_difference(n) + config.identity_prior * np.eye(self.size)
+            self.reg = config.lut_smoothness * _second_difference(n) + config.identity_prior * np.eye(
+                self.size
+            )
         else:
             self.exps = _poly_exponents(config.poly_degree)
             self.size = len(self.exps)
@@ -165,7 +183,9 @@ class GlobalFit:
             pair = (idx[:, :, None] * self.size + idx[:, None, :]).ravel()  # [P*64]
             gram = np.bincount(pair, (wv[:, :, None] * val[:, None, :]).ravel(), self.size * self.size)
             gram = gram.reshape(self.size, self.size)
-            rhs = np.stack([np.bincount(idx.ravel(), (wv * y[:, c : c + 1]).ravel(), self.size) for c in range(3)], 1)
+            rhs = np.stack(
+                [np.bincount(idx.ravel(), (wv * y[:, c : c + 1]).ravel(), self.size) for c in range(3)], 1
+            )
         else:
             phi = _poly_features(x, self.exps).astype(np.float64)  # [P, K]
             gram = (phi * wn[:, None]).T @ phi
@@ -236,7 +256,9 @@ def local_affine(guide: np.ndarray, target: np.ndarray, w: np.ndarray, radius: i
 # The fitted transform and its application at full resolution.
 
 
-def _resample_coords(n_out: int, n_in: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _resample_coords(
+    n_out: int, n_in: int, start: int, stop: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bilinear (half-pixel centres, as cv2.resize / align_corners=False) source taps for output pixels start..stop."""
     s = (np.arange(start, stop, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
     s = np.clip(s, 0.0, n_in - 1)
@@ -253,7 +275,9 @@ def _lerp_rows(lo: np.ndarray, n_out: int, start: int, stop: int) -> np.ndarray:
     return a + (lo[i1] - a) * f
 
 
-def resize_bilinear_region(lo: np.ndarray, full_hw: tuple[int, int], y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+def resize_bilinear_region(
+    lo: np.ndarray, full_hw: tuple[int, int], y0: int, y1: int, x0: int, x1: int
+) -> np.ndarray:
     """The region [y0:y1, x0:x1] of `lo` [h, w, C] bilinearly resized to full_hw, without building the full image."""
     cols = _lerp_rows(lo.swapaxes(0, 1), full_hw[1], x0, x1).swapaxes(0, 1)  # [h, x1-x0, C]
     return _lerp_rows(cols, full_hw[0], y0, y1)  # [y1-y0, x1-x0, C]
@@ -288,7 +312,9 @@ class Transform:
     lut: object | None = None  # OCIO CPU processor of the global 3D LUT
     poly: tuple[list, np.ndarray] | None = None  # (exponents, coefficients [K, 3])
     gains: np.ndarray | None = None  # [3] slope applied to values beyond 0..1
-    coef: np.ndarray | None = None  # [h, w, 12] local affine residual at model resolution: A columns (in-major), b
+    coef: np.ndarray | None = (
+        None  # [h, w, 12] local affine residual at model resolution: A columns (in-major), b
+    )
     residual: np.ndarray | None = None  # [h, w, 3] what the transform leaves unexplained at model resolution
     upsample: np.ndarray | None = None  # [h, w, 3] model output, for the naive "upsample" method
     _cols: tuple | None = None  # cache: (key, low-res fields resized along x to the region's columns)
@@ -310,7 +336,9 @@ class Transform:
             y += excess * self.gains
         return y.astype(np.float32, copy=False)
 
-    def apply(self, comp: np.ndarray, full_hw: tuple[int, int] | None = None, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    def apply(
+        self, comp: np.ndarray, full_hw: tuple[int, int] | None = None, origin: tuple[int, int] = (0, 0)
+    ) -> np.ndarray:
         """Transform working-space colours comp [h', w', 3] that sit at `origin` (y, x) inside a frame of `full_hw`.
 
         Call it band by band (same x range) to bound memory: the horizontal resampling of the local coefficients is
@@ -326,7 +354,9 @@ class Transform:
             return g
         key = (full_hw, x0, ww)
         if self._cols is None or self._cols[0] != key:
-            fields = np.concatenate([f for f in (self.coef, self.residual) if f is not None], -1)  # [h, w, 12|3|15]
+            fields = np.concatenate(
+                [f for f in (self.coef, self.residual) if f is not None], -1
+            )  # [h, w, 12|3|15]
             cols = _lerp_rows(fields.swapaxes(0, 1), full_hw[1], x0, x0 + ww).swapaxes(0, 1)  # [h, w', K]
             self._cols = (key, np.ascontiguousarray(cols))
         field = _lerp_rows(self._cols[1], full_hw[0], y0, y0 + hh)  # [h', w', K]

@@ -25,7 +25,9 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets" / "lemur"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", default="vh-demo", help="folder to write into (default: ./vh-demo)")
-    parser.add_argument("--model", default=None, help="model to harmonize with (default: the built-in default)")
+    parser.add_argument(
+        "--model", default=None, help="model to harmonize with (default: the built-in default)"
+    )
     parser.add_argument("--checkpoint", help="trained weights for --model")
     parser.add_argument("--frames", type=int, default=24, help="length of the shot in frames (default: 24)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
@@ -105,8 +107,10 @@ def run(args: argparse.Namespace) -> int:
     ws = color.working_space()
 
     before, after, middle = [], [], None
-    with open_writer(out / "demo_composite.mp4", like) as comp_writer, \
-            open_writer(out / "demo_harmonized.mp4", like) as harm_writer:
+    with (
+        open_writer(out / "demo_composite.mp4", like) as comp_writer,
+        open_writer(out / "demo_harmonized.mp4", like) as harm_writer,
+    ):
         results = engine.run((c for c, _, _ in shot), (m for _, _, m in shot), ws)
         for i, ((comp, truth, matte), harm) in enumerate(zip(shot, results, strict=True)):
             comp_writer.write(comp)
@@ -118,7 +122,11 @@ def run(args: argparse.Namespace) -> int:
                 middle = np.concatenate([comp, harm, truth], axis=1)  # [H, 3W, 3]
     write_image(out / "demo_before_after.png", np.clip(middle, 0, 1), pixel_type="uint8")
     print(f"model: {name}")
-    print(f"fMSE vs ground truth (0..255, inside the matte, mean of {args.frames} frames): "
-          f"composite {np.mean(before):.1f} -> harmonized {np.mean(after):.1f}")
-    print(f"wrote {out / 'demo_composite.mp4'}, {out / 'demo_harmonized.mp4'}, {out / 'demo_before_after.png'}")
+    print(
+        f"fMSE vs ground truth (0..255, inside the matte, mean of {args.frames} frames): "
+        f"composite {np.mean(before):.1f} -> harmonized {np.mean(after):.1f}"
+    )
+    print(
+        f"wrote {out / 'demo_composite.mp4'}, {out / 'demo_harmonized.mp4'}, {out / 'demo_before_after.png'}"
+    )
     return 0

@@ -20,25 +20,52 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="composite shot: a video, an image, or a sequence (shot.####.exr, shot.%%04d.png)")
-    parser.add_argument("-o", "--output", required=True,
-                        help="where to write: an image, a sequence pattern (out.####.exr) or a video (.mp4/.mov)")
-    parser.add_argument("--matte", default=None,
-                        help="foreground matte (image, sequence or video; 1 = repaint), or 'auto' for models that "
-                             "predict it; default: the input's alpha channel")
-    parser.add_argument("--model", default=None, help="registered model name (default: the checkpoint's model, else "
-                                                      "the built-in default, a classical method needing no weights)")
-    parser.add_argument("--checkpoint", help="trained weights; the model is read from the checkpoint's sidecar")
-    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                        help="model option (repeatable), e.g. --option time_constant=4")
-    parser.add_argument("--colorspace", help="the input's colourspace (default: scene_linear for float EXR, else sRGB)")
+    parser.add_argument(
+        "input", help="composite shot: a video, an image, or a sequence (shot.####.exr, shot.%%04d.png)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="where to write: an image, a sequence pattern (out.####.exr) or a video (.mp4/.mov)",
+    )
+    parser.add_argument(
+        "--matte",
+        default=None,
+        help="foreground matte (image, sequence or video; 1 = repaint), or 'auto' for models that "
+        "predict it; default: the input's alpha channel",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="registered model name (default: the checkpoint's model, else "
+        "the built-in default, a classical method needing no weights)",
+    )
+    parser.add_argument(
+        "--checkpoint", help="trained weights; the model is read from the checkpoint's sidecar"
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="model option (repeatable), e.g. --option time_constant=4",
+    )
+    parser.add_argument(
+        "--colorspace", help="the input's colourspace (default: scene_linear for float EXR, else sRGB)"
+    )
     parser.add_argument("--output-colorspace", help="the output's colourspace (default: see above)")
     parser.add_argument("--ocio", help="OCIO config (default: $OCIO, else the built-in ACES config)")
-    parser.add_argument("--frames", help="frame range FIRST-LAST (frame numbers for sequences, 0-based for video)")
+    parser.add_argument(
+        "--frames", help="frame range FIRST-LAST (frame numbers for sequences, 0-based for video)"
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
     parser.add_argument("--batch", type=int, default=4, help="windows per model call (default: 4)")
-    parser.add_argument("--transfer", default=None,
-                        help="full-resolution transfer: lut+affine (default), lut, poly, poly+affine, affine, upsample")
+    parser.add_argument(
+        "--transfer",
+        default=None,
+        help="full-resolution transfer: lut+affine (default), lut, poly, poly+affine, affine, upsample",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -106,10 +133,18 @@ def run(args: argparse.Namespace) -> int:
     frames = read_frames(info)
     # open the writer before building the model: an unwritable output fails before any work
     with open_writer(args.output, info) as writer:
-        engine = Engine(args.model, checkpoint=args.checkpoint, device=args.device, batch=args.batch,
-                        transfer=transfer, **overrides)
+        engine = Engine(
+            args.model,
+            checkpoint=args.checkpoint,
+            device=args.device,
+            batch=args.batch,
+            transfer=transfer,
+            **overrides,
+        )
         if auto and not engine.model.supports_auto_matte:
-            raise InputError(f"--matte auto: model {type(engine.model).__name__} cannot predict a matte; give a matte")
+            raise InputError(
+                f"--matte auto: model {type(engine.model).__name__} cannot predict a matte; give a matte"
+            )
         stream = engine.stream(src, args.ocio)
         bar = tqdm(total=info.n_frames, unit="frame", desc="harmonize", disable=args.quiet, leave=False)
 

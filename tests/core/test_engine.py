@@ -82,7 +82,9 @@ class AutoMatte(Harmonizer):
 def smooth_frame(h: int = 48, w: int = 64, seed: int = 0, channels: int = 3) -> np.ndarray:
     rng = np.random.default_rng(seed)
     small = rng.random((3, 3, channels)).astype(np.float32)
-    return (0.15 + 0.6 * cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1)).astype(np.float32)
+    return (0.15 + 0.6 * cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1)).astype(
+        np.float32
+    )
 
 
 def box_matte(h: int = 48, w: int = 64) -> np.ndarray:
@@ -182,7 +184,9 @@ def test_stateful_per_frame_model_is_reset_per_clip_and_called_one_stream_at_a_t
     engine = Engine(model, batch=4)
     for _ in range(2):
         outs = list(engine.run([smooth_frame(seed=i) for i in range(3)], [box_matte()] * 3, WS))
-        np.testing.assert_allclose(fg_mean(outs[0], box_matte()) / fg_mean(smooth_frame(seed=0), box_matte()), 0.8, atol=0.02)
+        np.testing.assert_allclose(
+            fg_mean(outs[0], box_matte()) / fg_mean(smooth_frame(seed=0), box_matte()), 0.8, atol=0.02
+        )
     assert model.resets >= 2
 
 
@@ -198,7 +202,9 @@ def test_cpu_runs_are_deterministic():
 
 def test_background_is_bit_identical_on_scene_linear_float():
     rng = np.random.default_rng(7)
-    frames = [(rng.standard_normal((48, 64, 4)) * 3).astype(np.float32) for _ in range(3)]  # HDR, negatives, alpha
+    frames = [
+        (rng.standard_normal((48, 64, 4)) * 3).astype(np.float32) for _ in range(3)
+    ]  # HDR, negatives, alpha
     matte = box_matte()
     matte[11, 16:48] = 0.5  # a soft edge row
     outs = list(Engine(Offset(window=1)).run(frames, [matte] * 3, "ACEScg"))
@@ -247,7 +253,9 @@ def test_full_frame_matte_uses_the_model_output():
 
 def test_one_frame_clip_through_a_window_model():
     (out,) = Engine(Offset()).run([smooth_frame()], [box_matte()], WS)
-    np.testing.assert_allclose(fg_mean(out, box_matte()) - fg_mean(smooth_frame(), box_matte()), 0.1, atol=0.01)
+    np.testing.assert_allclose(
+        fg_mean(out, box_matte()) - fg_mean(smooth_frame(), box_matte()), 0.1, atol=0.01
+    )
 
 
 def test_auto_matte_uses_the_model_detector():
@@ -275,7 +283,11 @@ def test_matte_size_mismatch_names_both_sizes():
 
 def test_plate_size_change_mid_clip():
     with pytest.raises(InputError, match="clip started at 64x48"):
-        list(Engine(Offset(window=1)).run([smooth_frame(), smooth_frame(32, 32)], [box_matte(), box_matte(32, 32)], WS))
+        list(
+            Engine(Offset(window=1)).run(
+                [smooth_frame(), smooth_frame(32, 32)], [box_matte(), box_matte(32, 32)], WS
+            )
+        )
 
 
 def test_matte_with_fewer_frames_than_the_plate():

@@ -28,10 +28,14 @@ def _smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def _grade(x: np.ndarray) -> np.ndarray:
     """A smooth non-linear colour change, like a LUT a compositor might have applied."""
-    return np.stack([x[..., 0] ** 0.8, 0.9 * x[..., 1] + 0.05, x[..., 2] ** 1.2 * 0.95], -1).astype(np.float32)
+    return np.stack([x[..., 0] ** 0.8, 0.9 * x[..., 1] + 0.05, x[..., 2] ** 1.2 * 0.95], -1).astype(
+        np.float32
+    )
 
 
-def _fit_and_apply(method: str, comp_hi: np.ndarray, target_hi: np.ndarray, matte_hi: np.ndarray, size=(64, 64)):
+def _fit_and_apply(
+    method: str, comp_hi: np.ndarray, target_hi: np.ndarray, matte_hi: np.ndarray, size=(64, 64)
+):
     comp_lo = cv2.resize(comp_hi, size, interpolation=cv2.INTER_AREA)
     target_lo = cv2.resize(target_hi, size, interpolation=cv2.INTER_AREA)
     m_lo = cv2.resize(matte_hi, size, interpolation=cv2.INTER_AREA)
@@ -44,7 +48,9 @@ def test_resize_region_matches_cv2_resize():
     lo = np.random.default_rng(1).random((9, 13, 5)).astype(np.float32)
     full = cv2.resize(lo, (50, 31), interpolation=cv2.INTER_LINEAR)
     np.testing.assert_allclose(resize_bilinear_region(lo, (31, 50), 0, 31, 0, 50), full, atol=1e-5)
-    np.testing.assert_allclose(resize_bilinear_region(lo, (31, 50), 7, 20, 11, 40), full[7:20, 11:40], atol=1e-5)
+    np.testing.assert_allclose(
+        resize_bilinear_region(lo, (31, 50), 7, 20, 11, 40), full[7:20, 11:40], atol=1e-5
+    )
 
 
 def test_local_affine_recovers_an_exact_affine_map():

@@ -18,7 +18,9 @@ H, W = 48, 64
 def _plate(n: int, seed: int = 0, alpha: bool = False) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     small = rng.random((3, 3, 3)).astype(np.float32)
-    base = 0.05 + 1.5 * cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC).clip(0, 1)  # scene-linear, > 1
+    base = 0.05 + 1.5 * cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC).clip(
+        0, 1
+    )  # scene-linear, > 1
     frames = []
     for i in range(n):
         f = np.roll(base, i, axis=1).astype(np.float32)
@@ -38,8 +40,14 @@ def _matte() -> np.ndarray:
 
 
 def _write_seq(pattern: Path, frames: list[np.ndarray], pixel_type: str = "float") -> str:
-    like = ClipInfo.make(W if frames[0].ndim else 0, H, channels=frames[0].shape[2], n_frames=len(frames),
-                         first=1001, pixel_type=pixel_type)
+    like = ClipInfo.make(
+        W if frames[0].ndim else 0,
+        H,
+        channels=frames[0].shape[2],
+        n_frames=len(frames),
+        first=1001,
+        pixel_type=pixel_type,
+    )
     with open_writer(str(pattern), like) as w:
         for f in frames:
             w.write(f)

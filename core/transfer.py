@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
 METHODS = ("lut+affine", "lut", "poly", "poly+affine", "affine", "upsample")
 
@@ -224,6 +225,24 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
     return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), normalize=True, borderType=cv2.BORDER_REFLECT)
 
 
+def _inv3(m: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of 3x3 matrices [..., 3, 3] by the adjugate: ~10x faster than a batched LAPACK solve for
+    65k tiny systems; the ridge keeps them well conditioned."""
+    a, b, c = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
+    d, e, f = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
+    g, h, i = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
+    adj = np.stack(
+        [
+            np.stack([e * i - f * h, c * h - b * i, b * f - c * e], -1),
+            np.stack([f * g - d * i, a * i - c * g, c * d - a * f], -1),
+            np.stack([d * h - e * g, b * g - a * h, a * e - b * d], -1),
+        ],
+        -2,
+    )  # [..., 3, 3]
+    det = a * adj[..., 0, 0] + b * adj[..., 1, 0] + c * adj[..., 2, 0]  # [...]
+    return adj / det[..., None, None]
+
+
 def local_affine(guide: np.ndarray, target: np.ndarray, w: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """Per-pixel affine fields so that target ~= A(p) guide + b(p), fitted in weighted windows.
 
@@ -241,7 +260,7 @@ def local_affine(guide: np.ndarray, target: np.ndarray, w: np.ndarray, radius: i
     c_ii -= m_i[..., :, None] * m_i[..., None, :]
     c_it = (_box(prod_it * w[..., None], radius) / wsum[..., None]).reshape(h, wd, 3, 3)
     c_it -= m_i[..., :, None] * m_t[..., None, :]
-    a = np.linalg.solve(c_ii + eps * np.eye(3, dtype=np.float32), c_it)  # [h, w, 3(in), 3(out)]
+    a = _inv3(c_ii + eps * np.eye(3, dtype=np.float32)) @ c_it  # [h, w, 3(in), 3(out)]
     a = np.swapaxes(a, -1, -2)  # [h, w, out, in]
     b = m_t - np.einsum("hwoi,hwi->hwo", a, m_i)  # [h, w, 3]
     # columns of A first (input-channel major) so the full-res apply is three broadcast multiply-adds
@@ -273,6 +292,15 @@ def _lerp_rows(lo: np.ndarray, n_out: int, start: int, stop: int) -> np.ndarray:
     f = f.reshape(-1, *([1] * (lo.ndim - 1)))
     a = lo[i0]
     return a + (lo[i1] - a) * f
+
+
+def _lerp_rows_torch(lo: torch.Tensor, n_out: int, start: int, stop: int) -> torch.Tensor:
+    """`_lerp_rows` on a torch tensor [h, ...] (the full-resolution hot path)."""
+    i0, i1, f = _resample_coords(n_out, lo.shape[0], start, stop)
+    weight = torch.from_numpy(f).view(-1, *([1] * (lo.dim() - 1)))
+    return torch.lerp(
+        lo.index_select(0, torch.from_numpy(i0)), lo.index_select(0, torch.from_numpy(i1)), weight
+    )
 
 
 def resize_bilinear_region(
@@ -359,15 +387,17 @@ class Transform:
             )  # [h, w, 12|3|15]
             cols = _lerp_rows(fields.swapaxes(0, 1), full_hw[1], x0, x0 + ww).swapaxes(0, 1)  # [h, w', K]
             self._cols = (key, np.ascontiguousarray(cols))
-        field = _lerp_rows(self._cols[1], full_hw[0], y0, y0 + hh)  # [h', w', K]
-        out = g.copy()
+        # the per-pixel work runs in torch: multi-threaded, in place, and zero-copy on the numpy buffers
+        field = _lerp_rows_torch(torch.from_numpy(self._cols[1]), full_hw[0], y0, y0 + hh)  # [h', w', K]
+        gt = torch.from_numpy(g)  # [h', w', 3]
+        out = gt.clone()
         if self.coef is not None:
             out += field[..., 9:12]  # f(x) + b(p)
             for i in range(3):  # + A(p) f(x), one input channel (one column of A) at a time
-                out += field[..., 3 * i : 3 * i + 3] * g[..., i : i + 1]
+                out.addcmul_(field[..., 3 * i : 3 * i + 3], gt[..., i : i + 1])
         if self.residual is not None:
             out += field[..., -3:]
-        return out
+        return out.numpy()
 
 
 class ColorTransfer:

@@ -15,6 +15,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import queue
+import threading
+from collections.abc import Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +99,52 @@ def parse_options(pairs: list[str]) -> dict[str, object]:
     return out
 
 
+def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Pull `items` on a background thread, at most `depth` ahead: decoding (PyAV, OIIO release the GIL) overlaps
+    the engine's work instead of adding to it. Exceptions are re-raised in the consumer, in order."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            put(("error", exc))
+
+    thread = threading.Thread(target=work, name="vh-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "item":
+                yield value
+            elif kind == "done":
+                return
+            else:
+                raise value
+    finally:
+        stop.set()
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vh.core import color
     from vh.core.engine import Engine
     from vh.core.errors import InputError
-    from vh.core.io import open_writer, parse_frame_range, probe, read_frames, read_mattes
+    from vh.core.io import alpha_of, open_writer, parse_frame_range, probe, read_frames, read_mattes
     from vh.core.transfer import TransferConfig
 
     if args.batch < 1:
@@ -117,7 +162,14 @@ def run(args: argparse.Namespace) -> int:
         args.colorspace or color.default_colorspace(args.input, args.ocio, is_float=info.is_float), args.ocio
     )
     auto = args.matte is not None and args.matte.lower() == "auto"
-    mattes = None if auto else read_mattes(args.matte, info)  # sizes and counts checked here, before any work
+    if auto:
+        mattes = None
+    elif args.matte is None:
+        if not info.has_alpha:
+            raise InputError(f"{args.input} has no alpha channel to use as the matte; give --matte FILE or 'auto'")
+        mattes = None  # taken from each frame's own alpha below, so the plate is decoded once
+    else:
+        mattes = read_mattes(args.matte, info)  # sizes and counts checked here, before any work
 
     # the output's colourspace: the input's, unless the output format stores the other kind of data
     from vh.core.io import is_video_path
@@ -154,15 +206,14 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(1)
 
         try:
-            matte_iter = iter(mattes) if mattes is not None else None
-            for number, frame in zip(info.frames, frames, strict=True):
-                matte = next(matte_iter) if matte_iter is not None else None
+            # frame numbers label errors; the count check below catches a shot that ends early
+            no_mattes = iter(lambda: None, 0)  # auto matte: None for every frame
+            pairs = zip(info.frames, frames, mattes if mattes is not None else no_mattes)
+            for number, frame, matte in prefetch(pairs, depth=1):
+                if args.matte is None:
+                    matte = alpha_of(frame, info, number)
                 write(stream.push(frame, matte, label=number))
             write(stream.finish())
-        except ValueError as exc:
-            if isinstance(exc, InputError):
-                raise
-            raise InputError(f"{args.input}: {exc}") from None  # zip(strict=True): the shot ended early
         finally:
             bar.close()
         if writer.count != info.n_frames:  # raised inside the writer: nothing is published

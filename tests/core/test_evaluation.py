@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from vh.core import evaluation
-from vh.core.errors import InputError, MissingFrameError
 
 from tests.training.datasets.test_hyoutube import make_dataset
+from vh.core import evaluation
+from vh.core.errors import InputError, MissingFrameError
 
 
 def _identical_dataset(root: Path) -> Path:
@@ -137,3 +137,17 @@ def test_full_res_hands_methods_the_stored_frames(tmp_path):
     [cut] = evaluation.evaluate(root, [evaluation.model_method("cut", use_engine=False)], size=16)
     assert r.scores.mse == pytest.approx(cut.scores.mse, rel=0.05)
     assert r.scores.mse != cut.scores.mse  # it did take the other path
+
+
+# the README's second reference row: Reinhard transfer in OpenCV Lab, per frame, computed on the stored frames
+REFERENCE_REINHARD = {"mse": 114.83, "fmse": 1098.76, "psnr": 30.11, "fssim": 0.8427}
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_plain_reinhard_at_full_resolution_reproduces_the_reference_row(shared_data):
+    # `stats` reduced to Reinhard: CIELab, full transfer, no smoothing, run on the full-size frames
+    method = evaluation.model_method("stats", use_engine=False, space="lab", time_constant=0, amount=1.0)
+    [result] = evaluation.evaluate(shared_data / "hyoutube_val", [method], full_res=True)
+    for key, ref in REFERENCE_REINHARD.items():
+        assert getattr(result.scores, key) == pytest.approx(ref, rel=0.005), key

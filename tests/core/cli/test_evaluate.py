@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from vh.core.cli.main import main
 
 from tests.training.datasets.test_hyoutube import make_dataset
+from vh.core.cli.main import main
 
 
 @pytest.fixture

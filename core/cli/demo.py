@@ -126,6 +126,13 @@ def run(args: argparse.Namespace) -> int:
         f"fMSE vs ground truth (0..255, inside the matte, mean of {args.frames} frames): "
         f"composite {np.mean(before):.1f} -> harmonized {np.mean(after):.1f}"
     )
+    if np.mean(after) > np.mean(before):
+        # Say so rather than hide it: statistics matching assumes the foreground's colours resemble the plate's.
+        print(
+            "note: the harmonized lemur is further from the original photo than the composite. The classical "
+            "default matches the foreground's colour statistics to the plate's, and this lemur is grey against "
+            "green foliage, which breaks that assumption; a trained model (see `vh train`) does not rely on it."
+        )
     print(
         f"wrote {out / 'demo_composite.mp4'}, {out / 'demo_harmonized.mp4'}, {out / 'demo_before_after.png'}"
     )

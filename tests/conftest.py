@@ -39,3 +39,14 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test on one torch thread: tiny ops on a shared, oversubscribed CPU run far faster than on two."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -140,6 +140,18 @@ class _PooledHarmonizer(Harmonizer):
     stateful = True
     input_size = (256, 256)
 
+    @staticmethod
+    def _pooled_options(defaults, measured: str) -> list[ModelOption]:
+        """The options every pooled model has; `defaults` is its config, `measured` what it pools."""
+        d = defaults
+        return [
+            ModelOption("space", "choice", d.space, f"colour space of the {measured}", choices=SPACES),
+            ModelOption(
+                "time_constant", "float", d.time_constant, "temporal smoothing in frames (0 = per frame)", 0.0, 1000.0
+            ),
+            ModelOption("amount", "float", d.amount, "how far to move the foreground toward the plate", 0.0, 1.0),
+        ]
+
     def __init__(self, time_constant: float, space: str, amount: float):
         super().__init__()
         if not 0.0 <= amount <= 1.0:
@@ -237,14 +249,7 @@ class StatsTransfer(_PooledHarmonizer):
 
     @classmethod
     def options(cls) -> list[ModelOption]:
-        d = StatsConfig()
-        return [
-            ModelOption("space", "choice", d.space, "colour space of the statistics", choices=SPACES),
-            ModelOption(
-                "time_constant", "float", d.time_constant, "temporal smoothing in frames (0 = per frame)", 0.0, 1000.0
-            ),
-            ModelOption("amount", "float", d.amount, "how far to move the foreground toward the plate", 0.0, 1.0),
-        ]
+        return cls._pooled_options(StatsConfig(), "statistics")
 
     def forward(self, comp: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
         x = to_space(comp, self.config.space)  # [B, T, 3, H, W]
@@ -316,13 +321,8 @@ class HistogramMatching(_PooledHarmonizer):
     @classmethod
     def options(cls) -> list[ModelOption]:
         d = HistogramConfig()
-        return [
-            ModelOption("space", "choice", d.space, "colour space of the histograms", choices=SPACES),
-            ModelOption(
-                "time_constant", "float", d.time_constant, "temporal smoothing in frames (0 = per frame)", 0.0, 1000.0
-            ),
-            ModelOption("amount", "float", d.amount, "how far to move the foreground toward the plate", 0.0, 1.0),
-            ModelOption("bins", "int", d.bins, "histogram bins per channel", 2, 4096),
+        return cls._pooled_options(d, "histograms") + [
+            ModelOption("bins", "int", d.bins, "histogram bins per channel", 2, 4096)
         ]
 
     def forward(self, comp: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import nuke
 _here = os.path.dirname(os.path.abspath(__file__))
 nuke.pluginAddPath(_here)
 
-from vh_nuke import deps  # noqa: E402  (after the plugin path is set)
+from vh_nuke import deps
 
 if os.path.isdir(deps.SITE_DIR) and deps.SITE_DIR not in sys.path:
     sys.path.append(deps.SITE_DIR)

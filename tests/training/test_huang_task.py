@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from vh.core.models.huang import HuangHarmonizer, to_signed
 from vh.training.tasks import create_task
 from vh.training.tasks.huang import HuangTask
@@ -10,13 +11,7 @@ from vh.training.tasks.huang import HuangTask
 TINY = {"name": "huang_tiny", "input_size": 32, "base_channels": 4, "max_channels": 16, "depth": 3}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run fastest on one thread, and far faster than two on a shared, busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_task(model: dict | None = None, **optim) -> HuangTask:
@@ -120,6 +115,7 @@ def test_nan_input_stops_with_a_named_error():
 def _hyoutube_pair(root, clip_name: str, size: int, start: int = 0):
     """Frames start, start+1 of one clip at size x size, resized as the evaluation protocol does."""
     import cv2
+
     from vh.training.datasets.hyoutube import HYouTube
 
     ds = HYouTube(root, split="test")

@@ -14,15 +14,6 @@ from vh.training.tasks import create_task
 from vh.training.tasks.vhmae import VHMAETask, rotate_flip, sweep_rows
 
 
-@pytest.fixture
-def one_thread():
-    # Tiny models on a shared 2-core machine run ~100x faster on one thread than with two spinning OpenMP threads.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_task(**config) -> VHMAETask:
     cfg = {"model": {"name": "vhmae_tiny", "input_size": 64}, **config}
     task = create_task("vhmae", cfg, "cpu")
@@ -74,7 +65,7 @@ def test_warmup_epochs_follow_table_2():
     assert lrs[550] == pytest.approx(0.5e-3, rel=0.02) and lrs[-1] < 1e-6
 
 
-def test_train_step_returns_the_weighted_terms(one_thread):
+def test_train_step_returns_the_weighted_terms(one_torch_thread):
     torch.manual_seed(0)
     task = make_task(loss={"alpha": 0.5, "beta": 2.0})
     matte = torch.zeros(2, 8, 1, 64, 64)
@@ -93,7 +84,7 @@ def test_sweep_file_mirrors_table_3(repo_root):
     assert rows[0][0] == "alpha0_beta0"
 
 
-def test_vh_train_runs_vhmae_tiny_and_checkpoint_loads(pairs_dir, tmp_path, one_thread):
+def test_vh_train_runs_vhmae_tiny_and_checkpoint_loads(pairs_dir, tmp_path, one_torch_thread):
     from vh.training.main import run_training
 
     cfg = {
@@ -135,7 +126,7 @@ def read_clip(root: Path, clip: str, frames: int, side: int) -> dict[str, torch.
 
 
 @pytest.mark.realdata
-def test_tiny_overfits_one_real_clip(shared_data, one_thread, record_property):
+def test_tiny_overfits_one_real_clip(shared_data, one_torch_thread, record_property):
     """vhmae_tiny at 64x64 on blackswan-0's first 8 frames: foreground MSE falls >= 10x within 300 steps
     (about 20x here; ~30 s on one CPU thread)."""
     batch = read_clip(shared_data / "hyoutube_val", "blackswan-0", frames=8, side=64)

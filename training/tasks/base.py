@@ -26,7 +26,7 @@ Writing a task
         model_name = "mymodel_tiny"            # registry name written into checkpoints
 
         def build_models(self) -> dict[str, nn.Module]:
-            return {"net": create_model(self.model_name, **self.config.get("model", {}))}
+            return {"net": create_model(self.model_name, **self.model_overrides)}
 
         def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
             return {"net": torch.optim.AdamW(self.nets["net"].parameters(), lr=self.optim_config["lr"])}
@@ -59,6 +59,7 @@ from typing import Any
 
 import torch
 from torch import nn
+
 from vh.core.errors import VhError
 from vh.core.models.base import Harmonizer
 
@@ -89,6 +90,11 @@ class TrainTask:
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
         self.step = 0  # set by the framework before each train_step, used in error messages
+        # The "model" section: an optional registry `name` (default: the class's model_name), the rest are
+        # config overrides for create_model.
+        model_section = dict(config.get("model", {}))
+        self.model_name = model_section.pop("name", type(self).model_name)
+        self.model_overrides: dict[str, Any] = model_section
 
     # ---- to implement -------------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 from torch import nn
+
 from vh.core.models import create_model
 from vh.core.models.huang import HuangHarmonizer, to_signed
 from vh.training.losses.huang import (
@@ -45,16 +46,13 @@ class HuangTask(TrainTask):
 
     def __init__(self, config: dict[str, Any], device: torch.device, precision: str = "fp32"):
         super().__init__(config, device, precision)
-        model_cfg = dict(config.get("model", {}))
-        self.model_name = model_cfg.pop("name", "huang")
-        self._overrides = model_cfg
         loss_cfg = config.get("loss", {})
         self.lambda_temporal = float(loss_cfg.get("lambda_temporal", LAMBDA_TEMPORAL))
         self.lambda_adversarial = float(loss_cfg.get("lambda_adversarial", LAMBDA_ADVERSARIAL))
         self.model: HuangHarmonizer | None = None
 
     def build_models(self) -> dict[str, nn.Module]:
-        model = create_model(self.model_name, **self._overrides)
+        model = create_model(self.model_name, **self.model_overrides)
         if not isinstance(model, HuangHarmonizer):
             raise TypeError(f"task 'huang' trains Huang models, not {type(model).__name__} ({self.model_name!r})")
         self.model = model

@@ -71,16 +71,13 @@ class VHMAETask(TrainTask):
 
     def __init__(self, config: dict[str, Any], device: torch.device, precision: str = "fp32"):
         super().__init__(config, device, precision)
-        model_cfg = dict(config.get("model", {}))
-        self.model_name = model_cfg.pop("name", "vhmae_base")
-        self._overrides = model_cfg
         loss_cfg = config.get("loss", {})
         self.weights = VHMAELossWeights(alpha=float(loss_cfg.get("alpha", 1.0)), beta=float(loss_cfg.get("beta", 1.0)))
         aug = config.get("augment", {})
         self.rotate, self.flip = bool(aug.get("rotate", True)), bool(aug.get("flip", True))
 
     def build_models(self) -> dict[str, nn.Module]:
-        model = create_model(self.model_name, **self._overrides)
+        model = create_model(self.model_name, **self.model_overrides)
         if not isinstance(model, VHMAE):
             raise TypeError(f"task 'vhmae' trains VHMAE models, not {type(model).__name__} ({self.model_name!r})")
         # The registered network is a view whose forward is `reconstruct`; the harmonizer is its `.model`.

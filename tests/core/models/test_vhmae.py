@@ -11,13 +11,7 @@ from vh.core.models.vhmae import VHMAE, VHMAEConfig
 SIDE = 64  # vhmae_tiny at 64x64: 4 x 4 x 4 = 64 tokens, fast on a CPU
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # On a shared, oversubscribed CPU two spinning OpenMP threads run small ops far slower than one thread.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(**kw) -> VHMAE:

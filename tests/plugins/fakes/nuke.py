@@ -21,7 +21,8 @@ import queue
 import re
 import shlex
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ STARTLINE = 0x1000
 INVISIBLE = 0x400
 
 _plugin_paths: list[str] = []
-_main_queue: "queue.Queue[tuple[Callable, tuple, dict]]" = queue.Queue()
+_main_queue: queue.Queue[tuple[Callable, tuple, dict]] = queue.Queue()
 _this_node: list[Node] = []
 _this_knob: list[Knob] = []
 _messages: list[str] = []
@@ -273,7 +274,7 @@ class Group(Node):
     def __enter__(self) -> Group:
         return self.begin()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.end()
 
     def node(self, s: str) -> Node | None:

@@ -17,7 +17,7 @@ else:
         print("[vh] cannot load the vh client (%s); run: python3 plugins/resolve/install.py" % exc)
     else:
         try:
-            _resolve = app.GetResolve()  # noqa: F821 (Resolve predefines app for its scripts)
+            _resolve = app.GetResolve()
         except NameError:
             import DaVinciResolveScript  # external scripting, RESOLVE_SCRIPT_API on PYTHONPATH
 

@@ -231,10 +231,14 @@ def test_clients_that_vanish_mid_stream_leave_the_server_healthy(roomy_server):
     # The first round brings thread pools and the allocator to their steady state; a leak would then grow
     # with every further round.
     warm = round_of_100()
-    rounds = [round_of_100(), round_of_100()]
+    rounds = [round_of_100() for _ in range(3)]
     print(f"\nthreads, RSS MB after each 100 vanishing clients: warm-up {warm}, then {rounds}")
     assert server.service.slots.active == 0 and server.queue.pending() == 0
-    assert rounds[1][0] <= rounds[0][0] + 2  # no thread per abandoned stream
+    # A leak grows on every round; the rest of a long test session (allocator arenas, other tests' threads
+    # winding down) can add a one-off step. So the quietest of the two intervals must show no growth.
+    thread_growth = min(b[0] - a[0] for a, b in zip(rounds, rounds[1:]))
+    rss_growth = min(b[1] - a[1] for a, b in zip(rounds, rounds[1:]))
+    assert thread_growth <= 2  # no thread per abandoned stream
     # A stream's frames are 2.4 MB, so keeping those of 100 abandoned streams would add ~240 MB a round;
     # the allocator's own noise on this test is about 30 MB.
-    assert rounds[1][1] - rounds[0][1] < 100
+    assert rss_growth < 100

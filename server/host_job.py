@@ -127,13 +127,14 @@ def run_job(
     client = client or Client(job.server)
     total = len(job.frames())
     started = time.monotonic()
-    pixel_type = {"value": "half"}
+    pixel_type = "half"  # the plate's, once its first frame is read; results are written the same way
 
     def frames():
+        nonlocal pixel_type
         for frame in job.frames():
             if cancelled and cancelled():
                 return
-            pixels, pixel_type["value"] = _read(job.plate, frame)
+            pixels, pixel_type = _read(job.plate, frame)
             yield pixels
 
     def mattes():
@@ -160,7 +161,7 @@ def run_job(
                 remote.cancel()
                 raise JobCancelled("cancelled by the user")
             names = ["R", "G", "B", "A"] if out.shape[-1] == 4 else ["R", "G", "B"] if out.shape[-1] == 3 else None
-            write_exr(os.path.join(partial, RESULT_NAME % frame), out, channels=names, pixel_type=pixel_type["value"])
+            write_exr(os.path.join(partial, RESULT_NAME % frame), out, channels=names, pixel_type=pixel_type)
             done += 1
             if progress:
                 progress(done, total, f"frame {frame} ({done}/{total})")

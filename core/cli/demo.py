@@ -33,25 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
 
 
-def _srgb_to_linear(x):
-    import numpy as np
-
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_srgb(x):
-    import numpy as np
-
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
-
-
 def recolour(fg):
     """The mismatch: +0.6 stop and a warm white balance, applied in linear light as a grade would be."""
     import numpy as np
 
+    from vh.core import color
+
+    linear = color.convert(fg, color.working_space(), "Linear Rec.709 (sRGB)")
     gain = np.array([1.45, 1.1, 0.7], np.float32) * 2**0.6
-    return _linear_to_srgb(_srgb_to_linear(fg) * gain).astype(np.float32)
+    graded = np.clip(linear * gain, 0.0, 1.0)  # the demo's video is 8-bit sRGB: no values above white
+    return color.convert(graded, "Linear Rec.709 (sRGB)", color.working_space()).astype(np.float32)
 
 
 def build_shot(n_frames: int):

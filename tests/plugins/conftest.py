@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-import OpenImageIO as oiio
 import pytest
+
+from vh.core.io import read_image, write_image
 
 
 def write_exr(path, pixels: np.ndarray, pixel_type: str = "float") -> None:
-    h, w, c = pixels.shape
-    spec = oiio.ImageSpec(w, h, c, oiio.FLOAT if pixel_type == "float" else oiio.HALF)
-    spec.channelnames = ("R", "G", "B", "A")[:c] if c > 1 else ("A",)
-    spec.attribute("compression", "zips")
-    out = oiio.ImageOutput.create(str(path))
-    assert out.open(str(path), spec), oiio.geterror()
-    out.write_image(np.ascontiguousarray(pixels, dtype=np.float32))
-    out.close()
+    write_image(path, pixels, pixel_type=pixel_type, compression="zips")
 
 
 def read_exr(path) -> np.ndarray:
-    inp = oiio.ImageInput.open(str(path))
-    assert inp is not None, oiio.geterror()
-    try:
-        return inp.read_image("float")
-    finally:
-        inp.close()
+    return read_image(path)
 
 
 def make_plate(folder, frames: int = 10, height: int = 1080, width: int = 2048, first: int = 1,

@@ -58,15 +58,12 @@ def _make_node(nuke, server, plate, matte=None, first=1, last=10, model="stats")
 
 
 def _press_harmonize(nuke, node):
-    from vh_nuke import harmonize
-
     node["harmonize"].execute()
     worker = next((t for t in __import__("threading").enumerate() if t.name == f"vh-{node.name()}"), None)
     if worker is not None:
         worker.join(timeout=300)
         assert not worker.is_alive()
     nuke.process_main_thread()
-    return harmonize
 
 
 def _results(node, first, last):
@@ -114,7 +111,7 @@ def test_cancel_leaves_no_complete_looking_cache_entry(nuke, vh_server, tmp_path
     monkeypatch.setattr(nuke.ProgressTask, "setProgress", cancel_at_30_percent)
     _press_harmonize(nuke, node)
     assert node["status"].value() == "cancelled: no result kept"
-    cache = Path(os.environ["VH_CACHE_DIR"]) / "nuke" if (Path(os.environ["VH_CACHE_DIR"]) / "nuke").exists() else Path(os.environ["VH_CACHE_DIR"])
+    cache = Path(os.environ["VH_CACHE_DIR"])  # default_cache_root uses it as is
     leftovers = [p for p in cache.rglob("*") if p.is_dir()] if cache.exists() else []
     assert leftovers == [], f"cancel left {leftovers}"
     assert node.node("use_results")["which"].value() == 0, "the node keeps passing the plate through"

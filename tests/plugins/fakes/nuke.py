@@ -621,6 +621,16 @@ def parse_user_knob(spec: str) -> Knob:
     return knob
 
 
+def _set_from_script(knob: Knob, value: str) -> None:
+    """A knob value as a .nk script writes it (`true`, `1`, `0.5`, text), typed like the knob's current value."""
+    if isinstance(knob._value, bool):
+        knob._value = value == "true"
+    elif isinstance(knob._value, (int, float)) and value:
+        knob._value = type(knob._value)(value)
+    else:
+        knob._value = value
+
+
 def _load_gizmo(typ: str, path: str) -> Gizmo:
     import nkparser
 
@@ -638,9 +648,7 @@ def _load_gizmo(typ: str, path: str) -> Gizmo:
         elif knob.name in ("onCreate", "knobChanged"):
             gizmo._callbacks[knob.name] = _unquote(raw)
         elif knob.name in gizmo._knobs:
-            k = gizmo._knobs[knob.name]
-            value = _unquote(raw)
-            k._value = type(k._value)(value) if isinstance(k._value, (int, float)) and value else value
+            _set_from_script(gizmo._knobs[knob.name], _unquote(raw))
     stack: list[Node] = []
     with gizmo:
         for child in children:
@@ -651,9 +659,7 @@ def _load_gizmo(typ: str, path: str) -> Gizmo:
                     continue
                 value = _unquote(knob.value.raw)
                 if knob.name in node._knobs:
-                    k = node._knobs[knob.name]
-                    k._value = (value == "true") if isinstance(k._value, bool) else (
-                        type(k._value)(value) if isinstance(k._value, (int, float)) else value)
+                    _set_from_script(node._knobs[knob.name], value)
                 else:
                     node.addKnob(String_Knob(knob.name, knob.name, value))
             declared = child.get_string("inputs") if child.get("inputs") is not None else None
@@ -674,32 +680,19 @@ def _frame_path(pattern: str, frame: int) -> str:
 
 
 def _oiio_read(path: str) -> np.ndarray:
-    import OpenImageIO as oiio
+    from vh.core.io import read_image
 
-    inp = oiio.ImageInput.open(path)
-    if inp is None:
-        raise RuntimeError(oiio.geterror())
-    try:
-        pixels = inp.read_image("float")
-        spec = inp.spec()
-    finally:
-        inp.close()
-    if spec.nchannels == 3:  # Nuke gives every image an alpha channel (zero when the file has none)
+    pixels = read_image(path)
+    if pixels.shape[-1] == 3:  # Nuke gives every image an alpha channel (zero when the file has none)
         pixels = np.concatenate([pixels, np.zeros_like(pixels[..., :1])], axis=-1)
     return pixels
 
 
-def _oiio_write(path: str, pixels: np.ndarray, datatype: str, compression: str) -> None:
-    import OpenImageIO as oiio
+_WRITE_COMPRESSION = {"none": "none", "Zip (1 scanline)": "zips", "Zip (16 scanlines)": "zip"}
 
-    h, w, c = pixels.shape
-    fmt = oiio.FLOAT if datatype.startswith("32") else oiio.HALF
-    spec = oiio.ImageSpec(w, h, c, fmt)
-    if c == 1:
-        spec.channelnames = ("A",)
-    spec.attribute("compression", {"none": "none", "Zip (1 scanline)": "zips", "Zip (16 scanlines)": "zip"}.get(compression, "zips"))
-    out = oiio.ImageOutput.create(path)
-    if out is None or not out.open(path, spec):
-        raise RuntimeError(f"cannot write {path}: {oiio.geterror()}")
-    out.write_image(pixels.astype(np.float32))
-    out.close()
+
+def _oiio_write(path: str, pixels: np.ndarray, datatype: str, compression: str) -> None:
+    from vh.core.io import write_image
+
+    pixel_type = "float" if datatype.startswith("32") else "half"
+    write_image(path, pixels, pixel_type=pixel_type, compression=_WRITE_COMPRESSION.get(compression, "zips"))

@@ -36,32 +36,19 @@ def _sequence_path(clip: str, frame: int) -> str:
 
 
 def _read(path: str) -> np.ndarray:
-    import OpenImageIO as oiio
+    from vh.core.io import read_image
 
-    inp = oiio.ImageInput.open(path)
-    if inp is None:
-        raise RuntimeError(f"cannot read {path}: {oiio.geterror()}")
-    try:
-        pixels = inp.read_image("float")
-    finally:
-        inp.close()
+    pixels = read_image(path)
     if pixels.shape[-1] == 3:  # Fusion/Resolve images always carry alpha (opaque when the file has none)
         pixels = np.concatenate([pixels, np.ones_like(pixels[..., :1])], axis=-1)
     return pixels
 
 
 def _write(path: str, pixels: np.ndarray) -> None:
-    import OpenImageIO as oiio
+    """Float EXR, uncompressed: what the fakes' Savers and render jobs are set to produce."""
+    from vh.core.io import write_image
 
-    h, w, c = pixels.shape
-    spec = oiio.ImageSpec(w, h, c, oiio.FLOAT)
-    spec.channelnames = ("R", "G", "B", "A")[:c]
-    spec.attribute("compression", "none")
-    out = oiio.ImageOutput.create(path)
-    if out is None or not out.open(path, spec):
-        raise RuntimeError(f"cannot write {path}: {oiio.geterror()}")
-    out.write_image(np.ascontiguousarray(pixels, dtype=np.float32))
-    out.close()
+    write_image(path, pixels, pixel_type="float", compression="none")
 
 
 # ------------------------------------------------------------------------------------------------------ Fusion

@@ -44,7 +44,8 @@ import torch
 
 from vh.core.errors import InputError, ResourceError
 from vh.core.models.base import Harmonizer
-from vh.core.transfer import ColorTransfer, TransferConfig, Transform
+from vh.core.runtime import cores, parallel_map
+from vh.core.transfer import ColorTransfer, TransferConfig, Transform, write_where
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,14 @@ class Engine:
             )
         return built.to(self.device).eval()
 
+    @property
+    def torch_threads(self) -> int:
+        """The torch intra-op thread count this engine runs best with: every core for a network on the CPU, else
+        one. The full-resolution transfer runs one band per core either way (NumPy and OCIO, no torch threads);
+        torch's idle workers spin for a while after each op and would take those cores from it."""
+        learned = any(True for _ in self.model.parameters())
+        return cores() if self.device.type == "cpu" and learned else 1
+
     # -- the model call --------------------------------------------------------------------------------------------
 
     @torch.inference_mode()
@@ -248,7 +257,7 @@ class _Frame:
     label: str
     plate: np.ndarray | None  # [H, W, C] in the plate's colourspace, as given
     matte: np.ndarray | None  # [H, W] 0..1, or None (auto)
-    comp_lo: np.ndarray  # [h, w, 3] working space, 0..1
+    comp_lo: np.ndarray | None  # [h, w, 3] working space, 0..1; None for an empty frame no window needs
     matte_lo: np.ndarray | None  # [h, w] 0..1
     empty: bool
     acc: np.ndarray | None = None  # [h, w, 3] weighted sum of window outputs
@@ -294,6 +303,9 @@ class EngineStream:
     ) -> list[np.ndarray]:
         """Add the next frame (float32 [H, W, C], C >= 3) and its matte ([H, W] 0..1, or None for auto matte).
 
+        A frame with nothing to repaint (an empty matte, or a model that changed nothing) comes back as the very
+        array that was pushed, not a copy.
+
         `label` names the frame in error messages (e.g. its frame number); default: its 0-based index in the clip.
         """
         if self._finished:
@@ -302,16 +314,20 @@ class EngineStream:
         frame, matte = self._validate(frame, matte, label)
         if self._size_lo is None:
             self._size_lo = working_size(self.model, *frame.shape[:2])
-        comp_lo = resize(frame[..., :3], self._size_lo)  # [h, w, 3] plate colourspace
-        if self._linear_path:
-            from vh.core import color
-
-            comp_lo = color.convert(comp_lo, self.colorspace, self.working, self.config)
-        comp_lo = np.clip(
-            comp_lo, 0.0, 1.0
-        )  # models see 0..1; full-res values beyond stay on the transfer path
-        matte_lo = None if matte is None else np.clip(resize(matte, self._size_lo), 0.0, 1.0)  # [h, w], soft
         empty = matte is not None and not bool(matte.max() > 0)
+        if empty and self.window == 1:
+            comp_lo = matte_lo = None  # it passes through, and no window of other frames needs it as context
+        else:
+            # RGBA resizes as it is (a contiguous 4-channel image) and drops alpha after: cheaper than copying RGB out
+            rgb = frame if frame.shape[2] in (3, 4) else frame[..., :3]
+            comp_lo = resize(rgb, self._size_lo)[..., :3]  # [h, w, 3] plate colourspace
+            if self._linear_path:
+                from vh.core import color
+
+                comp_lo = color.convert(comp_lo, self.colorspace, self.working, self.config)
+            # models see 0..1; full-res values beyond stay on the transfer path
+            comp_lo = np.clip(comp_lo, 0.0, 1.0)
+            matte_lo = None if matte is None else np.clip(resize(matte, self._size_lo), 0.0, 1.0)  # [h, w], soft
         if empty:
             self._empty += 1
             if self._empty == 1:
@@ -397,14 +413,9 @@ class EngineStream:
     def _run_queued(self) -> None:
         if not self._queued:
             return
-        live, skipped = [], []
-        for start in self._queued:
-            idx = self._window_frames(start)
-            (skipped if all(self._frames[i].empty for i in idx) else live).append((start, idx))
-        for start, idx in skipped:  # all-empty windows: the frames pass through, nothing to predict
-            for k, t in enumerate(idx):
-                if start + k == t:
-                    self._add(t, self._frames[t].comp_lo, self.weights[k])
+        # a window of empty frames has nothing to predict: its frames pass through (`_finish_frame`)
+        windows = [(start, self._window_frames(start)) for start in self._queued]
+        live = [(start, idx) for start, idx in windows if not all(self._frames[t].empty for t in idx)]
         for i in range(0, len(live), self.batch):
             chunk = live[i : i + self.batch]
             comp = torch.from_numpy(np.stack([[self._frames[t].comp_lo for t in idx] for _, idx in chunk]))
@@ -456,8 +467,10 @@ class EngineStream:
 
     def _finish_frame(self, f: _Frame) -> np.ndarray:
         if f.empty:
-            return f.plate.copy()
+            return f.plate  # nothing to repaint: the frame as it came (no copy; the stream drops its reference)
         out_lo = f.acc / f.weight  # [h, w, 3]
+        if f.matte is not None and np.array_equal(out_lo, f.comp_lo):
+            return f.plate  # the model changed nothing (cut-and-paste): nor does the transfer, to the bit
         matte_lo, matte = f.matte_lo, f.matte
         if matte is None:  # auto matte
             matte_lo = self._auto_matte(f, out_lo)
@@ -483,8 +496,10 @@ class EngineStream:
         if rows.size == 0:
             return out
         y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        band = max(1, self.engine.transfer_config.band_rows)
-        for ya in range(y0, y1, band):
+        band = max(1, self.engine.transfer_config.band_pixels // (x1 - x0))
+        t.prepare(plate.shape[1], x0, x1 - x0)  # shared by the bands, so built once, before they run
+
+        def one_band(ya: int) -> None:  # bands write disjoint rows of `out`, so they run side by side
             yb = min(ya + band, y1)
             src = np.ascontiguousarray(plate[ya:yb, x0:x1, :3])  # [b, w', 3] plate colourspace
             ws = color.convert(src, self.colorspace, self.working, self.config) if self._linear_path else src
@@ -492,7 +507,11 @@ class EngineStream:
             if self._linear_path:
                 new = color.convert(new, self.working, self.colorspace, self.config)
             m = matte[ya:yb, x0:x1, None]  # [b, w', 1]
-            blended = src * (1.0 - m) + new * m
+            new -= src
+            new *= m
+            new += src  # src (1 - m) + new m, in place
             # write only where the matte is non-zero: the background keeps its exact bits (even -0.0)
-            np.copyto(out[ya:yb, x0:x1, :3], blended, where=m > 0)
+            write_where(out[ya:yb, x0:x1, :3], new, m[..., 0] > 0)
+
+        parallel_map("bands", one_band, range(y0, y1, band))
         return out

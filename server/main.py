@@ -97,8 +97,11 @@ def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = 
     from vh.server.service import HarmonizerService, ServiceConfig
     from vh.server.v1 import harmonize_pb2, harmonize_pb2_grpc
 
+    from vh.core import runtime
+
     opts = options or ServerOptions()
     _limit_blas_threads()
+    runtime.tune_allocator()
     if min(opts.max_clients, opts.max_batch, opts.stream_batch) < 1:
         raise InputError("--max-clients, --max-batch and --stream-batch must be at least 1")
     specs = [ModelSpec(name=m, model=m) for m in opts.models]

@@ -7,7 +7,7 @@ client stays loadable inside a DCC's Python.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,6 +150,12 @@ class Frame:
     index: int
     image: np.ndarray
     matte: np.ndarray | None
+    storage: tuple[np.ndarray, ...] = ()  # the uint8 buffers image and matte are views of
+
+
+def _new_plane(nbytes: int) -> np.ndarray:
+    # np.empty, not bytearray: no zero-fill pass over a buffer the chunks overwrite anyway
+    return np.empty(nbytes, np.uint8)
 
 
 class FrameAssembler:
@@ -160,12 +166,15 @@ class FrameAssembler:
     place, so a 4K float32 frame costs one 141 MB buffer, not a list of chunks plus a join.
     """
 
-    def __init__(self, geometry: Geometry, with_matte: bool, first_index: int = 0):
+    def __init__(self, geometry: Geometry, with_matte: bool, first_index: int = 0,
+                 allocate: Callable[[int], np.ndarray] = _new_plane):
         self.geometry = geometry
         self.with_matte = with_matte
         self.next_index = first_index
-        self._image: bytearray | None = None
-        self._matte: bytearray | None = None
+        #: where each plane's buffer comes from (a pool hands back those of frames already done with)
+        self.allocate = allocate
+        self._image: np.ndarray | None = None  # uint8 planes, filled chunk by chunk
+        self._matte: np.ndarray | None = None
         self._filled = {pb.PLANE_IMAGE: 0, pb.PLANE_MATTE: 0}
 
     def _sizes(self) -> dict[int, int]:
@@ -189,17 +198,18 @@ class FrameAssembler:
         if chunk.offset != filled:
             raise InputError(f"{where}: chunk at byte {chunk.offset} but {filled} bytes of the "
                              f"{pb.Plane.Name(chunk.plane)} plane were received; chunks must be sent in order")
-        if not chunk.data:
+        data = chunk.data  # each read of a bytes field copies it out of the message: read it once
+        if not data:
             raise InputError(f"{where}: empty chunk")
-        end = filled + len(chunk.data)
+        end = filled + len(data)
         if end > size:
             raise InputError(f"{where}: {pb.Plane.Name(chunk.plane)} plane is {end} bytes so far but "
                              f"{self.geometry.describe()} needs {size}; the data does not match the header")
         if self._image is None:
-            self._image = bytearray(sizes[pb.PLANE_IMAGE])
-            self._matte = bytearray(sizes[pb.PLANE_MATTE]) if self.with_matte else None
+            self._image = self.allocate(sizes[pb.PLANE_IMAGE])
+            self._matte = self.allocate(sizes[pb.PLANE_MATTE]) if self.with_matte else None
         target = self._image if chunk.plane == pb.PLANE_IMAGE else self._matte
-        target[filled:end] = chunk.data
+        target[filled:end] = np.frombuffer(data, np.uint8)
         self._filled[chunk.plane] = end
         if any(self._filled[p] != sizes[p] for p in sizes):
             return None
@@ -207,10 +217,10 @@ class FrameAssembler:
 
     def _complete(self) -> Frame:
         g = self.geometry
-        image = np.frombuffer(self._image, dtype=g.dtype).reshape(g.height, g.width, g.channels)  # [H, W, C]
-        matte = (np.frombuffer(self._matte, dtype=g.dtype).reshape(g.height, g.width)  # [H, W]
-                 if self._matte is not None else None)
-        frame = Frame(self.next_index, image, matte)
+        image = self._image.view(g.dtype).reshape(g.height, g.width, g.channels)  # [H, W, C]
+        matte = self._matte.view(g.dtype).reshape(g.height, g.width) if self._matte is not None else None  # [H, W]
+        storage = (self._image,) if self._matte is None else (self._image, self._matte)
+        frame = Frame(self.next_index, image, matte, storage)
         self.next_index += 1
         self._image = self._matte = None
         self._filled = {pb.PLANE_IMAGE: 0, pb.PLANE_MATTE: 0}

@@ -15,12 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import queue
-import threading
-from collections.abc import Iterator
-from typing import TypeVar
-
-T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
     parser.add_argument("--batch", type=int, default=4, help="windows per model call (default: 4)")
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: all cores for a network on the CPU, else 1: the transfer then runs "
+        "one band per core, and decoding and encoding get the rest)",
+    )
+    parser.add_argument(
         "--transfer",
         default=None,
         help="full-resolution transfer: lut+affine (default), lut, poly, poly+affine, affine, upsample",
@@ -99,79 +100,21 @@ def parse_options(pairs: list[str]) -> dict[str, object]:
     return out
 
 
-def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Pull `items` on a background thread, at most `depth` ahead: decoding (PyAV, OIIO release the GIL) overlaps
-    the engine's work instead of adding to it. Exceptions are re-raised in the consumer, in order."""
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(entry: tuple) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for item in items:
-                if not put(("item", item)):
-                    return
-            put(("done", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            put(("error", exc))
-
-    thread = threading.Thread(target=work, name="vh-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = slots.get()
-            if kind == "item":
-                yield value
-            elif kind == "done":
-                return
-            else:
-                raise value
-    finally:
-        stop.set()
-
-
-def limit_heap_fragmentation() -> None:
-    """Serve every buffer over 1 MiB straight from mmap (glibc only; elsewhere a no-op).
-
-    glibc raises its mmap threshold after each large free, so the engine's multi-megabyte band buffers land on the
-    heap, fragment it, and RSS creeps up with shot length (4K EXR: 1.9 GiB at 50 frames, 2.9 GiB at 200). With a
-    fixed threshold it stays flat (1.23 / 1.25 GiB); the same as MALLOC_MMAP_THRESHOLD_=1048576 in the environment.
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = libc.mallopt if libc is not None else None
-    except (OSError, AttributeError):
-        return
-    if mallopt is not None:
-        m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
-        mallopt(m_mmap_threshold, 1 << 20)
-        mallopt(m_trim_threshold, 1 << 20)
-
-
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from vh.core import color
+    from vh.core import color, runtime
     from vh.core.engine import Engine
     from vh.core.errors import InputError
     from vh.core.io import alpha_of, open_writer, parse_frame_range, probe, read_frames, read_mattes
+    from vh.core.io.threads import WriteBehind, prefetch
     from vh.core.transfer import TransferConfig
 
     if args.batch < 1:
         raise InputError(f"--batch must be at least 1, got {args.batch}")
-    limit_heap_fragmentation()
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be at least 1, got {args.threads}")
+    runtime.tune_allocator()
     try:
         transfer = TransferConfig(method=args.transfer) if args.transfer else TransferConfig()
     except ValueError as exc:
@@ -225,22 +168,31 @@ def run(args: argparse.Namespace) -> int:
         stream = engine.stream(src, args.ocio)
         bar = tqdm(total=info.n_frames, unit="frame", desc="harmonize", disable=args.quiet, leave=False)
 
-        def write(outs: list) -> None:
-            for out in outs:
-                writer.write(out if dst == src else color.convert(out, src, dst, args.ocio))
-                bar.update(1)
+        def to_output(out):
+            return color.convert(out, src, dst, args.ocio)
 
-        try:
-            # frame numbers label errors; the count check below catches a shot that ends early
-            no_mattes = iter(lambda: None, 0)  # auto matte: None for every frame
-            pairs = zip(info.frames, frames, mattes if mattes is not None else no_mattes)
-            for number, frame, matte in prefetch(pairs, depth=1):
-                if args.matte is None:
-                    matte = alpha_of(frame, info, number)
-                write(stream.push(frame, matte, label=number))
-            write(stream.finish())
-        finally:
-            bar.close()
+        # decode ahead and encode behind on their own threads, so I/O overlaps the engine instead of adding to it
+        with (
+            runtime.torch_threads(args.threads or engine.torch_threads),
+            WriteBehind(writer, to_output if dst != src else None) as behind,
+        ):
+
+            def write(outs: list) -> None:
+                for out in outs:
+                    behind.write(out)
+                    bar.update(1)
+
+            try:
+                # frame numbers label errors; the count check below catches a shot that ends early
+                no_mattes = iter(lambda: None, 0)  # auto matte: None for every frame
+                pairs = zip(info.frames, frames, mattes if mattes is not None else no_mattes)
+                for number, frame, matte in prefetch(pairs, depth=1):
+                    if args.matte is None:
+                        matte = alpha_of(frame, info, number)
+                    write(stream.push(frame, matte, label=number))
+                write(stream.finish())
+            finally:
+                bar.close()
         if writer.count != info.n_frames:  # raised inside the writer: nothing is published
             raise InputError(f"{args.input}: got {writer.count} of {info.n_frames} frames")
     log.info("harmonized %d frame(s) of %s into %s", info.n_frames, args.input, args.output)

@@ -222,10 +222,12 @@ class VideoEncoder:
             )
         )
         # 16-bit RGB into swscale: rounding to 8/10-bit YUV happens once, in the matrix, not twice.
-        q = np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0)  # a fresh float32 copy, edited in place below
-        np.clip(q, 0.0, 1.0, out=q)
-        q *= 65535.0
-        q = np.rint(q, out=q).astype(np.uint16)  # [H, W, 3|4]
+        # fmax/fmin skip NaN, so NaN and -inf become 0 and +inf 1; a fresh float32 copy, edited in place below
+        q = np.fmax(rgb, np.float32(0.0))
+        np.fmin(q, np.float32(1.0), out=q)
+        q *= np.float32(65535.0)
+        q += np.float32(0.5)
+        q = q.astype(np.uint16)  # [H, W, 3|4], rounded (the + 0.5 before truncation)
         frame = av.VideoFrame.from_ndarray(
             np.ascontiguousarray(q), format="rgba64le" if self.alpha else "rgb48le"
         )

@@ -355,3 +355,23 @@ def test_memory_is_bounded_at_1080p_100_vs_1000_frames():
     short, _ = _peak_traced(100, 1080, 1920, batch=2)
     long, _ = _peak_traced(1000, 1080, 1920, batch=2)
     assert long < 1.1 * short, (short, long)
+
+
+def test_a_model_that_changes_nothing_returns_the_plate_bit_for_bit():
+    """Cut-and-paste through the engine: no fit, no transfer, the very frame that came in (even -0.0 and HDR)."""
+    frame = smooth_frame(channels=4) ** 2.2 * 3.0  # scene-linear, above 1.0
+    frame[5, 5, 0] = -0.0
+    (out,) = Engine("cut").run([frame], [box_matte()], "ACEScg")
+    assert out is frame
+
+
+def test_bands_in_parallel_match_one_band():
+    """The full-resolution transfer gives the same bits however the frame is cut into bands."""
+    from vh.core.transfer import TransferConfig
+
+    frames = [smooth_frame(96, 128, seed=i) for i in range(3)]
+    mattes = [box_matte(96, 128)] * 3
+    whole = list(Engine(Offset(window=1), transfer=TransferConfig(band_pixels=1 << 20)).run(frames, mattes, WS))
+    bands = list(Engine(Offset(window=1), transfer=TransferConfig(band_pixels=500)).run(frames, mattes, WS))
+    assert all(np.array_equal(a, b) for a, b in zip(whole, bands))
+

@@ -172,3 +172,35 @@ def test_oracle_all_hyoutube_clips_and_hadobe5k(shared_data):
     assert yt["lut+affine"] <= 0.5 * yt["upsample"], yt
     ad = bench.run_hadobe(shared_data / "iharmony4", ["lut+affine", "upsample"], cfg)
     assert ad["lut+affine"] <= 0.5 * ad["upsample"], ad
+
+
+def test_lut_fit_uses_the_interpolation_ocio_applies():
+    """The fit's tetrahedral weights reproduce OCIO's Lut3D exactly, so a fitted LUT maps the fitted colours."""
+    from vh.core.transfer import _lut_features, _ocio_lut
+
+    n = 9
+    rng = np.random.default_rng(4)
+    theta = rng.random((n**3, 3)).astype(np.float32)
+    x = rng.random((5000, 3)).astype(np.float32)
+    x[:4] = [[0, 0, 0], [1, 1, 1], [1, 0, 0.5], [0.25, 0.25, 0.75]]  # corners, faces, exact nodes
+    idx, val = _lut_features(x, n)
+    ours = (theta[idx] * val[..., None]).sum(1)
+    theirs = x.copy()
+    _ocio_lut(theta, n).applyRGB(theirs)
+    np.testing.assert_allclose(ours, theirs, atol=2e-6)
+    np.testing.assert_allclose(val.sum(1), 1.0, atol=1e-6)
+
+
+def test_write_where_is_an_exact_select():
+    from vh.core.transfer import write_where
+
+    rng = np.random.default_rng(6)
+    dst = rng.standard_normal((9, 11, 4)).astype(np.float32)
+    dst[0, 0, 0], dst[1, 1, 1] = -0.0, np.nan  # bits no arithmetic blend would keep
+    src = rng.standard_normal((9, 11, 3)).astype(np.float32)
+    mask = rng.random((9, 11)) > 0.5
+    mask[0, 0] = mask[1, 1] = False
+    expected = dst.copy()
+    expected[..., :3][mask] = src[mask]
+    write_where(dst[..., :3], src, mask)  # a strided view, as the engine writes into RGBA plates
+    assert np.array_equal(dst.view(np.uint32), expected.view(np.uint32))

@@ -49,8 +49,10 @@ def test_sigterm_during_load_ends_streams_cleanly_and_exits_0(tmp_path):
         frames, mattes = clip(2, 48, 64, channels=3, dtype=np.float32)
         gate = threading.Event()
 
+        n = 100_000  # more than any server gets through before the signal: the load is still going then
+
         def endless():  # a long shot: frames keep coming until the server goes away
-            for _ in range(400):
+            for _ in range(n):
                 yield frames[0]
                 if gate.is_set():
                     time.sleep(0.05)
@@ -58,7 +60,7 @@ def test_sigterm_during_load_ends_streams_cleanly_and_exits_0(tmp_path):
         def job():
             with Client(f"127.0.0.1:{port}", retry=RetryPolicy(attempts=1)) as c:
                 try:
-                    return sum(1 for _ in c.harmonize(endless(), (mattes[0] for _ in range(400)),
+                    return sum(1 for _ in c.harmonize(endless(), (mattes[0] for _ in range(n)),
                                                       colorspace="ACEScg")), None
                 except Exception as exc:  # noqa: BLE001 - what each client saw is the result
                     return None, exc

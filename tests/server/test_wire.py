@@ -99,3 +99,24 @@ def test_dtype_names():
     assert wire.dtype_to_proto(">f4") == pb.DTYPE_FLOAT32  # big-endian input is sent as little-endian float32
     with pytest.raises(InputError, match="float16 or float32"):
         wire.dtype_to_proto(np.uint8)
+
+
+def test_assembler_takes_its_buffers_from_the_allocator_and_names_them():
+    rng = np.random.default_rng(5)
+    geometry = _geometry()
+    frames = [rng.random((3, 5, 4)).astype(np.float16) for _ in range(3)]
+    spare: list[np.ndarray] = []
+    handed: list[np.ndarray] = []
+
+    def allocate(nbytes: int) -> np.ndarray:  # a pool of one: what the server does with finished frames
+        buf = spare.pop() if spare else np.empty(nbytes, np.uint8)
+        handed.append(buf)
+        return buf
+
+    assembler = wire.FrameAssembler(geometry, with_matte=False, allocate=allocate)
+    for i, image in enumerate(frames):
+        *_, frame = (assembler.add(c) for c in wire.encode_plane(i, image, pb.PLANE_IMAGE, 16))
+        assert frame.image.tobytes() == image.tobytes()
+        assert frame.storage[0] is handed[-1] and np.shares_memory(frame.image, handed[-1])
+        spare.extend(frame.storage)  # the frame is done with: its buffer serves the next one
+    assert handed[0] is handed[1] is handed[2]

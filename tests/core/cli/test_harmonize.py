@@ -229,3 +229,15 @@ def test_exr_in_mp4_out_is_encoded_for_display(tmp_path, capsys):
     bg = _matte() == 0
     assert np.abs(out - expected)[bg].mean() < 0.03  # background: the plate, encoded for display (H.264 loss)
     assert np.abs(out - np.clip(src, 0, 1))[bg].mean() > 0.05  # not the linear values copied as they are
+
+
+def test_threads_must_be_positive_and_are_restored(shot, capsys):
+    import torch
+
+    folder, plate, matte = shot
+    code, err = _run(capsys, plate, "--matte", matte, "--threads", "0", "-o", folder / "out.####.exr")
+    assert code == 2 and "--threads" in _error_line(err)
+    before = torch.get_num_threads()
+    code, err = _run(capsys, plate, "--matte", matte, "--threads", "1", "-o", folder / "out.####.exr")
+    assert code == 0, err
+    assert torch.get_num_threads() == before  # the setting is process-wide; the command leaves it as it was

@@ -63,7 +63,8 @@ def tune_allocator() -> None:
     and zeroed anew by the kernel: a 1080p shot spent a third of its time there (75 frames: 20.5 s with a 1 MiB
     threshold, 14.7 s with this one). glibc would raise its threshold on its own, but only after frees, so its
     heap grows in steps and RSS creeps with shot length; a fixed threshold keeps the 4K EXR benchmark flat
-    (peak RSS 1.41 GiB at 50 frames, 1.44 GiB at 200). Same as MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_.
+    (peak RSS 1.50 GiB at 50 frames and at 200). Same as MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_; 32 MiB is
+    the most glibc accepts.
     """
     import ctypes
     import ctypes.util

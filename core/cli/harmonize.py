@@ -171,10 +171,11 @@ def run(args: argparse.Namespace) -> int:
         def to_output(out):
             return color.convert(out, src, dst, args.ocio)
 
-        # decode ahead and encode behind on their own threads, so I/O overlaps the engine instead of adding to it
+        # decode ahead and encode behind on their own threads, so I/O overlaps the engine instead of adding to it;
+        # one frame of slack each way: at 4K every frame more in flight is 133 MB of peak memory
         with (
             runtime.torch_threads(args.threads or engine.torch_threads),
-            WriteBehind(writer, to_output if dst != src else None) as behind,
+            WriteBehind(writer, to_output if dst != src else None, depth=1) as behind,
         ):
 
             def write(outs: list) -> None:

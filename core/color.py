@@ -130,10 +130,14 @@ def default_colorspace(
     return working_space(config)
 
 
-def convert(pixels: np.ndarray, src: str, dst: str, config: str | os.PathLike | None = None) -> np.ndarray:
+def convert(
+    pixels: np.ndarray, src: str, dst: str, config: str | os.PathLike | None = None, *, exact: bool = True
+) -> np.ndarray:
     """`pixels` (float32 [..., C], C >= 3) converted from colourspace `src` to `dst`; a new array.
 
     Only the first three channels are converted; alpha and any further channels are copied unchanged.
+    `exact=False` lets OCIO approximate pow/log/exp (relative error ~3e-5, 16x below a half float's step; ~25%
+    faster): for pixels that are repainted anyway, never for a shot's own round trip.
     """
     pixels = np.asarray(pixels)
     if pixels.ndim < 1 or pixels.shape[-1] < 3:
@@ -143,7 +147,7 @@ def convert(pixels: np.ndarray, src: str, dst: str, config: str | os.PathLike | 
     out = np.array(pixels, dtype=np.float32, copy=True, order="C")  # [..., C]
     if src_name == dst_name:
         return out
-    cpu = _processor(key, src_name, dst_name)
+    cpu = _processor(key, src_name, dst_name, exact)
     flat = out.reshape(-1, out.shape[-1])  # [N, C], a view on `out`
     if flat.shape[1] == 3:
         apply_rgb(cpu, flat)
@@ -173,13 +177,13 @@ def apply_rgb(cpu: ocio.CPUProcessor, rgb: np.ndarray) -> None:
 
 
 @functools.lru_cache(maxsize=128)
-def _processor(key: str, src: str, dst: str) -> ocio.CPUProcessor:
+def _processor(key: str, src: str, dst: str, exact: bool = True) -> ocio.CPUProcessor:
     # OCIO processors are immutable after creation and safe to apply from several threads at once. The default
     # optimisation swaps pow() for fast approximations (3e-5 round-trip error); LOSSLESS costs ~25% more time
     # and keeps linear -> sRGB -> linear within 1e-6, which matters when a shot goes through many round trips.
     try:
         proc = _load_config(key).getProcessor(src, dst)
-        return proc.getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS)
+        return proc.getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS if exact else ocio.OPTIMIZATION_DEFAULT)
     except ocio.Exception as exc:
         raise InputError(f"cannot convert '{src}' to '{dst}': {_one_line(exc)}") from None
 

@@ -502,10 +502,14 @@ class EngineStream:
         def one_band(ya: int) -> None:  # bands write disjoint rows of `out`, so they run side by side
             yb = min(ya + band, y1)
             src = np.ascontiguousarray(plate[ya:yb, x0:x1, :3])  # [b, w', 3] plate colourspace
-            ws = color.convert(src, self.colorspace, self.working, self.config) if self._linear_path else src
+            # repainted pixels: OCIO's fast pow/log (3e-5) is far inside the transform's own error
+            if self._linear_path:
+                ws = color.convert(src, self.colorspace, self.working, self.config, exact=False)
+            else:
+                ws = src
             new = t.apply(ws, plate.shape[:2], (ya, x0))  # [b, w', 3] working space
             if self._linear_path:
-                new = color.convert(new, self.working, self.colorspace, self.config)
+                new = color.convert(new, self.working, self.colorspace, self.config, exact=False)
             m = matte[ya:yb, x0:x1, None]  # [b, w', 1]
             new -= src
             new *= m

@@ -147,3 +147,12 @@ def test_missing_or_broken_config_is_an_input_error(tmp_path):
     broken.write_text("ocio_profile_version: 2\ncolorspaces: [")
     with pytest.raises(InputError, match="cannot load OCIO config"):
         color.load_config(broken)
+
+
+def test_inexact_conversion_stays_within_a_half_float_step():
+    rng = np.random.default_rng(8)
+    lin = (rng.random((64, 64, 3)) * 8.0).astype(np.float32)  # scene-linear, highlights to 8.0
+    exact = color.convert(lin, "ACEScg", color.WORKING_SPACE)
+    fast = color.convert(lin, "ACEScg", color.WORKING_SPACE, exact=False)
+    assert not np.array_equal(exact, fast)  # it really is the approximating processor
+    np.testing.assert_allclose(fast, exact, rtol=1e-4, atol=1e-5)

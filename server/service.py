@@ -278,33 +278,35 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
 
         buffers = _Buffers()
         assembler = wire.FrameAssembler(geometry, with_matte=matte_source == pb.MATTE_SEPARATE, allocate=buffers.take)
-        inputs: dict[int, np.ndarray] = {}  # each input frame, until its result is sent
+        inputs: dict[int, tuple[wire.Frame, np.ndarray, np.ndarray | None]] = {}  # until each result is sent
         originals: deque[np.ndarray] = deque()  # inputs awaiting their output, only when strength < 1
         emitted = 0
 
         def emit(outs: list[np.ndarray]) -> Iterator[pb.HarmonizeResponse]:
             nonlocal emitted
             for out in outs:
+                received, image, matte = inputs.pop(emitted)
                 if strength != 1.0:
                     orig = originals.popleft()
                     out = out.copy()
                     out[..., :3] = orig[..., :3] + strength * (out[..., :3] - orig[..., :3])
-                pixels = out
-                if out.dtype != geometry.dtype:
+                if out is image:  # passed through unchanged: the bytes that came in are the answer
+                    pixels = received.image
+                elif out.dtype != geometry.dtype:
                     pixels = _convert_into(buffers.take_array(out.shape, geometry.dtype), out)
+                else:
+                    pixels = out
                 for chunk in wire.encode_plane(emitted, pixels, pb.PLANE_IMAGE, lim.max_chunk_bytes):
                     yield pb.HarmonizeResponse(chunk=chunk)
                 # sent (the chunks hold copies): its buffers serve the frames still to come
-                done = inputs.pop(emitted, None)
-                buffers.give(*{id(b): b for b in (done, out, pixels) if b is not None}.values())
+                buffers.give(*received.storage, *{id(b): b for b in (image, matte, out, pixels)}.values())
                 emitted += 1
 
         def prepare(frame: wire.Frame) -> tuple[int, np.ndarray, np.ndarray | None]:
             if lim.max_frames and frame.index >= lim.max_frames:
                 raise ResourceError(f"stream is over this server's limit of {lim.max_frames} frames; split the shot")
             image, matte = self._prepare(frame, matte_source, buffers)
-            buffers.give(*frame.storage)  # converted: the wire planes can take the next frame
-            inputs[frame.index] = image
+            inputs[frame.index] = (frame, image, matte)
             return frame.index, image, matte
 
         reader = _FrameReader(requests, assembler, prepare)
@@ -329,7 +331,7 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         """
         image = _convert_into(buffers.take_array(frame.image.shape, np.float32), frame.image)  # [H, W, C]
         if matte_source == pb.MATTE_SEPARATE:
-            return image, frame.matte.astype(np.float32)  # [H, W]
+            return image, _convert_into(buffers.take_array(frame.matte.shape, np.float32), frame.matte)  # [H, W]
         if matte_source == pb.MATTE_ALPHA:
             return image, image[..., 3].copy()  # [H, W]
         return image, None

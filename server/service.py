@@ -126,8 +126,8 @@ class _Buffers:
     """Frame buffers recycled within one stream, by size.
 
     A fresh 18-141 MB buffer per frame is page-faulted in by the kernel at a cost above the work done in it (2K half
-    RGBA to float: 15 ms into a new array, 2 ms into a reused one), so wire planes go back as soon as they are
-    converted and frames as soon as their result is sent. Called from the reader and the handler thread.
+    RGBA to float: 15 ms into a new array, 2 ms into a reused one), so a frame's wire planes and float copies go
+    back once its result is sent. Called from the reader and the handler thread.
     """
 
     def __init__(self, keep: int = 3):

@@ -67,10 +67,9 @@ def run_echo(port: int, frames, mattes, chunk_bytes: int) -> float:
     call = channel.stream_stream(ECHO_METHOD, request_serializer=pb.HarmonizeRequest.SerializeToString,
                                  response_deserializer=pb.HarmonizeResponse.FromString)
 
-    def requests():
+    def requests():  # built exactly as the client builds them
         for i, (f, m) in enumerate(zip(frames, mattes)):
-            for chunk in wire.encode_frame(i, f, m, np.dtype("<f2"), chunk_bytes):
-                yield pb.HarmonizeRequest(chunk=chunk)
+            yield from wire.encode_frame(i, f, m, np.dtype("<f2"), chunk_bytes, pb.HarmonizeRequest)
 
     started = time.perf_counter()
     received = sum(len(r.chunk.data) for r in call(requests()))

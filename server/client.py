@@ -342,8 +342,7 @@ class Job:
                 call.cancel()
 
     def _encode(self, index: int, frame: np.ndarray, matte: np.ndarray | None) -> Iterator[pb.HarmonizeRequest]:
-        for chunk in wire.encode_frame(index, frame, matte, self._dtype, self._client.chunk_bytes):
-            yield pb.HarmonizeRequest(chunk=chunk)
+        yield from wire.encode_frame(index, frame, matte, self._dtype, self._client.chunk_bytes, pb.HarmonizeRequest)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         client = self._client

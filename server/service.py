@@ -296,8 +296,7 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                     pixels = _convert_into(buffers.take_array(out.shape, geometry.dtype), out)
                 else:
                     pixels = out
-                for chunk in wire.encode_plane(emitted, pixels, pb.PLANE_IMAGE, lim.max_chunk_bytes):
-                    yield pb.HarmonizeResponse(chunk=chunk)
+                yield from wire.encode_plane(emitted, pixels, pb.PLANE_IMAGE, lim.max_chunk_bytes, pb.HarmonizeResponse)
                 # sent (the chunks hold copies): its buffers serve the frames still to come
                 buffers.give(*received.storage, *{id(b): b for b in (image, matte, out, pixels)}.values())
                 emitted += 1

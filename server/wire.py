@@ -123,24 +123,30 @@ def option_to_proto(value: float | bool | str) -> pb.OptionValue:
 # Chunking
 
 
-def encode_plane(frame_index: int, pixels: np.ndarray, plane: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES
-                 ) -> Iterator[pb.Chunk]:
-    """Split one plane ([H, W, C] or [H, W], already in the wire dtype) into Chunks of <= chunk_bytes."""
+def encode_plane(frame_index: int, pixels: np.ndarray, plane: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+                 message: type | None = None) -> Iterator:
+    """Split one plane ([H, W, C] or [H, W], already in the wire dtype) into Chunks of <= chunk_bytes.
+
+    With `message` (HarmonizeRequest or HarmonizeResponse) it yields those, their chunk filled in place: wrapping
+    a finished Chunk would make protobuf copy every byte once more (0.4 ms a 3 MiB chunk instead of 0.08).
+    """
     if chunk_bytes <= 0:
         raise ValueError("chunk_bytes must be positive")
     # Little-endian, C-contiguous: the exact byte layout of the contract (a no-op copy on x86 for our dtypes).
     raw = memoryview(np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder("<"))).cast("B")
     for offset in range(0, max(len(raw), 1), chunk_bytes):
-        yield pb.Chunk(frame_index=frame_index, plane=plane, offset=offset,
-                       data=raw[offset:offset + chunk_bytes].tobytes())
+        fields = {"frame_index": frame_index, "plane": plane, "offset": offset,
+                  "data": raw[offset:offset + chunk_bytes].tobytes()}
+        yield pb.Chunk(**fields) if message is None else message(chunk=fields)
 
 
 def encode_frame(frame_index: int, frame: np.ndarray, matte: np.ndarray | None, dtype: np.dtype,
-                 chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[pb.Chunk]:
-    """Chunks of one frame: the image plane, then (if given) the separate matte plane, cast to `dtype`."""
-    yield from encode_plane(frame_index, frame.astype(dtype, copy=False), pb.PLANE_IMAGE, chunk_bytes)
+                 chunk_bytes: int = DEFAULT_CHUNK_BYTES, message: type | None = None) -> Iterator:
+    """Chunks of one frame (or `message`s carrying them, see encode_plane): the image plane, then (if given) the
+    separate matte plane, cast to `dtype`."""
+    yield from encode_plane(frame_index, frame.astype(dtype, copy=False), pb.PLANE_IMAGE, chunk_bytes, message)
     if matte is not None:
-        yield from encode_plane(frame_index, matte.astype(dtype, copy=False), pb.PLANE_MATTE, chunk_bytes)
+        yield from encode_plane(frame_index, matte.astype(dtype, copy=False), pb.PLANE_MATTE, chunk_bytes, message)
 
 
 @dataclass

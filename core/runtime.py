@@ -26,7 +26,7 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pool(kind: str) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(cores(), thread_name_prefix=f"vh-{kind}")
 

@@ -36,8 +36,7 @@ def test_prefetch_yields_in_order_and_reraises():
 
     got = []
     with pytest.raises(ValueError, match="corrupt frame 2"):
-        for item in prefetch(broken()):
-            got.append(item)
+        got.extend(prefetch(broken()))
     assert got == [1]
 
 

@@ -1,6 +1,6 @@
 """vh-server throughput against a bare gRPC echo of the same bytes, on loopback, in one run.
 
-    python benchmarks/bench_server.py [--frames2k 12] [--frames4k 4] [--repeats 3] [--chunk-mb 3]
+    python benchmarks/bench_server.py [--frames2k 12] [--frames4k 4] [--repeats 3] [--chunk-mb 3] [--client-process]
 
 For 2K (2048x1080) and 4K (4096x2160) half-float RGBA frames with a separate half matte, it times one client
 streaming a clip through `vh-server --model cut` and the same clip through a bare bidi-streaming echo service
@@ -8,6 +8,9 @@ that receives the same chunks and sends the image planes back (no numpy, no engi
 both directions, and the same clip through the engine alone (no transport). Reported: payload MB/s (frame +
 matte bytes in), server frames/s, server / echo (target >= 0.70), and server / (echo + engine), which is 1.0
 when the server adds nothing to transport plus compute done one after the other. Medians of --repeats runs.
+
+By default the clients run in the benchmark's own process, beside the servers, sharing its GIL with them.
+`--client-process` runs every client (echo and server alike) in a child process instead, as a plugin host would.
 
 Two matte cases are measured, because they answer different questions:
   empty matte  the engine passes frames through (its documented fast path), so the ratio is the cost of the
@@ -19,10 +22,11 @@ Two matte cases are measured, because they answer different questions:
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
+import subprocess
 import sys
-import threading
 import time
 from concurrent import futures
 from pathlib import Path
@@ -113,19 +117,42 @@ def make_clip(n: int, height: int, width: int, disc: bool):
     return frames, mattes
 
 
+def client_times(kind: str, port: int, n: int, h: int, w: int, disc: bool, chunk: int, repeats: int,
+                 own_process: bool) -> list[float]:
+    """Seconds per run of one client streaming the clip to the echo or the server (after one warm-up frame)."""
+    if own_process:
+        cmd = [sys.executable, __file__, "--run-client", kind, "--port", str(port), "--shape", f"{n},{h},{w}",
+               "--chunk-mb", str(chunk / 2**20), "--repeats", str(repeats)] + (["--disc"] if disc else [])
+        return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    frames, mattes = make_clip(n, h, w, disc)
+    run = run_echo if kind == "echo" else run_server
+    run(port, frames[:1], mattes[:1], chunk)
+    return [run(port, frames, mattes, chunk) for _ in range(repeats)]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames2k", type=int, default=12)
     p.add_argument("--frames4k", type=int, default=4)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--chunk-mb", type=float, default=wire.DEFAULT_CHUNK_BYTES / 2**20)
+    p.add_argument("--client-process", action="store_true", help="run the clients in a child process")
+    p.add_argument("--run-client", choices=("echo", "server"), help=argparse.SUPPRESS)  # the child's side
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--shape", help=argparse.SUPPRESS)
+    p.add_argument("--disc", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     chunk = int(args.chunk_mb * 2**20)
+    if args.run_client:
+        n, h, w = map(int, args.shape.split(","))
+        print(json.dumps(client_times(args.run_client, args.port, n, h, w, args.disc, chunk, args.repeats, False)))
+        return 0
     logging.getLogger("vh.core.engine").setLevel(logging.ERROR)  # "empty matte" notices are the point here
 
     running = create_server("127.0.0.1:0", ServerOptions(models=["cut"], max_clients=4))
     echo, echo_port = start_echo()
-    print(f"chunks of {chunk / 2**20:.1f} MiB; medians of {args.repeats} runs; {threading.active_count()} threads")
+    where = "a child process" if args.client_process else "this process"
+    print(f"chunks of {chunk / 2**20:.1f} MiB; medians of {args.repeats} runs; clients in {where}")
     from vh.core.engine import Engine
 
     engine = Engine("cut")
@@ -137,11 +164,9 @@ def main() -> int:
             for disc in (False, True):
                 frames, mattes = make_clip(n, h, w, disc)
                 payload = sum(f.nbytes + m.nbytes for f, m in zip(frames, mattes)) / 1e6
-                run_echo(echo_port, frames[:1], mattes[:1], chunk)  # warm-up
-                run_server(running.port, frames[:1], mattes[:1], chunk)
-                echo_t = statistics.median(run_echo(echo_port, frames, mattes, chunk) for _ in range(args.repeats))
-                srv_t = statistics.median(run_server(running.port, frames, mattes, chunk)
-                                          for _ in range(args.repeats))
+                timing = (n, h, w, disc, chunk, args.repeats, args.client_process)
+                echo_t = statistics.median(client_times("echo", echo_port, *timing))
+                srv_t = statistics.median(client_times("server", running.port, *timing))
                 eng_t = statistics.median(run_engine(engine, frames, mattes) for _ in range(args.repeats))
                 case = f"{label}, {'disc' if disc else 'empty'}"
                 print(f"{case:<22}{payload / echo_t:>11.0f}{payload / eng_t:>13.0f}{payload / srv_t:>13.0f}"

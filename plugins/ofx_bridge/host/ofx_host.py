@@ -652,16 +652,10 @@ class OfxHost:
             out[0] = OfxRectD(x1, y1, x1 + pixels.shape[1], y1 + pixels.shape[0])
 
         def image_memory_alloc(_effect, nbytes, out):
-            ptr = _libc.malloc(max(1, nbytes))
-            if not ptr:
-                raise _Status(ERR_MEMORY)
-            self.live_memory[ptr] = nbytes
-            out[0] = ptr
+            self._malloc(nbytes, out)
 
         def image_memory_free(ptr):
-            if self.live_memory.pop(ptr or 0, None) is None:
-                raise _Status(ERR_BAD_HANDLE)
-            _libc.free(ptr)
+            self._free(ptr)
 
         def image_memory_lock(ptr, out):
             out[0] = ptr
@@ -724,19 +718,27 @@ class OfxHost:
     # memory suite
     def _memory_impl(self) -> dict:
         def memory_alloc(_handle, nbytes, out):
-            ptr = _libc.malloc(max(1, nbytes))
-            if not ptr:
-                raise _Status(ERR_MEMORY)
-            self.live_memory[ptr] = nbytes
-            out[0] = ptr
+            self._malloc(nbytes, out)
 
         def memory_free(ptr):
-            if self.live_memory.pop(ptr or 0, None) is None:
-                self.errors.append("memoryFree of a block not allocated (or freed twice)")
-                raise _Status(ERR_BAD_HANDLE)
-            _libc.free(ptr)
+            self._free(ptr, complaint="memoryFree of a block not allocated (or freed twice)")
 
         return {"memoryAlloc": memory_alloc, "memoryFree": memory_free}
+
+    def _malloc(self, nbytes: int, out) -> None:
+        """The allocator behind both memory suites: malloc, tracked so that leaks and double frees show."""
+        ptr = _libc.malloc(max(1, nbytes))
+        if not ptr:
+            raise _Status(ERR_MEMORY)
+        self.live_memory[ptr] = nbytes
+        out[0] = ptr
+
+    def _free(self, ptr, complaint: str | None = None) -> None:
+        if self.live_memory.pop(ptr or 0, None) is None:
+            if complaint:
+                self.errors.append(complaint)
+            raise _Status(ERR_BAD_HANDLE)
+        _libc.free(ptr)
 
     # message suites (the plugin formats its text; this host honours only "%s" and plain strings)
     def _message_impl(self) -> dict:

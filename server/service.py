@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import grpc
 import numpy as np
 from vh.core.errors import InputError, ResourceError
+from vh.core.io.threads import prefetch
 from vh.server import wire
 from vh.server.batching import DeviceQueue, StreamCancelled
 from vh.server.interceptors import CancelledError, PreconditionError, UnavailableError
@@ -62,64 +62,6 @@ class _Slots:
             with self._lock:
                 self.active -= 1
             self._sem.release()
-
-
-class _FrameReader:
-    """Receives and rebuilds frames on a thread of its own, at most `depth` frames ahead of the engine.
-
-    Receiving frame n+1 (chunk copies, half-to-float conversion) then overlaps the engine's work on frame n in
-    the handler thread, instead of adding to it. Errors (bad chunks, a vanished client) are handed over and
-    raised in the handler thread, where the interceptor maps them.
-    """
-
-    _END = object()
-
-    def __init__(self, requests: Iterator[pb.HarmonizeRequest], assembler: wire.FrameAssembler,
-                 prepare: Callable[[wire.Frame], tuple], depth: int = 1):
-        self._requests = requests
-        self._assembler = assembler
-        self._prepare = prepare
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vh-reader", daemon=True)
-        self._thread.start()
-
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
-        try:
-            for request in self._requests:
-                if self._stop.is_set():
-                    return
-                if request.WhichOneof("kind") != "chunk":
-                    raise InputError("a stream takes one StreamHeader; got another header after frames started")
-                frame = self._assembler.add(request.chunk)
-                if frame is not None and not self._put(self._prepare(frame)):
-                    return
-            self._assembler.finish()
-            self._put(self._END)
-        except Exception as exc:  # noqa: BLE001 - raised again in the handler thread
-            self._put(exc)
-
-    def __iter__(self) -> Iterator[tuple]:
-        while True:
-            item = self._queue.get()
-            if item is self._END:
-                return
-            if isinstance(item, Exception):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        """Stop reading (the handler is done or failing); the thread ends at its next request or within 0.1 s."""
-        self._stop.set()
 
 
 class _Buffers:
@@ -308,9 +250,20 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
             inputs[frame.index] = (frame, image, matte)
             return frame.index, image, matte
 
-        reader = _FrameReader(requests, assembler, prepare)
+        def received() -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+            for request in requests:
+                if request.WhichOneof("kind") != "chunk":
+                    raise InputError("a stream takes one StreamHeader; got another header after frames started")
+                frame = assembler.add(request.chunk)
+                if frame is not None:
+                    yield prepare(frame)
+            assembler.finish()
+
+        # frame n+1 is received and rebuilt on a thread of its own while the engine works on frame n; its errors
+        # (bad chunks, a vanished client) are raised here, where the interceptor maps them
+        frames = prefetch(received(), depth=1)
         try:
-            for index, image, matte in reader:
+            for index, image, matte in frames:
                 if self._interrupt.is_set():
                     raise UnavailableError(f"server is shutting down; the job stopped after {emitted} frames, "
                                            "send it again (to another server)")
@@ -319,7 +272,7 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                 yield from emit(stream.push(image, matte, label=header.first_frame + index))
             yield from emit(stream.finish())
         finally:
-            reader.close()
+            frames.close()  # stops the receiving thread
 
     @staticmethod
     def _prepare(frame: wire.Frame, matte_source: int, buffers: _Buffers) -> tuple[np.ndarray, np.ndarray | None]:

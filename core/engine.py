@@ -45,7 +45,7 @@ import torch
 from vh.core.errors import InputError, ResourceError
 from vh.core.models.base import Harmonizer
 from vh.core.runtime import cores, parallel_map
-from vh.core.transfer import ColorTransfer, TransferConfig, Transform, write_where
+from vh.core.transfer import ColorTransfer, TransferConfig, Transform, composite_into
 
 log = logging.getLogger(__name__)
 
@@ -510,12 +510,8 @@ class EngineStream:
             new = t.apply(ws, plate.shape[:2], (ya, x0))  # [b, w', 3] working space
             if self._linear_path:
                 new = color.convert(new, self.working, self.colorspace, self.config, exact=False)
-            m = matte[ya:yb, x0:x1, None]  # [b, w', 1]
-            new -= src
-            new *= m
-            new += src  # src (1 - m) + new m, in place
-            # write only where the matte is non-zero: the background keeps its exact bits (even -0.0)
-            write_where(out[ya:yb, x0:x1, :3], new, m[..., 0] > 0)
+            # written only where the matte is non-zero: the background keeps its exact bits (even -0.0)
+            composite_into(out[ya:yb, x0:x1, :3], src, new, matte[ya:yb, x0:x1])
 
         parallel_map("bands", one_band, range(y0, y1, band))
         return out

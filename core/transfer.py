@@ -416,9 +416,9 @@ class Transform:
         if self.method == "upsample":
             return resize_bilinear_region(self.upsample, full_hw, y0, y0 + hh, x0, x0 + ww).astype(np.float32)
         g = self.global_map(comp)  # [h', w', 3]
-        if self.coef is None and self.residual is None:
-            return g
         rows = self.prepare(full_hw[1], x0, ww)  # [h, K, w']
+        if rows is None:
+            return g
         # planar colours, so that every multiply-add below runs over contiguous rows
         gp = np.ascontiguousarray(g.transpose(2, 0, 1))  # [3, h', w']
         i0, i1, f = _resample_coords(full_hw[0], rows.shape[0], y0, y0 + hh)
@@ -504,15 +504,23 @@ def write_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
     target |= bits
 
 
-def composite(plate: np.ndarray, transformed: np.ndarray, matte: np.ndarray) -> np.ndarray:
-    """`plate * (1 - matte) + transformed * matte` on the first three channels; other channels pass through.
+def composite_into(dst: np.ndarray, plate: np.ndarray, new: np.ndarray, matte: np.ndarray) -> None:
+    """`dst = plate * (1 - matte) + new * matte` where matte > 0; elsewhere dst keeps its bits (even -0.0, or a value
+    the transform could not represent). dst, plate, new [h, w, 3] float32 (dst may be a view), matte [h, w].
 
-    Pixels where matte == 0 are not computed at all, so the background is the plate bit for bit (even -0.0 or a
-    value the transform could not represent).
+    `new` is overwritten (the blend runs in place in it).
     """
-    out = plate.astype(np.float32, copy=True)  # [H, W, C]
-    m = matte[..., None].astype(np.float32)  # [H, W, 1]
+    m = matte[..., None]  # [h, w, 1]
     with np.errstate(invalid="ignore", over="ignore"):  # whatever sits where matte == 0 is never written
-        blended = plate[..., :3] * (1.0 - m) + transformed * m  # [H, W, 3]
-    write_where(out[..., :3], blended.astype(np.float32, copy=False), matte > 0)
+        new -= plate
+        new *= m
+        new += plate
+    write_where(dst, new, matte > 0)
+
+
+def composite(plate: np.ndarray, transformed: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    """`plate * (1 - matte) + transformed * matte` on the first three channels (see `composite_into`); other channels
+    pass through. A new array."""
+    out = plate.astype(np.float32, copy=True)  # [H, W, C]
+    composite_into(out[..., :3], out[..., :3].copy(), np.array(transformed, np.float32), matte.astype(np.float32))
     return out

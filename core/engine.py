@@ -78,6 +78,17 @@ def parse_device(device: str | torch.device) -> torch.device:
     return torch.device("cuda", index)
 
 
+def count_nonfinite(values: np.ndarray) -> int:
+    """How many NaN/Inf values a float array holds."""
+    return values.size - int(np.count_nonzero(np.isfinite(values)))
+
+
+def require_finite(bad: int, label: str | int, what: str) -> None:
+    """The error for a frame whose plate or matte (`what`) holds `bad` NaN/Inf values, if any."""
+    if bad:
+        raise InputError(f"frame {label}: {bad} NaN/Inf pixel value(s) in the {what}")
+
+
 def window_weights(window: int) -> np.ndarray:
     """Cross-fade weights [window] of one window: periodic Hann, a partition of unity at stride window / 2."""
     if window == 1:
@@ -299,7 +310,7 @@ class EngineStream:
     # -- input -----------------------------------------------------------------------------------------------------
 
     def push(
-        self, frame: np.ndarray, matte: np.ndarray | None, label: str | int | None = None
+        self, frame: np.ndarray, matte: np.ndarray | None, label: str | int | None = None, *, finite: bool = False
     ) -> list[np.ndarray]:
         """Add the next frame (float32 [H, W, C], C >= 3) and its matte ([H, W] 0..1, or None for auto matte).
 
@@ -307,14 +318,15 @@ class EngineStream:
         array that was pushed, not a copy.
 
         `label` names the frame in error messages (e.g. its frame number); default: its 0-based index in the clip.
+        `finite`: the caller has already checked frame and matte for NaN/Inf (with `require_finite`), as the server
+        does while converting them from the wire.
         """
         if self._finished:
             raise RuntimeError("push() after finish()")
         label = str(self._n if label is None else label)
-        frame, matte = self._validate(frame, matte, label)
+        frame, matte, empty = self._validate(frame, matte, label, finite)
         if self._size_lo is None:
             self._size_lo = working_size(self.model, *frame.shape[:2])
-        empty = matte is not None and not bool(matte.max() > 0)
         if empty and self.window == 1:
             comp_lo = matte_lo = None  # it passes through, and no window of other frames needs it as context
         else:
@@ -361,17 +373,17 @@ class EngineStream:
         return out
 
     def _validate(
-        self, frame: np.ndarray, matte: np.ndarray | None, label: str
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+        self, frame: np.ndarray, matte: np.ndarray | None, label: str, finite: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """(float32 frame, matte clipped to 0..1 or None, whether the matte is empty), or InputError."""
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[2] < 3:
             raise InputError(
                 f"frame {label}: expected an RGB image [H, W, C>=3], got shape {tuple(frame.shape)}"
             )
         frame = frame.astype(np.float32, copy=False)
-        bad = frame.size - int(np.count_nonzero(np.isfinite(frame)))
-        if bad:
-            raise InputError(f"frame {label}: {bad} NaN/Inf pixel value(s) in the plate")
+        if not finite:
+            require_finite(count_nonfinite(frame), label, "plate")
         if self._shape is None:
             self._shape = frame.shape
         elif frame.shape != self._shape:
@@ -385,7 +397,7 @@ class EngineStream:
                 raise InputError(
                     f"frame {label}: no matte given and this model cannot predict one (no auto matte)"
                 )
-            return frame, None
+            return frame, None, False
         matte = np.asarray(matte, dtype=np.float32)
         if matte.ndim == 3 and matte.shape[2] == 1:
             matte = matte[..., 0]
@@ -394,10 +406,12 @@ class EngineStream:
             raise InputError(
                 f"frame {label}: matte is {size} but the plate is {frame.shape[1]}x{frame.shape[0]}"
             )
-        bad = matte.size - int(np.count_nonzero(np.isfinite(matte)))
-        if bad:
-            raise InputError(f"frame {label}: {bad} NaN/Inf pixel value(s) in the matte")
-        return frame, np.clip(matte, 0.0, 1.0)
+        if not finite:
+            require_finite(count_nonfinite(matte), label, "matte")
+        low, high = matte.min(), matte.max()
+        if low >= 0.0 and high <= 1.0:  # the stream keeps it only until the frame is returned, and never writes to it
+            return frame, matte, not high > 0
+        return frame, np.clip(matte, 0.0, 1.0), not high > 0
 
     def _effective_batch(self, frame: np.ndarray) -> int:
         """`batch`, lowered so that the frames held in flight fit the engine's memory budget."""

@@ -167,6 +167,9 @@ class Client:
         else:
             self._channel = grpc.insecure_channel(self.target, options=options)
         self._stub = pb_grpc.HarmonizerStub(self._channel)
+        # Harmonize through wire's codec: frames go out as views and come back as views, not protobuf copies
+        self._harmonize = self._channel.stream_stream(wire.HARMONIZE_METHOD, request_serializer=wire.serialize,
+                                                      response_deserializer=wire.decode_response)
 
     # -- plumbing ------------------------------------------------------------------------------------------- #
     def close(self) -> None:
@@ -305,7 +308,7 @@ class Job:
         if call is not None:
             call.cancel()
 
-    def _requests(self, resend: list, base: int) -> Iterator[pb.HarmonizeRequest]:
+    def _requests(self, resend: list, base: int) -> Iterator[pb.HarmonizeRequest | wire.ChunkView]:
         """Header, then frames to resend, then new frames from the caller (run by gRPC's sender thread).
 
         `base` is the clip index of this attempt's first frame: the server numbers each stream's frames from 0.
@@ -341,8 +344,8 @@ class Job:
             if call is not None:
                 call.cancel()
 
-    def _encode(self, index: int, frame: np.ndarray, matte: np.ndarray | None) -> Iterator[pb.HarmonizeRequest]:
-        yield from wire.encode_frame(index, frame, matte, self._dtype, self._client.chunk_bytes, pb.HarmonizeRequest)
+    def _encode(self, index: int, frame: np.ndarray, matte: np.ndarray | None) -> Iterator[wire.ChunkView]:
+        yield from wire.encode_frame(index, frame, matte, self._dtype, self._client.chunk_bytes)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         client = self._client
@@ -352,8 +355,7 @@ class Job:
                 resend = list(self._pending)
                 base = resend[0][0] if resend else self._next_in
             timeout = None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
-            self._call = client._stub.Harmonize(self._requests(resend, base), timeout=timeout,
-                                                metadata=client._metadata)
+            self._call = client._harmonize(self._requests(resend, base), timeout=timeout, metadata=client._metadata)
             if self._cancelled:
                 self._call.cancel()
             try:
@@ -378,8 +380,9 @@ class Job:
         geometry = None
         assembler = None
         for response in self._call:
-            kind = response.WhichOneof("kind")
-            if kind == "accepted":
+            if not isinstance(response, wire.ChunkView):
+                if response.WhichOneof("kind") != "accepted":
+                    raise ServerError("vh-server sent an empty response (protocol error)")
                 self.accepted = response.accepted
                 fmt = response.accepted.format
                 geometry = wire.Geometry(fmt.width, fmt.height, fmt.channels, wire.DTYPES[fmt.dtype], fmt.colorspace)
@@ -387,13 +390,13 @@ class Job:
                 continue
             if assembler is None:
                 raise ServerError("vh-server sent frames before accepting the stream (protocol error)")
-            frame = assembler.add(response.chunk)
+            frame = assembler.add(response)
             if frame is None:
                 continue
             with self._lock:
                 self._pending.popleft()
                 self._returned += 1
-            yield frame.image
+            yield frame.read(pb.PLANE_IMAGE)
         if self._source_error is not None:
             raise self._source_error
         if self._cancelled:

@@ -12,7 +12,8 @@ import itertools
 import logging
 import threading
 import time
-from collections import deque
+import warnings
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 
 import grpc
 import numpy as np
+from vh.core.engine import count_nonfinite, require_finite
 from vh.core.errors import InputError, ResourceError
 from vh.core.io.threads import prefetch
 from vh.server import wire
@@ -38,6 +40,7 @@ class ServiceConfig:
     limits: wire.Limits = field(default_factory=wire.Limits)
     device_description: str = ""
     device_memory: int = 0
+    spare_buffer_bytes: int = 1 << 30  # frame buffers kept for reuse across streams
 
 
 class _Slots:
@@ -65,16 +68,19 @@ class _Slots:
 
 
 class _Buffers:
-    """Frame buffers recycled within one stream, by size.
+    """Frame buffers recycled across frames and streams, by shape and dtype, up to `max_bytes` of spares (the least
+    recently used sizes are dropped first).
 
     A fresh 18-141 MB buffer per frame is page-faulted in by the kernel at a cost above the work done in it (2K half
-    RGBA to float: 15 ms into a new array, 2 ms into a reused one), so a frame's wire planes and float copies go
-    back once its result is sent. Called from the reader and the handler thread.
+    RGBA to float: 15 ms into a new array, 2 ms into a reused one), so a frame's float copies (and its result in the
+    wire dtype) come back once its result is sent. Shared by the server's streams, because a host asks for many
+    short ones (a render of a few frames each), which would otherwise fault in every buffer anew. Thread-safe.
     """
 
-    def __init__(self, keep: int = 3):
-        self._keep = keep  # spare buffers kept per size and kind
-        self._free: dict[tuple, list] = {}
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._free: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()
+        self.spare_bytes = 0
         self._lock = threading.Lock()
 
     def take_array(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -82,21 +88,26 @@ class _Buffers:
         with self._lock:
             spare = self._free.get(key)
             if spare:
+                self._free.move_to_end(key)
+                self.spare_bytes -= spare[-1].nbytes
                 return spare.pop()
         return np.empty(shape, dtype)
 
-    def take(self, nbytes: int) -> np.ndarray:
-        """A uint8 wire plane of `nbytes` (the assembler's allocator)."""
-        return self.take_array((nbytes,), np.uint8)
-
     def give(self, *bufs: np.ndarray | None) -> None:
         for buf in bufs:
-            if buf is None or buf.base is not None or not buf.flags.writeable:
+            if buf is None or buf.base is not None or not buf.flags.writeable or buf.nbytes > self.max_bytes:
                 continue  # arrays of our own only, never views
+            key = (buf.shape, buf.dtype.str)
             with self._lock:
-                spare = self._free.setdefault((buf.shape, buf.dtype.str), [])
-                if len(spare) < self._keep:
-                    spare.append(buf)
+                self._free.setdefault(key, []).append(buf)
+                self._free.move_to_end(key)
+                self.spare_bytes += buf.nbytes
+                while self.spare_bytes > self.max_bytes:
+                    oldest, spare = next(iter(self._free.items()))
+                    if spare:
+                        self.spare_bytes -= spare.pop(0).nbytes
+                    else:
+                        del self._free[oldest]
 
 
 def _convert_into(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
@@ -107,12 +118,17 @@ def _convert_into(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
     return dst
 
 
+# _convert_into's src is often a read-only view of a received message: torch only reads it, but warns about it
+warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning, __name__)
+
+
 class HarmonizerService(pb_grpc.HarmonizerServicer):
     def __init__(self, pool: ModelPool, queue: DeviceQueue, config: ServiceConfig):
         self.pool = pool
         self.queue = queue
         self.config = config
         self.slots = _Slots(config.max_clients)
+        self.buffers = _Buffers(config.spare_buffer_bytes)
         self._ids = itertools.count(1)
         self.accepted = 0  # streams that got a slot (a per-server count, e.g. to see load balancing)
         self._draining = threading.Event()
@@ -151,8 +167,8 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         )
 
     # ------------------------------------------------------------------------------------------------------ #
-    def Harmonize(self, request_iterator: Iterator[pb.HarmonizeRequest], context: grpc.ServicerContext
-                  ) -> Iterator[pb.HarmonizeResponse]:
+    def Harmonize(self, request_iterator: Iterator[pb.HarmonizeRequest | wire.ChunkView],
+                  context: grpc.ServicerContext) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
         if self._draining.is_set():
             raise UnavailableError("server is shutting down; send the job to another server")
         with self.slots.take():
@@ -162,7 +178,7 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
             frames = 0
             try:
                 for response in self._harmonize(stream_id, request_iterator, context):
-                    if response.WhichOneof("kind") == "chunk" and response.chunk.offset == 0:
+                    if isinstance(response, wire.ChunkView) and response.offset == 0:
                         frames += 1
                     yield response
             except (StreamCancelled, grpc.RpcError) as exc:
@@ -173,13 +189,14 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                 log.info("%s: %d frames in %.2fs%s", stream_id, frames, time.perf_counter() - started,
                          "" if context.is_active() else " (client gone)")
 
-    def _harmonize(self, stream_id: str, requests: Iterator[pb.HarmonizeRequest], context: grpc.ServicerContext
-                   ) -> Iterator[pb.HarmonizeResponse]:
+    def _harmonize(self, stream_id: str, requests: Iterator[pb.HarmonizeRequest | wire.ChunkView],
+                   context: grpc.ServicerContext) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
         first = next(requests, None)
         if first is None:
             raise InputError("empty stream: the first message must be a StreamHeader")
-        if first.WhichOneof("kind") != "header":
-            raise InputError("the first message of a Harmonize stream must be a StreamHeader, got a chunk")
+        if isinstance(first, wire.ChunkView) or first.WhichOneof("kind") != "header":
+            got = "a chunk" if isinstance(first, wire.ChunkView) else "an empty message"
+            raise InputError(f"the first message of a Harmonize stream must be a StreamHeader, got {got}")
         header = first.header
         lim = self.config.limits
         geometry = wire.geometry_from_proto(header.format, lim)
@@ -188,8 +205,8 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
             yield from self._run(stream_id, name, engine, header, geometry, requests, context)
 
     def _run(self, stream_id: str, name: str, engine: Any, header: pb.StreamHeader, geometry: wire.Geometry,
-             requests: Iterator[pb.HarmonizeRequest], context: grpc.ServicerContext
-             ) -> Iterator[pb.HarmonizeResponse]:
+             requests: Iterator[pb.HarmonizeRequest | wire.ChunkView], context: grpc.ServicerContext
+             ) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
         lim = self.config.limits
         matte_source = header.matte_source
         if matte_source == pb.MATTE_SOURCE_UNSPECIFIED:
@@ -218,13 +235,13 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         yield pb.HarmonizeResponse(accepted=pb.StreamAccepted(
             model=name, window=int(engine.window), format=header.format, stream_id=stream_id))
 
-        buffers = _Buffers()
-        assembler = wire.FrameAssembler(geometry, with_matte=matte_source == pb.MATTE_SEPARATE, allocate=buffers.take)
+        buffers = self.buffers
+        assembler = wire.FrameAssembler(geometry, with_matte=matte_source == pb.MATTE_SEPARATE)
         inputs: dict[int, tuple[wire.Frame, np.ndarray, np.ndarray | None]] = {}  # until each result is sent
         originals: deque[np.ndarray] = deque()  # inputs awaiting their output, only when strength < 1
         emitted = 0
 
-        def emit(outs: list[np.ndarray]) -> Iterator[pb.HarmonizeResponse]:
+        def emit(outs: list[np.ndarray]) -> Iterator[wire.ChunkView]:
             nonlocal emitted
             for out in outs:
                 received, image, matte = inputs.pop(emitted)
@@ -232,29 +249,30 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                     orig = originals.popleft()
                     out = out.copy()
                     out[..., :3] = orig[..., :3] + strength * (out[..., :3] - orig[..., :3])
-                if out is image:  # passed through unchanged: the bytes that came in are the answer
-                    pixels = received.image
-                elif out.dtype != geometry.dtype:
-                    pixels = _convert_into(buffers.take_array(out.shape, geometry.dtype), out)
+                if out is image:  # passed through unchanged: the messages that brought it are the answer
+                    yield from wire.resend(received.planes[pb.PLANE_IMAGE], lim.max_chunk_bytes)
+                    buffers.give(image, matte)
                 else:
-                    pixels = out
-                yield from wire.encode_plane(emitted, pixels, pb.PLANE_IMAGE, lim.max_chunk_bytes, pb.HarmonizeResponse)
-                # sent (the chunks hold copies): its buffers serve the frames still to come
-                buffers.give(*received.storage, *{id(b): b for b in (image, matte, out, pixels)}.values())
+                    pixels = out if out.dtype == geometry.dtype else _convert_into(
+                        buffers.take_array(out.shape, geometry.dtype), out)
+                    # the chunks are views of `pixels`, each serialized (copied) before the next is asked for, so
+                    # once the last is taken the frame's buffers can serve the frames still to come
+                    yield from wire.encode_plane(emitted, pixels, pb.PLANE_IMAGE, lim.max_chunk_bytes)
+                    buffers.give(*{id(b): b for b in (image, matte, out, pixels)}.values())
                 emitted += 1
 
         def prepare(frame: wire.Frame) -> tuple[int, np.ndarray, np.ndarray | None]:
             if lim.max_frames and frame.index >= lim.max_frames:
                 raise ResourceError(f"stream is over this server's limit of {lim.max_frames} frames; split the shot")
-            image, matte = self._prepare(frame, matte_source, buffers)
+            image, matte = self._prepare(frame, matte_source, buffers, header.first_frame + frame.index)
             inputs[frame.index] = (frame, image, matte)
             return frame.index, image, matte
 
         def received() -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
             for request in requests:
-                if request.WhichOneof("kind") != "chunk":
+                if not isinstance(request, wire.ChunkView):
                     raise InputError("a stream takes one StreamHeader; got another header after frames started")
-                frame = assembler.add(request.chunk)
+                frame = assembler.add(request)
                 if frame is not None:
                     yield prepare(frame)
             assembler.finish()
@@ -269,21 +287,46 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                                            "send it again (to another server)")
                 if strength != 1.0:
                     originals.append(image)
-                yield from emit(stream.push(image, matte, label=header.first_frame + index))
+                yield from emit(stream.push(image, matte, label=header.first_frame + index, finite=True))
             yield from emit(stream.finish())
         finally:
             frames.close()  # stops the receiving thread
 
     @staticmethod
-    def _prepare(frame: wire.Frame, matte_source: int, buffers: _Buffers) -> tuple[np.ndarray, np.ndarray | None]:
-        """Wire arrays -> the engine's float32 [H, W, C] frame and [H, W] matte, in buffers of the stream's own.
+    def _prepare(frame: wire.Frame, matte_source: int, buffers: _Buffers, label: int
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Received chunks -> the engine's float32 [H, W, C] frame and [H, W] matte, converted straight into
+        recycled buffers and checked for NaN/Inf on the way (the engine is told so).
 
-        NaN/Inf, and mattes outside 0..1 (clipped, as filtered mattes overshoot), are the engine's to judge, so
-        `vh harmonize` and the server accept exactly the same input.
+        Out-of-range mattes (clipped, as filtered mattes overshoot) are the engine's to judge, and NaN/Inf get the
+        engine's own message, so `vh harmonize` and the server accept exactly the same input.
         """
-        image = _convert_into(buffers.take_array(frame.image.shape, np.float32), frame.image)  # [H, W, C]
+        g = frame.geometry
+        image = _read_float(frame, pb.PLANE_IMAGE, buffers.take_array((g.height, g.width, g.channels), np.float32),
+                            label, "plate")  # [H, W, C]
         if matte_source == pb.MATTE_SEPARATE:
-            return image, _convert_into(buffers.take_array(frame.matte.shape, np.float32), frame.matte)  # [H, W]
+            return image, _read_float(frame, pb.PLANE_MATTE, buffers.take_array((g.height, g.width), np.float32),
+                                      label, "matte")  # [H, W]
         if matte_source == pb.MATTE_ALPHA:
             return image, image[..., 3].copy()  # [H, W]
         return image, None
+
+
+#: values converted and checked at a time: a float32 block stays in cache between the two
+_CHECK_BLOCK = 1 << 18
+
+
+def _read_float(frame: wire.Frame, plane: int, out: np.ndarray, label: int, what: str) -> np.ndarray:
+    """A received plane converted into `out` (float32), counting NaN/Inf block by block while each block is still in
+    cache: a separate pass over the whole frame would read it back from memory."""
+    bad = 0
+
+    def convert(dst: np.ndarray, src: np.ndarray) -> None:
+        nonlocal bad
+        for start in range(0, len(src), _CHECK_BLOCK):
+            block = _convert_into(dst[start:start + _CHECK_BLOCK], src[start:start + _CHECK_BLOCK])
+            bad += count_nonfinite(block)
+
+    frame.read(plane, out, convert)
+    require_finite(bad, label, what)
+    return out

@@ -8,7 +8,7 @@ client stays loadable inside a DCC's Python.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from vh.core.errors import InputError, ResourceError
@@ -120,122 +120,252 @@ def option_to_proto(value: float | bool | str) -> pb.OptionValue:
 
 
 # ---------------------------------------------------------------------------------------------------------- #
-# Chunking
+# Chunks, encoded and decoded without protobuf's copies
+#
+# Python protobuf copies a bytes field at every step: into the message, out of it on each read, and twice more to
+# serialize it. Chunks carry all of a stream's pixels, so Harmonize reads and writes them here, straight from and
+# into the wire format: a chunk is sent as a view of its frame and received as a view of the message it came in.
+# HarmonizeRequest.chunk and HarmonizeResponse.chunk are both field 2, so one codec serves both directions. Any
+# other message (a header, or a chunk in a form this codec does not write) goes through the generated classes,
+# so the semantics stay protobuf's.
+
+HARMONIZE_METHOD = f"/{pb.DESCRIPTOR.services_by_name['Harmonizer'].full_name}/Harmonize"
+
+_KIND_CHUNK = 0x12  # field 2 (chunk), length-delimited
+_VARINT_FIELDS = {0x08: 1, 0x10: 2, 0x18: 3}  # frame_index, plane, offset
+_DATA_KEY = 0x22  # field 4 (data), length-delimited
 
 
-def encode_plane(frame_index: int, pixels: np.ndarray, plane: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-                 message: type | None = None) -> Iterator:
-    """Split one plane ([H, W, C] or [H, W], already in the wire dtype) into Chunks of <= chunk_bytes.
+@dataclass(frozen=True, slots=True)
+class ChunkView:
+    """One Chunk message's fields, `data` being a view (of the frame it was cut from, or of the message it arrived
+    in) rather than a copy.
 
-    With `message` (HarmonizeRequest or HarmonizeResponse) it yields those, their chunk filled in place: wrapping
-    a finished Chunk would make protobuf copy every byte once more (0.4 ms a 3 MiB chunk instead of 0.08).
+    `message` is the serialized message the chunk was read from. Sending the chunk on unchanged sends that message
+    as it is: a request chunk's bytes are also a valid response with the same chunk (both are field 2).
     """
+
+    frame_index: int
+    plane: int
+    offset: int
+    data: memoryview | bytes
+    message: bytes | None = field(default=None, compare=False, repr=False)
+
+    def to_proto(self) -> pb.Chunk:
+        return pb.Chunk(frame_index=self.frame_index, plane=self.plane, offset=self.offset, data=bytes(self.data))
+
+
+def _varint(value: int) -> bytes:
+    value &= (1 << 64) - 1  # negative enum values go as 10-byte two's complement, as protobuf writes them
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _read_varint(view: memoryview, pos: int) -> tuple[int | None, int]:
+    value = shift = 0
+    for i in range(pos, min(pos + 10, len(view))):
+        byte = view[i]
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return (value if value < 1 << 64 else None), i + 1
+    return None, pos
+
+
+def serialize(message: ChunkView | pb.HarmonizeRequest | pb.HarmonizeResponse) -> bytes:
+    """Harmonize's serializer, both directions: a ChunkView costs one copy of its data, as protobuf would write it."""
+    if not isinstance(message, ChunkView):
+        return message.SerializeToString()
+    if message.message is not None:
+        return message.message
+    body = bytearray()
+    for key, value in ((0x08, message.frame_index), (0x10, message.plane), (0x18, message.offset)):
+        if value:  # proto3 leaves zeros out
+            body += bytes([key]) + _varint(value)
+    size = len(message.data)
+    if size:
+        body += bytes([_DATA_KEY]) + _varint(size)
+    return b"".join((bytes([_KIND_CHUNK]), _varint(len(body) + size), body, message.data))
+
+
+def _parse_chunk(raw: bytes) -> ChunkView | None:
+    """The chunk of a message holding nothing but one canonically written chunk, else None."""
+    view = memoryview(raw)
+    if len(view) < 2 or view[0] != _KIND_CHUNK:
+        return None
+    size, pos = _read_varint(view, 1)
+    if size is None or pos + size != len(view):
+        return None
+    fields: dict[int, int | memoryview] = {}
+    while pos < len(view):
+        key, pos = _read_varint(view, pos)
+        if key in _VARINT_FIELDS and _VARINT_FIELDS[key] not in fields:
+            value, pos = _read_varint(view, pos)
+            if value is None:
+                return None
+            fields[_VARINT_FIELDS[key]] = value
+        elif key == _DATA_KEY and 4 not in fields:
+            length, pos = _read_varint(view, pos)
+            if length is None or pos + length > len(view):
+                return None
+            fields[4], pos = view[pos:pos + length], pos + length
+        else:  # another field, a repeat (protobuf merges those), or garbage: protobuf's to judge
+            return None
+    if fields.get(2, 0) >= 1 << 31:  # an enum is int32: leave the truncation rules to protobuf
+        return None
+    return ChunkView(fields.get(1, 0), fields.get(2, 0), fields.get(3, 0), fields.get(4, b""), message=raw)
+
+
+def _decoder(message_type: type) -> Callable[[bytes], object]:
+    def decode(raw: bytes) -> ChunkView | message_type:
+        chunk = _parse_chunk(raw)
+        if chunk is not None:
+            return chunk
+        message = message_type.FromString(raw)
+        if message.WhichOneof("kind") == "chunk":
+            c = message.chunk
+            return ChunkView(c.frame_index, c.plane, c.offset, c.data)
+        return message
+
+    decode.__doc__ = f"Harmonize's deserializer: a {message_type.__name__}, or a ChunkView for every chunk."
+    return decode
+
+
+decode_request = _decoder(pb.HarmonizeRequest)
+decode_response = _decoder(pb.HarmonizeResponse)
+
+
+def encode_plane(frame_index: int, pixels: np.ndarray, plane: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+                 ) -> Iterator[ChunkView]:
+    """Split one plane ([H, W, C] or [H, W], already in the wire dtype) into chunks of <= chunk_bytes: views of
+    `pixels`, which must stay unchanged until they are serialized."""
     if chunk_bytes <= 0:
         raise ValueError("chunk_bytes must be positive")
     # Little-endian, C-contiguous: the exact byte layout of the contract (a no-op copy on x86 for our dtypes).
     raw = memoryview(np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder("<"))).cast("B")
     for offset in range(0, max(len(raw), 1), chunk_bytes):
-        fields = {"frame_index": frame_index, "plane": plane, "offset": offset,
-                  "data": raw[offset:offset + chunk_bytes].tobytes()}
-        yield pb.Chunk(**fields) if message is None else message(chunk=fields)
+        yield ChunkView(frame_index, plane, offset, raw[offset:offset + chunk_bytes])
 
 
 def encode_frame(frame_index: int, frame: np.ndarray, matte: np.ndarray | None, dtype: np.dtype,
-                 chunk_bytes: int = DEFAULT_CHUNK_BYTES, message: type | None = None) -> Iterator:
-    """Chunks of one frame (or `message`s carrying them, see encode_plane): the image plane, then (if given) the
-    separate matte plane, cast to `dtype`."""
-    yield from encode_plane(frame_index, frame.astype(dtype, copy=False), pb.PLANE_IMAGE, chunk_bytes, message)
+                 chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[ChunkView]:
+    """Chunks of one frame: the image plane, then (if given) the separate matte plane, cast to `dtype`."""
+    yield from encode_plane(frame_index, frame.astype(dtype, copy=False), pb.PLANE_IMAGE, chunk_bytes)
     if matte is not None:
-        yield from encode_plane(frame_index, matte.astype(dtype, copy=False), pb.PLANE_MATTE, chunk_bytes, message)
+        yield from encode_plane(frame_index, matte.astype(dtype, copy=False), pb.PLANE_MATTE, chunk_bytes)
+
+
+def resend(chunks: list[ChunkView], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[ChunkView]:
+    """Received chunks to send back unchanged: as they came (their own messages) when within `chunk_bytes`, else
+    split, so that a client with default message limits can take them."""
+    for c in chunks:
+        if len(c.data) <= chunk_bytes:
+            yield c
+            continue
+        data = memoryview(c.data)
+        for start in range(0, len(data), chunk_bytes):
+            yield ChunkView(c.frame_index, c.plane, c.offset + start, data[start:start + chunk_bytes])
+
+
+def _copy(dst: np.ndarray, src: np.ndarray) -> None:
+    np.copyto(dst, src, casting="unsafe")
 
 
 @dataclass
 class Frame:
-    """A reassembled frame: `image` [H, W, C] and `matte` [H, W] (None when not sent), in the wire dtype."""
+    """A complete frame as it arrived: each plane is the list of its chunks, views of the messages they came in.
+
+    Nothing is copied until `read` puts a plane into an array, in the wire dtype or converted on the way, and a
+    frame passed through unchanged can go back as the very messages that brought it (`ChunkView.message`).
+    """
 
     index: int
-    image: np.ndarray
-    matte: np.ndarray | None
-    storage: tuple[np.ndarray, ...] = ()  # the uint8 buffers image and matte are views of
+    geometry: Geometry
+    planes: dict[int, list[ChunkView]]
 
+    @property
+    def has_matte(self) -> bool:
+        return pb.PLANE_MATTE in self.planes
 
-def _new_plane(nbytes: int) -> np.ndarray:
-    # np.empty, not bytearray: no zero-fill pass over a buffer the chunks overwrite anyway
-    return np.empty(nbytes, np.uint8)
+    def read(self, plane: int = pb.PLANE_IMAGE, out: np.ndarray | None = None,
+             copy: Callable[[np.ndarray, np.ndarray], object] = _copy) -> np.ndarray:
+        """The plane as [H, W, C] (image) or [H, W] (matte), written into `out` (C-contiguous, any dtype; default:
+        a new array in the wire dtype) by `copy(dst, src)` one chunk at a time (dst and src are flat)."""
+        g = self.geometry
+        shape = (g.height, g.width, g.channels) if plane == pb.PLANE_IMAGE else (g.height, g.width)
+        if out is None:
+            out = np.empty(shape, g.dtype)
+        if out.shape != shape or not out.flags.c_contiguous:
+            raise ValueError(f"plane {pb.Plane.Name(plane)} needs a C-contiguous {shape} array, got {out.shape}")
+        flat = out.reshape(-1)  # a view: out is contiguous
+        size = g.dtype.itemsize
+        chunks = self.planes[plane]
+        if all(c.offset % size == 0 and len(c.data) % size == 0 for c in chunks):
+            for c in chunks:
+                copy(flat[c.offset // size:(c.offset + len(c.data)) // size], np.frombuffer(c.data, g.dtype))
+        else:  # the sender split values across chunks: join them first
+            copy(flat, np.frombuffer(b"".join(c.data for c in chunks), g.dtype))
+        return out
 
 
 class FrameAssembler:
-    """Rebuilds frames from a stream of Chunks, checking every byte range against the contract.
+    """Collects a stream's Chunks into frames, checking every byte range against the contract.
 
     Feed chunks in order with `add`; it returns the frame whose last plane that chunk completed, else None.
-    `finish` checks that no frame was left half-sent. The frame's planes are preallocated once and filled in
-    place, so a 4K float32 frame costs one 141 MB buffer, not a list of chunks plus a join.
+    `finish` checks that no frame was left half-sent. Chunks are kept as they came (views, see ChunkView), so
+    the assembler copies nothing: `Frame.read` does, once, straight into the array the frame is wanted in.
     """
 
-    def __init__(self, geometry: Geometry, with_matte: bool, first_index: int = 0,
-                 allocate: Callable[[int], np.ndarray] = _new_plane):
+    def __init__(self, geometry: Geometry, with_matte: bool, first_index: int = 0):
         self.geometry = geometry
         self.with_matte = with_matte
         self.next_index = first_index
-        #: where each plane's buffer comes from (a pool hands back those of frames already done with)
-        self.allocate = allocate
-        self._image: np.ndarray | None = None  # uint8 planes, filled chunk by chunk
-        self._matte: np.ndarray | None = None
-        self._filled = {pb.PLANE_IMAGE: 0, pb.PLANE_MATTE: 0}
+        self._sizes = {pb.PLANE_IMAGE: geometry.image_bytes}
+        if with_matte:
+            self._sizes[pb.PLANE_MATTE] = geometry.matte_bytes
+        self._planes: dict[int, list[ChunkView]] = {p: [] for p in self._sizes}
+        self._filled = dict.fromkeys(self._sizes, 0)
 
-    def _sizes(self) -> dict[int, int]:
-        sizes = {pb.PLANE_IMAGE: self.geometry.image_bytes}
-        if self.with_matte:
-            sizes[pb.PLANE_MATTE] = self.geometry.matte_bytes
-        return sizes
-
-    def add(self, chunk: pb.Chunk) -> Frame | None:
-        sizes = self._sizes()
+    def add(self, chunk: ChunkView | pb.Chunk) -> Frame | None:
         where = f"frame {chunk.frame_index}"
         if chunk.frame_index != self.next_index:
             raise InputError(f"chunk for frame {chunk.frame_index} arrived while frame {self.next_index} "
                              "is expected; send frames in order, each complete before the next")
-        if chunk.plane not in sizes:
+        if chunk.plane not in self._sizes:
             plane = pb.Plane.Name(chunk.plane) if chunk.plane in pb.Plane.values() else str(chunk.plane)
             hint = " (matte_source is not MATTE_SEPARATE)" if chunk.plane == pb.PLANE_MATTE else ""
             raise InputError(f"{where}: unexpected plane {plane}{hint}")
         filled = self._filled[chunk.plane]
-        size = sizes[chunk.plane]
+        size = self._sizes[chunk.plane]
         if chunk.offset != filled:
             raise InputError(f"{where}: chunk at byte {chunk.offset} but {filled} bytes of the "
                              f"{pb.Plane.Name(chunk.plane)} plane were received; chunks must be sent in order")
-        data = chunk.data  # each read of a bytes field copies it out of the message: read it once
-        if not data:
+        if isinstance(chunk, pb.Chunk):  # a pb.Chunk copies its bytes on each read: read them once
+            chunk = ChunkView(chunk.frame_index, chunk.plane, chunk.offset, chunk.data)
+        if not chunk.data:
             raise InputError(f"{where}: empty chunk")
-        end = filled + len(data)
+        end = filled + len(chunk.data)
         if end > size:
             raise InputError(f"{where}: {pb.Plane.Name(chunk.plane)} plane is {end} bytes so far but "
                              f"{self.geometry.describe()} needs {size}; the data does not match the header")
-        if self._image is None:
-            self._image = self.allocate(sizes[pb.PLANE_IMAGE])
-            self._matte = self.allocate(sizes[pb.PLANE_MATTE]) if self.with_matte else None
-        target = self._image if chunk.plane == pb.PLANE_IMAGE else self._matte
-        target[filled:end] = np.frombuffer(data, np.uint8)
+        self._planes[chunk.plane].append(chunk)
         self._filled[chunk.plane] = end
-        if any(self._filled[p] != sizes[p] for p in sizes):
+        if self._filled != self._sizes:
             return None
-        return self._complete()
-
-    def _complete(self) -> Frame:
-        g = self.geometry
-        image = self._image.view(g.dtype).reshape(g.height, g.width, g.channels)  # [H, W, C]
-        matte = self._matte.view(g.dtype).reshape(g.height, g.width) if self._matte is not None else None  # [H, W]
-        storage = (self._image,) if self._matte is None else (self._image, self._matte)
-        frame = Frame(self.next_index, image, matte, storage)
+        frame = Frame(self.next_index, self.geometry, self._planes)
         self.next_index += 1
-        self._image = self._matte = None
-        self._filled = {pb.PLANE_IMAGE: 0, pb.PLANE_MATTE: 0}
+        self._planes = {p: [] for p in self._sizes}
+        self._filled = dict.fromkeys(self._sizes, 0)
         return frame
 
     @property
     def pending(self) -> bool:
         """True while a frame has been started but not completed."""
-        return self._image is not None
+        return any(self._filled.values())
 
     def finish(self) -> None:
         if self.pending:

@@ -276,6 +276,28 @@ def test_non_finite_pixels_name_the_frame_and_count(bad):
         list(Engine(Offset(window=1)).run(frames, [box_matte()] * 2, WS))
 
 
+def test_mattes_are_clipped_only_when_out_of_range():
+    stream = Engine(Offset(window=1)).stream(WS)
+    inside, over = box_matte(), box_matte() * 1.5 - 0.25
+    _, kept, empty = stream._validate(smooth_frame(), inside, "0", finite=False)
+    assert kept is inside and not empty  # within 0..1: used as it is, no copy
+    _, clipped, _ = stream._validate(smooth_frame(), over, "1", finite=False)
+    assert clipped is not over and clipped.min() == 0.0 and clipped.max() == 1.0
+    assert stream._validate(smooth_frame(), over * 0 - 1, "2", finite=False)[2]  # all below zero: empty
+
+
+def test_finite_skips_only_the_nan_check():
+    """`finite=True` is the caller's word that it checked (the server does, while converting from the wire)."""
+    frame = smooth_frame()
+    frame[0, 0, 0] = np.nan
+    stream = Engine(Offset(window=1)).stream(WS)
+    with pytest.raises(InputError, match="1 NaN/Inf"):
+        stream._validate(frame, box_matte(), "0", finite=False)
+    assert stream._validate(frame, box_matte(), "0", finite=True)[0] is frame
+    with pytest.raises(InputError, match="matte is 32x24"):  # the other checks still run
+        stream._validate(smooth_frame(), np.ones((24, 32), np.float32), "0", finite=True)
+
+
 def test_matte_size_mismatch_names_both_sizes():
     with pytest.raises(InputError, match=r"matte is 32x24 but the plate is 64x48"):
         list(Engine(Offset()).run([smooth_frame()], [np.ones((24, 32), np.float32)], WS))

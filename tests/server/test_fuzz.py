@@ -43,7 +43,7 @@ def _valid_requests(frames: int = 2, chunk_bytes: int = 64) -> list[pb.Harmonize
         matte = np.zeros((H, W), np.float32)
         if i == frames - 1:  # frame 0 has an empty matte, which the engine passes through at no cost
             matte[2:4, 3:6] = 1.0
-        out += [pb.HarmonizeRequest(chunk=c) for c in wire.encode_frame(i, image, matte, np.dtype("<f4"), chunk_bytes)]
+        out += [pb.HarmonizeRequest(chunk=c.to_proto()) for c in wire.encode_frame(i, image, matte, np.dtype("<f4"), chunk_bytes)]
     return out
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from vh.core.engine import Engine
-from vh.server.client import Client, JobCancelled, ServerBusy, Unsupported
+from vh.core.errors import InputError
+from vh.server.client import Client, InvalidRequest, JobCancelled, ServerBusy, Unsupported
 from vh.server.main import ServerOptions, create_server
 from vh.server.v1 import harmonize_pb2 as pb
 from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
@@ -75,6 +76,57 @@ def test_alpha_matte_and_strength(client):
     assert_bit_equal(unchanged, frames)
     half = list(client.harmonize(frames, mattes, colorspace="ACEScg", model="stats", strength=0.5))
     np.testing.assert_allclose(half[0], (frames[0] + separate[0]) / 2, atol=1e-5)
+
+
+def test_nan_gets_the_engines_own_message(client):
+    """The server checks NaN/Inf while converting from the wire (the engine is told so); the words are the engine's."""
+    frames, mattes = clip(3, 32, 48, channels=4, dtype=np.float32)
+    frames[1][5, 7, 2] = np.nan
+    frames[1][0, 0, 0] = -np.inf
+    mattes[2][3, 3] = np.inf
+    cases = ((frames, None, "frame 1001: 2 NaN/Inf pixel value(s) in the plate"),
+             (frames[2:], mattes[2:], "frame 1000: 1 NaN/Inf pixel value(s) in the matte"))
+    for bad_frames, bad_mattes, message in cases:
+        bad_mattes = bad_mattes or [np.zeros_like(m) for m in mattes]  # empty: the frame would pass through
+        with pytest.raises(InvalidRequest) as server_error:
+            list(client.harmonize(bad_frames, bad_mattes, colorspace="ACEScg", model="cut", first_frame=1000))
+        assert message in str(server_error.value)
+        stream = Engine("cut").stream("ACEScg")
+        with pytest.raises(InputError) as engine_error:
+            for i, (f, m) in enumerate(zip(bad_frames, bad_mattes)):
+                stream.push(f, m, label=1000 + i)
+        assert message in str(engine_error.value)
+
+
+def test_frame_buffers_serve_the_next_stream(server, client):
+    frames, mattes = clip(3, 64, 96, channels=4, dtype=np.float16)
+    list(client.harmonize(frames, mattes, colorspace="ACEScg", model="stats"))
+    pool = server.service.buffers
+    assert 0 < pool.spare_bytes <= pool.max_bytes
+    taken = []
+    take = pool.take_array
+    pool.take_array = lambda shape, dtype: taken.append(take(shape, dtype)) or taken[-1]
+    spares = {id(b) for bufs in pool._free.values() for b in bufs}
+    try:
+        list(client.harmonize(frames, mattes, colorspace="ACEScg", model="stats"))
+    finally:
+        del pool.take_array
+    assert taken and id(taken[0]) in spares  # the second stream's first frame got a spare of the first's
+
+
+def test_buffer_pool_keeps_a_budget_and_drops_the_least_recently_used_size_first():
+    from vh.server.service import _Buffers
+
+    pool = _Buffers(max_bytes=3000)
+    small = [pool.take_array((100,), np.float32) for _ in range(3)]  # 400 bytes each
+    big = [pool.take_array((500,), np.float32) for _ in range(2)]  # 2000 bytes each
+    pool.give(*small, small[0][:10], None)  # views and None are never kept
+    assert pool.spare_bytes == 1200
+    pool.give(*big)  # 1200 + 4000 is over: the small ones (used longest ago) go first, then the first big one
+    assert pool.spare_bytes == 2000 and pool.take_array((500,), np.float32) is big[1]
+    assert pool.take_array((100,), np.float32) is not small[2]  # nothing spare of that size: a new array
+    pool.give(np.empty(1000, np.float32))  # bigger than the whole budget: not kept
+    assert pool.spare_bytes == 0
 
 
 def test_options_reach_the_model(client):
@@ -179,10 +231,10 @@ def _abandon(port: int, frames, mattes, mode: str) -> None:
         for i, (f, m) in enumerate(zip(frames, mattes)):
             chunks = list(wire.encode_frame(i, f, m, np.dtype("<f4"), 64 * 1024))
             if i == 1 and mode == "mid-frame":
-                yield from (pb.HarmonizeRequest(chunk=ch) for ch in chunks[: len(chunks) // 2])
+                yield from (pb.HarmonizeRequest(chunk=ch.to_proto()) for ch in chunks[: len(chunks) // 2])
                 gate.wait(5)
                 return
-            yield from (pb.HarmonizeRequest(chunk=ch) for ch in chunks)
+            yield from (pb.HarmonizeRequest(chunk=ch.to_proto()) for ch in chunks)
         gate.wait(5)
 
     call = stub.Harmonize(requests(), timeout=30)

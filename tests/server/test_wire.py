@@ -30,7 +30,11 @@ def test_chunks_round_trip_bit_exact(dtype, chunk_bytes):
     assert all(r is None for r in results[:-1])
     frame = results[-1]
     assert frame.index == 0 and assembler.next_index == 1 and not assembler.pending
-    assert frame.image.tobytes() == image.tobytes() and frame.matte.tobytes() == matte.tobytes()
+    assert frame.read(pb.PLANE_IMAGE).tobytes() == image.tobytes()
+    assert frame.read(pb.PLANE_MATTE).tobytes() == matte.tobytes()
+    # converted on the way, chunk by chunk (or joined first where a chunk splits a value: chunk_bytes 1 and 7)
+    wide = frame.read(pb.PLANE_IMAGE, np.empty(image.shape, np.float64))
+    np.testing.assert_array_equal(wide, image.astype(np.float64))
     assembler.finish()
 
 
@@ -101,22 +105,90 @@ def test_dtype_names():
         wire.dtype_to_proto(np.uint8)
 
 
-def test_assembler_takes_its_buffers_from_the_allocator_and_names_them():
-    rng = np.random.default_rng(5)
+def test_read_checks_its_target():
     geometry = _geometry()
-    frames = [rng.random((3, 5, 4)).astype(np.float16) for _ in range(3)]
-    spare: list[np.ndarray] = []
-    handed: list[np.ndarray] = []
+    a = wire.FrameAssembler(geometry, with_matte=False)
+    *_, frame = (a.add(c) for c in wire.encode_plane(0, np.ones((3, 5, 4), np.float16), pb.PLANE_IMAGE))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        frame.read(pb.PLANE_IMAGE, np.empty((3, 5, 3), np.float32))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        frame.read(pb.PLANE_IMAGE, np.empty((3, 5, 8), np.float32)[..., ::2])
+    assert not frame.has_matte
 
-    def allocate(nbytes: int) -> np.ndarray:  # a pool of one: what the server does with finished frames
-        buf = spare.pop() if spare else np.empty(nbytes, np.uint8)
-        handed.append(buf)
-        return buf
 
-    assembler = wire.FrameAssembler(geometry, with_matte=False, allocate=allocate)
-    for i, image in enumerate(frames):
-        *_, frame = (assembler.add(c) for c in wire.encode_plane(i, image, pb.PLANE_IMAGE, 16))
-        assert frame.image.tobytes() == image.tobytes()
-        assert frame.storage[0] is handed[-1] and np.shares_memory(frame.image, handed[-1])
-        spare.extend(frame.storage)  # the frame is done with: its buffer serves the next one
-    assert handed[0] is handed[1] is handed[2]
+# ---------------------------------------------------------------------------------------------------------- #
+# The chunk codec: byte for byte what protobuf writes, and protobuf's reading of anything else
+
+
+@pytest.mark.parametrize("fields", [
+    (0, pb.PLANE_IMAGE, 0, b"\x01\x02"),
+    (7, pb.PLANE_MATTE, 3 << 20, b"\x00" * 300),  # multi-byte varints
+    (2**64 - 1, 2**31 - 1, 2**64 - 1, b"x"),  # the largest values
+    (0, pb.PLANE_UNSPECIFIED, 0, b""),  # every field at its default: an empty chunk
+])
+def test_chunk_codec_writes_what_protobuf_writes(fields):
+    index, plane, offset, data = fields
+    view = wire.ChunkView(index, plane, offset, memoryview(data))
+    proto = pb.Chunk(frame_index=index, plane=plane, offset=offset, data=data)
+    raw = wire.serialize(view)
+    assert raw == pb.HarmonizeRequest(chunk=proto).SerializeToString()
+    assert raw == pb.HarmonizeResponse(chunk=proto).SerializeToString()  # chunk is field 2 in both
+    back = wire.decode_request(raw)
+    assert back == wire.ChunkView(index, plane, offset, data) and bytes(back.data) == data
+    assert back.message is raw and wire.serialize(back) is raw  # sent on unchanged: the message as it came
+
+
+def test_decoder_leaves_other_forms_to_protobuf():
+    chunk = pb.Chunk(frame_index=1, plane=pb.PLANE_IMAGE, offset=4, data=b"abcd")
+    canonical = pb.HarmonizeRequest(chunk=chunk).SerializeToString()
+    body = canonical[2:]
+    reordered = b"\x12" + bytes([len(body)]) + body[-6:] + body[:-6]  # data first, then the numbers
+    twice = canonical + pb.HarmonizeRequest(chunk=pb.Chunk(offset=8)).SerializeToString()  # protobuf merges
+    explicit_zero = b"\x12" + bytes([len(body) + 2]) + b"\x08\x00" + body  # frame_index written as 0...
+    for raw in (reordered, twice, explicit_zero):
+        back = wire.decode_request(raw)
+        parsed = pb.HarmonizeRequest.FromString(raw).chunk
+        assert back == wire.ChunkView(parsed.frame_index, parsed.plane, parsed.offset, parsed.data)
+    header = pb.HarmonizeRequest(header=pb.StreamHeader(model="cut"))
+    assert wire.decode_request(header.SerializeToString()) == header
+    assert wire.decode_request(b"") == pb.HarmonizeRequest()  # an empty oneof stays a message for the server to refuse
+    accepted = pb.HarmonizeResponse(accepted=pb.StreamAccepted(model="cut"))
+    assert wire.decode_response(accepted.SerializeToString()) == accepted
+
+
+def test_decoder_agrees_with_protobuf_on_arbitrary_bytes():
+    from google.protobuf.message import DecodeError
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    canonical = pb.HarmonizeRequest(chunk=pb.Chunk(frame_index=3, plane=1, offset=9, data=b"pix")).SerializeToString()
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.one_of(st.binary(max_size=40),
+                     st.tuples(st.integers(0, len(canonical) - 1), st.integers(0, 255)).map(
+                         lambda t: canonical[:t[0]] + bytes([t[1]]) + canonical[t[0] + 1:]),
+                     st.integers(1, len(canonical)).map(lambda n: canonical[:n])))
+    def check(raw):
+        try:
+            parsed = pb.HarmonizeRequest.FromString(raw)
+        except DecodeError:
+            with pytest.raises(DecodeError):
+                wire.decode_request(raw)
+            return
+        back = wire.decode_request(raw)
+        if parsed.WhichOneof("kind") == "chunk":
+            c = parsed.chunk
+            assert back == wire.ChunkView(c.frame_index, c.plane, c.offset, c.data)
+        else:
+            assert back == parsed
+
+    check()
+
+
+def test_resend_keeps_small_chunks_and_splits_big_ones():
+    data = bytes(range(10))
+    small = wire.decode_request(wire.serialize(wire.ChunkView(2, pb.PLANE_IMAGE, 0, data)))
+    assert list(wire.resend([small], 10)) == [small]
+    parts = list(wire.resend([small], 4))
+    assert [(p.offset, bytes(p.data)) for p in parts] == [(0, data[:4]), (4, data[4:8]), (8, data[8:])]
+    assert all(p.message is None and p.frame_index == 2 for p in parts)  # re-encoded, not the original message

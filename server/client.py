@@ -377,7 +377,6 @@ class Job:
                 self._call = None
 
     def _receive(self, base: int) -> Iterator[np.ndarray]:
-        geometry = None
         assembler = None
         for response in self._call:
             if not isinstance(response, wire.ChunkView):

@@ -94,8 +94,9 @@ class _Buffers:
         return np.empty(shape, dtype)
 
     def give(self, *bufs: np.ndarray | None) -> None:
-        for buf in bufs:
-            if buf is None or buf.base is not None or not buf.flags.writeable or buf.nbytes > self.max_bytes:
+        """Return a frame's buffers; one named twice is kept once (two frames must never share a buffer)."""
+        for buf in {id(b): b for b in bufs if b is not None}.values():
+            if buf.base is not None or not buf.flags.writeable or buf.nbytes > self.max_bytes:
                 continue  # arrays of our own only, never views
             key = (buf.shape, buf.dtype.str)
             with self._lock:
@@ -258,7 +259,7 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                     # the chunks are views of `pixels`, each serialized (copied) before the next is asked for, so
                     # once the last is taken the frame's buffers can serve the frames still to come
                     yield from wire.encode_plane(emitted, pixels, pb.PLANE_IMAGE, lim.max_chunk_bytes)
-                    buffers.give(*{id(b): b for b in (image, matte, out, pixels)}.values())
+                    buffers.give(image, matte, out, pixels)
                 emitted += 1
 
         def prepare(frame: wire.Frame) -> tuple[int, np.ndarray, np.ndarray | None]:

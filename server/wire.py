@@ -287,10 +287,6 @@ class Frame:
     geometry: Geometry
     planes: dict[int, list[ChunkView]]
 
-    @property
-    def has_matte(self) -> bool:
-        return pb.PLANE_MATTE in self.planes
-
     def read(self, plane: int = pb.PLANE_IMAGE, out: np.ndarray | None = None,
              copy: Callable[[np.ndarray, np.ndarray], object] = _copy) -> np.ndarray:
         """The plane as [H, W, C] (image) or [H, W] (matte), written into `out` (C-contiguous, any dtype; default:

@@ -120,7 +120,7 @@ def test_buffer_pool_keeps_a_budget_and_drops_the_least_recently_used_size_first
     pool = _Buffers(max_bytes=3000)
     small = [pool.take_array((100,), np.float32) for _ in range(3)]  # 400 bytes each
     big = [pool.take_array((500,), np.float32) for _ in range(2)]  # 2000 bytes each
-    pool.give(*small, small[0][:10], None)  # views and None are never kept
+    pool.give(*small, small[0], small[0][:10], None)  # one buffer named twice is kept once; views and None never
     assert pool.spare_bytes == 1200
     pool.give(*big)  # 1200 + 4000 is over: the small ones (used longest ago) go first, then the first big one
     assert pool.spare_bytes == 2000 and pool.take_array((500,), np.float32) is big[1]

@@ -113,7 +113,7 @@ def test_read_checks_its_target():
         frame.read(pb.PLANE_IMAGE, np.empty((3, 5, 3), np.float32))
     with pytest.raises(ValueError, match="C-contiguous"):
         frame.read(pb.PLANE_IMAGE, np.empty((3, 5, 8), np.float32)[..., ::2])
-    assert not frame.has_matte
+    assert pb.PLANE_MATTE not in frame.planes
 
 
 # ---------------------------------------------------------------------------------------------------------- #

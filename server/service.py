@@ -1,9 +1,9 @@
 """The Harmonizer servicer: a thin layer between the wire (vh.server.wire) and the engines (vh.server.pool).
 
-One Harmonize stream = one handler thread: it reads chunks, rebuilds frames, pushes them into its engine stream
-and sends each harmonized frame back as soon as its window is done. Model calls go through the shared
-DeviceQueue, which batches windows across streams. Errors are raised, never aborted here: the ErrorInterceptor
-maps them to statuses.
+One Harmonize stream = a pipeline of three threads: one receives chunks, one converts them into frames as they
+arrive, and the handler pushes frames into its engine stream and sends each harmonized frame back as soon as its
+window is done. Model calls go through the shared DeviceQueue, which batches windows across streams. Errors are
+raised, never aborted here: the ErrorInterceptor maps them to statuses.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
             model=name, window=int(engine.window), format=header.format, stream_id=stream_id))
 
         buffers = self.buffers
-        assembler = wire.FrameAssembler(geometry, with_matte=matte_source == pb.MATTE_SEPARATE)
+        incoming = _Incoming(geometry, matte_source, buffers, header.first_frame, lim.max_frames)
         inputs: dict[int, tuple[wire.Frame, np.ndarray, np.ndarray | None]] = {}  # until each result is sent
         originals: deque[np.ndarray] = deque()  # inputs awaiting their output, only when strength < 1
         emitted = 0
@@ -262,24 +262,22 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                     buffers.give(image, matte, out, pixels)
                 emitted += 1
 
-        def prepare(frame: wire.Frame) -> tuple[int, np.ndarray, np.ndarray | None]:
-            if lim.max_frames and frame.index >= lim.max_frames:
-                raise ResourceError(f"stream is over this server's limit of {lim.max_frames} frames; split the shot")
-            image, matte = self._prepare(frame, matte_source, buffers, header.first_frame + frame.index)
-            inputs[frame.index] = (frame, image, matte)
-            return frame.index, image, matte
-
         def received() -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
-            for request in requests:
+            # gRPC's receive runs a few messages ahead on a thread of its own, so that the network keeps moving
+            # while this thread converts chunks
+            for request in prefetch(requests, depth=_RECEIVE_AHEAD):
                 if not isinstance(request, wire.ChunkView):
                     raise InputError("a stream takes one StreamHeader; got another header after frames started")
-                frame = assembler.add(request)
-                if frame is not None:
-                    yield prepare(frame)
-            assembler.finish()
+                done = incoming.add(request)
+                if done is not None:
+                    frame, image, matte = done
+                    inputs[frame.index] = done
+                    yield frame.index, image, matte
+            incoming.finish()
 
-        # frame n+1 is received and rebuilt on a thread of its own while the engine works on frame n; its errors
-        # (bad chunks, a vanished client) are raised here, where the interceptor maps them
+        # three stages on three threads: gRPC receives frame n+2, chunks of frame n+1 are converted as they come
+        # in, and the engine works on frame n and sends it back. Their errors (bad chunks, a vanished client) are
+        # raised here, where the interceptor maps them.
         frames = prefetch(received(), depth=1)
         try:
             for index, image, matte in frames:
@@ -291,43 +289,87 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                 yield from emit(stream.push(image, matte, label=header.first_frame + index, finite=True))
             yield from emit(stream.finish())
         finally:
-            frames.close()  # stops the receiving thread
+            frames.close()  # stops the receiving threads
 
-    @staticmethod
-    def _prepare(frame: wire.Frame, matte_source: int, buffers: _Buffers, label: int
-                 ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Received chunks -> the engine's float32 [H, W, C] frame and [H, W] matte, converted straight into
-        recycled buffers and checked for NaN/Inf on the way (the engine is told so).
 
-        Out-of-range mattes (clipped, as filtered mattes overshoot) are the engine's to judge, and NaN/Inf get the
-        engine's own message, so `vh harmonize` and the server accept exactly the same input.
-        """
-        g = frame.geometry
-        image = _read_float(frame, pb.PLANE_IMAGE, buffers.take_array((g.height, g.width, g.channels), np.float32),
-                            label, "plate")  # [H, W, C]
-        if matte_source == pb.MATTE_SEPARATE:
-            return image, _read_float(frame, pb.PLANE_MATTE, buffers.take_array((g.height, g.width), np.float32),
-                                      label, "matte")  # [H, W]
-        if matte_source == pb.MATTE_ALPHA:
-            return image, image[..., 3].copy()  # [H, W]
-        return image, None
-
+#: messages gRPC may receive ahead of the conversion (3 MiB each by default)
+_RECEIVE_AHEAD = 4
 
 #: values converted and checked at a time: a float32 block stays in cache between the two
 _CHECK_BLOCK = 1 << 18
 
 
-def _read_float(frame: wire.Frame, plane: int, out: np.ndarray, label: int, what: str) -> np.ndarray:
-    """A received plane converted into `out` (float32), counting NaN/Inf block by block while each block is still in
-    cache: a separate pass over the whole frame would read it back from memory."""
+class _Incoming:
+    """Received chunks -> the engine's float32 [H, W, C] frames and [H, W] mattes.
+
+    Each chunk is converted into a recycled buffer and checked for NaN/Inf as it arrives, so a frame is ready for
+    the engine as soon as its last chunk is in, instead of one conversion later. The engine is told the check is
+    done (`push(..., finite=True)`). A sender that splits values across chunks (legal, but no client of ours does)
+    gets its plane converted whole when complete.
+
+    Out-of-range mattes (clipped, as filtered mattes overshoot) are the engine's to judge, and NaN/Inf get the
+    engine's own message, so `vh harmonize` and the server accept exactly the same input.
+    """
+
+    def __init__(self, geometry: wire.Geometry, matte_source: int, buffers: _Buffers, first_frame: int,
+                 max_frames: int = 0):
+        self.geometry, self.matte_source, self.buffers = geometry, matte_source, buffers
+        self.first_frame, self.max_frames = first_frame, max_frames
+        self._assembler = wire.FrameAssembler(geometry, with_matte=matte_source == pb.MATTE_SEPARATE)
+        g = geometry
+        self._shapes = {pb.PLANE_IMAGE: (g.height, g.width, g.channels), pb.PLANE_MATTE: (g.height, g.width)}
+        self._planes: dict[int, np.ndarray] = {}  # the frame being received: plane -> float32 buffer
+        self._bad: dict[int, int] = {}  # plane -> NaN/Inf values so far
+        self._deferred: set[int] = set()  # planes to convert whole once complete (values split across chunks)
+
+    def add(self, chunk: wire.ChunkView) -> tuple[wire.Frame, np.ndarray, np.ndarray | None] | None:
+        """Take the next chunk; return (frame, image, matte) once it completes a frame, else None."""
+        frame = self._assembler.add(chunk)  # checks the chunk against the contract before anything is written
+        if not self._planes and self.max_frames and chunk.frame_index >= self.max_frames:
+            raise ResourceError(f"stream is over this server's limit of {self.max_frames} frames; split the shot")
+        plane = chunk.plane
+        out = self._planes.get(plane)
+        if out is None:
+            out = self._planes[plane] = self.buffers.take_array(self._shapes[plane], np.float32)
+            self._bad[plane] = 0
+        size = self.geometry.dtype.itemsize
+        if chunk.offset % size or len(chunk.data) % size:
+            self._deferred.add(plane)
+        if plane not in self._deferred:
+            start = chunk.offset // size
+            values = np.frombuffer(chunk.data, self.geometry.dtype)
+            self._bad[plane] += _convert_checked(out.reshape(-1)[start:start + len(values)], values)
+        return None if frame is None else self._complete(frame)
+
+    def finish(self) -> None:
+        self._assembler.finish()
+
+    def _complete(self, frame: wire.Frame) -> tuple[wire.Frame, np.ndarray, np.ndarray | None]:
+        label = self.first_frame + frame.index
+        for plane in self._deferred:
+            self._bad[plane] = 0
+            frame.read(plane, self._planes[plane], self._count_into(plane))
+        image = self._planes.pop(pb.PLANE_IMAGE)
+        require_finite(self._bad[pb.PLANE_IMAGE], label, "plate")
+        matte = self._planes.pop(pb.PLANE_MATTE, None)
+        if matte is not None:
+            require_finite(self._bad[pb.PLANE_MATTE], label, "matte")
+        elif self.matte_source == pb.MATTE_ALPHA:
+            matte = image[..., 3].copy()  # [H, W]
+        self._deferred.clear()
+        return frame, image, matte
+
+    def _count_into(self, plane: int):
+        def convert(dst: np.ndarray, src: np.ndarray) -> None:
+            self._bad[plane] += _convert_checked(dst, src)
+        return convert
+
+
+def _convert_checked(dst: np.ndarray, src: np.ndarray) -> int:
+    """dst[...] = src (flat arrays) converted to float32; returns how many NaN/Inf values there were, counted block
+    by block while each block is still in cache (a separate pass would read the frame back from memory)."""
     bad = 0
-
-    def convert(dst: np.ndarray, src: np.ndarray) -> None:
-        nonlocal bad
-        for start in range(0, len(src), _CHECK_BLOCK):
-            block = _convert_into(dst[start:start + _CHECK_BLOCK], src[start:start + _CHECK_BLOCK])
-            bad += count_nonfinite(block)
-
-    frame.read(plane, out, convert)
-    require_finite(bad, label, what)
-    return out
+    for start in range(0, len(src), _CHECK_BLOCK):
+        block = _convert_into(dst[start:start + _CHECK_BLOCK], src[start:start + _CHECK_BLOCK])
+        bad += count_nonfinite(block)
+    return bad

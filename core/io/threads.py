@@ -20,7 +20,11 @@ T = TypeVar("T")
 
 
 def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Pull `items` on a background thread, at most `depth` ahead. Exceptions are re-raised in the consumer."""
+    """Pull `items` on a background thread, at most `depth` ahead. Exceptions are re-raised in the consumer.
+
+    Closing the returned generator stops the thread at its next item and closes `items` (if it is a generator), so
+    a chain of prefetches stops as one.
+    """
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -41,6 +45,10 @@ def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
             put(("done", None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             put(("error", exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     thread = threading.Thread(target=work, name="vh-prefetch", daemon=True)
     thread.start()

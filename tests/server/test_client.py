@@ -75,3 +75,23 @@ def test_bad_frames_are_refused_before_sending():
             c.harmonize([np.zeros((4, 4), np.float32)], colorspace="ACEScg")
         with pytest.raises(vc.InputError, match="no frames"):
             c.harmonize([], colorspace="ACEScg")
+        frames = [np.zeros((4, 4, 3), np.float16)]
+        for out in (np.zeros((4, 4, 4), np.float16), np.zeros((4, 4, 3), np.uint8),
+                    np.zeros((4, 3, 4), np.float16).transpose(0, 2, 1)):
+            with pytest.raises(vc.InputError, match="out must be"):
+                c.harmonize(frames, colorspace="ACEScg", matte_source="auto", out=out)
+
+
+def test_results_into_one_caller_array(client):
+    """With `out`, every frame is written into the caller's array (converted to its dtype) and yielded as it."""
+    import numpy as np
+
+    from tests.server.conftest import clip
+
+    frames, mattes = clip(3, 24, 40, channels=4, dtype=np.float16)
+    want = [f.copy() for f in client.harmonize(frames, mattes, colorspace="ACEScg", model="stats")]
+    for dtype in (np.float16, np.float32):
+        out = np.full((24, 40, 4), np.nan, dtype)
+        for i, got in enumerate(client.harmonize(frames, mattes, colorspace="ACEScg", model="stats", out=out)):
+            assert got is out
+            assert np.array_equal(got, want[i].astype(dtype)), i

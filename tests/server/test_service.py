@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from vh.core.engine import Engine
 from vh.core.errors import InputError
@@ -96,6 +99,59 @@ def test_nan_gets_the_engines_own_message(client):
             for i, (f, m) in enumerate(zip(bad_frames, bad_mattes)):
                 stream.push(f, m, label=1000 + i)
         assert message in str(engine_error.value)
+
+
+def _chunked(values: np.ndarray, index: int, plane: int, cuts: list[int]) -> list:
+    from vh.server import wire
+
+    data = memoryview(values.tobytes())
+    edges = [0, *sorted(c for c in cuts if 0 < c < len(data)), len(data)]
+    return [wire.ChunkView(index, plane, a, data[a:b]) for a, b in itertools.pairwise(edges) if b > a]
+
+
+@settings(max_examples=60, deadline=None)
+@given(cuts=st.lists(st.integers(1, 16 * 24 * 4 * 2 - 1), max_size=12), dtype=st.sampled_from(["<f2", "<f4"]),
+       nan_at=st.none() | st.integers(0, 16 * 24 * 4 - 1))
+def test_incoming_converts_any_chunking_exactly_and_counts_nan(cuts, dtype, nan_at):
+    """Chunks are converted as they arrive; one that splits a value (legal on the wire) has its plane converted whole
+    once complete. Either way the frame is the plate in float32, bit for bit, and NaN/Inf get the engine's words."""
+    from vh.server import wire
+    from vh.server.service import _Buffers, _Incoming
+
+    rng = np.random.default_rng(len(cuts))
+    image = (rng.standard_normal((16, 24, 4)) * 100).astype(dtype)
+    if nan_at is not None:
+        image.reshape(-1)[nan_at] = np.nan
+    matte = rng.random((16, 24)).astype(dtype)
+    geometry = wire.Geometry(24, 16, 4, np.dtype(dtype), "ACEScg")
+    incoming = _Incoming(geometry, pb.MATTE_SEPARATE, _Buffers(1 << 20), first_frame=1001)
+    chunks = (_chunked(image, 0, pb.PLANE_IMAGE, [c % image.nbytes for c in cuts])
+              + _chunked(matte, 0, pb.PLANE_MATTE, [c % matte.nbytes for c in cuts]))
+    for chunk in chunks[:-1]:
+        assert incoming.add(chunk) is None
+    if nan_at is not None:
+        with pytest.raises(InputError, match="frame 1001: 1 NaN/Inf pixel value"):
+            incoming.add(chunks[-1])
+        return
+    frame, got_image, got_matte = incoming.add(chunks[-1])
+    incoming.finish()
+    assert frame.index == 0 and got_image.dtype == got_matte.dtype == np.float32
+    assert got_image.tobytes() == image.astype(np.float32).tobytes()
+    assert got_matte.tobytes() == matte.astype(np.float32).tobytes()
+
+
+def test_incoming_refuses_a_frame_over_the_limit_at_its_first_chunk():
+    from vh.core.errors import ResourceError
+    from vh.server import wire
+    from vh.server.service import _Buffers, _Incoming
+
+    image = np.zeros((4, 4, 3), np.float16)
+    incoming = _Incoming(wire.Geometry(4, 4, 3, np.dtype("<f2"), "ACEScg"), pb.MATTE_AUTO, _Buffers(1 << 20),
+                         first_frame=0, max_frames=2)
+    for index in range(2):
+        assert incoming.add(_chunked(image, index, pb.PLANE_IMAGE, [])[0]) is not None
+    with pytest.raises(ResourceError, match="limit of 2 frames"):
+        incoming.add(_chunked(image, 2, pb.PLANE_IMAGE, [40])[0])
 
 
 def test_frame_buffers_serve_the_next_stream(server, client):

@@ -40,6 +40,22 @@ def test_prefetch_yields_in_order_and_reraises():
     assert got == [1]
 
 
+def test_closing_a_chain_of_prefetches_stops_every_stage():
+    closed = threading.Event()
+
+    def source():
+        try:
+            yield from range(1000)
+        finally:
+            closed.set()
+
+    middle = (i * 2 for i in prefetch(source(), depth=1))  # still referenced here, so only an explicit close ends it
+    outer = prefetch(middle, depth=1)
+    assert [next(outer) for _ in range(3)] == [0, 2, 4]
+    outer.close()
+    assert closed.wait(5), "the innermost source was not closed when the chain was"
+
+
 def test_write_behind_writes_everything_in_order_on_its_own_thread():
     rec = _Recorder(delay=0.002)
     with WriteBehind(rec, prepare=lambda f: f * 2, depth=2) as behind:

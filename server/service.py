@@ -14,7 +14,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -316,8 +316,6 @@ class _Incoming:
         self.geometry, self.matte_source, self.buffers = geometry, matte_source, buffers
         self.first_frame, self.max_frames = first_frame, max_frames
         self._assembler = wire.FrameAssembler(geometry, with_matte=matte_source == pb.MATTE_SEPARATE)
-        g = geometry
-        self._shapes = {pb.PLANE_IMAGE: (g.height, g.width, g.channels), pb.PLANE_MATTE: (g.height, g.width)}
         self._planes: dict[int, np.ndarray] = {}  # the frame being received: plane -> float32 buffer
         self._bad: dict[int, int] = {}  # plane -> NaN/Inf values so far
         self._deferred: set[int] = set()  # planes to convert whole once complete (values split across chunks)
@@ -330,14 +328,13 @@ class _Incoming:
         plane = chunk.plane
         out = self._planes.get(plane)
         if out is None:
-            out = self._planes[plane] = self.buffers.take_array(self._shapes[plane], np.float32)
+            out = self._planes[plane] = self.buffers.take_array(self.geometry.shape(plane), np.float32)
             self._bad[plane] = 0
-        size = self.geometry.dtype.itemsize
-        if chunk.offset % size or len(chunk.data) % size:
+        part = None if plane in self._deferred else wire.chunk_values(chunk, self.geometry.dtype)
+        if part is None:
             self._deferred.add(plane)
-        if plane not in self._deferred:
-            start = chunk.offset // size
-            values = np.frombuffer(chunk.data, self.geometry.dtype)
+        else:
+            start, values = part
             self._bad[plane] += _convert_checked(out.reshape(-1)[start:start + len(values)], values)
         return None if frame is None else self._complete(frame)
 
@@ -359,7 +356,7 @@ class _Incoming:
         self._deferred.clear()
         return frame, image, matte
 
-    def _count_into(self, plane: int):
+    def _count_into(self, plane: int) -> Callable[[np.ndarray, np.ndarray], None]:
         def convert(dst: np.ndarray, src: np.ndarray) -> None:
             self._bad[plane] += _convert_checked(dst, src)
         return convert

@@ -62,6 +62,10 @@ class Geometry:
     def matte_bytes(self) -> int:
         return self.width * self.height * self.dtype.itemsize
 
+    def shape(self, plane: int) -> tuple[int, ...]:
+        """A plane's array shape: [H, W, C] for the image, [H, W] for the matte."""
+        return (self.height, self.width, self.channels) if plane == pb.PLANE_IMAGE else (self.height, self.width)
+
     def describe(self) -> str:
         return f"{self.width}x{self.height}x{self.channels} {self.dtype.name}"
 
@@ -271,6 +275,15 @@ def resend(chunks: list[ChunkView], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> I
             yield ChunkView(c.frame_index, c.plane, c.offset + start, data[start:start + chunk_bytes])
 
 
+def chunk_values(chunk: ChunkView, dtype: np.dtype) -> tuple[int, np.ndarray] | None:
+    """(index of its first value in the plane, its values as a view) for a chunk of whole values; None for one that
+    splits a value with its neighbour (legal on the wire: such a plane must be joined before it is read)."""
+    size = dtype.itemsize
+    if chunk.offset % size or len(chunk.data) % size:
+        return None
+    return chunk.offset // size, np.frombuffer(chunk.data, dtype)
+
+
 def _copy(dst: np.ndarray, src: np.ndarray) -> None:
     np.copyto(dst, src, casting="unsafe")
 
@@ -292,17 +305,17 @@ class Frame:
         """The plane as [H, W, C] (image) or [H, W] (matte), written into `out` (C-contiguous, any dtype; default:
         a new array in the wire dtype) by `copy(dst, src)` one chunk at a time (dst and src are flat)."""
         g = self.geometry
-        shape = (g.height, g.width, g.channels) if plane == pb.PLANE_IMAGE else (g.height, g.width)
+        shape = g.shape(plane)
         if out is None:
             out = np.empty(shape, g.dtype)
         if out.shape != shape or not out.flags.c_contiguous:
             raise ValueError(f"plane {pb.Plane.Name(plane)} needs a C-contiguous {shape} array, got {out.shape}")
         flat = out.reshape(-1)  # a view: out is contiguous
-        size = g.dtype.itemsize
         chunks = self.planes[plane]
-        if all(c.offset % size == 0 and len(c.data) % size == 0 for c in chunks):
-            for c in chunks:
-                copy(flat[c.offset // size:(c.offset + len(c.data)) // size], np.frombuffer(c.data, g.dtype))
+        parts = [chunk_values(c, g.dtype) for c in chunks]
+        if all(p is not None for p in parts):
+            for start, values in parts:
+                copy(flat[start:start + len(values)], values)
         else:  # the sender split values across chunks: join them first
             copy(flat, np.frombuffer(b"".join(c.data for c in chunks), g.dtype))
         return out

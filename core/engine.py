@@ -177,14 +177,15 @@ class Engine:
             return model.to(self.device).eval()
         from vh.core.models.registry import DEFAULT_MODEL, create_model, resolve_name
 
+        if checkpoint is None:  # a model with packaged weights (vh/core/weights) loads them by default
+            from vh.core.checkpoint import shipped_checkpoint
+
+            model = model or DEFAULT_MODEL
+            shipped = shipped_checkpoint(resolve_name(model))
+            checkpoint = None if shipped is None else str(shipped)
         # fixed seed (without touching the caller's RNG) so a model built without weights is reproducible
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            if checkpoint is None and model:
-                from vh.core.checkpoint import shipped_checkpoint
-
-                shipped = shipped_checkpoint(resolve_name(model))
-                checkpoint = None if shipped is None else str(shipped)
             if checkpoint is not None:
                 from vh.core.checkpoint import load_checkpoint, read_meta
 
@@ -193,7 +194,6 @@ class Engine:
                     raise InputError(f"checkpoint {checkpoint} holds model {named!r}, not {model!r}")
                 built, _ = load_checkpoint(checkpoint, self.device, **overrides)
                 return self._guarded(built.eval())
-            model = model or DEFAULT_MODEL
             try:
                 built = create_model(model, **overrides)
             except (TypeError, ValueError) as exc:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import grpc
 from vh.core.errors import InputError, VhError
+from vh.core.models.registry import DEFAULT_MODEL
 from vh.server import wire
 
 log = logging.getLogger("vh.server")
@@ -31,7 +32,7 @@ SERVICE_NAME = "vh.server.v1.Harmonizer"
 
 @dataclass
 class ServerOptions:
-    models: list[str] = field(default_factory=lambda: ["stats"])
+    models: list[str] = field(default_factory=lambda: [DEFAULT_MODEL])
     checkpoints: list[str] = field(default_factory=list)
     device: str = "cpu"
     max_batch: int = 8
@@ -184,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=50051, help="port (0 picks a free one; default 50051)")
     p.add_argument("--model", action="append", default=None, metavar="NAME",
-                   help="model to preload (repeatable; default: stats unless --checkpoint is given)")
+                   help="model to preload (repeatable; default: the built-in default unless --checkpoint is given)")
     p.add_argument("--checkpoint", action="append", default=[], metavar="[NAME=]PATH",
                    help="checkpoint to preload, served under the model name in its sidecar or NAME (repeatable)")
     p.add_argument("--max-batch", type=int, default=8, help="windows per model call, across streams (default 8)")
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             if not torch.cuda.is_available() or torch.device(device).index >= torch.cuda.device_count():
                 raise InputError(f"{device} is not available on this machine; use --device cpu or another --gpu")
         options = ServerOptions(
-            models=args.model if args.model is not None else ([] if args.checkpoint else ["stats"]),
+            models=args.model if args.model is not None else ([] if args.checkpoint else [DEFAULT_MODEL]),
             checkpoints=args.checkpoint, device=device, max_batch=args.max_batch, max_clients=args.max_clients,
             stream_batch=args.stream_batch,
             token=_read_token(args.token_file) if args.token_file else None,

@@ -49,7 +49,9 @@ def test_describe_declares_a_temporal_filter_with_source_matte_output(host):
     assert host.identifier == "org.vh.VHMAEHarmonize"
     assert props.get("OfxPropLabel") == "VHMAE Harmonize"
     assert set(props.get_all("OfxImageEffectPropSupportedContexts")) == {ofx_host.CONTEXT_FILTER, ofx_host.CONTEXT_GENERAL}
-    assert set(props.get_all("OfxImageEffectPropSupportedPixelDepths")) == {"OfxBitDepthFloat", "OfxBitDepthHalf"}
+    # Byte and short too, for hosts (editors such as MLT) that offer nothing else.
+    assert set(props.get_all("OfxImageEffectPropSupportedPixelDepths")) == {
+        "OfxBitDepthFloat", "OfxBitDepthHalf", "OfxBitDepthShort", "OfxBitDepthByte"}
     assert props.get("OfxImageEffectPropTemporalClipAccess") == 1
     for context in (ofx_host.CONTEXT_FILTER, ofx_host.CONTEXT_GENERAL):
         effect = host.describe_in_context(context)

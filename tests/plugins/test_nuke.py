@@ -1,4 +1,8 @@
-"""The Nuke node end to end through the fake `nuke` module, a real vh-server and real EXR files."""
+"""The Nuke node end to end through the fake `nuke` module, a real vh-server and real EXR files.
+
+The node's in-host code imports no vh, grpcio or protobuf: jobs run out of process in the vh installation's
+Python (here this test run's own, through $VH_PYTHON), exactly as in Nuke.
+"""
 
 from __future__ import annotations
 
@@ -24,10 +28,11 @@ def nuke(monkeypatch, tmp_path):
     fake.reset()
     monkeypatch.setitem(sys.modules, "nuke", fake)
     monkeypatch.setenv("VH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("VH_PYTHON", sys.executable)  # the vh installation the jobs run in
     monkeypatch.delenv("VH_SERVER", raising=False)
     monkeypatch.delenv("OCIO", raising=False)
     monkeypatch.syspath_prepend(str(PLUGIN))
-    for module in [m for m in sys.modules if m == "vh_nuke" or m.startswith("vh_nuke.")]:
+    for module in [m for m in sys.modules if m in ("vh_nuke", "vh_outproc") or m.startswith("vh_nuke.")]:
         monkeypatch.delitem(sys.modules, module)
     for script in ("init.py", "menu.py"):
         exec(compile((PLUGIN / script).read_text(), str(PLUGIN / script), "exec"), {"__file__": str(PLUGIN / script)})
@@ -143,13 +148,15 @@ def test_acescg_round_trip_with_cut_returns_the_plate(nuke, vh_server, tmp_path)
         np.testing.assert_allclose(frame, original, rtol=1e-3, atol=1e-4)
 
 
-def test_missing_dependency_is_reported_on_the_node(nuke, vh_server, tmp_path, monkeypatch):
-    deps = importlib.import_module("vh_nuke.deps")
-    monkeypatch.setattr(deps, "REQUIRED", deps.REQUIRED + ("a_module_nuke_lacks",))
+def test_missing_vh_installation_is_reported_on_the_node(nuke, vh_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("VH_PYTHON", str(tmp_path / "no" / "python"))
     exec(nuke.toolbar("Nodes").items["vh"].items["VHMAE Harmonize"], {})
     node = [n for n in nuke.root().nodes() if n.Class() == "VHMAE_Harmonize"][-1]
-    assert "a_module_nuke_lacks" in node["status"].value()
-    assert "pip install --target" in node["status"].value()
+    status = node["status"].value()
+    assert str(tmp_path / "no" / "python") in status and "does not exist" in status
+    assert "pip install" in status and "VH_PYTHON" in status and "\n" not in status
+    node["refresh"].execute()  # no job can start: the same line, not a traceback
+    assert "does not exist" in node["status"].value()
 
 
 def test_colour_settings_map_to_the_server(nuke, monkeypatch):

@@ -9,6 +9,9 @@ this module with the Python of a `vh` installation and talks to it through pipes
                             stdout: {"event": "progress", "done", "total", "message"} per frame, then exactly
                             one of {"event": "result", "pattern"}, {"event": "error", "message"} (one line)
                             or {"event": "cancelled"}. Exit status 0, 1 or 3 accordingly.
+    run  --cache-root DIR --job FILE [--cancel-file FILE]
+                            the same, for hosts that can only read a pipe (Fusion's Lua io.popen): the job comes
+                            from FILE, stdin is not read, and the job is cancelled once the cancel file exists.
     info --server ADDRESS   stdout: {"event": "info", "info": {...}} (models, their options, the device), or an
                             error event.
 
@@ -58,20 +61,32 @@ def check_matte(pattern: str, first: int, last: int) -> None:
     raise InputError("the clip's alpha is opaque on every frame: key the foreground (or import it with alpha) first")
 
 
-def run(cache_root: str) -> int:
+def run(cache_root: str, job_file: str | None = None, cancel_file: str | None = None) -> int:
+    import os
+
     from vh.server.client import JobCancelled
     from vh.server.host_job import HostJob, run_job
 
-    line = sys.stdin.readline()
     cancel = threading.Event()
     try:
+        if job_file is None:
+            line = sys.stdin.readline()
+        else:
+            with open(job_file, encoding="utf-8") as f:
+                line = f.read()
         fields = json.loads(line)
         require_matte = bool(fields.pop("require_matte", False))
         job = HostJob(**fields)
-    except (ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError) as exc:
         _emit({"event": "error", "message": f"bad job description: {_one_line(exc)}"})
         return EXIT_ERROR
-    threading.Thread(target=_watch_stdin, args=(cancel,), daemon=True).start()
+    if job_file is None:
+        threading.Thread(target=_watch_stdin, args=(cancel,), daemon=True).start()
+
+    def cancelled() -> bool:
+        if cancel_file is not None and os.path.exists(cancel_file):
+            cancel.set()
+        return cancel.is_set()
 
     def progress(done: int, total: int, message: str) -> None:
         _emit({"event": "progress", "done": done, "total": total, "message": message})
@@ -79,7 +94,7 @@ def run(cache_root: str) -> int:
     try:
         if require_matte and job.matte is None:
             check_matte(job.plate, job.first, job.last)
-        pattern = run_job(job, cache_root, progress=progress, cancelled=cancel.is_set)
+        pattern = run_job(job, cache_root, progress=progress, cancelled=cancelled)
     except JobCancelled:
         _emit({"event": "cancelled"})
         return EXIT_CANCELLED
@@ -126,12 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run one job read from stdin")
     p_run.add_argument("--cache-root", required=True)
+    p_run.add_argument("--job", help="read the job from this file instead of stdin (stdin is then ignored)")
+    p_run.add_argument("--cancel-file", help="cancel once this file exists")
     p_info = sub.add_parser("info", help="the server's models and their options")
     p_info.add_argument("--server", required=True)
     p_info.add_argument("--timeout", type=float, default=10.0)
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run(args.cache_root)
+        return run(args.cache_root, args.job, args.cancel_file)
     return info(args.server, args.timeout)
 
 

@@ -1,4 +1,8 @@
-"""The Resolve scripts end to end through the fake Resolve/Fusion objects, a real vh-server and real EXR files."""
+"""The Resolve scripts end to end through the fake Resolve/Fusion objects, a real vh-server and real EXR files.
+
+The scripts' in-host code imports no vh, grpcio or protobuf: jobs run out of process in the vh installation's
+Python (here this test run's own, through $VH_PYTHON), as in Resolve.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +19,15 @@ from .conftest import make_plate, read_exr
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "plugins" / "resolve"
+COMMON = REPO / "plugins" / "common"
 
 
 @pytest.fixture(autouse=True)
 def _plugin(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(PLUGIN))
+    monkeypatch.syspath_prepend(str(COMMON))
     monkeypatch.setenv("VH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("VH_PYTHON", sys.executable)  # the vh installation the jobs run in
     for name in ("VH_OCIO", "VH_COLORSPACE", "VH_SERVER", "VH_MODEL"):
         monkeypatch.delenv(name, raising=False)
     fake.calls.clear()

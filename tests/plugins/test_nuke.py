@@ -88,6 +88,9 @@ def test_node_matches_cli_and_reruns_from_cache(nuke, vh_server, tmp_path):
     _press_harmonize(nuke, node)
     assert node["status"].value().startswith("harmonized frames 1-10"), node["status"].value()
     assert node.node("use_results")["which"].value() == 1
+    task = nuke._progress_tasks[-1]  # driven by the out-of-process job's progress lines
+    assert task.messages == [f"frame {f} ({f}/10)" for f in range(1, 11)]
+    assert task.progress == [10 * f for f in range(1, 11)]
     got = _results(node, 1, 10)
 
     out = tmp_path / "cli" / "out.%04d.exr"
@@ -119,6 +122,7 @@ def test_cancel_leaves_no_complete_looking_cache_entry(nuke, vh_server, tmp_path
     cache = Path(os.environ["VH_CACHE_DIR"])  # default_cache_root uses it as is
     leftovers = [p for p in cache.rglob("*") if p.is_dir()] if cache.exists() else []
     assert leftovers == [], f"cancel left {leftovers}"
+    assert nuke._progress_tasks[-1].progress[-1] < 100, "the job stopped before its last frame"
     assert node.node("use_results")["which"].value() == 0, "the node keeps passing the plate through"
 
 

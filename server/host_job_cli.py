@@ -4,7 +4,9 @@ Nuke and Resolve run their own Pythons (Nuke 14: 3.9, with its own protobuf), wh
 installed safely. Their in-host code (standard library only, `plugins/common/vh_outproc.py`) therefore starts
 this module with the Python of a `vh` installation and talks to it through pipes, one JSON object per line:
 
-    run  --cache-root DIR   stdin: the job (one line, HostJob's fields; optional "require_matte": true),
+    run  --cache-root DIR   stdin: the job (one line, HostJob's fields; optional "require_matte": true, and
+                            "export_cube": true to add the shot's global transform as shot.cube to the result,
+                            see vh.core.lut_export; the result event then names it as "cube"),
                             then "cancel" (or end of input) to cancel.
                             stdout: {"event": "progress", "done", "total", "message"} per frame, then exactly
                             one of {"event": "result", "pattern"}, {"event": "error", "message"} (one line)
@@ -76,6 +78,7 @@ def run(cache_root: str, job_file: str | None = None, cancel_file: str | None = 
                 line = f.read()
         fields = json.loads(line)
         require_matte = bool(fields.pop("require_matte", False))
+        export_cube = bool(fields.pop("export_cube", False))
         job = HostJob(**fields)
     except (OSError, ValueError, TypeError) as exc:
         _emit({"event": "error", "message": f"bad job description: {_one_line(exc)}"})
@@ -95,6 +98,7 @@ def run(cache_root: str, job_file: str | None = None, cancel_file: str | None = 
         if require_matte and job.matte is None:
             check_matte(job.plate, job.first, job.last)
         pattern = run_job(job, cache_root, progress=progress, cancelled=cancelled)
+        cube = export_job_cube(job, pattern) if export_cube else None
     except JobCancelled:
         _emit({"event": "cancelled"})
         return EXIT_CANCELLED
@@ -104,8 +108,34 @@ def run(cache_root: str, job_file: str | None = None, cancel_file: str | None = 
             return EXIT_CANCELLED
         _emit({"event": "error", "message": _one_line(exc)})
         return EXIT_ERROR
-    _emit({"event": "result", "pattern": pattern})
+    _emit({"event": "result", "pattern": pattern, **({"cube": cube} if cube else {})})
     return EXIT_OK
+
+
+def export_job_cube(job, pattern: str) -> str:
+    """shot.cube beside the job's results (once per cache entry): plate -> result on the matte, in the job's
+    colourspace (the host's working space)."""
+    import os
+
+    from vh.core import lut_export
+    from vh.server.exr import read_exr
+
+    path = os.path.join(os.path.dirname(pattern), "shot.cube")
+    if os.path.exists(path):
+        return path
+
+    def frames():
+        for frame in job.frames():
+            plate = read_exr(job.plate % frame).pixels
+            if job.matte is not None:
+                m = read_exr(job.matte % frame).pixels
+                matte = m[..., 3] if m.shape[-1] >= 4 else m[..., 0]
+            else:
+                matte = plate[..., 3] if plate.shape[-1] >= 4 else plate[..., 0] * 0 + 1
+            yield plate, read_exr(pattern % frame).pixels, matte
+
+    lut_export.write_cube(path, lut_export.fit(*lut_export.samples(frames())))
+    return path
 
 
 def _option(spec) -> dict:

@@ -129,19 +129,20 @@ def server_info(address: str, python: Optional[str] = None, timeout: float = 10.
 
 def run_job(job: Dict, cache_root: str, progress: Optional[ProgressFn] = None,
             cancelled: Optional[Callable[[], bool]] = None, python: Optional[str] = None,
-            poll: float = 0.1, grace: float = CANCEL_GRACE) -> str:
+            poll: float = 0.1, grace: float = CANCEL_GRACE, outcome: Optional[Dict] = None) -> str:
     """Run `job` (HostJob's fields as a dict) out of process; returns the result pattern.
 
     `progress(done, total, message)` is called for every progress line; `cancelled()` is polled every `poll`
     seconds, and once true the job is asked to stop (JobCancelled is raised once it has, leaving nothing).
-    Failures raise JobError with the job's one-line message.
+    Failures raise JobError with the job's one-line message. `outcome`, when given, receives the final event
+    (e.g. "cube", the exported LUT of a job with "export_cube").
     """
     process = _popen(_command(python) + ["run", "--cache-root", cache_root])
     lines = queue.Queue()
     stderr: List[str] = []
     for stream, tag in ((process.stdout, "out"), (process.stderr, "err")):
         threading.Thread(target=_pump, args=(stream, lines, tag), daemon=True).start()
-    outcome = None  # the final event
+    final = None  # the final event
     cancel_sent_at = None
     open_streams = 2
     try:
@@ -176,7 +177,7 @@ def run_job(job: Dict, cache_root: str, progress: Optional[ProgressFn] = None,
                 if progress is not None:
                     progress(int(event["done"]), int(event["total"]), str(event.get("message", "")))
             elif event.get("event") in ("result", "error", "cancelled"):
-                outcome = event
+                final = event
         process.wait()
     finally:
         if process.poll() is None:
@@ -187,16 +188,18 @@ def run_job(job: Dict, cache_root: str, progress: Optional[ProgressFn] = None,
                 stream.close()
             except OSError:
                 pass
-    if outcome is None:
+    if final is None:
         if cancel_sent_at is not None:
             raise JobCancelled("cancelled: the job was stopped")
         raise JobError("the vh job ended without a result (exit status %s): %s"
                        % (process.returncode, _last_error_line(stderr)))
-    if outcome["event"] == "result":
-        return outcome["pattern"]
-    if outcome["event"] == "cancelled":
+    if outcome is not None:
+        outcome.update(final)
+    if final["event"] == "result":
+        return final["pattern"]
+    if final["event"] == "cancelled":
         raise JobCancelled("cancelled by the user")
-    raise JobError(outcome.get("message", "unknown error"))
+    raise JobError(final.get("message", "unknown error"))
 
 
 def default_cache_root(host: str) -> str:

@@ -178,3 +178,29 @@ def test_colour_settings_map_to_the_server(nuke, monkeypatch):
     root["OCIO_config"].setValue("aces_1.2")
     with pytest.raises(ValueError, match="ships inside Nuke"):
         colour.ocio_settings(root)
+
+
+def test_apply_as_ocio_file_transform_gives_a_native_node_that_matches_the_baked_result(nuke, vh_server, tmp_path):
+    plate, matte = make_plate(tmp_path / "in", frames=4, height=270, width=480)
+    node = _make_node(nuke, vh_server, plate, matte, first=1, last=4)
+    _press_harmonize(nuke, node)  # baked pixels first, for the comparison
+    baked = _results(node, 1, 4)
+    node["apply_as_ocio"].setValue(True)
+    _press_harmonize(nuke, node)
+    status = node["status"].value()
+    lut = nuke.toNode(node.name() + "_OCIOFileTransform")
+    assert lut is not None and lut.Class() == "OCIOFileTransform", status
+    assert status.endswith(f"as {lut.name()} (shot.cube)"), status
+    assert Path(lut["file"].value()).is_file() and lut["file"].value().endswith(".cube")
+    assert lut.input(0) is node.input(0) and lut.input(1) is node.input(1)
+    assert lut["maskChannelMask"].value() == "rgba.alpha"
+    assert node.node("use_results")["which"].value() == 0, "the node passes the plate through: the LUT node is it"
+    errors = []
+    for frame, want in zip(range(1, 5), baked):
+        got = lut._render(frame)  # what Nuke shows below the native node
+        fg = read_exr(matte % frame)[..., 0] > 0.5
+        errors.append(np.abs(got[fg, :3] - want[fg, :3]).mean() / np.abs(want[fg, :3]).mean())
+        np.testing.assert_array_equal(got[~(read_exr(matte % frame)[..., 0] > 0)], read_exr(plate % frame)[
+            ~(read_exr(matte % frame)[..., 0] > 0)])  # outside the matte: the plate, untouched
+    print(f"OCIOFileTransform vs baked result on the foreground: mean relative error {np.mean(errors):.4f}")
+    assert np.mean(errors) <= 0.05

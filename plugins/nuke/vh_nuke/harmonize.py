@@ -67,7 +67,13 @@ def job_for(node, plate: str, matte: Optional[str]) -> Dict:
         colorspace=space,
         ocio_config=config,
         client_name=f"Nuke {nuke.NUKE_VERSION_STRING} / vh_nuke",
+        export_cube=_as_ocio(node),
     )
+
+
+def _as_ocio(node) -> bool:
+    knob = node.knob("apply_as_ocio")  # absent on nodes saved before the option existed
+    return bool(knob.value()) if knob is not None else False
 
 
 def start(node) -> Optional[threading.Thread]:
@@ -126,8 +132,9 @@ def _work(node, job: Dict, folder: str, cancel_flag: threading.Event) -> None:
     def cancelled() -> bool:
         return cancel_flag.is_set() or task.isCancelled()
 
+    outcome: Dict = {}
     try:
-        result = vh_outproc.run_job(job, cache_root(), progress=progress, cancelled=cancelled)
+        result = vh_outproc.run_job(job, cache_root(), progress=progress, cancelled=cancelled, outcome=outcome)
     except vh_outproc.JobError as exc:
         message = "cancelled: no result kept" if isinstance(exc, vh_outproc.JobCancelled) or cancelled() else f"error: {exc}"
         nuke.executeInMainThread(_finish, args=(node, None, job, message))
@@ -137,7 +144,10 @@ def _work(node, job: Dict, folder: str, cancel_flag: threading.Event) -> None:
         seconds = time.monotonic() - started
         message = (f"harmonized frames {job['first']}-{job['last']} with {job['model'] or 'the default model'} "
                    f"in {seconds:.1f} s")
-        nuke.executeInMainThread(_finish, args=(node, result, job, message))
+        if job.get("export_cube") and outcome.get("cube"):
+            nuke.executeInMainThread(_finish_as_ocio, args=(node, outcome["cube"], message))
+        else:
+            nuke.executeInMainThread(_finish, args=(node, result, job, message))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -155,3 +165,34 @@ def _finish(node, result: Optional[str], job: Dict, message: str) -> None:
         read["raw"].setValue(True)
         switch["which"].setValue(1)
     set_status(node, message)
+
+
+def lut_node_name(node) -> str:
+    return node.name() + "_OCIOFileTransform"
+
+
+def _finish_as_ocio(node, cube: str, message: str) -> None:
+    """Main thread: a native OCIOFileTransform beside the node (made once, updated on reruns), fed by the plate and
+    masked by the matte (the matte input's alpha, else the plate's), applying the shot's LUT in the working space.
+    The node itself keeps passing the plate through: the artist keeps the native node, not baked pixels."""
+    _running.pop(node.name(), None)
+    working = nuke.root()["workingSpaceLUT"].value() or "scene_linear"
+    with nuke.root():
+        lut = nuke.toNode(lut_node_name(node))
+        if lut is None:
+            lut = nuke.nodes.OCIOFileTransform()
+            lut.setName(lut_node_name(node))
+        lut["file"].setValue(cube.replace(os.sep, "/"))
+        lut["working_space"].setValue(working)
+        lut.setInput(0, node.input(0))
+        if node.input(1) is not None:
+            lut.setInput(1, node.input(1))
+            lut["maskChannelMask"].setValue("rgba.alpha")
+            lut["maskChannelInput"].setValue("none")
+        else:
+            lut.setInput(1, None)
+            lut["maskChannelMask"].setValue("none")
+            lut["maskChannelInput"].setValue("rgba.alpha")
+    with node:
+        nuke.toNode("use_results")["which"].setValue(0)
+    set_status(node, f"{message}, as {lut.name()} ({os.path.basename(cube)})")

@@ -172,7 +172,10 @@ def test_fusion_script_progress_lines_and_cancel_keep_nothing(vh_server, tmp_pat
     plate_tool = comp.add_existing("Loader", "Plate", Clip=plate % 1)
     comp.selected = [plate_tool, comp.add_existing("Loader", "Matte", Clip=matte % 1)]
     messages = []
-    cancel_after_first_frame = lambda: any(m.startswith("[vh] frame ") for m in messages)  # the user cancels
+
+    def cancel_after_first_frame():  # the user cancels once the first frame is back
+        return any(m.startswith("[vh] frame ") for m in messages)
+
     assert fusion_comp.main(comp, ask=False, server=vh_server, model="stats", log=messages.append,
                             cancelled=cancel_after_first_frame) is None
     assert "[vh] frame 1 (1/12)" in messages, "progress lines of the out-of-process job reach the console"

@@ -130,7 +130,8 @@ def test_lua_script_with_a_dead_server_logs_one_line(tmp_path):
     plate, _ = make_plate(tmp_path / "in", frames=2, height=64, width=64, first=1)
     body = comp_setup(plate, None, "nil", 1, 2)
     body += f"""
-local loader = vh.main(comp, {{ log = log, ask = false, server = "127.0.0.1:1", cache_root = {lua_string(tmp_path / "c")} }})
+local loader = vh.main(comp, {{ log = log, ask = false, server = "127.0.0.1:1",
+                                cache_root = {lua_string(tmp_path / "c")} }})
 print("LOADER", loader and "yes" or "no")
 """
     out = run_lua(body, tmp_path)

@@ -136,7 +136,8 @@ def _work(node, job: Dict, folder: str, cancel_flag: threading.Event) -> None:
     try:
         result = vh_outproc.run_job(job, cache_root(), progress=progress, cancelled=cancelled, outcome=outcome)
     except vh_outproc.JobError as exc:
-        message = "cancelled: no result kept" if isinstance(exc, vh_outproc.JobCancelled) or cancelled() else f"error: {exc}"
+        stopped = isinstance(exc, vh_outproc.JobCancelled) or cancelled()
+        message = "cancelled: no result kept" if stopped else f"error: {exc}"
         nuke.executeInMainThread(_finish, args=(node, None, job, message))
     except Exception as exc:  # never let a worker die silently: the node must say what happened
         nuke.executeInMainThread(_finish, args=(node, None, job, f"error: unexpected {type(exc).__name__}: {exc}"))

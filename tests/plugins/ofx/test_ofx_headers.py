@@ -78,7 +78,8 @@ def translation_unit() -> str:
         # A parameter's kind: pointer, integer or floating, with its size (handles differ by type, not by kind).
         "template <class T> constexpr int kind() {",
         "  if constexpr (std::is_void<T>::value) return 0;",
-        "  else return std::is_pointer<T>::value ? 1000 : (std::is_floating_point<T>::value ? 2000 : 3000) + int(sizeof(T));",
+        "  else return std::is_pointer<T>::value ? 1000",
+        "      : (std::is_floating_point<T>::value ? 2000 : 3000) + int(sizeof(T));",
         "}",
         "template <class R, class... A> struct Sig {",
         "  static constexpr int arity = sizeof...(A);",

@@ -279,7 +279,8 @@ def test_the_cache_keeps_the_two_most_recent_windows(host, small_plate, vh_serve
 
 def _quantised(plate: str, scale: float, last: int = 4) -> dict[int, np.ndarray]:
     seq = ExrSequence(plate, FIRST, last)
-    return {t: np.rint(np.clip(seq(t), 0, 1) * scale).astype(np.float32) / np.float32(scale) for t in range(FIRST, last + 1)}
+    return {t: np.rint(np.clip(seq(t), 0, 1) * scale).astype(np.float32) / np.float32(scale)
+            for t in range(FIRST, last + 1)}
 
 
 @pytest.mark.parametrize("depth, scale", [("short", 65535.0), ("byte", 255.0)])
@@ -308,8 +309,8 @@ def test_an_rgb_source_with_a_matte_gives_rgb_like_the_rgba_path(host, small_pla
     want = rgba.render(3)
     rgba.destroy()
     rgb_frames = ExrSequence(plate, FIRST, 4, channels=(0, 1, 2))
-    rgb = host.create_instance(ofx_host.Clip(rgb_frames, (FIRST, 4)), ofx_host.Clip(ExrSequence(matte, FIRST, 4), (FIRST, 4)),
-                               params=params)
+    mattes = ofx_host.Clip(ExrSequence(matte, FIRST, 4), (FIRST, 4))
+    rgb = host.create_instance(ofx_host.Clip(rgb_frames, (FIRST, 4)), mattes, params=params)
     got = rgb.render(3)
     rgb.destroy()
     assert got.shape == (96, 160, 3)

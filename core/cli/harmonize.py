@@ -74,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="full-resolution transfer: lut+affine (default), lut, poly, poly+affine, affine, upsample",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from vh.core import lut_export  # --export-cube / --export-cdl
+
+    lut_export.add_arguments(parser)
 
 
 def parse_options(pairs: list[str]) -> dict[str, object]:
@@ -197,4 +200,8 @@ def run(args: argparse.Namespace) -> int:
         if writer.count != info.n_frames:  # raised inside the writer: nothing is published
             raise InputError(f"{args.input}: got {writer.count} of {info.n_frames} frames")
     log.info("harmonized %d frame(s) of %s into %s", info.n_frames, args.input, args.output)
+    if args.export_cube or args.export_cdl:
+        from vh.core import lut_export
+
+        lut_export.export_from_files(args, info, src, dst)
     return 0

@@ -1,6 +1,13 @@
 #!/usr/bin/env python3
-"""Install the Resolve scripts: copies them into Resolve's per-user Fusion/Scripts folder and installs the vh
-client (grpcio, protobuf, numpy + vh) with vh_resolve into a private site folder the scripts add to sys.path.
+"""Install the Resolve scripts: copies the Python and Lua scripts into Resolve's per-user Fusion/Scripts folder,
+vh_resolve and vh_outproc (standard library only) into a private site folder the Python scripts add to sys.path,
+and sets up the vh installation the jobs run in (out of process: no gRPC in Resolve's Python):
+
+- `--vh-python PATH`: an existing Python with vh installed; or
+- by default, a virtual environment (~/.vh/venv, `--venv`) made with `--python` (3.10+) holding the thin client:
+  grpcio, protobuf, numpy and vh itself without its heavy dependencies (`--no-deps`: no torch).
+
+Its path goes into ~/.vh/host.json (`--config`), which the Python and Lua scripts read ($VH_PYTHON overrides).
 
     python3 plugins/resolve/install.py                # this user's Resolve
     python3 plugins/resolve/install.py --dry-run      # print what would be copied
@@ -13,6 +20,7 @@ Per-OS script folders (Resolve's documented per-user locations):
 """
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -20,6 +28,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+COMMON = os.path.join(REPO, "plugins", "common")
+VH_HOME = os.path.join(os.path.expanduser("~"), ".vh")
 
 
 def scripts_dir(platform=None, environ=None):
@@ -46,15 +56,43 @@ def plan(target_scripts, site):
         for name in sorted(os.listdir(os.path.join(HERE, "scripts", kind))):
             pairs.append((os.path.join(HERE, "scripts", kind, name), os.path.join(target_scripts, kind, name)))
     pairs.append((os.path.join(HERE, "vh_resolve"), os.path.join(site, "vh_resolve")))
+    pairs.append((os.path.join(COMMON, "vh_outproc.py"), os.path.join(site, "vh_outproc.py")))
     return pairs
+
+
+def venv_python(venv):
+    return os.path.join(venv, "Scripts", "python.exe") if os.name == "nt" else os.path.join(venv, "bin", "python")
+
+
+def make_vh_venv(python, venv):
+    """A virtual environment with the thin client (grpcio, protobuf, numpy + vh --no-deps); returns its Python."""
+    version = subprocess.check_output([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                      universal_newlines=True).strip()
+    if tuple(int(x) for x in version.split(".")) < (3, 10):
+        raise SystemExit("the vh client needs Python 3.10+ (grpcio/protobuf wheels); %s is %s: pass --python"
+                         % (python, version))
+    subprocess.check_call([python, "-m", "venv", venv])
+    pip = [venv_python(venv), "-m", "pip", "install", "--upgrade"]
+    subprocess.check_call(pip + ["grpcio", "protobuf", "numpy"])
+    subprocess.check_call(pip + ["--no-deps", REPO])
+    return venv_python(venv)
+
+
+def write_config(config, python):
+    os.makedirs(os.path.dirname(config), exist_ok=True)
+    with open(config, "w") as f:
+        json.dump({"python": python}, f, indent=2)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Install the VHMAE Harmonize scripts into DaVinci Resolve.")
     parser.add_argument("--scripts-dir", default=scripts_dir(), help="Resolve's Fusion/Scripts folder")
-    parser.add_argument("--site", default=default_site(), help="where the client packages go")
-    parser.add_argument("--python", default=sys.executable, help="the Python Resolve uses (for pip)")
-    parser.add_argument("--no-pip", action="store_true", help="copy the scripts only")
+    parser.add_argument("--site", default=default_site(), help="where vh_resolve and vh_outproc go")
+    parser.add_argument("--vh-python", help="an existing Python with vh installed, to run the jobs in")
+    parser.add_argument("--python", default=sys.executable, help="the Python (3.10+) to make the vh venv with")
+    parser.add_argument("--venv", default=os.path.join(VH_HOME, "venv"), help="where to make the vh venv")
+    parser.add_argument("--config", default=os.path.join(VH_HOME, "host.json"), help="where to record the vh Python")
+    parser.add_argument("--no-pip", action="store_true", help="copy the scripts only (no venv is made)")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     for src, dst in plan(args.scripts_dir, args.site):
@@ -67,11 +105,14 @@ def main(argv=None):
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, dst)
-    if not args.no_pip and not args.dry_run:
-        pip = [args.python, "-m", "pip", "install", "--upgrade", "--target", args.site]
-        subprocess.check_call(pip + ["grpcio", "protobuf", "numpy"])
-        subprocess.check_call(pip + ["--no-deps", REPO])
-    print("installed; restart Resolve, then use Workspace > Scripts")
+    python = args.vh_python
+    if python is None and not args.no_pip and not args.dry_run:
+        python = make_vh_venv(args.python, args.venv)
+    if python is not None:
+        print("vh jobs run in %s (recorded in %s)" % (python, args.config))
+        if not args.dry_run:
+            write_config(args.config, python)
+    print("installed; restart Resolve, then use Workspace > Scripts (Lua in Resolve free, Python in Studio)")
     return 0
 
 

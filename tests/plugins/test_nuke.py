@@ -1,4 +1,8 @@
-"""The Nuke node end to end through the fake `nuke` module, a real vh-server and real EXR files."""
+"""The Nuke node end to end through the fake `nuke` module, a real vh-server and real EXR files.
+
+The node's in-host code imports no vh, grpcio or protobuf: jobs run out of process in the vh installation's
+Python (here this test run's own, through $VH_PYTHON), exactly as in Nuke.
+"""
 
 from __future__ import annotations
 
@@ -24,10 +28,11 @@ def nuke(monkeypatch, tmp_path):
     fake.reset()
     monkeypatch.setitem(sys.modules, "nuke", fake)
     monkeypatch.setenv("VH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("VH_PYTHON", sys.executable)  # the vh installation the jobs run in
     monkeypatch.delenv("VH_SERVER", raising=False)
     monkeypatch.delenv("OCIO", raising=False)
     monkeypatch.syspath_prepend(str(PLUGIN))
-    for module in [m for m in sys.modules if m == "vh_nuke" or m.startswith("vh_nuke.")]:
+    for module in [m for m in sys.modules if m in ("vh_nuke", "vh_outproc") or m.startswith("vh_nuke.")]:
         monkeypatch.delitem(sys.modules, module)
     for script in ("init.py", "menu.py"):
         exec(compile((PLUGIN / script).read_text(), str(PLUGIN / script), "exec"), {"__file__": str(PLUGIN / script)})
@@ -83,6 +88,9 @@ def test_node_matches_cli_and_reruns_from_cache(nuke, vh_server, tmp_path):
     _press_harmonize(nuke, node)
     assert node["status"].value().startswith("harmonized frames 1-10"), node["status"].value()
     assert node.node("use_results")["which"].value() == 1
+    task = nuke._progress_tasks[-1]  # driven by the out-of-process job's progress lines
+    assert task.messages == [f"frame {f} ({f}/10)" for f in range(1, 11)]
+    assert task.progress == [10 * f for f in range(1, 11)]
     got = _results(node, 1, 10)
 
     out = tmp_path / "cli" / "out.%04d.exr"
@@ -114,6 +122,7 @@ def test_cancel_leaves_no_complete_looking_cache_entry(nuke, vh_server, tmp_path
     cache = Path(os.environ["VH_CACHE_DIR"])  # default_cache_root uses it as is
     leftovers = [p for p in cache.rglob("*") if p.is_dir()] if cache.exists() else []
     assert leftovers == [], f"cancel left {leftovers}"
+    assert nuke._progress_tasks[-1].progress[-1] < 100, "the job stopped before its last frame"
     assert node.node("use_results")["which"].value() == 0, "the node keeps passing the plate through"
 
 
@@ -143,13 +152,15 @@ def test_acescg_round_trip_with_cut_returns_the_plate(nuke, vh_server, tmp_path)
         np.testing.assert_allclose(frame, original, rtol=1e-3, atol=1e-4)
 
 
-def test_missing_dependency_is_reported_on_the_node(nuke, vh_server, tmp_path, monkeypatch):
-    deps = importlib.import_module("vh_nuke.deps")
-    monkeypatch.setattr(deps, "REQUIRED", deps.REQUIRED + ("a_module_nuke_lacks",))
+def test_missing_vh_installation_is_reported_on_the_node(nuke, vh_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("VH_PYTHON", str(tmp_path / "no" / "python"))
     exec(nuke.toolbar("Nodes").items["vh"].items["VHMAE Harmonize"], {})
     node = [n for n in nuke.root().nodes() if n.Class() == "VHMAE_Harmonize"][-1]
-    assert "a_module_nuke_lacks" in node["status"].value()
-    assert "pip install --target" in node["status"].value()
+    status = node["status"].value()
+    assert str(tmp_path / "no" / "python") in status and "does not exist" in status
+    assert "pip install" in status and "VH_PYTHON" in status and "\n" not in status
+    node["refresh"].execute()  # no job can start: the same line, not a traceback
+    assert "does not exist" in node["status"].value()
 
 
 def test_colour_settings_map_to_the_server(nuke, monkeypatch):
@@ -167,3 +178,29 @@ def test_colour_settings_map_to_the_server(nuke, monkeypatch):
     root["OCIO_config"].setValue("aces_1.2")
     with pytest.raises(ValueError, match="ships inside Nuke"):
         colour.ocio_settings(root)
+
+
+def test_apply_as_ocio_file_transform_gives_a_native_node_that_matches_the_baked_result(nuke, vh_server, tmp_path):
+    plate, matte = make_plate(tmp_path / "in", frames=4, height=270, width=480)
+    node = _make_node(nuke, vh_server, plate, matte, first=1, last=4)
+    _press_harmonize(nuke, node)  # baked pixels first, for the comparison
+    baked = _results(node, 1, 4)
+    node["apply_as_ocio"].setValue(True)
+    _press_harmonize(nuke, node)
+    status = node["status"].value()
+    lut = nuke.toNode(node.name() + "_OCIOFileTransform")
+    assert lut is not None and lut.Class() == "OCIOFileTransform", status
+    assert status.endswith(f"as {lut.name()} (shot.cube)"), status
+    assert Path(lut["file"].value()).is_file() and lut["file"].value().endswith(".cube")
+    assert lut.input(0) is node.input(0) and lut.input(1) is node.input(1)
+    assert lut["maskChannelMask"].value() == "rgba.alpha"
+    assert node.node("use_results")["which"].value() == 0, "the node passes the plate through: the LUT node is it"
+    errors = []
+    for frame, want in zip(range(1, 5), baked):
+        got = lut._render(frame)  # what Nuke shows below the native node
+        fg = read_exr(matte % frame)[..., 0] > 0.5
+        errors.append(np.abs(got[fg, :3] - want[fg, :3]).mean() / np.abs(want[fg, :3]).mean())
+        np.testing.assert_array_equal(got[~(read_exr(matte % frame)[..., 0] > 0)], read_exr(plate % frame)[
+            ~(read_exr(matte % frame)[..., 0] > 0)])  # outside the matte: the plate, untouched
+    print(f"OCIOFileTransform vs baked result on the foreground: mean relative error {np.mean(errors):.4f}")
+    assert np.mean(errors) <= 0.05

@@ -1,4 +1,8 @@
-"""The Resolve scripts end to end through the fake Resolve/Fusion objects, a real vh-server and real EXR files."""
+"""The Resolve scripts end to end through the fake Resolve/Fusion objects, a real vh-server and real EXR files.
+
+The scripts' in-host code imports no vh, grpcio or protobuf: jobs run out of process in the vh installation's
+Python (here this test run's own, through $VH_PYTHON), as in Resolve.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +19,15 @@ from .conftest import make_plate, read_exr
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "plugins" / "resolve"
+COMMON = REPO / "plugins" / "common"
 
 
 @pytest.fixture(autouse=True)
 def _plugin(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(PLUGIN))
+    monkeypatch.syspath_prepend(str(COMMON))
     monkeypatch.setenv("VH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("VH_PYTHON", sys.executable)  # the vh installation the jobs run in
     for name in ("VH_OCIO", "VH_COLORSPACE", "VH_SERVER", "VH_MODEL"):
         monkeypatch.delenv(name, raising=False)
     fake.calls.clear()
@@ -145,7 +152,45 @@ def test_installer_copies_scripts_per_os(tmp_path):
     assert install.scripts_dir("win32", {"HOME": "C:/Users/a", "APPDATA": "C:/Users/a/AppData/Roaming"}).replace(
         "\\", "/").endswith("Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts")
     assert install.scripts_dir("linux", {"HOME": "/home/a"}) == "/home/a/.local/share/DaVinciResolve/Fusion/Scripts"
-    assert install.main(["--scripts-dir", str(tmp_path / "Scripts"), "--site", str(tmp_path / "site"), "--no-pip"]) == 0
+    assert install.main(["--scripts-dir", str(tmp_path / "Scripts"), "--site", str(tmp_path / "site"), "--no-pip",
+                         "--vh-python", sys.executable, "--config", str(tmp_path / "host.json")]) == 0
     assert (tmp_path / "Scripts" / "Comp" / "VHMAE Harmonize.py").exists()
+    assert (tmp_path / "Scripts" / "Comp" / "VHMAE Harmonize.lua").exists()  # Resolve free runs Lua only
     assert (tmp_path / "Scripts" / "Utility" / "VHMAE Harmonize Timeline.py").exists()
     assert (tmp_path / "site" / "vh_resolve" / "fusion_comp.py").exists()
+    assert (tmp_path / "site" / "vh_outproc.py").exists()
+    import json
+
+    assert json.loads((tmp_path / "host.json").read_text()) == {"python": sys.executable}
+
+
+def test_fusion_script_progress_lines_and_cancel_keep_nothing(vh_server, tmp_path):
+    from vh_resolve import fusion_comp
+
+    plate, matte = make_plate(tmp_path / "in", frames=12, height=270, width=512, first=1)
+    comp = fake.Composition(1, 12)
+    plate_tool = comp.add_existing("Loader", "Plate", Clip=plate % 1)
+    comp.selected = [plate_tool, comp.add_existing("Loader", "Matte", Clip=matte % 1)]
+    messages = []
+
+    def cancel_after_first_frame():  # the user cancels once the first frame is back
+        return any(m.startswith("[vh] frame ") for m in messages)
+
+    assert fusion_comp.main(comp, ask=False, server=vh_server, model="stats", log=messages.append,
+                            cancelled=cancel_after_first_frame) is None
+    assert "[vh] frame 1 (1/12)" in messages, "progress lines of the out-of-process job reach the console"
+    assert messages[-1] == "[vh] cancelled: no result kept", messages
+    assert not any(m.startswith("[vh] frame 12 ") for m in messages)
+    cache = Path(os.environ["VH_CACHE_DIR"])
+    assert (list(cache.rglob("*")) if cache.exists() else []) == [], "no partial output"
+    assert [t.reg_id for t in comp.tools] == ["Loader", "Loader"], "no Loader added, temporary Savers removed"
+
+
+def test_timeline_script_with_a_dead_server_logs_one_line(tmp_path):
+    from vh_resolve import timeline as script
+
+    resolve, *_ = _timeline_fixture(tmp_path, {"colorScienceMode": "davinciYRGB"})
+    messages = []
+    assert script.main(resolve, server="127.0.0.1:1", log=messages.append) is None
+    assert messages[-1].startswith("[vh] error: ") and "127.0.0.1:1" in messages[-1], messages
+    assert "\n" not in messages[-1] and "Traceback" not in messages[-1]

@@ -1,34 +1,35 @@
-"""The Harmonize button: render inputs, stream them to vh-server from a worker thread, show the result.
+"""The Harmonize button: render inputs, run the job out of process from a worker thread, show the result.
 
 1. On the main thread: render the frame range of the plate (and the matte input, if connected) to EXR with
    temporary Write nodes in `raw` mode, i.e. in the script's working space.
-2. On a worker thread: stream the frames through `vh.server.host_job.run_job` with `nuke.ProgressTask`
-   progress and cancel. Results land in a cache keyed by the inputs' bytes and all settings; a rerun with
-   nothing changed skips the server.
+2. On a worker thread: run the job in the configured vh installation's Python (`vh_outproc.run_job`: no gRPC
+   or protobuf in Nuke's Python); its progress lines drive a `nuke.ProgressTask`, whose Cancel stops the job
+   cleanly. Results land in a cache keyed by the inputs' pixels and all settings; a rerun with nothing changed
+   skips the server.
 3. Back on the main thread (`nuke.executeInMainThread`): point the internal Read at the results and switch the
    node's output to them. The worker never touches a node itself.
-"""
 
-from __future__ import annotations
+Standard library only, Python 3.9+ (Nuke 14-17).
+"""
 
 import os
 import shutil
 import tempfile
 import threading
 import time
+from typing import Dict, Optional
 
 import nuke
+import vh_outproc
 
 from . import colour, deps
 from .node import option_values, set_status
 
-_running: dict[str, threading.Event] = {}  # node name -> cancel flag of its running job
+_running: Dict[str, threading.Event] = {}  # node name -> cancel flag of its running job
 
 
 def cache_root() -> str:
-    from vh.server.host_job import default_cache_root
-
-    return default_cache_root("nuke")
+    return vh_outproc.default_cache_root("nuke")
 
 
 def _render(node, input_index: int, folder: str, name: str, first: int, last: int) -> str:
@@ -51,12 +52,10 @@ def _render(node, input_index: int, folder: str, name: str, first: int, last: in
     return pattern
 
 
-def job_for(node, plate: str, matte: str | None):
-    """The HostJob that the node's current knobs and the script's colour settings describe."""
-    from vh.server.host_job import HostJob
-
+def job_for(node, plate: str, matte: Optional[str]) -> Dict:
+    """The job (vh.server.host_job.HostJob's fields) that the node's knobs and the script's colour describe."""
     config, space = colour.ocio_settings(nuke.root())
-    return HostJob(
+    return dict(
         server=node["server"].value(),
         plate=plate,
         matte=matte,
@@ -68,10 +67,16 @@ def job_for(node, plate: str, matte: str | None):
         colorspace=space,
         ocio_config=config,
         client_name=f"Nuke {nuke.NUKE_VERSION_STRING} / vh_nuke",
+        export_cube=_as_ocio(node),
     )
 
 
-def start(node) -> threading.Thread | None:
+def _as_ocio(node) -> bool:
+    knob = node.knob("apply_as_ocio")  # absent on nodes saved before the option existed
+    return bool(knob.value()) if knob is not None else False
+
+
+def start(node) -> Optional[threading.Thread]:
     """Button callback (main thread). Returns the worker thread, or None when nothing needed one."""
     if node.name() in _running:
         set_status(node, "already harmonizing: press Cancel first")
@@ -105,7 +110,7 @@ def start(node) -> threading.Thread | None:
     cancel = threading.Event()
     _running[node.name()] = cancel
     worker = threading.Thread(target=_work, args=(node, job, folder, cancel), name=f"vh-{node.name()}", daemon=True)
-    set_status(node, f"sending frames {first}-{last} to {job.server}...")
+    set_status(node, f"sending frames {first}-{last} to {job['server']}...")
     worker.start()
     return worker
 
@@ -116,10 +121,7 @@ def cancel(node) -> None:
         flag.set()
 
 
-def _work(node, job, folder: str, cancel_flag: threading.Event) -> None:
-    from vh.core.errors import VhError
-    from vh.server.host_job import run_job
-
+def _work(node, job: Dict, folder: str, cancel_flag: threading.Event) -> None:
     task = nuke.ProgressTask(f"VHMAE Harmonize: {node.name()}")
     started = time.monotonic()
 
@@ -130,22 +132,28 @@ def _work(node, job, folder: str, cancel_flag: threading.Event) -> None:
     def cancelled() -> bool:
         return cancel_flag.is_set() or task.isCancelled()
 
+    outcome: Dict = {}
     try:
-        result = run_job(job, cache_root(), progress=progress, cancelled=cancelled)
-    except VhError as exc:
-        message = "cancelled: no result kept" if cancelled() else f"error: {exc}"
+        result = vh_outproc.run_job(job, cache_root(), progress=progress, cancelled=cancelled, outcome=outcome)
+    except vh_outproc.JobError as exc:
+        stopped = isinstance(exc, vh_outproc.JobCancelled) or cancelled()
+        message = "cancelled: no result kept" if stopped else f"error: {exc}"
         nuke.executeInMainThread(_finish, args=(node, None, job, message))
     except Exception as exc:  # never let a worker die silently: the node must say what happened
         nuke.executeInMainThread(_finish, args=(node, None, job, f"error: unexpected {type(exc).__name__}: {exc}"))
     else:
         seconds = time.monotonic() - started
-        message = f"harmonized frames {job.first}-{job.last} with {job.model or 'the default model'} in {seconds:.1f} s"
-        nuke.executeInMainThread(_finish, args=(node, result, job, message))
+        message = (f"harmonized frames {job['first']}-{job['last']} with {job['model'] or 'the default model'} "
+                   f"in {seconds:.1f} s")
+        if job.get("export_cube") and outcome.get("cube"):
+            nuke.executeInMainThread(_finish_as_ocio, args=(node, outcome["cube"], message))
+        else:
+            nuke.executeInMainThread(_finish, args=(node, result, job, message))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _finish(node, result: str | None, job, message: str) -> None:
+def _finish(node, result: Optional[str], job: Dict, message: str) -> None:
     """Main thread: show the result (or keep the pass-through) and the status line."""
     _running.pop(node.name(), None)
     if result is not None:
@@ -153,8 +161,39 @@ def _finish(node, result: str | None, job, message: str) -> None:
             read = nuke.toNode("results")
             switch = nuke.toNode("use_results")
         read["file"].setValue(result.replace(os.sep, "/"))
-        read["first"].setValue(job.first)
-        read["last"].setValue(job.last)
+        read["first"].setValue(job["first"])
+        read["last"].setValue(job["last"])
         read["raw"].setValue(True)
         switch["which"].setValue(1)
     set_status(node, message)
+
+
+def lut_node_name(node) -> str:
+    return node.name() + "_OCIOFileTransform"
+
+
+def _finish_as_ocio(node, cube: str, message: str) -> None:
+    """Main thread: a native OCIOFileTransform beside the node (made once, updated on reruns), fed by the plate and
+    masked by the matte (the matte input's alpha, else the plate's), applying the shot's LUT in the working space.
+    The node itself keeps passing the plate through: the artist keeps the native node, not baked pixels."""
+    _running.pop(node.name(), None)
+    working = nuke.root()["workingSpaceLUT"].value() or "scene_linear"
+    with nuke.root():
+        lut = nuke.toNode(lut_node_name(node))
+        if lut is None:
+            lut = nuke.nodes.OCIOFileTransform()
+            lut.setName(lut_node_name(node))
+        lut["file"].setValue(cube.replace(os.sep, "/"))
+        lut["working_space"].setValue(working)
+        lut.setInput(0, node.input(0))
+        if node.input(1) is not None:
+            lut.setInput(1, node.input(1))
+            lut["maskChannelMask"].setValue("rgba.alpha")
+            lut["maskChannelInput"].setValue("none")
+        else:
+            lut.setInput(1, None)
+            lut["maskChannelMask"].setValue("none")
+            lut["maskChannelInput"].setValue("rgba.alpha")
+    with node:
+        nuke.toNode("use_results")["which"].setValue(0)
+    set_status(node, f"{message}, as {lut.name()} ({os.path.basename(cube)})")

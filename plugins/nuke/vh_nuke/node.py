@@ -1,19 +1,20 @@
 """Callbacks of the VHMAE Harmonize gizmo: creation, model refresh from the server, and option knobs.
 
-Model options come from the server's GetInfo, as nuke-ML-server builds its knobs: each option of the chosen
-model becomes a knob named `opt_<name>` on the "model options" tab, so a new server model needs no plugin change.
+Model options come from the server's GetInfo (asked out of process, see vh_outproc), as nuke-ML-server builds
+its knobs: each option of the chosen model becomes a knob named `opt_<name>` on the "model options" tab, so a new
+server model needs no plugin change. Standard library only, Python 3.9+.
 """
 
-from __future__ import annotations
-
 import os
+from typing import Dict
 
 import nuke
+import vh_outproc
 
 from . import deps
 
 OPTION_PREFIX = "opt_"
-_info_cache: dict[str, object] = {}
+_info_cache: Dict[str, dict] = {}
 
 
 def create():
@@ -58,57 +59,56 @@ def refresh(node) -> None:
     if problem:
         set_status(node, problem)
         return
-    from vh.server import client as vh_client
-
     address = node["server"].value()
     try:
-        with vh_client.Client(address) as client:
-            info = client.info(timeout=10)
-    except vh_client.RemoteError as exc:
+        info = vh_outproc.server_info(address, timeout=10)  # out of process: no gRPC in Nuke's Python
+    except vh_outproc.JobError as exc:
         set_status(node, f"server {address}: {exc}")
         return
     _info_cache[address] = info
-    names = [m.name for m in info.models]
+    names = [m["name"] for m in info["models"]]
     current = node["model"].value()
     node["model"].setValues(names)
-    node["model"].setValue(current if current in names else (info.default_model or names[0]))
+    node["model"].setValue(current if current in names else (info["default_model"] or names[0]))
     build_option_knobs(node, info)
-    set_status(node, f"connected to {address}: {len(names)} models on {info.device.name}")
+    set_status(node, f"connected to {address}: {len(names)} models on {info['device']}")
 
 
 def build_option_knobs(node, info) -> None:
     """Replace the opt_* knobs with the chosen model's options (values the user set are kept by name)."""
-    model = next((m for m in info.models if m.name == node["model"].value()), None)
+    model = next((m for m in info["models"] if m["name"] == node["model"].value()), None)
     old = {k: node[k].value() for k in node.knobs() if k.startswith(OPTION_PREFIX)}
     for name in list(old):
         node.removeKnob(node[name])
     if model is None:
         return
-    for spec in model.options:
+    for spec in model["options"]:
         knob = _make_knob(spec)
         node.addKnob(knob)
         if knob.name() in old:
             knob.setValue(old[knob.name()])
 
 
-def _make_knob(spec):
-    name, label = OPTION_PREFIX + spec.name, spec.name.replace("_", " ")
-    default = getattr(spec.default_value, spec.default_value.WhichOneof("value") or "number")
-    if spec.kind == "float":
+def _make_knob(spec: dict):
+    """A knob for one model option, as the server describes it (name, kind, default, minimum/maximum, choices)."""
+    name, label = OPTION_PREFIX + spec["name"], spec["name"].replace("_", " ")
+    kind = spec["kind"]
+    if kind == "float":
         knob = nuke.Double_Knob(name, label)
-        if spec.HasField("minimum") and spec.HasField("maximum"):
-            knob.setRange(spec.minimum, spec.maximum)
-    elif spec.kind == "int":
+        if "minimum" in spec and "maximum" in spec:
+            knob.setRange(spec["minimum"], spec["maximum"])
+    elif kind == "int":
         knob = nuke.Int_Knob(name, label)
-    elif spec.kind == "bool":
+    elif kind == "bool":
         knob = nuke.Boolean_Knob(name, label)
     else:
-        knob = nuke.Enumeration_Knob(name, label, list(spec.choices))
-    knob.setValue(default)
-    knob.setTooltip(spec.help)
+        knob = nuke.Enumeration_Knob(name, label, list(spec["choices"]))
+    if spec.get("default") is not None:
+        knob.setValue(spec["default"])
+    knob.setTooltip(spec.get("help", ""))
     return knob
 
 
-def option_values(node) -> dict[str, object]:
+def option_values(node) -> Dict[str, object]:
     """The model options the user set, by option name."""
     return {k[len(OPTION_PREFIX):]: node[k].value() for k in node.knobs() if k.startswith(OPTION_PREFIX)}

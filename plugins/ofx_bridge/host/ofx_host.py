@@ -43,7 +43,9 @@ REPLY_DEFAULT = 14
 
 CONTEXT_GENERAL = "OfxImageEffectContextGeneral"
 CONTEXT_FILTER = "OfxImageEffectContextFilter"
-DEPTHS = {"float": ("OfxBitDepthFloat", np.float32), "half": ("OfxBitDepthHalf", np.float16)}
+DEPTHS = {"float": ("OfxBitDepthFloat", np.float32), "half": ("OfxBitDepthHalf", np.float16),
+          "short": ("OfxBitDepthShort", np.uint16), "byte": ("OfxBitDepthByte", np.uint8)}
+SCALE = {"short": 65535.0, "byte": 255.0}  # integer depths hold 0..1 as 0..SCALE
 COMPONENTS = {4: "OfxImageComponentRGBA", 1: "OfxImageComponentAlpha", 3: "OfxImageComponentRGB"}
 
 H = C.c_void_p  # every OFX handle is an opaque pointer
@@ -219,7 +221,7 @@ class Clip:
 
     frames: Callable[[int], np.ndarray | None] | None
     frame_range: tuple[int, int] = (1, 1)
-    depth: str = "float"  # "float" | "half"
+    depth: str = "float"  # "float" | "half" | "short" | "byte" (0..1 rounded to the integer range)
     origin: tuple[int, int] = (0, 0)  # bounds x1, y1: the host may place images anywhere
     row_padding: int = 0  # extra bytes at the end of every row (rowBytes > width * pixel)
 
@@ -276,8 +278,12 @@ class _ParamSet:
 class OfxHost:
     """Loads one bundle and serves its suites. Not re-entrant across hosts: one OfxHost per process is typical."""
 
-    def __init__(self, bundle: str | os.PathLike, cpus: int | None = None):
+    def __init__(self, bundle: str | os.PathLike, cpus: int | None = None, temporal: bool = True):
+        """`temporal=False` models hosts without temporal clip access (MLT, editors): the host property says 0 and
+        clipGetImage answers with the frame being rendered, whatever time is asked."""
         self.bundle = Path(bundle)
+        self.temporal = temporal
+        self.render_time: float | None = None
         binary = self.bundle / "Contents" / "Linux-x86-64" / f"{self.bundle.name.removesuffix('.ofx.bundle')}.ofx"
         if not binary.is_file():
             raise FileNotFoundError(f"no plugin binary at {binary}")
@@ -308,9 +314,10 @@ class OfxHost:
             "OfxPropName": "org.vh.headless-test-host", "OfxPropLabel": "vh headless test host",
             "OfxImageEffectHostPropIsBackground": 1, "OfxImageEffectPropSupportsOverlays": 0,
             "OfxImageEffectPropSupportsMultiResolution": 1, "OfxImageEffectPropSupportsTiles": 1,
-            "OfxImageEffectPropTemporalClipAccess": 1, "OfxImageEffectPropSupportsMultipleClipDepths": 0,
+            "OfxImageEffectPropTemporalClipAccess": int(temporal), "OfxImageEffectPropSupportsMultipleClipDepths": 0,
             "OfxImageEffectPropSupportedContexts": [CONTEXT_GENERAL, CONTEXT_FILTER],
-            "OfxImageEffectPropSupportedPixelDepths": ["OfxBitDepthFloat", "OfxBitDepthHalf"],
+            "OfxImageEffectPropSupportedPixelDepths": ["OfxBitDepthFloat", "OfxBitDepthHalf", "OfxBitDepthShort",
+                                                       "OfxBitDepthByte"],
         })
         self._build_suites()
         self._host_struct = OfxHostStruct(self._handle(self.host_props), self._fetch_suite)
@@ -390,8 +397,8 @@ class OfxHost:
             clip = {"Source": source, "Matte": matte}.get(name)
             depth = DEPTHS[source.depth][0]
             comps = COMPONENTS[4]
-            if name == "Matte" and clip is not None:
-                sample = np.asarray(clip.frames(clip.frame_range[0]))
+            if clip is not None or name == "Output":  # Output: the Source's components, as Filter hosts do
+                sample = np.asarray((clip or source).frames((clip or source).frame_range[0]))
                 comps = COMPONENTS[1 if sample.ndim == 2 else sample.shape[2]]
             props = PropertySet("clip", {
                 "OfxPropName": name, "OfxImageClipPropConnected": int(name == "Output" or clip is not None),
@@ -670,6 +677,8 @@ class OfxHost:
     def _image(self, clip: _ClipInstance, time: float) -> _Image | None:
         inst = self._current
         t = round(time)
+        if clip.name != "Output" and not self.temporal and self.render_time is not None:
+            t = round(self.render_time)  # such hosts hold only the frame being rendered
         if clip.name != "Output":
             needed = inst.frames_needed_now.get(clip.name) if inst.frames_needed_now is not None else None
             if needed is not None and not any(lo <= t <= hi for lo, hi in needed):
@@ -684,7 +693,8 @@ class OfxHost:
         else:
             depth = clip.source.depth
             width, height = clip.size
-            pixels = np.broadcast_to(np.float32(0), (height, width, 4))  # only the shape is used
+            comps = {v: k for k, v in COMPONENTS.items()}[clip.props.get("OfxImageEffectPropComponents")]
+            pixels = np.broadcast_to(np.float32(0), (height, width, comps))  # only the shape is used
         dtype = DEPTHS[depth][1]
         pixels = np.asarray(pixels)
         if pixels.ndim == 2:
@@ -698,7 +708,10 @@ class OfxHost:
         view_bottom_up = np.lib.stride_tricks.as_strided(
             raw.view(dtype), shape=(height, width, comps), strides=(row_bytes, comps * item, item))
         if clip.name != "Output":
-            view_bottom_up[:] = pixels[::-1]  # one copy, converting to the clip's depth on the way
+            if depth in SCALE:
+                view_bottom_up[:] = np.rint(np.clip(pixels[::-1], 0.0, 1.0) * SCALE[depth])
+            else:
+                view_bottom_up[:] = pixels[::-1]  # one copy, converting to the clip's depth on the way
         x1, y1 = clip.source.origin
         props = PropertySet("image", {
             "OfxImageEffectPropPixelDepth": DEPTHS[depth][0], "OfxImageEffectPropComponents": COMPONENTS[comps],
@@ -894,16 +907,20 @@ class OfxInstance:
             "OfxImageEffectPropSequentialRenderStatus": 0, "OfxImageEffectPropInteractiveRenderStatus": 0,
         })
         self.outputs.pop(time, None)
+        self.host.render_time = time
         try:
             status = self.host._call("OfxImageEffectActionRender", self.effect, args)
         finally:
             self.frames_needed_now = None
+            self.host.render_time = None
         self.host.stats["renders"] += 1
         if status != OK:
             message = self.host.persistent.get(self.handle, ("", None))[1]
             raise OfxRenderError(status, message)
         if time not in self.outputs:
             raise OfxError("Render returned OK without fetching and releasing the Output image")
+        if self.source.depth in SCALE:
+            return self.outputs[time].astype(np.float32) / np.float32(SCALE[self.source.depth])
         return self.outputs[time].astype(np.float32, copy=False)
 
     @property

@@ -249,7 +249,10 @@ struct OfxMultiThreadSuiteV1 {
 #define kOfxImageEffectPropPixelDepth "OfxImageEffectPropPixelDepth"
 #define kOfxImageEffectPropFrameRange "OfxImageEffectPropFrameRange"
 #define kOfxImageComponentRGBA "OfxImageComponentRGBA"
+#define kOfxImageComponentRGB "OfxImageComponentRGB"
 #define kOfxImageComponentAlpha "OfxImageComponentAlpha"
+#define kOfxBitDepthByte "OfxBitDepthByte"
+#define kOfxBitDepthShort "OfxBitDepthShort"
 #define kOfxBitDepthFloat "OfxBitDepthFloat"
 #define kOfxBitDepthHalf "OfxBitDepthHalf"
 // GetFramesNeeded / GetRegionsOfInterest answer one property per input clip: this prefix + the clip's name.

@@ -34,6 +34,15 @@ double getDouble(OfxPropertySetHandle props, const char* name, int index) {
   return value;
 }
 
+int getIntOr(OfxPropertySetHandle props, const char* name, int index, int fallback) {
+  int value = 0;
+  return props && suites().prop->propGetInt(props, name, index, &value) == kOfxStatOK ? value : fallback;
+}
+
+bool getDoubleIf(OfxPropertySetHandle props, const char* name, int index, double* value) {
+  return props && suites().prop->propGetDouble(props, name, index, value) == kOfxStatOK;
+}
+
 std::string getString(OfxPropertySetHandle props, const char* name, int index) {
   char* value = nullptr;
   check(suites().prop->propGetString(props, name, index, &value), "string", name);
@@ -60,12 +69,15 @@ HostImage::HostImage(OfxImageClipHandle clip, const char* clipName, double time)
                getInt(handle_, kOfxImagePropBounds, 2), getInt(handle_, kOfxImagePropBounds, 3)};
     const std::string depth = getString(handle_, kOfxImageEffectPropPixelDepth);
     const std::string comps = getString(handle_, kOfxImageEffectPropComponents);
-    if (depth == kOfxBitDepthFloat) type_ = SampleType::kFloat32;
-    else if (depth == kOfxBitDepthHalf) type_ = SampleType::kFloat16;
-    else throw BridgeError(where + " is " + depth + "; VHMAE Harmonize needs float or half images");
+    if (depth == kOfxBitDepthFloat) depth_ = Depth::kFloat;
+    else if (depth == kOfxBitDepthHalf) depth_ = Depth::kHalf;
+    else if (depth == kOfxBitDepthShort) depth_ = Depth::kShort;
+    else if (depth == kOfxBitDepthByte) depth_ = Depth::kByte;
+    else throw BridgeError(where + " has pixel depth " + depth + "; VHMAE Harmonize reads float, half, short or byte");
     if (comps == kOfxImageComponentRGBA) components_ = 4;
+    else if (comps == kOfxImageComponentRGB) components_ = 3;
     else if (comps == kOfxImageComponentAlpha) components_ = 1;
-    else throw BridgeError(where + " has components " + comps + "; VHMAE Harmonize needs RGBA (or Alpha mattes)");
+    else throw BridgeError(where + " has components " + comps + "; VHMAE Harmonize reads RGBA, RGB or Alpha");
     if (!data_ || width() <= 0 || height() <= 0) throw BridgeError(where + " is empty");
     // Rows may be padded (|rowBytes| > width * pixel) or stored top-down (negative rowBytes); never shorter.
     if (static_cast<std::size_t>(std::abs(rowBytes_)) < std::size_t(width()) * pixelBytes())

@@ -21,7 +21,17 @@ struct HostSuites {
   const OfxMessageSuiteV2* message2 = nullptr;  // persistent messages; preferred
   const OfxMessageSuiteV1* message1 = nullptr;  // fallback for hosts without V2
   const OfxMultiThreadSuiteV1* thread = nullptr;  // optional: without it pixel loops run on the render thread
+  // The host's kOfxImageEffectPropTemporalClipAccess. Hosts without it (MLT, most editors) give one frame per
+  // render and answer clipGetImage with that frame whatever the time asked: each frame is then its own window.
+  bool temporal = true;
 };
+
+// Pixel depths a host may hand over. Byte and short are normalised to 0..1 on the wire (float32); half travels
+// as float16 and float as float32, unchanged.
+enum class Depth { kByte, kShort, kHalf, kFloat };
+inline std::size_t depthBytes(Depth d) { return d == Depth::kByte ? 1 : (d == Depth::kFloat ? 4 : 2); }
+inline SampleType wireType(Depth d) { return d == Depth::kHalf ? SampleType::kFloat16 : SampleType::kFloat32; }
+inline Depth depthOf(SampleType t) { return t == SampleType::kFloat16 ? Depth::kHalf : Depth::kFloat; }
 
 // The suites of the current host (set by kOfxActionLoad, cleared by kOfxActionUnload).
 HostSuites& suites();
@@ -29,6 +39,9 @@ HostSuites& suites();
 // Property helpers that throw BridgeError naming the property, so a host omission reads as a sentence.
 int getInt(OfxPropertySetHandle props, const char* name, int index = 0);
 double getDouble(OfxPropertySetHandle props, const char* name, int index = 0);
+// Optional properties: `fallback` when the host does not provide them (hosts differ in what they set).
+int getIntOr(OfxPropertySetHandle props, const char* name, int index, int fallback);
+bool getDoubleIf(OfxPropertySetHandle props, const char* name, int index, double* value);
 std::string getString(OfxPropertySetHandle props, const char* name, int index = 0);
 void* getPointer(OfxPropertySetHandle props, const char* name, int index = 0);
 
@@ -44,9 +57,10 @@ class HostImage {
   const OfxRectI& bounds() const { return bounds_; }
   int width() const { return bounds_.x2 - bounds_.x1; }
   int height() const { return bounds_.y2 - bounds_.y1; }
-  int components() const { return components_; }
-  SampleType type() const { return type_; }
-  std::size_t pixelBytes() const { return components_ * sampleBytes(type_); }
+  int components() const { return components_; }  // 4 (RGBA), 3 (RGB) or 1 (Alpha)
+  Depth depth() const { return depth_; }
+  SampleType type() const { return wireType(depth_); }  // the sample type this image travels as
+  std::size_t pixelBytes() const { return components_ * depthBytes(depth_); }
   // Start of image row y (canonical, y1 <= y < y2; OFX rows go bottom-up). Row bytes may be negative.
   std::uint8_t* row(int y) const { return data_ + std::ptrdiff_t(y - bounds_.y1) * rowBytes_; }
 
@@ -56,7 +70,7 @@ class HostImage {
   OfxRectI bounds_{};
   int rowBytes_ = 0;
   int components_ = 0;
-  SampleType type_ = SampleType::kFloat32;
+  Depth depth_ = Depth::kFloat;
 };
 
 // A block of host memory (memory suite) owned by one instance; freed on destruction.

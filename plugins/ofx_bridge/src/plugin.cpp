@@ -6,10 +6,19 @@
 // every harmonized frame of it, so t+1, t+2, ... come from the cache. Because windows are fixed, not centred on
 // t, a frame's result does not depend on the order the host renders in. A window that runs past the clip's end
 // is sent short and the server's engine pads it (edge replicate), exactly as `vh harmonize` pads a clip's end;
-// render times outside the clip clamp to its first or last frame.
+// render times outside the clip clamp to its first or last frame. A host without a frame range (MLT) starts the
+// windows at frame 0 and never shortens the last one.
 //
-// Errors. Every failure (no server, unknown model, bad images) becomes one persistent message on the node and
-// kOfxStatFailed; no exception ever crosses into the host.
+// Hosts without temporal clip access (the host property kOfxImageEffectPropTemporalClipAccess is 0: MLT, most
+// editors) give the plugin only the frame being rendered, so there each frame is its own window of one frame:
+// the models' temporal smoothing cannot run there, and results equal `vh harmonize` run on each frame alone.
+//
+// Pixels. Source and Output may be RGBA or RGB, in float, half, short or byte, whatever the host offers; byte
+// and short travel as 0..1 float32 and come back clamped to 0..1. An RGB Source needs the Matte input.
+//
+// Errors. Every failure (no server, unknown model, bad images) becomes one persistent message on the node (hosts
+// without a UI write it to their log) and kOfxStatFailed; a failed render first copies the Source to the Output,
+// so a host that shows the frame anyway shows the plate, not black. No exception ever crosses into the host.
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -107,12 +116,28 @@ struct WindowSpan {
 };
 
 WindowSpan windowFor(const Instance& inst, double time, int size) {
-  OfxPropertySetHandle clipProps = nullptr;
-  suites().effect->clipGetPropertySet(inst.source, &clipProps);
-  const int first = static_cast<int>(std::floor(getDouble(clipProps, kOfxImageEffectPropFrameRange, 0) + 0.5));
-  int last = static_cast<int>(std::floor(getDouble(clipProps, kOfxImageEffectPropFrameRange, 1) + 0.5));
-  if (last < first) last = first;
   int frame = static_cast<int>(std::floor(time + 0.5));
+  if (!suites().temporal) return WindowSpan{frame, 1, 0};  // only the frame given: a window of one
+  // The Source's frame range, else the effect's, else none (windows from frame 0, the last one not shortened).
+  OfxPropertySetHandle clipProps = nullptr, effectProps = nullptr;
+  suites().effect->clipGetPropertySet(inst.source, &clipProps);
+  suites().effect->getPropertySet(inst.effect, &effectProps);
+  double range[2] = {0.0, 0.0};
+  bool known = getDoubleIf(clipProps, kOfxImageEffectPropFrameRange, 0, &range[0]) &&
+               getDoubleIf(clipProps, kOfxImageEffectPropFrameRange, 1, &range[1]);
+  if (!known)
+    known = getDoubleIf(effectProps, kOfxImageEffectPropFrameRange, 0, &range[0]) &&
+            getDoubleIf(effectProps, kOfxImageEffectPropFrameRange, 1, &range[1]);
+  if (!known) {
+    WindowSpan span;
+    span.start = frame >= 0 ? frame / size * size : -((-frame + size - 1) / size) * size;
+    span.count = size;
+    span.index = frame - span.start;
+    return span;
+  }
+  const int first = static_cast<int>(std::floor(range[0] + 0.5));
+  int last = static_cast<int>(std::floor(range[1] + 0.5));
+  if (last < first) last = first;
   frame = frame < first ? first : (frame > last ? last : frame);
   WindowSpan span;
   span.start = first + (frame - first) / size * size;
@@ -122,11 +147,10 @@ WindowSpan windowFor(const Instance& inst, double time, int size) {
 }
 
 bool matteConnected(const Instance& inst) {
+  // A host that lacks the optional clip, or leaves its Connected property unset, has no matte connected.
   OfxPropertySetHandle props = nullptr;
-  suites().effect->clipGetPropertySet(inst.matte, &props);
-  int connected = 0;
-  suites().prop->propGetInt(props, kOfxImageClipPropConnected, 0, &connected);
-  return connected != 0;
+  if (!inst.matte || suites().effect->clipGetPropertySet(inst.matte, &props) != kOfxStatOK) return false;
+  return getIntOr(props, kOfxImageClipPropConnected, 0, 0) != 0;
 }
 
 std::string settingsKey(const Settings& s, const HostImage& frame, bool matte) {
@@ -135,7 +159,8 @@ std::string settingsKey(const Settings& s, const HostImage& frame, bool matte) {
   const OfxRectI& b = frame.bounds();
   return s.address + '\n' + s.stream.model + '\n' + s.stream.options + '\n' + strength + '\n' + s.stream.colorspace +
          '\n' + std::to_string(s.window) + '\n' + std::to_string(b.x1) + ',' + std::to_string(b.y1) + ',' +
-         std::to_string(b.x2) + ',' + std::to_string(b.y2) + '\n' + std::to_string(int(frame.type())) +
+         std::to_string(b.x2) + ',' + std::to_string(b.y2) + '\n' + std::to_string(int(frame.depth())) +
+         ',' + std::to_string(frame.components()) +
          (matte ? "\nmatte" : "\nalpha");
 }
 
@@ -175,6 +200,8 @@ OfxStatus describe(OfxImageEffectHandle descriptor) {
   p.propSetString(props, kOfxImageEffectPropSupportedContexts, 1, kOfxImageEffectContextGeneral);
   p.propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 0, kOfxBitDepthFloat);
   p.propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 1, kOfxBitDepthHalf);
+  p.propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 2, kOfxBitDepthShort);
+  p.propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 3, kOfxBitDepthByte);
   p.propSetInt(props, kOfxImageEffectPropTemporalClipAccess, 0, 1);
   // Harmonization is global (colour statistics of the whole frame): no tiles, one resolution per render.
   p.propSetInt(props, kOfxImageEffectPropSupportsTiles, 0, 0);
@@ -200,6 +227,7 @@ OfxStatus describeInContext(OfxImageEffectHandle descriptor) {
   OfxPropertySetHandle clip = nullptr;
   suites().effect->clipDefine(descriptor, kOfxImageEffectSimpleSourceClipName, &clip);
   p.propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentRGBA);
+  p.propSetString(clip, kOfxImageEffectPropSupportedComponents, 1, kOfxImageComponentRGB);
   p.propSetInt(clip, kOfxImageEffectPropTemporalClipAccess, 0, 1);
   p.propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
 
@@ -213,6 +241,7 @@ OfxStatus describeInContext(OfxImageEffectHandle descriptor) {
 
   suites().effect->clipDefine(descriptor, kOfxImageEffectOutputClipName, &clip);
   p.propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentRGBA);
+  p.propSetString(clip, kOfxImageEffectPropSupportedComponents, 1, kOfxImageComponentRGB);
   p.propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
 
   OfxParamSetHandle params = nullptr;
@@ -262,9 +291,11 @@ OfxStatus createInstance(OfxImageEffectHandle effect) {
   inst->effect = effect;
   const OfxImageEffectSuiteV1& e = *suites().effect;
   if (e.clipGetHandle(effect, kOfxImageEffectSimpleSourceClipName, &inst->source, nullptr) != kOfxStatOK ||
-      e.clipGetHandle(effect, kMatteClip, &inst->matte, nullptr) != kOfxStatOK ||
-      e.clipGetHandle(effect, kOfxImageEffectOutputClipName, &inst->output, nullptr) != kOfxStatOK)
-    throw BridgeError("the host did not create the Source, Matte and Output clips");
+      e.clipGetHandle(effect, kOfxImageEffectOutputClipName, &inst->output, nullptr) != kOfxStatOK || !inst->source ||
+      !inst->output)
+    throw BridgeError("the host did not create the Source and Output clips");
+  // The Matte clip is optional: a host may not create it at all (then the Source's alpha is the matte).
+  if (e.clipGetHandle(effect, kMatteClip, &inst->matte, nullptr) != kOfxStatOK) inst->matte = nullptr;
   OfxParamSetHandle params = nullptr;
   e.getParamSet(effect, &params);
   for (auto [name, handle] : {std::pair{kParamAddress, &inst->address}, {kParamModel, &inst->model},
@@ -294,7 +325,9 @@ OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inAr
   std::lock_guard<std::mutex> lock(inst.mutex);
   inst.cache.clear();  // any change makes the cached windows unreachable; free their memory now
   if (name != kParamAddress && name != kParamModel && name != kParamConnect) return kOfxStatOK;
-  const Settings s = readSettings(inst, getDouble(inArgs, kOfxPropTime));
+  double time = 0.0;
+  getDoubleIf(inArgs, kOfxPropTime, 0, &time);
+  const Settings s = readSettings(inst, time);
   try {
     if (name == kParamConnect) inst.client.reset();  // a fresh GetInfo: the server may have been restarted
     HarmonizeClient& client = inst.clientFor(s.address);
@@ -319,7 +352,9 @@ OfxStatus getFramesNeeded(OfxImageEffectHandle effect, OfxPropertySetHandle inAr
   const WindowSpan span = windowFor(inst, time, s.window);
   const double range[2] = {double(span.start), double(span.start + span.count - 1)};
   suites().prop->propSetDoubleN(outArgs, (std::string(kOfxImageClipPropFrameRangePrefix) + "Source").c_str(), 2, range);
-  suites().prop->propSetDoubleN(outArgs, (std::string(kOfxImageClipPropFrameRangePrefix) + kMatteClip).c_str(), 2, range);
+  if (inst.matte)
+    suites().prop->propSetDoubleN(outArgs, (std::string(kOfxImageClipPropFrameRangePrefix) + kMatteClip).c_str(), 2,
+                                  range);
   return kOfxStatOK;
 }
 
@@ -329,7 +364,7 @@ OfxStatus getRegionsOfInterest(OfxImageEffectHandle effect, OfxPropertySetHandle
   const double time = getDouble(inArgs, kOfxPropTime);
   for (auto [clip, name] : {std::pair{inst.source, "Source"}, {inst.matte, kMatteClip}}) {
     OfxRectD rod{};
-    if (suites().effect->clipGetRegionOfDefinition(clip, time, &rod) != kOfxStatOK) continue;
+    if (!clip || suites().effect->clipGetRegionOfDefinition(clip, time, &rod) != kOfxStatOK) continue;
     suites().prop->propSetDoubleN(outArgs, (std::string(kOfxImageClipPropRoIPrefix) + name).c_str(), 4, &rod.x1);
   }
   return kOfxStatOK;
@@ -343,7 +378,8 @@ OfxStatus getRegionsOfInterest(OfxImageEffectHandle effect, OfxPropertySetHandle
 // needs them and each host image is released once packed, so only one packed frame (and matte) is held besides
 // the results: a window of 4K frames does not need the whole window's input in memory at once.
 const WindowResult& harmonizeWindow(Instance& inst, const Settings& s, const WindowSpan& span, const std::string& key,
-                                    const OfxRectI& frame, SampleType type, bool matte) {
+                                    const OfxRectI& frame, Depth depth, int components, bool matte) {
+  const SampleType type = wireType(depth);
   FrameGeometry geometry;
   geometry.width = frame.x2 - frame.x1;
   geometry.height = frame.y2 - frame.y1;
@@ -365,8 +401,8 @@ const WindowResult& harmonizeWindow(Instance& inst, const Settings& s, const Win
     {
       HostImage source(inst.source, "Source", t);
       const OfxRectI& b = source.bounds();
-      if (b.x1 != frame.x1 || b.y1 != frame.y1 || b.x2 != frame.x2 || b.y2 != frame.y2 || source.type() != type ||
-          source.components() != 4)
+      if (b.x1 != frame.x1 || b.y1 != frame.y1 || b.x2 != frame.x2 || b.y2 != frame.y2 || source.depth() != depth ||
+          source.components() != components)
         throw BridgeError("Source frame " + std::to_string(t) + " differs in size or depth from the frame rendered; "
                           "all frames of a window must match");
       packImage(source, type, image.data());
@@ -388,11 +424,16 @@ const WindowResult& harmonizeWindow(Instance& inst, const Settings& s, const Win
   return inst.cache.insert(std::move(result));
 }
 
-OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
-  Instance& inst = *instanceOf(effect);
-  const double time = getDouble(inArgs, kOfxPropTime);
-  const OfxRectI window{getInt(inArgs, kOfxImageEffectPropRenderWindow, 0), getInt(inArgs, kOfxImageEffectPropRenderWindow, 1),
-                        getInt(inArgs, kOfxImageEffectPropRenderWindow, 2), getInt(inArgs, kOfxImageEffectPropRenderWindow, 3)};
+OfxRectI renderWindow(const Instance& inst, OfxPropertySetHandle inArgs, double time) {
+  int w[4];
+  for (int i = 0; i < 4; ++i) w[i] = getIntOr(inArgs, kOfxImageEffectPropRenderWindow, i, 0);
+  if (w[2] > w[0] && w[3] > w[1]) return OfxRectI{w[0], w[1], w[2], w[3]};
+  // No (or an empty) render window: the whole output image.
+  HostImage output(inst.output, kOfxImageEffectOutputClipName, time);
+  return output.bounds();
+}
+
+OfxStatus renderFrame(Instance& inst, double time, const OfxRectI& window) {
   const Settings s = readSettings(inst, time);
   const WindowSpan span = windowFor(inst, time, s.window);
   const bool matte = matteConnected(inst);
@@ -401,13 +442,16 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   // Frame t's own input decides whether the cached window still holds (see window_cache.h).
   std::string key;
   OfxRectI frame{};
-  SampleType type{};
+  Depth depth{};
+  int components = 4;
   std::uint64_t input;
   {
     HostImage image(inst.source, "Source", t);
-    if (image.components() != 4) throw BridgeError("the Source clip must be RGBA");
+    if (image.components() == 1 || (image.components() == 3 && !matte))
+      throw BridgeError("the Source clip must be RGBA (its alpha is the matte), or RGB with the Matte input connected");
     frame = image.bounds();
-    type = image.type();
+    depth = image.depth();
+    components = image.components();
     key = settingsKey(s, image, matte);
     input = fingerprint(image);
   }
@@ -420,16 +464,35 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   const std::uint8_t* result = inst.cache.find(key, span.start, span.index, input);
   if (!result) {
     try {
-      result = harmonizeWindow(inst, s, span, key, frame, type, matte).frames[span.index].data();
+      result = harmonizeWindow(inst, s, span, key, frame, depth, components, matte).frames[span.index].data();
     } catch (const BridgeError&) {
       inst.client.reset();  // reconnect (and re-read GetInfo) next time: the server may have restarted
       throw;
     }
   }
   HostImage output(inst.output, kOfxImageEffectOutputClipName, time);
-  unpackImage(result, frame, type, output, window);
-  clearError(effect);
+  unpackImage(result, frame, wireType(depth), output, window);
+  clearError(inst.effect);
   return kOfxStatOK;
+}
+
+OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
+  Instance& inst = *instanceOf(effect);
+  double time = 0.0;
+  if (!getDoubleIf(inArgs, kOfxPropTime, 0, &time)) throw BridgeError("the host gave no time to render");
+  const OfxRectI window = renderWindow(inst, inArgs, time);
+  try {
+    return renderFrame(inst, time, window);
+  } catch (...) {
+    // Leave the plate in the output rather than black or stale memory, then report the error as usual.
+    try {
+      HostImage source(inst.source, "Source", time);
+      HostImage output(inst.output, kOfxImageEffectOutputClipName, time);
+      copyImage(source, output, window);
+    } catch (...) {
+    }
+    throw;
+  }
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -451,6 +514,7 @@ OfxStatus load() {
   h.message2 = fetch<OfxMessageSuiteV2>(kOfxMessageSuite, 2);
   h.message1 = h.message2 ? nullptr : fetch<OfxMessageSuiteV1>(kOfxMessageSuite, 1);
   h.thread = fetch<OfxMultiThreadSuiteV1>(kOfxMultiThreadSuite, 1);
+  h.temporal = !h.prop || !h.host || getIntOr(h.host->host, kOfxImageEffectPropTemporalClipAccess, 0, 1) != 0;
   if (!h.prop || !h.param || !h.effect || !h.memory) return kOfxStatErrMissingHostFeature;
   return kOfxStatOK;
 }
@@ -462,7 +526,7 @@ OfxStatus mainEntry(const char* action, const void* handle, OfxPropertySetHandle
     if (a == kOfxActionLoad) return load();
     if (!suites().prop) return kOfxStatErrMissingHostFeature;  // an action before Load
     if (a == kOfxActionUnload) {
-      suites() = HostSuites{suites().host, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+      suites() = HostSuites{suites().host, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, true};
       return kOfxStatOK;
     }
     if (a == kOfxActionDescribe) return describe(effect);

@@ -6,11 +6,15 @@ temporary Saver to EXR, streams them to the server, and adds a Loader with the r
 the plate fed. Nothing else in the comp changes, and the whole edit is one undo step.
 
 Fusion calls follow the Fusion Scripting Guide (Composition.AddTool/GetToolList/Render/AskUser/Lock/StartUndo,
-Operator.SetInput/ConnectInput/Delete/SetAttrs, Output.GetConnectedInputs, Input.ConnectTo). Python 3.6-safe.
+Operator.SetInput/ConnectInput/Delete/SetAttrs, Output.GetConnectedInputs, Input.ConnectTo). Standard library
+only, Python 3.9+: the job runs out of process in the vh installation's Python (vh_outproc); its progress lines
+are printed to the console, and stopping the script (its stdin closes) or `cancelled()` stops the job cleanly.
 """
 
 import os
 import shutil
+
+import vh_outproc
 
 from . import colour, settings
 
@@ -71,11 +75,8 @@ def ask_settings(comp, server, model):
     return answer["server"], answer["model"], float(answer["strength"])
 
 
-def main(comp, project=None, ask=True, server=None, model=None, strength=1.0, log=print):
+def main(comp, project=None, ask=True, server=None, model=None, strength=1.0, log=print, cancelled=None):
     """Run the whole job on `comp`; returns the new Loader, or None when cancelled or failed (message logged)."""
-    from vh.core.errors import VhError
-    from vh.server.host_job import HostJob, run_job
-
     server, model = server or settings.server(), model if model is not None else settings.model()
     try:
         plate, matte = selected_plate_and_matte(comp)
@@ -93,13 +94,17 @@ def main(comp, project=None, ask=True, server=None, model=None, strength=1.0, lo
             log("[vh] rendering frames %d-%d to EXR..." % (first, last))
             plate_pattern = render_to_exr(comp, plate, folder, "plate", first, last)
             matte_pattern = render_to_exr(comp, matte, folder, "matte", first, last) if matte else None
-            job = HostJob(server=server, plate=plate_pattern, matte=matte_pattern, first=first, last=last,
-                          model=model, strength=strength, colorspace=space, ocio_config=config,
-                          client_name="Fusion / vh_resolve")
-            result = run_job(job, settings.cache_root(), progress=lambda d, t, m: log("[vh] %s" % m))
+            job = dict(server=server, plate=plate_pattern, matte=matte_pattern, first=first, last=last,
+                       model=model, strength=strength, colorspace=space, ocio_config=config,
+                       client_name="Fusion / vh_resolve")
+            result = vh_outproc.run_job(job, settings.cache_root(), progress=lambda d, t, m: log("[vh] %s" % m),
+                                        cancelled=cancelled)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-    except (FusionScriptError, VhError, ValueError) as exc:
+    except vh_outproc.JobCancelled:
+        log("[vh] cancelled: no result kept")
+        return None
+    except (FusionScriptError, vh_outproc.JobError, ValueError) as exc:
         log("[vh] error: %s" % exc)
         return None
     return add_result_loader(comp, plate, result, first)

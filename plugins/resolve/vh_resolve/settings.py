@@ -14,9 +14,9 @@ def model():
 
 
 def cache_root():
-    from vh.server.host_job import default_cache_root
+    import vh_outproc
 
-    return default_cache_root("resolve")
+    return vh_outproc.default_cache_root("resolve")
 
 
 def work_dir(prefix):

@@ -4,13 +4,17 @@ The clip's alpha is the matte (key it, or bring it in with an alpha channel, fir
 clip's range through the render queue as float EXR with alpha, streams the frames to vh-server, imports the
 harmonized sequence with MediaPool.ImportMedia and appends it on a new video track at the clip's record frame.
 
-Resolve calls follow Resolve's scripting README (checked against fusionscript-stubs in the tests). Python 3.6-safe.
+Resolve calls follow Resolve's scripting README (checked against fusionscript-stubs in the tests). Standard
+library only, Python 3.9+: the job (and the check that the clip has a matte) runs out of process in the vh
+installation's Python (vh_outproc); progress lines go to the console, `cancelled()` stops the job cleanly.
 """
 
 import glob
 import os
 import shutil
 import time
+
+import vh_outproc
 
 from . import colour, settings
 
@@ -57,24 +61,8 @@ def as_sequence(files, folder):
     return pattern
 
 
-def check_matte(pattern, count):
-    """The clip must carry a matte in its alpha; an opaque alpha would repaint the whole frame."""
-    import numpy as np
-
-    from vh.server.exr import read_exr
-
-    for i in range(1, count + 1):
-        pixels = read_exr(pattern % i).pixels
-        if pixels.shape[-1] >= 4 and float(np.min(pixels[..., 3])) < 0.999:
-            return
-    raise TimelineScriptError("the clip's alpha is opaque on every frame: key the foreground (or import it with alpha) first")
-
-
-def main(resolve, server=None, model=None, strength=1.0, log=print):
+def main(resolve, server=None, model=None, strength=1.0, log=print, cancelled=None):
     """Run the whole job on the current timeline clip; returns the new TimelineItem, or None (message logged)."""
-    from vh.core.errors import VhError
-    from vh.server.host_job import HostJob, run_job
-
     project = resolve.GetProjectManager().GetCurrentProject()
     timeline = project.GetCurrentTimeline() if project else None
     item = timeline.GetCurrentVideoItem() if timeline else None
@@ -87,12 +75,16 @@ def main(resolve, server=None, model=None, strength=1.0, log=print):
         log("[vh] rendering %s to EXR..." % item.GetName())
         pattern = as_sequence(render_item(project, item, folder), folder)
         count = int(item.GetEnd()) - int(item.GetStart())
-        check_matte(pattern, count)
-        job = HostJob(server=server or settings.server(), plate=pattern, first=1, last=count,
-                      model=model if model is not None else settings.model(), strength=strength,
-                      colorspace=space, ocio_config=config, client_name="Resolve / vh_resolve")
-        result = run_job(job, settings.cache_root(), progress=lambda d, t, m: log("[vh] %s" % m))
-    except (TimelineScriptError, VhError, ValueError) as exc:
+        job = dict(server=server or settings.server(), plate=pattern, first=1, last=count,
+                   model=model if model is not None else settings.model(), strength=strength,
+                   colorspace=space, ocio_config=config, client_name="Resolve / vh_resolve",
+                   require_matte=True)  # the clip's alpha is the matte: refuse an opaque one
+        result = vh_outproc.run_job(job, settings.cache_root(), progress=lambda d, t, m: log("[vh] %s" % m),
+                                    cancelled=cancelled)
+    except vh_outproc.JobCancelled:
+        log("[vh] cancelled: no result kept")
+        return None
+    except (TimelineScriptError, vh_outproc.JobError, ValueError) as exc:
         log("[vh] error: %s" % exc)
         return None
     finally:

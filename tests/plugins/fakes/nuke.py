@@ -348,7 +348,37 @@ class Write(Node):
         _oiio_write(_frame_path(self["file"].value(), frame), pixels, self["datatype"].value(), self["compression"].value())
 
 
-_NODE_TYPES: dict[str, type[Node]] = {"Input": Input, "Read": Read, "Switch": Switch, "Write": Write, "Group": Group}
+class _OCIOFileTransform(Node):
+    """Applies its `file` (a .cube or .cc) with OCIO, as Nuke's node does, where the mask says: the mask input's
+    alpha (`maskChannelMask` rgba.alpha) or the source's own (`maskChannelInput` rgba.alpha), else everywhere.
+    Only a `working_space` equal to the script's working space is modelled (no conversion around the file)."""
+
+    def _render(self, frame: int) -> np.ndarray | None:
+        src = self.input(0)._render(frame) if self.input(0) is not None else None
+        if src is None:
+            return None
+        if self["working_space"].value() != _root["workingSpaceLUT"].value():
+            raise NotImplementedError("the fake applies the file in the script's working space only")
+        import PyOpenColorIO as ocio
+
+        transform = ocio.FileTransform(src=self["file"].value(), interpolation=ocio.INTERP_TETRAHEDRAL)
+        cpu = ocio.Config.CreateRaw().getProcessor(transform).getDefaultCPUProcessor()
+        rgb = np.ascontiguousarray(src[..., :3], np.float32).copy()
+        cpu.applyRGB(rgb)
+        if self["maskChannelMask"].value() == "rgba.alpha" and self.input(1) is not None:
+            m = self.input(1)._render(frame)  # a one-channel image reads as that channel (as the job reads it)
+            mask = m[..., 3] if m.shape[-1] >= 4 else m[..., 0]
+        elif self["maskChannelInput"].value() == "rgba.alpha":
+            mask = src[..., 3]
+        else:
+            mask = np.ones(src.shape[:2], np.float32)
+        out = src.copy()
+        out[..., :3] = src[..., :3] * (1 - mask[..., None]) + rgb * mask[..., None]
+        return out
+
+
+_NODE_TYPES: dict[str, type[Node]] = {"Input": Input, "Read": Read, "Switch": Switch, "Write": Write, "Group": Group,
+                                      "OCIOFileTransform": _OCIOFileTransform}
 
 _KNOB_DEFAULTS: dict[str, list[tuple[str, type[Knob], Any]]] = {
     "Read": [("file", File_Knob, ""), ("first", Int_Knob, 1), ("last", Int_Knob, 1), ("raw", Boolean_Knob, False),
@@ -358,6 +388,8 @@ _KNOB_DEFAULTS: dict[str, list[tuple[str, type[Knob], Any]]] = {
               ("raw", Boolean_Knob, False), ("create_directories", Boolean_Knob, False)],
     "Switch": [("which", Int_Knob, 0)],
     "Input": [("number", Int_Knob, 0)],
+    "OCIOFileTransform": [("file", File_Knob, ""), ("working_space", String_Knob, "scene_linear"),
+                          ("maskChannelMask", String_Knob, "none"), ("maskChannelInput", String_Knob, "none")],
 }
 
 

@@ -24,3 +24,15 @@ def small_plate(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ofx_plate")
     plate, matte = make_plate(folder, frames=12, height=96, width=160, first=1)
     return plate, matte
+
+
+@pytest.fixture(scope="session")
+def melt():
+    """MLT's melt with its OpenFX host module, built once from ../shared/third_party/mlt-src.tar.gz into
+    build/melt; skips (with the reason) when the archive, the toolchain or the FFmpeg/GLib packages are absent."""
+    from .harness import melt_build
+
+    try:
+        return melt_build.build_melt(REPO / "build" / "melt")
+    except melt_build.MeltUnavailable as exc:
+        pytest.skip(str(exc))

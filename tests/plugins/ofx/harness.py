@@ -15,10 +15,11 @@ HOST_DIR = REPO / "plugins" / "ofx_bridge" / "host"
 if str(HOST_DIR) not in sys.path:
     sys.path.insert(0, str(HOST_DIR))
 
+import melt_build
 import ofx_build
 import ofx_host
 
-__all__ = ["ExrSequence", "ofx_build", "ofx_host", "reference"]
+__all__ = ["ExrSequence", "melt_build", "ofx_build", "ofx_host", "reference"]
 
 
 class ExrSequence:

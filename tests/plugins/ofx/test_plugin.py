@@ -49,7 +49,9 @@ def test_describe_declares_a_temporal_filter_with_source_matte_output(host):
     assert host.identifier == "org.vh.VHMAEHarmonize"
     assert props.get("OfxPropLabel") == "VHMAE Harmonize"
     assert set(props.get_all("OfxImageEffectPropSupportedContexts")) == {ofx_host.CONTEXT_FILTER, ofx_host.CONTEXT_GENERAL}
-    assert set(props.get_all("OfxImageEffectPropSupportedPixelDepths")) == {"OfxBitDepthFloat", "OfxBitDepthHalf"}
+    # Byte and short too, for hosts (editors such as MLT) that offer nothing else.
+    assert set(props.get_all("OfxImageEffectPropSupportedPixelDepths")) == {
+        "OfxBitDepthFloat", "OfxBitDepthHalf", "OfxBitDepthShort", "OfxBitDepthByte"}
     assert props.get("OfxImageEffectPropTemporalClipAccess") == 1
     for context in (ofx_host.CONTEXT_FILTER, ofx_host.CONTEXT_GENERAL):
         effect = host.describe_in_context(context)
@@ -269,3 +271,64 @@ def test_the_cache_keeps_the_two_most_recent_windows(host, small_plate, vh_serve
     inst.purge_caches()
     assert images_fetched(1) == miss
     inst.destroy()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What other hosts offer: integer depths, RGB, no temporal access
+
+
+def _quantised(plate: str, scale: float, last: int = 4) -> dict[int, np.ndarray]:
+    seq = ExrSequence(plate, FIRST, last)
+    return {t: np.rint(np.clip(seq(t), 0, 1) * scale).astype(np.float32) / np.float32(scale)
+            for t in range(FIRST, last + 1)}
+
+
+@pytest.mark.parametrize("depth, scale", [("short", 65535.0), ("byte", 255.0)])
+def test_integer_depths_match_the_float_path_on_the_same_values(host, small_plate, vh_server, depth, scale):
+    # The same 0..1 values given as float and as 16/8-bit integers: the server sees identical float32 frames, so the
+    # results agree to the integer output's rounding (half a step).
+    plate, matte = small_plate
+    frames = _quantised(plate, scale)
+    params = {"serverAddress": vh_server, "model": "stats", "windowSize": 4}
+    mattes = ofx_host.Clip(ExrSequence(matte, FIRST, 4), (FIRST, 4))
+    as_float = host.create_instance(ofx_host.Clip(frames.get, (FIRST, 4), "float"), mattes, params=params)
+    want = [np.clip(as_float.render(t), 0, 1) for t in range(FIRST, 5)]
+    as_float.destroy()
+    as_int = host.create_instance(ofx_host.Clip(frames.get, (FIRST, 4), depth), mattes, params=params)
+    got = [as_int.render(t) for t in range(FIRST, 5)]
+    as_int.destroy()
+    for t, (g, w) in enumerate(zip(got, want), FIRST):
+        np.testing.assert_allclose(g, w, rtol=0, atol=0.5 / scale + 1e-6, err_msg=f"frame {t}")
+        assert np.abs(g - frames[t]).max() > 10 / scale, "the foreground was repainted"
+
+
+def test_an_rgb_source_with_a_matte_gives_rgb_like_the_rgba_path(host, small_plate, vh_server):
+    plate, matte = small_plate
+    params = {"serverAddress": vh_server, "model": "stats", "windowSize": 2}
+    rgba = instance(host, plate, matte, last=4, **params)
+    want = rgba.render(3)
+    rgba.destroy()
+    rgb_frames = ExrSequence(plate, FIRST, 4, channels=(0, 1, 2))
+    mattes = ofx_host.Clip(ExrSequence(matte, FIRST, 4), (FIRST, 4))
+    rgb = host.create_instance(ofx_host.Clip(rgb_frames, (FIRST, 4)), mattes, params=params)
+    got = rgb.render(3)
+    rgb.destroy()
+    assert got.shape == (96, 160, 3)
+    np.testing.assert_allclose(got, want[..., :3], rtol=1e-6, atol=1e-6)
+
+
+def test_without_temporal_access_each_frame_is_its_own_window(ofx_bundle, small_plate, vh_server):
+    plate, matte = small_plate
+    host = ofx_host.OfxHost(ofx_bundle, temporal=False)
+    try:
+        inst = instance(host, plate, matte, serverAddress=vh_server, model="stats", windowSize=8)
+        assert inst.frames_needed(5) == {"Source": [(5, 5)], "Matte": [(5, 5)]}
+        got = [inst.render(t) for t in (5, 6)]
+        inst.destroy()
+        assert host.errors == []
+    finally:
+        host.unload()
+    seq, mattes = ExrSequence(plate, FIRST, LAST), ExrSequence(matte, FIRST, LAST)
+    for t, g in zip((5, 6), got):
+        (want,) = reference([seq(t)], [mattes(t)])  # `vh harmonize` on that frame alone
+        np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6, err_msg=f"frame {t}")

@@ -14,7 +14,7 @@ else:
     try:
         from vh_resolve import timeline
     except ImportError as exc:
-        print("[vh] cannot load the vh client (%s); run: python3 plugins/resolve/install.py" % exc)
+        print("[vh] cannot load the VHMAE Harmonize scripts (%s); run: python3 plugins/resolve/install.py" % exc)
     else:
         try:
             _resolve = app.GetResolve()

@@ -163,8 +163,9 @@ class Engine:
         self._lock = threading.Lock()
 
     def _guarded(self, model: Harmonizer) -> Harmonizer:
-        """Learned (stateless) models run behind the never-worse guard; `guard.views == 1` turns it off."""
-        if self.guard.views <= 1 or model.stateful or not any(True for _ in model.parameters()):
+        """Learned (stateless) models run behind the never-worse guard; `GuardConfig(views=1, floor=0)` is none."""
+        off = self.guard.views <= 1 and self.guard.floor == 0.0
+        if off or model.stateful or not any(True for _ in model.parameters()):
             return model
         return ConsensusGuard(model, self.guard).to(self.device).eval()
 

@@ -219,11 +219,17 @@ class ScalarLog:
     viewer), and TensorBoard's `tb/` too when tensorboard is installed (the `train` extra)."""
 
     def __init__(self, run_dir: Path) -> None:
+        import json
         import time
 
         self.path = run_dir / "metrics.jsonl"
+        # A resumed run counts on from the time already spent, so `seconds` is the run's training time.
+        spent = 0.0
+        if self.path.is_file():
+            lines = self.path.read_text().splitlines()
+            spent = float(json.loads(lines[-1])["seconds"]) if lines else 0.0
         self.file = open(self.path, "a", buffering=1)  # noqa: SIM115 - closed by close(); line-buffered
-        self.start = time.monotonic()
+        self.start = time.monotonic() - spent
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:

@@ -33,6 +33,9 @@ def ship(checkpoint: str, name: str, command: str, out_dir: Path | None = None) 
     if metrics.is_file():
         rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
         seconds = max((r["seconds"] for r in rows if r["step"] <= meta["step"]), default=None)
+        # logs written before resumes counted on from the time spent restart at 0 at each resume: add them up
+        restarts = [a["seconds"] for a, b in zip(rows, rows[1:]) if b["seconds"] < a["seconds"]]
+        seconds = None if seconds is None else seconds + sum(restarts)
     extra = {k: v for k, v in meta.items() if k not in ("format", "format_version", "vh_version", "model", "config",
                                                           "step", "data")}
     return save_checkpoint(

@@ -46,10 +46,20 @@ def fmse(x, y, matte):
 
 def test_consistent_correction_passes_whole():
     comp, matte = clip()
-    guard = ConsensusGuard(Offset())
+    guard = ConsensusGuard(Offset(), GuardConfig(floor=0.0))
     out = guard(comp, matte)
     assert torch.allclose(out, Offset()(comp, matte), atol=1e-6)
     assert float(guard.confidence[0]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_floor_shortens_small_corrections_more_than_large_ones():
+    comp, matte = clip()
+    small, large = ConsensusGuard(Offset()), ConsensusGuard(Offset())
+    large.model.forward = lambda c, m: blend(c, c + 0.3, m)  # the same correction, three times the size
+    small(comp, matte), large(comp, matte)
+    s_small, s_large = float(small.confidence[0]), float(large.confidence[0])
+    assert s_small == pytest.approx(0.01 / (0.01 + 0.0031), rel=1e-4)  # m2 / (m2 + floor), 0.1^2 = 0.01
+    assert 0.7 < s_small < s_large < 1.0
 
 
 def test_contradicting_views_shrink_toward_the_composite():
@@ -67,7 +77,7 @@ def test_contradicting_views_shrink_toward_the_composite():
 
 def test_guard_never_reverses_and_one_view_turns_it_off():
     comp, matte = clip(3)
-    guard = ConsensusGuard(Unsure(), GuardConfig(views=1))
+    guard = ConsensusGuard(Unsure(), GuardConfig(views=1, floor=0.0))
     assert torch.allclose(guard(comp, matte), Unsure()(comp, matte), atol=1e-6)
     g4 = ConsensusGuard(Unsure())
     out = g4(comp, matte)

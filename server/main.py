@@ -187,6 +187,7 @@ def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = 
         (harmonize_pb2.DESCRIPTOR.services_by_name["Harmonizer"].full_name, health.SERVICE_NAME,
          reflection.SERVICE_NAME), server)
 
+    _check_bindable(address)
     try:
         if opts.tls_cert or opts.tls_key:
             key, cert = _read_tls(opts.tls_cert, opts.tls_key)
@@ -224,6 +225,29 @@ def _check_options(opts: ServerOptions) -> None:
     for folder in opts.ocio_dirs:
         if not Path(folder).is_dir():
             raise InputError(f"--ocio-dir {folder} is not a folder")
+
+
+def _check_bindable(address: str) -> None:
+    """Bind the address once ourselves, to say why it cannot be listened on: gRPC only logs its reason (a
+    multi-line log entry on stderr) and answers "Failed to bind"."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, ValueError) as exc:
+        raise InputError(f"cannot listen on {address}: {exc}") from None
+    reasons = []
+    for family, kind, proto, _, sockaddr in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds
+            try:
+                probe.bind(sockaddr)
+                return
+            except OSError as exc:
+                reasons.append(exc.strerror or str(exc))
+    raise InputError(f"cannot listen on {address}: {reasons[0] if reasons else 'no address'}")
 
 
 def _read_tls(cert_path: str | None, key_path: str | None) -> tuple[bytes, bytes]:

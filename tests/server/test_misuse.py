@@ -1,0 +1,353 @@
+"""vh-server against misuse and attack, as an adversarial user on loopback would try it with raw gRPC calls.
+
+Each test runs a real server on 127.0.0.1 (in this process, or as `vh-server` in a subprocess where RSS, launch or
+signals are what is checked) and asserts the status code, that the message is one readable line, and that the
+server keeps serving the users it should.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from vh.server import wire
+from vh.server.client import Client, RetryPolicy
+from vh.server.main import ServerOptions, create_server, main
+from vh.server.service import HealthService
+from vh.server.v1 import harmonize_pb2 as pb
+from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
+
+from tests.server.conftest import clip, start_subprocess_server
+
+TOKEN = "s3cret-token"
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# helpers
+
+
+def header(width=8, height=6, channels=3, dtype=pb.DTYPE_FLOAT32, matte=pb.MATTE_SEPARATE, **fields):
+    fmt = pb.FrameFormat(width=width, height=height, channels=channels, dtype=dtype, colorspace=fields.pop(
+        "colorspace", "ACEScg"))
+    return pb.HarmonizeRequest(header=pb.StreamHeader(model=fields.pop("model", "cut"), format=fmt,
+                                                      matte_source=matte, **fields))
+
+
+def frame_requests(index: int, width=8, height=6, channels=3, matte=True, fill=0.5) -> list[pb.HarmonizeRequest]:
+    image = np.full((height, width, channels), fill, np.float32)
+    m = np.zeros((height, width), np.float32)
+    m[1:3, 2:5] = 1.0
+    return [pb.HarmonizeRequest(chunk=c.to_proto())
+            for c in wire.encode_frame(index, image, m if matte else None, np.dtype("<f4"))]
+
+
+def call(stub, requests, metadata=(), timeout=30) -> tuple[grpc.StatusCode, str]:
+    try:
+        for _ in stub.Harmonize(iter(requests), timeout=timeout, metadata=metadata):
+            pass
+    except grpc.RpcError as exc:
+        return exc.code(), exc.details() or ""
+    return grpc.StatusCode.OK, ""
+
+
+def raw_call(channel, method: str, messages: list[bytes], metadata=()) -> tuple[grpc.StatusCode, str]:
+    """Bytes on the wire, exactly as given, to a stream-stream or unary-unary method."""
+    ident = lambda b: b  # noqa: E731
+    try:
+        if method.endswith("/Harmonize"):
+            for _ in channel.stream_stream(method, request_serializer=ident, response_deserializer=ident)(
+                    iter(messages), timeout=30, metadata=metadata):
+                pass
+        else:
+            channel.unary_unary(method, request_serializer=ident, response_deserializer=ident)(
+                messages[0], timeout=30, metadata=metadata)
+    except grpc.RpcError as exc:
+        return exc.code(), exc.details() or ""
+    return grpc.StatusCode.OK, ""
+
+
+def one_line(message: str) -> bool:
+    return bool(message) and "\n" not in message and "Traceback" not in message and len(message) < 400
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(field)
+
+
+@pytest.fixture(scope="module")
+def running():
+    r = create_server("127.0.0.1:0", ServerOptions(models=["cut", "stats"], max_clients=4))
+    yield r
+    r.stop(grace=0.5)
+
+
+@pytest.fixture(scope="module")
+def channel(running):
+    with grpc.insecure_channel(f"127.0.0.1:{running.port}") as ch:
+        yield ch
+
+
+@pytest.fixture(scope="module")
+def stub(channel):
+    return pb_grpc.HarmonizerStub(channel)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Errors
+
+
+def test_malformed_protobuf_is_invalid_argument_with_a_readable_message(channel, stub):
+    good = header().SerializeToString()
+    bad_utf8 = pb.StreamHeader(model="cut").SerializeToString().replace(b"cut", b"c\xc3\x28")
+    cases = {
+        "garbage": ("/vh.server.v1.Harmonizer/Harmonize", [b"\xff\xff\xff\xff"]),
+        "invalid UTF-8 in the model name": ("/vh.server.v1.Harmonizer/Harmonize",
+                                           [b"\x0a" + bytes([len(bad_utf8)]) + bad_utf8]),
+        "garbage after a valid header": ("/vh.server.v1.Harmonizer/Harmonize", [good, b"\x12\xff"]),
+        "garbage to GetInfo": ("/vh.server.v1.Harmonizer/GetInfo", [b"\x08\xff\xff\xff"]),
+        "garbage to Health.Check": ("/grpc.health.v1.Health/Check", [b"\x0a\x05\xff\xfe\xfd\xfc\xfb"]),
+    }
+    for name, (method, messages) in cases.items():
+        code, message = raw_call(channel, method, messages)
+        assert code == INVALID, (name, code, message)
+        assert one_line(message) and "not valid protobuf" in message, (name, message)
+    assert call(stub, [header(), *frame_requests(0)])[0] == grpc.StatusCode.OK  # still serving
+
+
+def test_error_texts_name_the_real_cause(stub):
+    code, message = call(stub, [header(), frame_requests(0)[0], pb.HarmonizeRequest(), *frame_requests(0)[1:]])
+    assert code == INVALID and "request is empty" in message, message
+    rgba = header(channels=4, matte=pb.MATTE_ALPHA)
+    image, matte = frame_requests(0, channels=4)  # one chunk each: the whole image, then a matte plane
+    code, message = call(stub, [rgba, image, matte])
+    assert code == INVALID and "unexpected plane PLANE_MATTE" in message, message
+
+
+def test_frame_count_is_enforced(stub):
+    frames = [*frame_requests(0), *frame_requests(1)]
+    code, message = call(stub, [header(frame_count=1), *frames])
+    assert code == INVALID and "frame 1 is one more than the 1 frames the header declared" in message, message
+    code, message = call(stub, [header(frame_count=3), *frames])
+    assert code == INVALID and "ended after 2 frames but the header declared 3" in message, message
+    assert call(stub, [header(frame_count=2), *frames]) == (grpc.StatusCode.OK, "")
+
+
+def test_bearer_scheme_is_case_insensitive_and_the_token_is_not():
+    r = create_server("127.0.0.1:0", ServerOptions(models=["cut"], token=TOKEN))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{r.port}") as ch:
+            stub = pb_grpc.HarmonizerStub(ch)
+            for scheme in ("Bearer", "bearer", "BEARER"):
+                stub.GetInfo(pb.GetInfoRequest(), timeout=10, metadata=(("authorization", f"{scheme} {TOKEN}"),))
+            for wrong in (f"Bearer {TOKEN.upper()}", f"Basic {TOKEN}", TOKEN, "bearer"):
+                with pytest.raises(grpc.RpcError) as err:
+                    stub.GetInfo(pb.GetInfoRequest(), timeout=10, metadata=(("authorization", wrong),))
+                assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED, wrong
+    finally:
+        r.stop(grace=0.5)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Launch
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--max-size", "0"], "--max-size must be within 1..65536"),
+    (["--max-size", "-5"], "--max-size must be within 1..65536"),
+    (["--max-clients", "0"], "at least 1"),
+    (["--idle-timeout", "0"], "--idle-timeout must be a positive number"),
+    (["--header-timeout", "nan"], "--header-timeout must be a positive number"),
+    (["--keepalive", "0.1"], "--keepalive must be at least 1 second"),
+    (["--grace", "-1"], "--grace must be a number of seconds >= 0"),
+    (["--ocio-dir", "/no/such/folder"], "--ocio-dir /no/such/folder is not a folder"),
+])
+def test_limits_are_validated(capsys, args, words):
+    assert main(["--device", "cpu", "--model", "cut", "--port", "0", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("vh-server: error: ") and words in err[-1], err
+
+
+def test_launch_failures_print_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    (tmp_path / "garbage.pem").write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    cases = {
+        "port in use": (["--port", str(busy.getsockname()[1])], "cannot listen on 127.0.0.1:"),
+        "unbindable host": (["--host", "192.0.2.1", "--port", "0"], "cannot listen on 192.0.2.1:0"),
+        "garbage PEM": (["--port", "0", "--tls-cert", str(tmp_path / "garbage.pem"),
+                         "--tls-key", str(tmp_path / "garbage.pem")], "are not a PEM certificate chain"),
+    }
+    try:
+        for name, (args, words) in cases.items():
+            done = subprocess.run([sys.executable, "-m", "vh.server.main", "--device", "cpu", "--model", "cut",
+                                   "--log-level", "WARNING", *args], capture_output=True, text=True, timeout=120)
+            assert done.returncode == 2, (name, done.returncode, done.stderr[-2000:])
+            assert "Traceback" not in done.stderr, (name, done.stderr)
+            lines = done.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("vh-server: error: ") and words in lines[0], (name, lines)
+    finally:
+        busy.close()
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Client colour configs
+
+_LUT = "LUT_3D_SIZE 2\n" + "".join(f"{r} {g} {b}\n" for b in (0, 1) for g in (0, 1) for r in (0, 1))
+
+
+def _config(lut_src: str, environment: str = "") -> str:
+    return f"""ocio_profile_version: 2
+search_path: "."
+{environment}
+roles:
+  default: raw
+  scene_linear: lin
+displays:
+  sRGB:
+    - !<View> {{name: Raw, colorspace: raw}}
+colorspaces:
+  - !<ColorSpace>
+    name: raw
+    isdata: true
+  - !<ColorSpace>
+    name: lin
+  - !<ColorSpace>
+    name: sRGB Encoded Rec.709 (sRGB)
+    from_scene_reference: !<FileTransform> {{src: {lut_src}}}
+"""
+
+
+@pytest.fixture()
+def ocio_dirs(tmp_path, monkeypatch):
+    """An allowed folder with a good config, a planted one spelling $VH_SECRET into a LUT path (a LUT of that
+    name exists, so expanding the variable would make it load), one with a missing LUT, and a good config outside
+    the folder."""
+    allowed, outside = tmp_path / "allowed", tmp_path / "outside"
+    allowed.mkdir()
+    outside.mkdir()
+    for folder in (allowed, outside):
+        (folder / "good.cube").write_text(_LUT)
+        (folder / "topsecret-value.cube").write_text(_LUT)
+        (folder / "good.ocio").write_text(_config("good.cube"))
+        (folder / "planted.ocio").write_text(_config("$VH_SECRET.cube"))
+        (folder / "declared.ocio").write_text(_config("$VH_SECRET.cube", "environment:\n  VH_SECRET: good"))
+    (allowed / "missing-lut.ocio").write_text(_config("no-such.cube"))
+    (allowed / "link.ocio").symlink_to(outside / "good.ocio")
+    monkeypatch.setenv("VH_SECRET", "topsecret-value")
+    return allowed, outside
+
+
+def test_clients_cannot_make_the_server_open_a_path(ocio_dirs):
+    allowed, outside = ocio_dirs
+    r = create_server("127.0.0.1:0", ServerOptions(models=["stats"], ocio_dirs=[str(allowed)]))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{r.port}") as ch:
+            stub = pb_grpc.HarmonizerStub(ch)
+
+            def with_config(config: str, colorspace: str = "lin"):
+                return call(stub, [header(model="stats", ocio_config=config, colorspace=colorspace),
+                                   *frame_requests(0)])
+
+            refused = {}
+            for config in ("/etc/shadow", "/proc/self/environ", "/root/.bashrc", "/no/such/file.ocio",
+                           "../outside/good.ocio", "../../../../etc/passwd", str(outside / "planted.ocio"),
+                           "link.ocio", str(allowed), "allowed/../../outside/good.ocio"):
+                code, message = with_config(config)
+                assert code == INVALID and one_line(message), (config, code, message)
+                refused[config] = message.replace(repr(config), "<config>")
+            # one message, whatever the file: nothing tells which paths exist or are readable
+            assert len(set(refused.values())) == 1, refused
+            assert "not one this server offers" in next(iter(refused.values()))
+            for message in refused.values():
+                assert "root:" not in message and "PATH=" not in message
+
+            # the planted config's $VH_SECRET is not expanded (it would name an existing LUT and load), its
+            # declared default is, and nothing of the secret comes back
+            code, message = with_config("planted.ocio")
+            assert code == INVALID and "topsecret" not in message and str(allowed) not in message, message
+            assert with_config("declared.ocio") == (grpc.StatusCode.OK, "")
+            # a LUT that is missing: INVALID_ARGUMENT (was INTERNAL), without the path it looked for
+            code, message = with_config("missing-lut.ocio")
+            assert code == INVALID and "no-such" not in message and str(allowed) not in message, message
+            # what a client may name: configs in the allowed folder, by name or absolute path, and built-ins
+            assert with_config("good.ocio") == (grpc.StatusCode.OK, "")
+            assert with_config(str(allowed / "good.ocio")) == (grpc.StatusCode.OK, "")
+            assert with_config("ocio://cg-config-v2.2.0_aces-v1.3_ocio-v2.4", "ACEScg") == (grpc.StatusCode.OK, "")
+            assert with_config("", "ACEScg") == (grpc.StatusCode.OK, "")
+    finally:
+        r.stop(grace=0.5)
+
+
+def test_a_server_without_ocio_dirs_refuses_every_config_path(running, stub, tmp_path):
+    (tmp_path / "good.cube").write_text(_LUT)
+    (tmp_path / "good.ocio").write_text(_config("good.cube"))
+    code, message = call(stub, [header(model="stats", ocio_config=str(tmp_path / "good.ocio"), colorspace="lin"),
+                                *frame_requests(0)])
+    assert code == INVALID and "not one this server offers" in message, message
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Authentication against the lock-out
+
+
+def test_unauthenticated_watch_streams_cannot_lock_out_token_holders():
+    """max_clients + 8 (and more) health Watch streams without a token used to take every RPC gRPC allows; token
+    holders then got RESOURCE_EXHAUSTED "Concurrent RPC limit exceeded!" for everything."""
+    max_clients = 2
+    r = create_server("127.0.0.1:0", ServerOptions(models=["cut"], token=TOKEN, max_clients=max_clients))
+    address = f"127.0.0.1:{r.port}"
+    auth = (("authorization", f"Bearer {TOKEN}"),)
+    attackers = []
+    try:
+        with grpc.insecure_channel(address) as ch:
+            health = health_pb2_grpc.HealthStub(ch)
+            opened = []
+            for _ in range(max_clients + 8 + HealthService.MAX_WATCHERS + 4):
+                watch = health.Watch(health_pb2.HealthCheckRequest(), timeout=60)
+                attackers.append(watch)
+                try:
+                    opened.append(next(watch).status)
+                except grpc.RpcError as exc:
+                    assert exc.code() == grpc.StatusCode.UNAUTHENTICATED, exc
+            assert not opened  # no Watch without the token
+            # authenticated watchers are capped, so even token holders cannot take the streams' threads with them
+            watchers = [health.Watch(health_pb2.HealthCheckRequest(), timeout=60, metadata=auth)
+                        for _ in range(HealthService.MAX_WATCHERS)]
+            attackers += watchers
+            assert all(next(w).status == health_pb2.HealthCheckResponse.SERVING for w in watchers)
+            extra = health.Watch(health_pb2.HealthCheckRequest(), timeout=60, metadata=auth)
+            with pytest.raises(grpc.RpcError) as err:
+                next(extra)
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "Watch" in err.value.details()
+
+            # what a token holder needs still works: Harmonize at full concurrency, GetInfo and Check
+            assert health.Check(health_pb2.HealthCheckRequest(), timeout=10).status == \
+                health_pb2.HealthCheckResponse.SERVING
+            frames, mattes = clip(2, 32, 48, channels=3, dtype=np.float32)
+            with Client(address, token=TOKEN, timeout=60, retry=RetryPolicy(attempts=1)) as good:
+                assert good.info().default_model == "cut"
+                with ThreadPoolExecutor(max_clients) as pool:
+                    jobs = [pool.submit(lambda: len(list(good.harmonize(frames, mattes, colorspace="ACEScg"))))
+                            for _ in range(max_clients)]
+                    assert [j.result(timeout=60) for j in jobs] == [2] * max_clients
+    finally:
+        for a in attackers:
+            a.cancel()
+        r.stop(grace=0.5)

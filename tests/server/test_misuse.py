@@ -351,3 +351,74 @@ def test_unauthenticated_watch_streams_cannot_lock_out_token_holders():
         for a in attackers:
             a.cancel()
         r.stop(grace=0.5)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Deadlines
+
+
+def _hold(stub, first: list[pb.HarmonizeRequest], release: threading.Event, results: list, read: bool = True):
+    """A stream that sends `first` and then nothing until `release` (an idle client); its status goes to results."""
+    def requests():
+        yield from first
+        release.wait(60)
+
+    def run():
+        call_ = stub.Harmonize(requests(), timeout=60)
+        try:
+            if not read:  # a client that takes no results until released
+                release.wait(60)
+            for _ in call_:
+                pass
+            results.append((call_.code(), call_.details()))
+        except grpc.RpcError as exc:
+            results.append((exc.code(), exc.details()))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_idle_streams_free_their_slots_and_a_real_client_gets_in():
+    r = create_server("127.0.0.1:0", ServerOptions(models=["cut"], max_clients=3, header_timeout=1.0,
+                                                   idle_timeout=2.0))
+    release = threading.Event()
+    results: list = []
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{r.port}") as ch:
+            stub = pb_grpc.HarmonizerStub(ch)
+            big = 256  # frames large enough that unread results fill the flow-control window
+            holders = [
+                _hold(stub, [], release, results),  # sends nothing at all
+                _hold(stub, [header()], release, results),  # only a header
+                _hold(stub, [header(width=big, height=big, channels=4)] +
+                      [m for i in range(12) for m in frame_requests(i, big, big, 4, fill=0.25 + i)],
+                      release, results, read=False),  # sends frames but never takes the results
+            ]
+            deadline = time.monotonic() + 2
+            while r.service.slots.active < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert r.service.slots.active == 3
+            frames, mattes = clip(1, 32, 48, channels=3, dtype=np.float32)
+            with Client(f"127.0.0.1:{r.port}", retry=RetryPolicy(attempts=1), timeout=30) as good:
+                from vh.server.client import ServerBusy
+
+                with pytest.raises(ServerBusy):  # every slot is held by an idle stream
+                    list(good.harmonize(frames, mattes, colorspace="ACEScg"))
+                started = time.monotonic()
+                while r.service.slots.active and time.monotonic() - started < 10:
+                    time.sleep(0.05)
+                assert r.service.slots.active == 0, "the idle streams still hold their slots"
+                assert time.monotonic() - started < 4  # header 1 s, idle 2 s, and the watch's 0.5 s tick
+                assert len(list(good.harmonize(frames, mattes, colorspace="ACEScg"))) == 1
+            release.set()
+            for holder in holders:
+                holder.join(15)
+        codes = sorted((c.name, d) for c, d in results)
+        assert [c for c, _ in codes].count("DEADLINE_EXCEEDED") == 2, codes
+        messages = " | ".join(d for _, d in codes)
+        assert "no StreamHeader within 1 s" in messages and "no data from the client for 2 s" in messages, codes
+        assert "CANCELLED" in [c for c, _ in codes], codes  # the one that took no results
+    finally:
+        release.set()
+        r.stop(grace=0.5)

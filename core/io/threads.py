@@ -67,7 +67,12 @@ def prefetch(items: Iterator[T], depth: int = 2, timeout: float | None = None,
             elif kind == "done":
                 return
             else:
-                raise value
+                try:
+                    raise value
+                finally:
+                    # the exception's traceback holds this frame: a reference back from it would be a cycle that
+                    # keeps everything the failed work held (a server's frames) until the next garbage collection
+                    del value
     finally:
         stop.set()
 

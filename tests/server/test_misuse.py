@@ -422,3 +422,94 @@ def test_idle_streams_free_their_slots_and_a_real_client_gets_in():
     finally:
         release.set()
         r.stop(grace=0.5)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Memory
+
+
+def _big_frame_attack(port: int, megabytes: int = 600) -> tuple[grpc.StatusCode, str]:
+    """A header declaring a 2 GiB frame (8192 x 8192 x 8 float32), then up to `megabytes` of its chunks."""
+    chunk = bytes(3 << 20)
+
+    def requests():
+        yield header(width=8192, height=8192, channels=8)
+        for i in range(megabytes // 3):
+            yield pb.HarmonizeRequest(chunk=pb.Chunk(frame_index=0, plane=pb.PLANE_IMAGE, offset=i * len(chunk),
+                                                     data=chunk))
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        return call(pb_grpc.HarmonizerStub(ch), requests(), timeout=120)
+
+
+def test_a_2gib_frame_is_refused_before_anything_is_allocated_and_rss_stays_flat():
+    proc, port = start_subprocess_server(["--device", "cpu", "--model", "cut", "--log-level", "WARNING"])
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:  # a first stream: the server's steady state
+            assert call(pb_grpc.HarmonizerStub(ch), [header(), *frame_requests(0)])[0] == grpc.StatusCode.OK
+        before, peak_before = rss_mb(proc.pid), rss_mb(proc.pid, "VmHWM")
+        code, message = _big_frame_attack(port)
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and one_line(message), (code, message)
+        assert "GiB of server memory" in message and "per stream" in message, message
+        assert rss_mb(proc.pid, "VmHWM") - max(before, peak_before) < 100  # peak growth, not just after
+        for _ in range(10):
+            assert _big_frame_attack(port, megabytes=60)[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert rss_mb(proc.pid) - before < 30, (before, rss_mb(proc.pid))
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+
+
+def test_a_refused_stream_gives_its_memory_back_at_once():
+    """A stream refused after it sent a 320 MB frame (a NaN in its last chunk): its buffers and messages are freed
+    as the call ends, not when the garbage collector next finds a reference cycle."""
+    proc, port = start_subprocess_server(["--device", "cpu", "--model", "cut", "--log-level", "WARNING"])
+    try:
+        frames, mattes = clip(1, 4096, 4096, channels=4, dtype=np.float32)
+        frames[0][-1, -1, 0] = np.nan
+        with Client(f"127.0.0.1:{port}", retry=RetryPolicy(attempts=1), timeout=120) as client:
+            from vh.server.client import InvalidRequest
+
+            with pytest.raises(InvalidRequest):  # warm-up: the interpreter's and allocator's own growth
+                list(client.harmonize(frames, mattes, colorspace="ACEScg"))
+            before = rss_mb(proc.pid)
+            for _ in range(3):
+                with pytest.raises(InvalidRequest, match="NaN"):
+                    list(client.harmonize(frames, mattes, colorspace="ACEScg"))
+                time.sleep(0.5)
+                assert rss_mb(proc.pid) - before < 100, (before, rss_mb(proc.pid))
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+
+
+def test_the_server_wide_budget_refuses_with_the_numbers_and_frees_on_exit():
+    from vh.server.service import stream_bytes
+
+    r = create_server("127.0.0.1:0", ServerOptions(models=["cut"], max_clients=4, memory_budget=3 << 29,
+                                                   stream_memory=1 << 30, idle_timeout=30))
+    release = threading.Event()
+    results: list = []
+    try:
+        engine = r.service.pool.models["cut"].engine
+        size = 2048
+        need = stream_bytes(wire.Geometry(size, size, 4, np.dtype("<f4"), "ACEScg"), True, engine,
+                            r.service.config.limits)
+        assert (1 << 30) * 0.75 < need < 1 << 30  # one fits the 1.5 GiB budget, two do not
+        with grpc.insecure_channel(f"127.0.0.1:{r.port}") as ch:
+            stub = pb_grpc.HarmonizerStub(ch)
+            holder = _hold(stub, [header(width=size, height=size, channels=4)], release, results)
+            deadline = time.monotonic() + 5
+            while not r.service.memory.streams and time.monotonic() < deadline:
+                time.sleep(0.05)
+            code, message = call(stub, [header(width=size, height=size, channels=4), *frame_requests(0, size, size, 4)])
+            assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and one_line(message), (code, message)
+            assert "server memory is busy" in message and "1 streams hold" in message and "of 1.50 GiB" in message
+            release.set()
+            holder.join(30)
+            code, message = call(stub, [header(width=size, height=size, channels=4), *frame_requests(0, size, size, 4)])
+            assert code == grpc.StatusCode.OK, message
+            assert r.service.memory.reserved == 0 and r.service.memory.streams == 0
+    finally:
+        release.set()
+        r.stop(grace=0.5)

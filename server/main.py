@@ -387,12 +387,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"vh-server ready on port {running.port}", flush=True)  # the line scripts and tests wait for
     stop.wait()
     stopped = running.stop(grace=args.grace)
-    log.info("vh-server stopped")
-    if not stopped:  # a gRPC thread is still winding down: exit now rather than wait for it at interpreter exit
-        logging.shutdown()
-        sys.stdout.flush()
-        os._exit(0)
-    return 0
+    log.info("vh-server stopped%s", "" if stopped else " (gRPC was still winding down)")
+    # Exit at once: a server has nothing left to save, and the interpreter's teardown (joining gRPC's worker
+    # threads, collecting torch's objects) took seconds on a busy machine, or for ever with a thread stuck in a call
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

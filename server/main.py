@@ -49,7 +49,7 @@ class ServerOptions:
     ocio_dirs: list[str] = field(default_factory=list)  # folders whose configs clients may name
     header_timeout: float = 10.0  # seconds from the start of a stream to its header
     idle_timeout: float = 120.0  # seconds a stream may wait on its client (no message in, or a result not taken)
-    keepalive: float = 30.0  # seconds between pings on a quiet connection; 10 s without an answer drops it
+    keepalive: float = 30.0  # seconds between pings; no answer within 10 s (or this, if shorter) drops the connection
     memory_budget: int = 0  # bytes of host memory for all streams; 0 = half of this machine's memory
     stream_memory: int = 8 << 30  # bytes one stream may reserve
 
@@ -164,7 +164,10 @@ def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = 
             # Keepalive: ping a quiet connection, drop it when the ping goes unanswered, so the streams of a
             # client that vanished (crashed host, pulled cable) free their slots without waiting for TCP.
             ("grpc.keepalive_time_ms", keepalive_ms),
-            ("grpc.keepalive_timeout_ms", 10_000),
+            ("grpc.keepalive_timeout_ms", min(10_000, keepalive_ms)),
+            # a ping of gRPC's own (bandwidth probing) still unanswered holds back the keepalive ping, which a
+            # frozen client then never gets: time out every ping, not only keepalive's
+            ("grpc.http2.ping_timeout_ms", min(10_000, keepalive_ms)),
             ("grpc.keepalive_permit_without_calls", 1),
             # let clients ping as often as every 10 s without being told "too many pings"
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
@@ -326,8 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds a stream may wait on its client, with nothing sent or received, before it is "
                         "ended to free its slot (default 120)")
     p.add_argument("--keepalive", type=_seconds, default=30.0,
-                   help="seconds between keepalive pings on a quiet connection; an unanswered ping (10 s) "
-                        "drops the connection (default 30)")
+                   help="seconds between keepalive pings; a ping unanswered for 10 s (or this, if shorter) "
+                        "drops the connection and frees its streams' slots (default 30)")
     p.add_argument("--memory-budget", type=_gib, default=0, metavar="GIB",
                    help="host memory all streams together may reserve (default: half of this machine's memory)")
     p.add_argument("--stream-memory", type=_gib, default=8 << 30, metavar="GIB",

@@ -559,3 +559,53 @@ def test_sigterm_exits_0_within_grace_plus_2_s_in_every_scenario():
                 proc.kill()
             _, err = proc.communicate(timeout=30)
             assert "Traceback" not in err, err[-3000:]
+
+
+_FROZEN_CLIENT = """
+import sys, time, grpc
+from vh.server.v1 import harmonize_pb2 as pb, harmonize_pb2_grpc as pb_grpc
+from tests.server.test_misuse import header, frame_requests
+
+def requests():
+    yield header()
+    yield frame_requests(0)[0]
+    print("streaming", flush=True)
+    time.sleep(600)
+
+with grpc.insecure_channel(sys.argv[1]) as ch:
+    for _ in pb_grpc.HarmonizerStub(ch).Harmonize(requests(), timeout=600):
+        pass
+"""
+
+
+def test_keepalive_frees_the_slot_of_a_client_that_froze():
+    """A client host that hangs (here: SIGSTOP) keeps its TCP connection up, so only keepalive pings tell; the idle
+    timeout is set far away to show that keepalive alone frees the slot."""
+    import subprocess
+    import sys
+
+    proc, port = start_subprocess_server(["--device", "cpu", "--model", "cut", "--max-clients", "1",
+                                          "--keepalive", "1", "--idle-timeout", "600", "--log-level", "WARNING"])
+    frozen = subprocess.Popen([sys.executable, "-c", _FROZEN_CLIENT, f"127.0.0.1:{port}"], stdout=subprocess.PIPE,
+                              text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert frozen.stdout.readline().strip() == "streaming"
+        frozen.send_signal(signal.SIGSTOP)
+        frames, mattes = clip(1, 32, 48, channels=3, dtype=np.float32)
+        outcomes = []
+        with Client(f"127.0.0.1:{port}", retry=RetryPolicy(attempts=1), timeout=30) as good:
+            started = time.monotonic()
+            while time.monotonic() - started < 15:  # bounded: keepalive 1 s + its 1 s timeout, with slack
+                try:
+                    outcomes.append(len(list(good.harmonize(frames, mattes, colorspace="ACEScg"))))
+                    break
+                except Exception as exc:  # noqa: BLE001 - ServerBusy while the frozen client holds the slot
+                    outcomes.append(type(exc).__name__)
+                    time.sleep(0.5)
+        assert outcomes[0] == "ServerBusy" and outcomes[-1] == 1, outcomes
+    finally:
+        frozen.send_signal(signal.SIGCONT)
+        frozen.kill()
+        frozen.communicate(timeout=30)
+        proc.kill()
+        proc.communicate(timeout=30)

@@ -7,7 +7,6 @@ server keeps serving the users it should.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import threading

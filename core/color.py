@@ -32,6 +32,20 @@ _WORKING_FALLBACK_ROLES = ("color_picking", "texture_paint", "matte_paint")
 _FLOAT_EXTENSIONS = {".exr", ".hdr", ".sxr", ".mxr"}
 
 
+#: What OCIO raises: PyOpenColorIO 2.6's ExceptionMissingFile (a LUT a config names is missing) is not an
+#: ocio.Exception.
+OCIO_ERRORS: tuple[type[BaseException], ...] = (ocio.Exception, getattr(ocio, "ExceptionMissingFile", ocio.Exception))
+
+#: configs loaded by their owner and used under a key of their own (see register_config)
+_REGISTERED: dict[str, ocio.Config] = {}
+
+
+def register_config(key: str, config: ocio.Config) -> None:
+    """Make `key` name an already loaded config, e.g. one a server loaded without its process environment.
+    Register a key before its first use: lookups by key are cached."""
+    _REGISTERED[key] = config
+
+
 def _config_key(config: str | os.PathLike | None) -> str:
     """The string that identifies a config: the argument, else $OCIO, else the pinned default."""
     if config is not None and str(config):
@@ -46,12 +60,14 @@ def load_config(config: str | os.PathLike | None = None) -> ocio.Config:
 
 @functools.lru_cache(maxsize=16)
 def _load_config(key: str) -> ocio.Config:
+    if key in _REGISTERED:
+        return _REGISTERED[key]
     if not key.startswith("ocio://") and not Path(key).is_file():
         raise InputError(f"OCIO config {key} does not exist")
     try:
         cfg = ocio.Config.CreateFromFile(key)
         cfg.validate()
-    except ocio.Exception as exc:
+    except OCIO_ERRORS as exc:
         raise InputError(f"cannot load OCIO config {key}: {_one_line(exc)}") from None
     return cfg
 
@@ -184,7 +200,7 @@ def _processor(key: str, src: str, dst: str, exact: bool = True) -> ocio.CPUProc
     try:
         proc = _load_config(key).getProcessor(src, dst)
         return proc.getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS if exact else ocio.OPTIMIZATION_DEFAULT)
-    except ocio.Exception as exc:
+    except OCIO_ERRORS as exc:
         raise InputError(f"cannot convert '{src}' to '{dst}': {_one_line(exc)}") from None
 
 

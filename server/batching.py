@@ -115,8 +115,8 @@ class DeviceQueue:
         with self._cond:
             return len(self._jobs)
 
-    def close(self) -> None:
-        """Cancel queued work and stop the worker after its current batch."""
+    def close(self, timeout: float = 30.0) -> None:
+        """Cancel queued work and stop the worker after its current batch (waiting at most `timeout` for it)."""
         with self._cond:
             self._closed = True
             jobs = list(self._jobs)
@@ -125,7 +125,7 @@ class DeviceQueue:
         for job in jobs:
             job.cancelled = True
             job.done.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=timeout)
 
     def _take_batch(self) -> list[_Job] | None:
         with self._cond:

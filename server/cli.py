@@ -33,8 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     h.add_argument("--config", default="", help="OCIO config, path or ocio:// name (default: the server's)")
     h.add_argument("--strength", type=float, help="0..1 mix of the harmonized over the original foreground")
     h.add_argument("--frames", help="frame range FIRST-LAST of a sequence or video")
-    h.add_argument("--dtype", choices=("half", "float"), default="half",
-                   help="pixels on the wire: half (float16, default; exact for EXR half) or float (float32)")
+    h.add_argument("--dtype", choices=("auto", "half", "float"), default="auto",
+                   help="pixels on the wire: auto (default: half where that is lossless, i.e. a half EXR plate "
+                        "with its own alpha or a half matte, else float; the result is then what `vh harmonize` "
+                        "writes, bit for bit), half (float16: half the traffic, rounds float32, 8- and 16-bit "
+                        "input) or float (float32)")
     _connection_arguments(h)
     i = sub.add_parser("info", help="list a server's models, options, device and limits")
     _connection_arguments(i)
@@ -109,6 +112,18 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wire_dtype(args: argparse.Namespace, info) -> type:
+    """float16 only where it loses nothing: every pixel sent (plate, and matte when separate) is stored as half.
+    Anything else (float32 EXR, 16-bit PNG's k/65535, video's k/255) would be rounded on the way."""
+    import numpy as np
+    from vh.core import io
+
+    if args.dtype != "auto":
+        return np.float16 if args.dtype == "half" else np.float32
+    lossless = info.pixel_type == "half" and (not args.matte or io.probe(args.matte).pixel_type == "half")
+    return np.float16 if lossless else np.float32
+
+
 def _harmonize(args: argparse.Namespace) -> int:
     import numpy as np
     from vh.core import color, io
@@ -127,7 +142,7 @@ def _harmonize(args: argparse.Namespace) -> int:
     with _client(args) as client, io.open_writer(args.output, like=info) as writer:
         job = client.harmonize(frames, mattes, matte_source=source, colorspace=colorspace, model=args.model,
                                options=options, ocio_config=args.config, strength=args.strength,
-                               dtype=np.float16 if args.dtype == "half" else np.float32,
+                               dtype=_wire_dtype(args, info),
                                frame_count=info.n_frames, first_frame=info.frames[0], client_name="vh remote")
         for n, out in enumerate(job, 1):
             writer.write(out.astype(np.float32))

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from vh.core.errors import InputError, OutputError, ResourceError, UnknownModelError, VhError
 
 log = logging.getLogger("vh.server")
@@ -25,6 +26,10 @@ class PreconditionError(VhError):
 
 class UnavailableError(VhError):
     """The server is shutting down; the client should retry elsewhere."""
+
+
+class DeadlineError(VhError):
+    """The client kept the stream waiting past a deadline (no header in time, or no progress)."""
 
 
 class CancelledError(Exception):
@@ -41,6 +46,8 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
     if isinstance(exc, UnavailableError):
         return grpc.StatusCode.UNAVAILABLE, str(exc)
+    if isinstance(exc, DeadlineError):
+        return grpc.StatusCode.DEADLINE_EXCEEDED, str(exc)
     if isinstance(exc, (PreconditionError, OutputError, VhError)):
         return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     if type(exc).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch here
@@ -67,10 +74,54 @@ def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
     context.abort(code, message)
 
 
+class Malformed:
+    """Stands in for a request message that could not be decoded, so that the handler's guard answers
+    INVALID_ARGUMENT with a readable message. A deserializer that raises makes gRPC answer INTERNAL "Exception
+    deserializing request!" instead, and leaves the call in a state where a later server.stop() may never end."""
+
+    __slots__ = ("method",)
+
+    def __init__(self, method: str):
+        self.method = method
+
+    def error(self) -> InputError:
+        return InputError(f"a request message to {self.method} is not valid protobuf for its type (malformed bytes, "
+                          "or a string field that is not valid UTF-8)")
+
+
+def _safe_deserializer(deserializer: Callable | None, method: str) -> Callable | None:
+    if deserializer is None:
+        return None
+
+    def decode(raw: bytes) -> Any:
+        try:
+            return deserializer(raw)
+        except Exception:  # noqa: BLE001 - protobuf's DecodeError, or any codec's complaint about garbage
+            return Malformed(method)
+
+    return decode
+
+
+def _checked(requests: Iterator[Any]) -> Iterator[Any]:
+    for request in requests:
+        if isinstance(request, Malformed):
+            raise request.error()
+        yield request
+
+
+def _decoded(request_or_iterator: Any) -> Any:
+    """A unary request, raising for a Malformed one; a request stream, raising at its first Malformed message."""
+    if isinstance(request_or_iterator, Malformed):
+        raise request_or_iterator.error()
+    if isinstance(request_or_iterator, Message):
+        return request_or_iterator
+    return _checked(request_or_iterator)
+
+
 def _guard_unary(behavior: Callable) -> Callable:
     def wrapped(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
         try:
-            return behavior(request_or_iterator, context)
+            return behavior(_decoded(request_or_iterator), context)
         except Exception as exc:
             if context.code() is not None:  # already aborted by someone else (e.g. auth): keep that status
                 raise
@@ -82,7 +133,7 @@ def _guard_unary(behavior: Callable) -> Callable:
 def _guard_stream(behavior: Callable) -> Callable:
     def wrapped(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
         try:
-            yield from behavior(request_or_iterator, context)
+            yield from behavior(_decoded(request_or_iterator), context)
         except Exception as exc:
             if context.code() is not None:
                 raise
@@ -91,8 +142,9 @@ def _guard_stream(behavior: Callable) -> Callable:
     return wrapped
 
 
-def _rewrap(handler: grpc.RpcMethodHandler, wrap_unary: Callable, wrap_stream: Callable) -> grpc.RpcMethodHandler:
-    kwargs = {"request_deserializer": handler.request_deserializer,
+def _rewrap(handler: grpc.RpcMethodHandler, wrap_unary: Callable, wrap_stream: Callable,
+            deserializer: Callable | None = None) -> grpc.RpcMethodHandler:
+    kwargs = {"request_deserializer": deserializer or handler.request_deserializer,
               "response_serializer": handler.response_serializer}
     if handler.unary_unary:
         return grpc.unary_unary_rpc_method_handler(wrap_unary(handler.unary_unary), **kwargs)
@@ -110,32 +162,37 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None:
             return None
-        return _rewrap(handler, _guard_unary, _guard_stream)
+        return _rewrap(handler, _guard_unary, _guard_stream,
+                       _safe_deserializer(handler.request_deserializer, details.method))
 
 
 class TokenInterceptor(grpc.ServerInterceptor):
-    """Requires `authorization: Bearer <token>` metadata on every call except health checks.
+    """Requires `authorization: Bearer <token>` metadata on every call except the health Check.
 
-    Health checks stay open so that load balancers and orchestrators can probe without a secret; they reveal
-    nothing but SERVING / NOT_SERVING.
+    Health.Check stays open so that load balancers and orchestrators can probe without a secret: it is unary,
+    answered at once and reveals nothing but SERVING / NOT_SERVING. Health.Watch is not: a Watch stream never
+    ends, so open ones would let anyone without the token hold every RPC the server allows and lock token
+    holders out (the service also caps Watch streams, see service.HealthService).
     """
 
-    OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
+    OPEN_METHODS = frozenset({"/grpc.health.v1.Health/Check"})
 
     def __init__(self, token: str):
         if not token:
             raise ValueError("the bearer token is empty")
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
 
     def _authorized(self, details: grpc.HandlerCallDetails) -> bool:
         for key, value in details.invocation_metadata or ():
             if key == "authorization":
                 given = value.encode() if isinstance(value, str) else value
-                return hmac.compare_digest(given, self._expected)
+                scheme, _, token = given.strip().partition(b" ")
+                # RFC 6750 (via RFC 7235): the scheme is case-insensitive, the token is not
+                return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._expected)
         return False
 
     def intercept_service(self, continuation: Callable, details: grpc.HandlerCallDetails) -> Any:
-        if details.method.startswith(self.OPEN_PREFIXES) or self._authorized(details):
+        if details.method in self.OPEN_METHODS or self._authorized(details):
             return continuation(details)
         handler = continuation(details)
         if handler is None:

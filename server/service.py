@@ -21,12 +21,14 @@ from typing import Any
 
 import grpc
 import numpy as np
+from grpc_health.v1 import health
 from vh.core.engine import count_nonfinite, require_finite
 from vh.core.errors import InputError, ResourceError
 from vh.core.io.threads import prefetch
 from vh.server import wire
 from vh.server.batching import DeviceQueue, StreamCancelled
-from vh.server.interceptors import CancelledError, PreconditionError, UnavailableError
+from vh.server.configs import ConfigPolicy
+from vh.server.interceptors import CancelledError, DeadlineError, PreconditionError, UnavailableError
 from vh.server.pool import ModelPool
 from vh.server.v1 import harmonize_pb2 as pb
 from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
@@ -41,6 +43,11 @@ class ServiceConfig:
     device_description: str = ""
     device_memory: int = 0
     spare_buffer_bytes: int = 1 << 30  # frame buffers kept for reuse across streams
+    header_timeout: float = 10.0  # seconds from the start of a stream to its header
+    idle_timeout: float = 120.0  # seconds a stream may wait on its client
+    memory_budget: int = 16 << 30  # host memory all streams may reserve, spare buffers included
+    stream_memory: int = 8 << 30  # host memory one stream may reserve
+    ocio: ConfigPolicy = field(default_factory=ConfigPolicy)
 
 
 class _Slots:
@@ -65,6 +72,98 @@ class _Slots:
             with self._lock:
                 self.active -= 1
             self._sem.release()
+
+
+def _gib(n: int) -> str:
+    return f"{n / (1 << 30):.2f} GiB"
+
+
+class _Memory:
+    """Host memory reserved by streams, against a per-stream and a server-wide budget.
+
+    A stream reserves what it may hold at once (`stream_bytes`) when its header arrives, before anything of it is
+    allocated, and gives it back when it ends; over either budget it is refused with RESOURCE_EXHAUSTED and the
+    numbers. Spare frame buffers (_Buffers) give way to reservations, so the two together stay within budget.
+    """
+
+    def __init__(self, budget: int, per_stream: int, buffers: _Buffers):
+        self.budget, self.per_stream, self.buffers = budget, min(per_stream, budget), buffers
+        self.reserved = 0
+        self.streams = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def reserve(self, need: int, what: str) -> Iterator[None]:
+        if need > self.per_stream:
+            raise ResourceError(f"{what} needs about {_gib(need)} of server memory, over this server's "
+                                f"{_gib(self.per_stream)} per stream; send smaller frames or ask for a bigger "
+                                "--stream-memory")
+        with self._lock:
+            free = self.budget - self.reserved
+            if need > free:
+                raise ResourceError(f"server memory is busy: {what} needs about {_gib(need)}, {self.streams} "
+                                    f"streams hold {_gib(self.reserved)} of {_gib(self.budget)}; retry shortly or "
+                                    "send this job to another server")
+            self.reserved += need
+            self.streams += 1
+            self.buffers.trim(free - need)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.reserved -= need
+                self.streams -= 1
+
+
+def stream_bytes(geometry: wire.Geometry, separate_matte: bool, engine: Any, limits: wire.Limits) -> int:
+    """Host memory one stream may hold at once, an upper estimate: each frame in flight (the engine holds
+    `window + stride * (batch - 1)`, one more is being received and one sent) as the messages it came in and its
+    float32 copy, one result in float32 and in the wire dtype, and the messages gRPC receives ahead."""
+    pixels = geometry.width * geometry.height
+    wire_frame = geometry.image_bytes + (geometry.matte_bytes if separate_matte else 0)
+    float_frame = pixels * (geometry.channels + 1) * 4  # image and matte
+    held = int(engine.window) + int(engine.stride) * (int(getattr(engine, "batch", 1)) - 1) + 2
+    ahead = (_RECEIVE_AHEAD + 1) * min(limits.max_message_bytes, wire_frame)
+    result = pixels * geometry.channels * (4 + geometry.dtype.itemsize)
+    return held * (wire_frame + float_frame) + ahead + result
+
+
+class _SendWatch:
+    """Ends streams whose client stopped taking results (idle timeout on the sending side).
+
+    gRPC sends a response while the handler's generator waits, so a client that never reads (flow control) would
+    hold the handler, and its slot, for ever; a thread of our own cancels such a call. The receiving side times out
+    on the handler's own threads (prefetch's timeout), with a DEADLINE_EXCEEDED message.
+    """
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self._since: dict[int, tuple[float, grpc.ServicerContext]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def sending(self, context: grpc.ServicerContext) -> Iterator[None]:
+        with self._lock:
+            self._since[id(context)] = (time.monotonic(), context)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="vh-send-watch", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._since.pop(id(context), None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(min(1.0, self.timeout / 4))
+            now = time.monotonic()
+            with self._lock:
+                stuck = [ctx for since, ctx in self._since.values() if now - since > self.timeout]
+            for context in stuck:
+                log.info("a client took no results for %.0f s: stream cancelled to free its slot", self.timeout)
+                context.cancel()
 
 
 class _Buffers:
@@ -92,6 +191,16 @@ class _Buffers:
                 self.spare_bytes -= spare[-1].nbytes
                 return spare.pop()
         return np.empty(shape, dtype)
+
+    def trim(self, max_bytes: int) -> None:
+        """Drop spares, least recently used sizes first, until at most `max_bytes` are kept."""
+        with self._lock:
+            while self.spare_bytes > max(0, max_bytes) and self._free:
+                oldest, spare = next(iter(self._free.items()))
+                if spare:
+                    self.spare_bytes -= spare.pop(0).nbytes
+                else:
+                    del self._free[oldest]
 
     def give(self, *bufs: np.ndarray | None) -> None:
         """Return a frame's buffers; one named twice is kept once (two frames must never share a buffer)."""
@@ -129,7 +238,9 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         self.queue = queue
         self.config = config
         self.slots = _Slots(config.max_clients)
-        self.buffers = _Buffers(config.spare_buffer_bytes)
+        self.buffers = _Buffers(min(config.spare_buffer_bytes, config.memory_budget))
+        self.memory = _Memory(config.memory_budget, config.stream_memory, self.buffers)
+        self._send_watch = _SendWatch(config.idle_timeout)
         self._ids = itertools.count(1)
         self.accepted = 0  # streams that got a slot (a per-server count, e.g. to see load balancing)
         self._draining = threading.Event()
@@ -181,7 +292,8 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                 for response in self._harmonize(stream_id, request_iterator, context):
                     if isinstance(response, wire.ChunkView) and response.offset == 0:
                         frames += 1
-                    yield response
+                    with self._send_watch.sending(context):
+                        yield response
             except (StreamCancelled, grpc.RpcError) as exc:
                 if self._draining.is_set() and context.is_active():
                     raise UnavailableError("server is shutting down; the job was interrupted, send it again") from exc
@@ -192,18 +304,41 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
 
     def _harmonize(self, stream_id: str, requests: Iterator[pb.HarmonizeRequest | wire.ChunkView],
                    context: grpc.ServicerContext) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
-        first = next(requests, None)
+        cfg = self.config
+        # gRPC's receive runs a few messages ahead on a thread of its own, so that the network keeps moving while
+        # this stream converts chunks; waiting on it is where a stream waits for its client, so the deadlines are
+        # kept there
+        messages = prefetch(requests, depth=_RECEIVE_AHEAD, timeout=cfg.idle_timeout,
+                            first_timeout=cfg.header_timeout)
+        try:
+            yield from self._accept(stream_id, messages, context)
+        finally:
+            try:
+                messages.close()  # stops the receiving thread, whichever way the stream ended
+            except ValueError:  # still read by the conversion thread, which closes it as the call ends
+                pass
+
+    def _accept(self, stream_id: str, messages: Iterator[pb.HarmonizeRequest | wire.ChunkView],
+                context: grpc.ServicerContext) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
+        cfg = self.config
+        try:
+            first = next(messages, None)
+        except TimeoutError:
+            raise DeadlineError(f"no StreamHeader within {cfg.header_timeout:g} s of the stream's start; the stream "
+                                "was closed to free its slot") from None
         if first is None:
             raise InputError("empty stream: the first message must be a StreamHeader")
         if isinstance(first, wire.ChunkView) or first.WhichOneof("kind") != "header":
             got = "a chunk" if isinstance(first, wire.ChunkView) else "an empty message"
             raise InputError(f"the first message of a Harmonize stream must be a StreamHeader, got {got}")
         header = first.header
-        lim = self.config.limits
+        lim = cfg.limits
         geometry = wire.geometry_from_proto(header.format, lim)
         options = {k: wire.option_from_proto(v) for k, v in header.options.items()}
         with self.pool.lease(header.model, options) as (name, engine):
-            yield from self._run(stream_id, name, engine, header, geometry, requests, context)
+            need = stream_bytes(geometry, header.matte_source == pb.MATTE_SEPARATE, engine, lim)
+            with self.memory.reserve(need, f"a stream of {geometry.describe()} frames"):
+                yield from self._run(stream_id, name, engine, header, geometry, messages, context)
 
     def _run(self, stream_id: str, name: str, engine: Any, header: pb.StreamHeader, geometry: wire.Geometry,
              requests: Iterator[pb.HarmonizeRequest | wire.ChunkView], context: grpc.ServicerContext
@@ -230,14 +365,15 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         # Fires when the RPC ends for any reason; on a cancel or disconnect it drops this stream's queued windows
         # at once instead of letting them occupy the device.
         context.add_callback(ticket.cancel)
-        stream = engine.stream(geometry.colorspace, config=header.ocio_config or None, infer=ticket.infer)
+        config = self.config.ocio.resolve(header.ocio_config, geometry.colorspace)
+        stream = engine.stream(geometry.colorspace, config=config, infer=ticket.infer)
         log.info("%s: %s %s, model %s, matte %s, from %s", stream_id, geometry.describe(), geometry.colorspace,
                  name, pb.MatteSource.Name(matte_source), header.client_name or context.peer())
         yield pb.HarmonizeResponse(accepted=pb.StreamAccepted(
             model=name, window=int(engine.window), format=header.format, stream_id=stream_id))
 
         buffers = self.buffers
-        incoming = _Incoming(geometry, matte_source, buffers, header.first_frame, lim.max_frames)
+        incoming = _Incoming(geometry, matte_source, buffers, header.first_frame, lim.max_frames, header.frame_count)
         inputs: dict[int, tuple[wire.Frame, np.ndarray, np.ndarray | None]] = {}  # until each result is sent
         originals: deque[np.ndarray] = deque()  # inputs awaiting their output, only when strength < 1
         emitted = 0
@@ -262,11 +398,20 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                     buffers.give(image, matte, out, pixels)
                 emitted += 1
 
+        def messages() -> Iterator[pb.HarmonizeRequest | wire.ChunkView]:
+            try:
+                yield from requests
+            except TimeoutError:
+                raise DeadlineError(
+                    f"no data from the client for {self.config.idle_timeout:g} s (frame {incoming.received} was "
+                    "next); the stream was closed to free its slot") from None
+
         def received() -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
-            # gRPC's receive runs a few messages ahead on a thread of its own, so that the network keeps moving
-            # while this thread converts chunks
-            for request in prefetch(requests, depth=_RECEIVE_AHEAD):
+            for request in messages():
                 if not isinstance(request, wire.ChunkView):
+                    if request.WhichOneof("kind") is None:
+                        raise InputError("a Harmonize request is empty: after the StreamHeader, every message must "
+                                         "be a chunk")
                     raise InputError("a stream takes one StreamHeader; got another header after frames started")
                 done = incoming.add(request)
                 if done is not None:
@@ -312,9 +457,9 @@ class _Incoming:
     """
 
     def __init__(self, geometry: wire.Geometry, matte_source: int, buffers: _Buffers, first_frame: int,
-                 max_frames: int = 0):
+                 max_frames: int = 0, frame_count: int = 0):
         self.geometry, self.matte_source, self.buffers = geometry, matte_source, buffers
-        self.first_frame, self.max_frames = first_frame, max_frames
+        self.first_frame, self.max_frames, self.frame_count = first_frame, max_frames, frame_count
         self._assembler = wire.FrameAssembler(geometry, with_matte=matte_source == pb.MATTE_SEPARATE)
         self._planes: dict[int, np.ndarray] = {}  # the frame being received: plane -> float32 buffer
         self._bad: dict[int, int] = {}  # plane -> NaN/Inf values so far
@@ -325,6 +470,9 @@ class _Incoming:
         frame = self._assembler.add(chunk)  # checks the chunk against the contract before anything is written
         if not self._planes and self.max_frames and chunk.frame_index >= self.max_frames:
             raise ResourceError(f"stream is over this server's limit of {self.max_frames} frames; split the shot")
+        if not self._planes and self.frame_count and chunk.frame_index >= self.frame_count:
+            raise InputError(f"frame {chunk.frame_index} is one more than the {self.frame_count} frames the header "
+                             "declared (frame_count)")
         plane = chunk.plane
         out = self._planes.get(plane)
         if out is None:
@@ -338,8 +486,17 @@ class _Incoming:
             self._bad[plane] += _convert_checked(out.reshape(-1)[start:start + len(values)], values)
         return None if frame is None else self._complete(frame)
 
+    @property
+    def received(self) -> int:
+        """Frames completely received so far."""
+        return self._assembler.next_index
+
     def finish(self) -> None:
         self._assembler.finish()
+        sent = self._assembler.next_index
+        if self.frame_count and sent != self.frame_count:
+            raise InputError(f"the stream ended after {sent} frames but the header declared {self.frame_count} "
+                             "(frame_count); the shot was cut short")
 
     def _complete(self, frame: wire.Frame) -> tuple[wire.Frame, np.ndarray, np.ndarray | None]:
         label = self.first_frame + frame.index
@@ -370,3 +527,34 @@ def _convert_checked(dst: np.ndarray, src: np.ndarray) -> int:
         block = _convert_into(dst[start:start + _CHECK_BLOCK], src[start:start + _CHECK_BLOCK])
         bad += count_nonfinite(block)
     return bad
+
+
+class HealthService(health.HealthServicer):
+    """Standard gRPC health checking, with Watch streams capped.
+
+    A Watch never ends by itself and holds a server thread while open, so open ones could take every RPC the server
+    allows. With a token they need it (interceptors.TokenInterceptor); with or without one, at most MAX_WATCHERS are
+    open at once and more get RESOURCE_EXHAUSTED. The server's thread pool has room for them beside the stream
+    slots, so watchers never take what Harmonize, GetInfo and Check need. Check stays open and unlimited: it is
+    answered at once.
+    """
+
+    MAX_WATCHERS = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._watchers = threading.BoundedSemaphore(self.MAX_WATCHERS)
+
+    def Watch(self, request: Any, context: grpc.ServicerContext, send_response_callback: Any = None) -> Any:
+        if send_response_callback is not None:  # gRPC's non-blocking form holds no thread
+            return super().Watch(request, context, send_response_callback)
+        if not self._watchers.acquire(blocking=False):
+            raise ResourceError(f"this server allows {self.MAX_WATCHERS} health Watch streams at once; use "
+                                "Health.Check, or close another Watch")
+        return self._watch(request, context)
+
+    def _watch(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            yield from super().Watch(request, context)
+        finally:
+            self._watchers.release()

@@ -341,13 +341,15 @@ class FrameAssembler:
 
     def add(self, chunk: ChunkView | pb.Chunk) -> Frame | None:
         where = f"frame {chunk.frame_index}"
-        if chunk.frame_index != self.next_index:
-            raise InputError(f"chunk for frame {chunk.frame_index} arrived while frame {self.next_index} "
-                             "is expected; send frames in order, each complete before the next")
+        # the plane first: a matte plane after a complete RGBA frame of an alpha-matte stream is a wrong plane,
+        # not a frame out of order
         if chunk.plane not in self._sizes:
             plane = pb.Plane.Name(chunk.plane) if chunk.plane in pb.Plane.values() else str(chunk.plane)
             hint = " (matte_source is not MATTE_SEPARATE)" if chunk.plane == pb.PLANE_MATTE else ""
             raise InputError(f"{where}: unexpected plane {plane}{hint}")
+        if chunk.frame_index != self.next_index:
+            raise InputError(f"chunk for frame {chunk.frame_index} arrived while frame {self.next_index} "
+                             "is expected; send frames in order, each complete before the next")
         filled = self._filled[chunk.plane]
         size = self._sizes[chunk.plane]
         if chunk.offset != filled:

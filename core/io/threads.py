@@ -19,11 +19,13 @@ from vh.core.io.writer import FrameWriter
 T = TypeVar("T")
 
 
-def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+def prefetch(items: Iterator[T], depth: int = 2, timeout: float | None = None,
+             first_timeout: float | None = None) -> Iterator[T]:
     """Pull `items` on a background thread, at most `depth` ahead. Exceptions are re-raised in the consumer.
 
     Closing the returned generator stops the thread at its next item and closes `items` (if it is a generator), so
-    a chain of prefetches stops as one.
+    a chain of prefetches stops as one. With `timeout`, a consumer that waits longer than that for an item (for the
+    first one: `first_timeout`, default `timeout`) gets TimeoutError instead (a server's idle client).
     """
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -52,15 +54,25 @@ def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
 
     thread = threading.Thread(target=work, name="vh-prefetch", daemon=True)
     thread.start()
+    wait = first_timeout if first_timeout is not None else timeout
     try:
         while True:
-            kind, value = slots.get()
+            try:
+                kind, value = slots.get(timeout=wait)
+            except queue.Empty:
+                raise TimeoutError(f"no item for {wait} s") from None
+            wait = timeout
             if kind == "item":
                 yield value
             elif kind == "done":
                 return
             else:
-                raise value
+                try:
+                    raise value
+                finally:
+                    # the exception's traceback holds this frame: a reference back from it would be a cycle that
+                    # keeps everything the failed work held (a server's frames) until the next garbage collection
+                    del value
     finally:
         stop.set()
 

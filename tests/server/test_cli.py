@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from vh.core import io
 from vh.core.cli.main import main
 from vh.core.engine import Engine
@@ -51,3 +52,57 @@ def test_unreachable_server_is_a_one_line_error_and_writes_nothing(tmp_path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("vh: error: vh-server:") and "UNAVAILABLE" in err[-1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plate.1001.exr"]
+
+
+def _shot(tmp_path, kind: str):
+    """(plate, matte or None) on disk for one input format, foreground soft, values above 1 in the float ones."""
+    frames, mattes = clip(3, 48, 64, channels=4, dtype=np.float32, seed=3)
+    for f, m in zip(frames, mattes):
+        f[..., 3] = m
+    if kind in ("float32 EXR", "half EXR"):
+        plate = str(tmp_path / "plate.####.exr")
+        like = io.ClipInfo.make(64, 48, 4, len(frames), first=1001, pixel_type="float" if "32" in kind else "half")
+        with io.open_writer(plate, like=like) as writer:
+            for f in frames:
+                writer.write(f)
+        return plate, None
+    if kind == "half EXR, float32 matte":
+        plate, matte = str(tmp_path / "plate.####.exr"), str(tmp_path / "matte.####.exr")
+        for path, pixels, pixel_type in ((plate, [f[..., :3] for f in frames], "half"),
+                                         (matte, [np.repeat(m[..., None] * 0.999, 3, axis=2) for m in mattes], "float")):
+            like = io.ClipInfo.make(64, 48, 3, len(frames), first=1001, pixel_type=pixel_type)
+            with io.open_writer(path, like=like) as writer:
+                for p in pixels:
+                    writer.write(p)
+        return plate, matte
+    if kind == "16-bit PNG":
+        plate = str(tmp_path / "plate.####.png")
+        like = io.ClipInfo.make(64, 48, 4, len(frames), first=1, pixel_type="uint16")
+        with io.open_writer(plate, like=like) as writer:
+            for f in frames:
+                writer.write(np.clip(f / 2, 0, 1))
+        return plate, None
+    plate, matte = str(tmp_path / "plate.mp4"), str(tmp_path / "matte.png")
+    like = io.ClipInfo.make(64, 48, 3, len(frames), fps=24, pixel_type="uint8", kind="video")
+    with io.open_writer(plate, like=like) as writer:
+        for f in frames:
+            writer.write(np.clip(f[..., :3] / 2, 0, 1))
+    io.write_image(matte, np.repeat(mattes[0][..., None], 3, axis=2), pixel_type="uint16")
+    return plate, matte
+
+
+@pytest.mark.parametrize("kind", ["float32 EXR", "half EXR", "half EXR, float32 matte", "16-bit PNG", "mp4"])
+def test_remote_harmonize_returns_what_local_harmonize_returns_bit_for_bit(server, tmp_path, kind):
+    """By default nothing is lost on the wire: half floats only where the input is half (lossless)."""
+    plate, matte = _shot(tmp_path, kind)
+    ext = {"mp4": ".mp4", "16-bit PNG": ".####.png"}.get(kind, ".####.exr")
+    local, remote = str(tmp_path / f"local{ext}"), str(tmp_path / f"remote{ext}")
+    common = ["--model", "stats", *(["--matte", matte] if matte else [])]
+    assert main(["harmonize", plate, "-o", local, "--quiet", *common]) == 0
+    assert main(["remote", "harmonize", plate, "-o", remote, "--server", f"127.0.0.1:{server.port}", *common]) == 0
+    want, got = io.probe(local), io.probe(remote)
+    assert got.pixel_type == want.pixel_type and got.n_frames == want.n_frames == 3
+    plates = list(io.read_frames(io.probe(plate)))
+    for i, (g, w, p) in enumerate(zip(io.read_frames(got), io.read_frames(want), plates, strict=True)):
+        assert g.tobytes() == w.tobytes(), f"{kind} frame {i}: {np.count_nonzero(g != w)} samples differ"
+        assert not np.array_equal(w, p)  # the shot was really harmonized, not passed through

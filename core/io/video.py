@@ -178,7 +178,9 @@ class VideoEncoder:
         default_codec, pix_fmt, alpha_fmt = _ENCODERS[ext]
         codec = {"h264": "libx264", "prores": "prores_ks"}.get(codec or "", codec or default_codec)
         if codec == "prores_ks":
-            pix_fmt, alpha_fmt = "yuv444p10le", "yuva444p10le"
+            # the 4444 profiles are 4:4:4 with alpha; proxy, lt, standard and hq are 4:2:2 without
+            four = prores_profile.startswith("4444")
+            pix_fmt, alpha_fmt = ("yuv444p10le", "yuva444p10le") if four else ("yuv422p10le", None)
         elif codec == "libx264":
             pix_fmt, alpha_fmt = "yuv420p", None
         self.alpha = bool(alpha and alpha_fmt)

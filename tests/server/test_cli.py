@@ -51,3 +51,22 @@ def test_unreachable_server_is_a_one_line_error_and_writes_nothing(tmp_path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("vh: error: vh-server:") and "UNAVAILABLE" in err[-1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plate.1001.exr"]
+
+
+def test_remote_unknown_model_exits_2_every_time(server, tmp_path):
+    """The gRPC sender thread reads the plate; an error must not leave it inside the EXR reader at exit (before:
+    `terminate called without an active exception`, exit 134, in about half the runs, in the issue's report; this machine did not reproduce it before the fix)."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    frames = [rng.random((1080, 1920, 4), dtype=np.float32) for _ in range(4)]
+    plate = tmp_path / "plate.####.exr"
+    _write_sequence(str(plate), frames, 4)
+    argv = [sys.executable, "-m", "vh.core.cli.main", "remote", "harmonize", str(plate), "-o",
+            str(tmp_path / "out.####.exr"), "--model", "nosuchmodel", "--server", f"127.0.0.1:{server.port}"]
+    for _ in range(4):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("vh: error:") and "nosuchmodel" in lines[0], done.stderr

@@ -18,7 +18,11 @@ OptionValue = typing.Union[float, int, bool, str]
 
 def nearest(word: str, choices) -> str:
     """` (did you mean 'x'?)` for the closest of `choices`, or '' when none is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    choices = list(choices)
+    head = word.split("_")[0]
+    if head != word and head in choices:  # `lr_rate` means `lr` more often than the closest spelling
+        return f" (did you mean {head!r}?)"
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

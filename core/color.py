@@ -11,6 +11,7 @@ make the same command line produce different pixels after an upgrade.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 from pathlib import Path
@@ -44,6 +45,11 @@ def load_config(config: str | os.PathLike | None = None) -> ocio.Config:
     return _load_config(_config_key(config))
 
 
+# OCIO's Python binding raises ExceptionMissingFile (a LUT the config names is not on disk) as a class of its own,
+# not a subclass of ocio.Exception
+_OCIO_ERRORS = (ocio.Exception, ocio.ExceptionMissingFile)
+
+
 @functools.lru_cache(maxsize=16)
 def _load_config(key: str) -> ocio.Config:
     if not key.startswith("ocio://") and not Path(key).is_file():
@@ -51,7 +57,7 @@ def _load_config(key: str) -> ocio.Config:
     try:
         cfg = ocio.Config.CreateFromFile(key)
         cfg.validate()
-    except ocio.Exception as exc:
+    except _OCIO_ERRORS as exc:
         raise InputError(f"cannot load OCIO config {key}: {_one_line(exc)}") from None
     return cfg
 
@@ -103,10 +109,13 @@ def _resolve(key: str, name: str) -> str:
     if cs is not None:
         return cs.getName()
     known = list(cfg.getColorSpaceNames())
-    preview = ", ".join(f"'{n}'" for n in known[:6])
+    # suggest the spaces the user probably meant (`linear` -> the linear ones), not the config's first entries
+    low = name.lower()
+    near = [n for n in known if low in n.lower()] or difflib.get_close_matches(name, known, n=6, cutoff=0.4)
+    preview = ", ".join(f"'{n}'" for n in (near or known)[:6])
     raise InputError(
-        f"unknown colourspace '{name}' in OCIO config {key}; it has {len(known)}, e.g. {preview} "
-        f"(roles such as 'scene_linear' work too)"
+        f"unknown colourspace '{name}' in OCIO config {key}; {'did you mean' if near else 'it has, e.g.'} "
+        f"{preview} (roles such as 'scene_linear' work too)"
     )
 
 
@@ -184,7 +193,7 @@ def _processor(key: str, src: str, dst: str, exact: bool = True) -> ocio.CPUProc
     try:
         proc = _load_config(key).getProcessor(src, dst)
         return proc.getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS if exact else ocio.OPTIMIZATION_DEFAULT)
-    except ocio.Exception as exc:
+    except _OCIO_ERRORS as exc:
         raise InputError(f"cannot convert '{src}' to '{dst}': {_one_line(exc)}") from None
 
 

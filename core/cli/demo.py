@@ -89,7 +89,16 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        from vh.core.errors import OutputError
+
+        raise OutputError(f"-o {out} is a file; the demo writes three files into a folder: give a folder name")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from vh.core.errors import OutputError
+
+        raise OutputError(f"cannot create folder {out}: {exc.strerror or exc}") from None
     shot = list(build_shot(args.frames))  # 24 frames of 680x440: ~65 MB, fine to hold for the metric
     h, w = shot[0][2].shape
     like = ClipInfo.make(w, h, channels=3, n_frames=args.frames, fps=24, pixel_type="uint8", kind="video")

@@ -208,3 +208,42 @@ def test_video_quality_and_codec_flags(tmp_path, capsys):
     assert probe(tmp_path / "hq.mov").extra["pix_fmt"].startswith("yuv422p10")
     code, err = _run(capsys, plate, "-o", tmp_path / "pr.mp4", "--codec", "prores")
     assert code == 2 or probe(tmp_path / "pr.mp4").format == "prores"
+
+
+# -- the rest of the one-line errors -------------------------------------------------------------------------------
+
+
+def test_demo_into_an_existing_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "f").write_text("keep")
+    assert main(["demo", "-o", str(tmp_path / "f")]) == 2
+    assert "is a file" in _error_line(capsys.readouterr().err)
+    assert (tmp_path / "f").read_text() == "keep"
+
+
+def test_a_folder_as_input_says_it_is_a_folder(tmp_path, capsys):
+    (tmp_path / "shots").mkdir()
+    code, err = _run(capsys, tmp_path / "shots", "-o", tmp_path / "o.exr")
+    assert code == 2 and "is a folder; give a file, a video or a sequence pattern" in _error_line(err)
+
+
+def test_an_unknown_colourspace_suggests_the_near_ones(shot, capsys):
+    folder, plate, matte = shot
+    code, err = _run(capsys, plate, "--matte", matte, "-o", folder / "out.####.exr", "--colorspace", "linear")
+    line = _error_line(err)
+    assert code == 2 and "did you mean 'Linear Rec.709 (sRGB)'" in line and "Display" not in line
+
+
+def test_an_ocio_config_with_a_missing_lut_is_one_line(shot, capsys):
+    import PyOpenColorIO as ocio
+
+    folder, plate, matte = shot
+    cfg = ocio.Config.CreateFromBuiltinConfig("cg-config-v2.2.0_aces-v1.3_ocio-v2.4")
+    cs = ocio.ColorSpace(name="graded")
+    cs.setTransform(ocio.FileTransform(src="missing_grade.cube"), ocio.COLORSPACE_DIR_TO_REFERENCE)
+    cfg.addColorSpace(cs)
+    cfg.setSearchPath(str(folder))
+    (folder / "show.ocio").write_text(cfg.serialize())
+    code, err = _run(capsys, plate, "--matte", matte, "-o", folder / "out.####.exr",
+                     "--ocio", folder / "show.ocio", "--colorspace", "graded")
+    assert code == 2 and "missing_grade.cube" in _error_line(err)
+    assert not list(folder.glob("*out*"))

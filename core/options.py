@@ -67,20 +67,25 @@ def check_options(specs: list[ModelOption], options: dict[str, OptionValue], mod
     return out
 
 
-def model_options(name: str) -> list[ModelOption]:
-    """The options of registered model `name`, read from its class (the factory's return type), so that checking
-    them does not build the model (and its weights)."""
+def model_class(name: str) -> type:
+    """The class registered model `name` builds, read from its factory's return type, so that listing or checking
+    options does not build the model (and its weights); falls back to building it."""
     from vh.core.models import registry
 
     canonical = registry.resolve_name(name)
     factory = registry._FACTORIES[canonical]
     try:
         cls = typing.get_type_hints(factory).get("return")
-    except Exception:  # noqa: BLE001 - an unresolvable annotation: fall back to building the model
+    except Exception:  # noqa: BLE001 - an unresolvable annotation: build the model instead
         cls = None
-    if not (isinstance(cls, type) and hasattr(cls, "options")):
-        return list(registry.create_model(canonical).options())
-    return list(cls.options())
+    if isinstance(cls, type) and hasattr(cls, "options"):
+        return cls
+    return type(registry.create_model(canonical))
+
+
+def model_options(name: str) -> list[ModelOption]:
+    """The options of registered model `name`, with their kinds, defaults and ranges."""
+    return list(model_class(name).options())
 
 
 def _num(x: float) -> str:

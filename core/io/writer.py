@@ -23,7 +23,7 @@ import numpy as np
 import OpenImageIO as oiio
 from vh.core.errors import InputError, OutputError
 from vh.core.io.clip import FLOAT_TYPES, ClipInfo, default_channel_names
-from vh.core.io.images import SequencePattern
+from vh.core.io.images import SequencePattern, source_header
 from vh.core.io.publish import journal_path, publish, recover, temp_path
 from vh.core.io.video import _ENCODERS, VideoEncoder, is_video_path
 
@@ -171,8 +171,12 @@ class ImageWriter(FrameWriter):
             like.extra.get("compression") if like.format == format_name else None
         )
         if first is None:
-            first = like.frames[0] if like.kind == "sequence" and like.frames else 1
+            # output frame numbers follow the source's: sequence frame numbers, video frame indices
+            first = like.frames[0] if like.kind in ("sequence", "video") and like.frames else 1
         self.first = first
+        # EXR to EXR: each frame keeps its source frame's metadata (timecode, rate, chromaticities, custom
+        # attributes) and data window
+        self._source_headers = like.kind in ("sequence", "image") and like.format == format_name == "openexr"
 
     def targets(self) -> list[Path]:
         """The files a whole shot of `like`'s length is written to."""
@@ -190,6 +194,8 @@ class ImageWriter(FrameWriter):
         if self.format_name in _NO_ALPHA_FORMATS and channels > 3:
             frame, channels = frame[:, :, :3], 3
         spec = oiio.ImageSpec(self.like.width, self.like.height, channels, self.pixel_type)
+        if self._source_headers and self.count < self.like.n_frames:
+            frame = source_header(self.like, self.like.frames[self.count], spec, frame)
         names = (
             self.like.channel_names
             if len(self.like.channel_names) == channels

@@ -103,7 +103,9 @@ def _harmonize(args: argparse.Namespace) -> int:
         raise InputError("--checkpoint is for local runs; a server serves its own weights (`vh remote info`)")
     strength = common.check_strength(args.strength) if args.strength is not None else None
     info = io.probe(args.input, frames=io.parse_frame_range(args.frames))
-    colorspace = args.colorspace or color.default_colorspace(args.input, args.ocio, is_float=info.is_float)
+    colorspace = args.colorspace or color.default_colorspace(
+        args.input, args.ocio, is_float=info.is_float, chromaticities=info.extra.get("chromaticities")
+    )
     options = common.parse_options(args.option)
     frames = io.read_frames(info)
     if args.matte:

@@ -51,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--batch must be at least 1, got {args.batch}")
 
     info = probe(args.input, parse_frame_range(args.frames))
-    colorspace = args.colorspace or color.default_colorspace(args.input, args.ocio, is_float=info.is_float)
+    colorspace = args.colorspace or color.default_colorspace(
+        args.input, args.ocio, is_float=info.is_float, chromaticities=info.extra.get("chromaticities")
+    )
     colorspace = color.resolve_colorspace(colorspace, args.ocio)
     working = color.working_space(args.ocio)
     engine = Engine(args.model, checkpoint=args.checkpoint, device=args.device, batch=args.batch)

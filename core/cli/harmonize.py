@@ -91,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
     if info.channels < 3:
         raise InputError(f"{args.input} has {info.channels} channel(s); harmonization needs RGB")
     src = color.resolve_colorspace(
-        args.colorspace or color.default_colorspace(args.input, args.ocio, is_float=info.is_float), args.ocio
+        args.colorspace or color.default_colorspace(
+            args.input, args.ocio, is_float=info.is_float, chromaticities=info.extra.get("chromaticities")
+        ), args.ocio
     )
     auto = args.matte is not None and args.matte.lower() == "auto"
     if auto:
@@ -114,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
     elif out_is_float == info.is_float:
         dst = src
     else:
-        dst = color.default_colorspace(args.output, args.ocio, is_float=out_is_float)
+        # an EXR we write carries no chromaticities, which readers take as Rec.709: write it in that space
+        dst = color.default_colorspace(args.output, args.ocio, is_float=out_is_float,
+                                       chromaticities=color.REC709_CHROMATICITIES if out_is_float else None)
 
     frames = read_frames(info)
     sources = [info] + ([args.matte] if args.matte is not None and not auto else [])

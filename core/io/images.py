@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
+from vh.core.color import REC709_CHROMATICITIES
 from vh.core.errors import InputError, MissingFrameError
 from vh.core.io.clip import ClipInfo
 
@@ -225,6 +226,9 @@ def _info_from_header(path: Path, given: str, kind: str, frames: tuple[int, ...]
     }
     if _is_cropped(spec):
         extra["data_window"] = (spec.x, spec.y, spec.width, spec.height)
+    if fmt == "openexr":  # which primaries the linear values are in; absent means Rec.709 (OpenEXR's default)
+        chroma = spec.getattribute("chromaticities")
+        extra["chromaticities"] = tuple(map(float, chroma)) if chroma else REC709_CHROMATICITIES
     # The frame size is the display window; read_image fills the rest of it around a cropped data window.
     return ClipInfo(
         path=given,

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return out
 
     written = 0
-    with open_writer(args.output, like) as writer:
+    with open_writer(args.output, like, sources=[info]) as writer:  # never over the shot it reads
         pending: list[np.ndarray] = []
         for index, frame in enumerate(read_frames(info)):
             if frame.shape[2] < 3:

@@ -27,8 +27,9 @@ def add_model(parser: argparse.ArgumentParser, *, repeat: bool = False, default_
 
 
 def add_color(parser: argparse.ArgumentParser, *, ocio_help: str = "$OCIO, else the built-in ACES config") -> None:
-    parser.add_argument("--colorspace", help="the input's OCIO colourspace (default: scene_linear for float "
-                        "files such as EXR, else sRGB-encoded Rec.709)")
+    parser.add_argument("--colorspace", help="the input's OCIO colourspace (default: for EXR the linear space its "
+                        "chromaticities name, Rec.709 when it has none; scene_linear for other float files; else "
+                        "sRGB-encoded Rec.709)")
     parser.add_argument("--ocio", metavar="CONFIG", help=f"OCIO config, a path or ocio:// name (default: {ocio_help})")
     parser.add_argument("--config", dest="ocio", help=argparse.SUPPRESS)  # the old spelling of `vh remote`
 

@@ -22,8 +22,11 @@ OLD, NEW = 0.25, 0.75
 
 _CHILD = textwrap.dedent(
     """
-    import os, sys
+    import os, signal, sys
     import numpy as np
+
+    # Ctrl-C as in a terminal, even when the test runner was started in the background (SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from vh.core.io import ClipInfo, open_writer
 
     folder, value, kill_at, sig = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

@@ -25,6 +25,14 @@ from .models.registry import create_model
 
 FORMAT = "vh-checkpoint"
 FORMAT_VERSION = 1
+#: Weights that ship inside the package: `<registered model name>.safetensors` + `.json`, with MODEL_CARD.md.
+SHIPPED_DIR = Path(__file__).parent / "weights"
+
+
+def shipped_checkpoint(name: str) -> Path | None:
+    """The packaged checkpoint of the registered model `name` (canonical name), or None when none ships."""
+    path = SHIPPED_DIR / f"{name}.safetensors"
+    return path if path.is_file() and path.with_suffix(".json").is_file() else None
 
 
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -48,12 +56,16 @@ def save_checkpoint(
     name: str,
     step: int,
     data: dict[str, Any] | None = None,
+    dtype: torch.dtype | None = None,
     **extra: Any,
 ) -> Path:
-    """Write `path.safetensors` and `path.json` atomically; returns the weights path."""
+    """Write `path.safetensors` and `path.json` atomically; returns the weights path. `dtype` (e.g. float16 for
+    shipped weights) converts floating-point tensors; loading converts them back to the model's own dtype."""
     weights, sidecar = _paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

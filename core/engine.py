@@ -42,8 +42,9 @@ import cv2
 import numpy as np
 import torch
 
-from vh.core.errors import InputError, ResourceError
+from vh.core.errors import InputError, MissingWeightsError, ResourceError
 from vh.core.models.base import Harmonizer
+from vh.core.models.guard import ConsensusGuard, GuardConfig
 from vh.core.runtime import cores, parallel_map
 from vh.core.transfer import ColorTransfer, TransferConfig, Transform, composite_into
 
@@ -128,7 +129,9 @@ class Engine:
     """A model on a device, ready to harmonize any number of clips (one `run`/`stream` per clip).
 
     `model` is a registered name, a Harmonizer instance, or None: the checkpoint's model, else DEFAULT_MODEL.
-    `overrides` are model config fields. `transfer` configures the full-resolution transfer.
+    `overrides` are model config fields. `transfer` configures the full-resolution transfer. Learned models run
+    behind the never-worse guard (`guard`, vh.core.models.guard); a learned model without weights (none shipped,
+    no checkpoint) is refused with MissingWeightsError.
     """
 
     def __init__(
@@ -141,11 +144,14 @@ class Engine:
         transfer: TransferConfig | None = None,
         window_stride: int | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        guard: GuardConfig | None = None,
         **overrides,
     ) -> None:
         if batch < 1:
             raise InputError(f"batch must be at least 1, got {batch}")
         self.device = parse_device(device)
+        self.guard = guard or GuardConfig()
+        self.guard.validate()
         self.model = self._build(model, checkpoint, overrides)
         self.batch = batch
         self.transfer_config = transfer or TransferConfig()
@@ -155,6 +161,12 @@ class Engine:
             raise InputError(f"window stride must be in 1..{self.window}, got {self.stride}")
         self.memory_budget = memory_budget
         self._lock = threading.Lock()
+
+    def _guarded(self, model: Harmonizer) -> Harmonizer:
+        """Learned (stateless) models run behind the never-worse guard; `guard.views == 1` turns it off."""
+        if self.guard.views <= 1 or model.stateful or not any(True for _ in model.parameters()):
+            return model
+        return ConsensusGuard(model, self.guard).to(self.device).eval()
 
     def _build(self, model: str | Harmonizer, checkpoint: str | None, overrides: dict) -> Harmonizer:
         if isinstance(model, Harmonizer):
@@ -168,6 +180,11 @@ class Engine:
         # fixed seed (without touching the caller's RNG) so a model built without weights is reproducible
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
+            if checkpoint is None and model:
+                from vh.core.checkpoint import shipped_checkpoint
+
+                shipped = shipped_checkpoint(resolve_name(model))
+                checkpoint = None if shipped is None else str(shipped)
             if checkpoint is not None:
                 from vh.core.checkpoint import load_checkpoint, read_meta
 
@@ -175,16 +192,17 @@ class Engine:
                 if model and model != named and resolve_name(model) != resolve_name(named):
                     raise InputError(f"checkpoint {checkpoint} holds model {named!r}, not {model!r}")
                 built, _ = load_checkpoint(checkpoint, self.device, **overrides)
-                return built.eval()
+                return self._guarded(built.eval())
             model = model or DEFAULT_MODEL
             try:
                 built = create_model(model, **overrides)
             except (TypeError, ValueError) as exc:
                 raise InputError(f"bad options for model {model!r}: {exc}") from exc
-        if any(p.requires_grad for p in built.parameters()):
-            log.warning(
-                "model %r has learned weights but no checkpoint was given: it runs with untrained weights",
-                model,
+        if any(True for _ in built.parameters()):
+            # Untrained weights write plausible-looking garbage with exit 0: refuse instead.
+            raise MissingWeightsError(
+                f"model {model!r} needs learned weights and none ship with this vh; pass --checkpoint FILE "
+                f"(a vh training checkpoint)"
             )
         return built.to(self.device).eval()
 
@@ -223,10 +241,11 @@ class Engine:
     @torch.inference_mode()
     def detect(self, comp: torch.Tensor) -> torch.Tensor | None:
         """The model's own matte for comp [B, T, 3, h, w] -> [B, T, 1, h, w] (models with `detect`), else None."""
-        if not hasattr(self.model, "detect"):
+        model = self.model.inner if isinstance(self.model, ConsensusGuard) else self.model
+        if not hasattr(model, "detect"):
             return None
         with self._lock:
-            return self.model.detect(comp.to(self.device, torch.float32)).float().cpu()
+            return model.detect(comp.to(self.device, torch.float32)).float().cpu()
 
     # -- clips -----------------------------------------------------------------------------------------------------
 

@@ -30,3 +30,7 @@ class OutputError(VhError, OSError):
 
 class ResourceError(VhError, RuntimeError):
     """The device is out of memory or otherwise exhausted; retrying with less work may succeed."""
+
+
+class MissingWeightsError(VhError):
+    """A learned model was asked for, but no trained weights ship for it and no checkpoint was given."""

@@ -89,11 +89,13 @@ def model_method(
     device: str = "cpu",
     use_engine: bool | None = None,
     checkpoint: str | None = None,
+    engine_options: dict | None = None,
     **overrides,
 ) -> Method:
     """A registered model as a Method: through `vh.core.engine.Engine` when it exists (the product path), else by
     calling the model on `[1, T, 3, H, W]` tensors window by window. `use_engine=False` forces the direct call
-    (to separate the model's quality from the engine's full-resolution transfer)."""
+    (to separate the model's quality from the engine's full-resolution transfer). `engine_options` are Engine
+    keywords (`transfer`, `guard`, `window_stride`)."""
     engine_cls = _engine_class()
     if use_engine is None:
         use_engine = engine_cls is not None
@@ -102,7 +104,7 @@ def model_method(
     label = name if not overrides else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))})"
     if use_engine:
         # the engine resets a stateful model at each clip's start and feeds it one stream in frame order
-        engine = engine_cls(name, checkpoint=checkpoint, device=device, **overrides)
+        engine = engine_cls(name, checkpoint=checkpoint, device=device, **(engine_options or {}), **overrides)
         model, harmonize = engine.model, _engine_harmonizer(engine)
     else:
         if checkpoint is not None:
@@ -302,11 +304,18 @@ _COLUMNS = (("MSE", "mse", "{:.2f}"), ("fMSE", "fmse", "{:.2f}"), ("PSNR", "psnr
             ("fSSIM", "fssim", "{:.4f}"), ("TL", "tl", "{:.2f}"), ("flicker", "flicker", "{:.3f}"))
 
 
+def worse_than(result: ModelResult, baseline: ModelResult) -> int:
+    """Clips on which `result`'s fMSE exceeds `baseline`'s (e.g. cut-and-paste: clips the method made worse)."""
+    return sum(1 for k, v in result.clips.items() if k in baseline.clips and v.fmse > baseline.clips[k].fmse)
+
+
 def format_table(results: Sequence[ModelResult]) -> str:
-    """A plain-text table, one row per method."""
-    header = ["model", *(c[0] for c in _COLUMNS), "s/frame"]
+    """A plain-text table, one row per method; with a `cut` row, a column counts the clips each made worse."""
+    cut = next((r for r in results if r.name == "cut"), None)
+    header = ["model", *(c[0] for c in _COLUMNS), "s/frame", *(["worse"] if cut else [])]
     rows = [
-        [r.name, *(fmt.format(getattr(r.scores, key)) for _, key, fmt in _COLUMNS), f"{r.seconds_per_frame:.4f}"]
+        [r.name, *(fmt.format(getattr(r.scores, key)) for _, key, fmt in _COLUMNS), f"{r.seconds_per_frame:.4f}",
+         *([f"{worse_than(r, cut)}/{len(r.clips)}"] if cut else [])]
         for r in results
     ]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]

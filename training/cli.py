@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                             help="fraction of clips drawn from DAVIS when both kinds are given (default: %(default)s)")
         parser.add_argument("--seed", type=int, default=0, help="clip i is a function of (seed, i) (default: 0)")
         parser.add_argument("--split", default="train", help="list file name: SPLIT_list.txt (default: train)")
+        parser.add_argument("--holdout", choices=("train", "unseen"),
+                            help="draw only from this side of the held-out split of sequences, photos and LUTs "
+                                 "(vh.training.splits); default: everything")
         parser.add_argument("--contact-sheet", metavar="PNG", help="also write a contact sheet of random clips")
         parser.add_argument("--sheet-clips", type=int, default=8, help="clips on the contact sheet (default: 8)")
         parser.add_argument("--workers", type=int, default=0, help="processes generating clips (default: 0)")
@@ -84,7 +87,7 @@ def _make_dataset(args: argparse.Namespace) -> int:
         s["weight"] = share / len(video_sources)
     config = DataConfig(
         sources=image_sources + video_sources, frames=args.frames, size=args.size, recolor=kinds,
-        luts=args.luts, seed=args.seed, length=args.clips,
+        luts=args.luts, seed=args.seed, length=args.clips, split=args.holdout,
     )
     dataset = ClipDataset(config)
     indices = range(args.clips)

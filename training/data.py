@@ -30,7 +30,8 @@ from vh.core.errors import InputError
 
 from .clip import Clip
 from .dancing import DancingConfig, make_dancing_clip
-from .recolor import KINDS, Recolor, sample_recolor
+from .recolor import DEFAULT_KINDS, KINDS, Recolor, sample_recolor
+from .splits import check_split, davis_sequences, filter_luts, pair_split
 from .videoclips import VideoClipConfig, make_video_clip
 
 SOURCE_KINDS = ("pairs", "iharmony4", "davis", "hyoutube")
@@ -43,8 +44,9 @@ class DataConfig:
     frames: int = 8
     size: int = 256
     flow: bool = False  # put exact flow in batches; needs sources that have it (pairs, iharmony4, built sets)
-    recolor: list[str] = field(default_factory=lambda: list(KINDS))
+    recolor: list[str] = field(default_factory=lambda: list(DEFAULT_KINDS))  # a kind listed twice: twice as often
     luts: str | None = None  # folder of .cube files for the `lut` recolouring
+    split: str | None = None  # "train" or "unseen" (vh.training.splits); None reads everything
     seed: int = 0
     length: int = 10000  # clips per epoch for generated sources
     dancing: dict[str, Any] = field(default_factory=dict)  # DancingConfig overrides
@@ -56,10 +58,18 @@ class DataConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise InputError(f"unknown data option(s) {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        config = cls(**d)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        check_split(self.split)
+        bad = sorted(set(self.recolor) - set(KINDS))
+        if bad:
+            raise InputError(f"unknown recolour kind(s) {bad} in data.recolor; known: {list(KINDS)}")
 
 
-def _open_source(spec: dict[str, Any]):
+def _open_source(spec: dict[str, Any], split: str | None = None):
     kind, root = spec.get("kind"), spec.get("root")
     if kind not in SOURCE_KINDS:
         raise InputError(f"data source kind {kind!r} is not one of {SOURCE_KINDS}")
@@ -68,7 +78,10 @@ def _open_source(spec: dict[str, Any]):
     if kind == "pairs":
         from .datasets.pairs import ImageMaskFolder
 
-        return ImageMaskFolder(root, spec.get("list_file"))
+        folder = ImageMaskFolder(root, spec.get("list_file"))
+        if split is not None:
+            folder.pairs = [p for p in folder.pairs if pair_split(p.name) == split]
+        return folder
     if kind == "iharmony4":
         from .datasets.iharmony4 import IHarmony4
 
@@ -76,7 +89,11 @@ def _open_source(spec: dict[str, Any]):
     if kind == "davis":
         from .datasets.davis import Davis
 
-        return Davis(root, spec.get("sequences"), spec.get("objects", "first"))
+        sequences = spec.get("sequences")
+        if split is not None:
+            names = sequences or sorted(p.name for p in (Path(root) / "JPEGImages").iterdir() if p.is_dir())
+            sequences = davis_sequences(split, names)
+        return Davis(root, sequences, spec.get("objects", "first"))
     from .datasets.hyoutube import HYouTube
 
     return HYouTube(root, split=spec.get("split", "train"), list_file=spec.get("list_file"))
@@ -88,18 +105,20 @@ class ClipDataset(Dataset):
     def __init__(self, config: DataConfig):
         if not config.sources:
             raise InputError("no data sources configured (data.sources is empty)")
+        config.validate()
         self.config = config
         if config.flow and any(spec.get("kind") == "davis" for spec in config.sources):
             raise InputError("data.flow is set but DAVIS clips have no exact flow; drop the davis source")
         self.kinds = [s["kind"] for s in config.sources]
-        self.readers = [_open_source(s) for s in config.sources]
+        self.readers = [_open_source(s, config.split) for s in config.sources]
         weights = np.array([float(s.get("weight", 1.0)) for s in config.sources])
         if (weights <= 0).all():
             raise InputError("all data source weights are zero")
         self.weights = weights / weights.sum()
         from .lut import list_luts
 
-        self.luts = list_luts(config.luts) if config.luts and "lut" in config.recolor else None
+        wants_luts = config.luts and {"lut", "hyoutube"} & set(config.recolor)
+        self.luts = filter_luts(list_luts(config.luts), config.split) if wants_luts else None
         self.dancing = DancingConfig(frames=config.frames, size=config.size, **config.dancing)
         self.video = VideoClipConfig(frames=config.frames, size=config.size, **config.video)
         # Reinhard donors are other images' foregrounds: any image source provides them
@@ -178,6 +197,7 @@ class ClipDataset(Dataset):
             "size": self.config.size,
             "recolor": list(self.config.recolor),
             "luts": len(self.luts) if self.luts else 0,
+            "split": self.config.split,
             "seed": self.config.seed,
         }
 

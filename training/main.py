@@ -263,6 +263,45 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def worker_start_method() -> str:
+    import multiprocessing
+
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+class ScalarLog:
+    """Scalars of a run: always `metrics.jsonl` in the run folder (the learning curve, readable without any
+    viewer), and TensorBoard's `tb/` too when tensorboard is installed (the `train` extra)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        import time
+
+        self.path = run_dir / "metrics.jsonl"
+        self.file = open(self.path, "a", buffering=1)  # noqa: SIM115 - closed by close(); line-buffered
+        self.start = time.monotonic()
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            log.warning("tensorboard is not installed (pip install 'vh[train]'): scalars go to %s only", self.path)
+            self.tb = None
+        else:
+            self.tb = SummaryWriter(str(run_dir / "tb"))
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        import json
+        import time
+
+        self.file.write(json.dumps({"tag": tag, "value": float(value), "step": int(step),
+                                    "seconds": round(time.monotonic() - self.start, 2)}) + "\n")
+        if self.tb is not None:
+            self.tb.add_scalar(tag, value, step)
+
+    def close(self) -> None:
+        self.file.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
 def latest_state(run_dir: Path) -> Path | None:
     states = sorted((run_dir / "checkpoints").glob("state-*.pt"))
     return states[-1] if states else None
@@ -428,21 +467,24 @@ class Trainer:
                 (self.run_dir / "config.yaml").write_text(yaml.safe_dump(self.config, sort_keys=False))
             except OSError as exc:
                 raise OutputError(f"cannot write the run folder {self.run_dir}: {exc.strerror}") from exc
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(str(self.run_dir / "tb"))
+            self.writer = ScalarLog(self.run_dir)
         self.dist.barrier()
         cfg = self.train_cfg
         history: dict[str, Any] = {"epochs": []}
+        # One loader for the whole run: its workers persist across epochs (the sampler, iterated here in the main
+        # process, still draws each epoch's indices). They start by forkserver/spawn, never fork: a worker forked
+        # after torch's OpenMP pool has run deadlocks in its first torch call.
+        workers = cfg.num_workers > 0
+        loader = DataLoader(
+            self.dataset, batch_size=cfg.batch_size, sampler=self.sampler, num_workers=cfg.num_workers,
+            pin_memory=self.device.type == "cuda", drop_last=True,
+            generator=torch.Generator(),  # keeps the global RNG untouched: resume stays exact
+            persistent_workers=workers, worker_init_fn=init_worker if workers else None,
+            multiprocessing_context=worker_start_method() if workers else None,
+        )
         try:
             while self.state.epoch < cfg.epochs:
                 self.sampler.set_epoch(self.state.epoch, skip=self.state.batch_in_epoch * cfg.batch_size)
-                loader = DataLoader(
-                    self.dataset, batch_size=cfg.batch_size, sampler=self.sampler, num_workers=cfg.num_workers,
-                    pin_memory=self.device.type == "cuda", drop_last=True,
-                    generator=torch.Generator(),  # keeps the global RNG untouched: resume stays exact
-                    persistent_workers=False, worker_init_fn=init_worker,
-                )
                 means = train_one_epoch(
                     self.task, loader, self.state, self.steps_per_epoch, self._on_step, cfg.progress and self.dist.main
                 )

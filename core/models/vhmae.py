@@ -32,12 +32,18 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..layers.color_transform import FEATURES as COLOR_FEATURES
+from ..layers.color_transform import apply_color_transform, pool_over_foreground
 from ..layers.mlp import Mlp
 from ..layers.pos_embed import sincos_3d
 from ..layers.transformer_block import Block
 from ..layers.tubelet_embed import TubeletEmbed, patchify, token_mask, unpatchify
 from .base import Harmonizer, blend
 from .registry import register_model
+
+
+OUTPUTS = ("pixels", "color")
+COLOR_POOLS = ("token", "window")
 
 
 @dataclass
@@ -59,6 +65,13 @@ class VHMAEConfig:
     decoder_mlp_dim: int = 1536
     pam_hidden: int = 768  # hidden width of the PAM MLP (768 -> pam_hidden -> decoder_dim)
     mask_threshold: float = 0.5  # a tubelet is foreground when any matte pixel exceeds this
+    #: what the head predicts per token. "pixels": the tubelet's pixels (the paper). "color": the weights of a
+    #: colour transform of the composite's own tubelet pixels (`layers.color_transform`), zero-initialised, so
+    #: the untrained model is the identity and the output keeps the foreground's detail.
+    output: str = "pixels"
+    #: with output="color": "token" gives each foreground tubelet its own transform; "window" gives every
+    #: foreground tubelet of a clip window the mean of those transforms (one global transform per window).
+    color_pool: str = "window"
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -75,6 +88,10 @@ class VHMAEConfig:
     def token_pixels(self) -> int:
         return self.in_chans * self.tubelet * self.patch * self.patch
 
+    @property
+    def head_dim(self) -> int:
+        return self.token_pixels if self.output == "pixels" else self.in_chans * COLOR_FEATURES
+
     def matmul_flops(self, n_fg: int) -> int:
         """FLOPs (2 x multiply-adds) of one window's matrix products with `n_fg` foreground tokens; norms,
         activations and the final blend are left out (<1%). What a TFLOP/s figure should divide."""
@@ -87,10 +104,15 @@ class VHMAEConfig:
             N * self.token_pixels * D  # tubelet embedding
             + n_fg * (D * self.pam_hidden + self.pam_hidden * Dd)  # PAM, foreground only
             + n_vis * D * Dd  # encoder projector
-            + N * Dd * self.token_pixels  # head
+            + N * Dd * self.head_dim  # head
         ) + blocks(self.depth, n_vis, D, self.mlp_dim) + blocks(self.decoder_depth, N, Dd, self.decoder_mlp_dim)
 
     def validate(self) -> None:
+        if self.output not in OUTPUTS or self.color_pool not in COLOR_POOLS:
+            raise InputError(
+                f"VHMAE output={self.output!r}, color_pool={self.color_pool!r}: choose output from {OUTPUTS} and "
+                f"color_pool from {COLOR_POOLS}"
+            )
         if self.input_size % self.patch or self.frames % self.tubelet:
             raise InputError(
                 f"VHMAE input {self.frames}x{self.input_size}x{self.input_size} is not a multiple of its "
@@ -131,11 +153,13 @@ class VHMAE(Harmonizer):
             Block(c.decoder_dim, c.decoder_heads, c.decoder_mlp_dim) for _ in range(c.decoder_depth)
         )
         self.decoder_norm = nn.LayerNorm(c.decoder_dim, eps=1e-6)
-        self.head = nn.Linear(c.decoder_dim, c.token_pixels)
+        self.head = nn.Linear(c.decoder_dim, c.head_dim)
         # Fixed codes are recomputed from the config, so they stay out of checkpoints (persistent=False).
         self.register_buffer("pos_embed", sincos_3d(c.embed_dim, c.grid)[None], persistent=False)  # [1, N, D]
         self.register_buffer("decoder_pos_embed", sincos_3d(c.decoder_dim, c.grid)[None], persistent=False)
         self.apply(_init_weights)
+        if c.output == "color":  # start as the identity transform: the untrained model returns the composite
+            nn.init.zeros_(self.head.weight)
 
     # ---- stages ---------------------------------------------------------------------------------------------
 
@@ -176,7 +200,8 @@ class VHMAE(Harmonizer):
         return h, order, valid
 
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens [B, N, Dd] (all positions, no padding) -> per-token pixels [B, N, C*t*p*p]."""
+        """tokens [B, N, Dd] (all positions, no padding) -> per-token head outputs [B, N, head_dim]: pixels
+        [C*t*p*p] or colour-transform weights [C*7]."""
         h = tokens + self.decoder_pos_embed  # [B, N, Dd]
         for block in self.decoder:
             h = block(h)  # [B, N, Dd]
@@ -195,9 +220,16 @@ class VHMAE(Harmonizer):
             enc, order, valid = self.encode(emb + self.pos_embed, fg)  # [B, L, Dd], [B, L], [B, L]
             rows = torch.arange(B, device=comp.device)[:, None].expand_as(order)  # [B, L]
             tokens[rows[valid], order[valid]] = enc[valid]
-        pixels = self.decode(tokens)  # [B, N, C*t*p*p]
+        head = self.decode(tokens)  # [B, N, head_dim]
+        comp_pixels = patchify(comp, c.tubelet, c.patch)  # [B, N, C*t*p*p]
+        if c.output == "color":
+            if c.color_pool == "window":
+                head = pool_over_foreground(head, fg)  # [B, N, C*7], one transform per clip window
+            pixels = apply_color_transform(comp_pixels, head, c.in_chans)  # [B, N, C*t*p*p]
+        else:
+            pixels = head
         # Background tubelets are not predicted: they keep the composite's own pixels.
-        pixels = torch.where(fg[:, :, None], pixels, patchify(comp, c.tubelet, c.patch))
+        pixels = torch.where(fg[:, :, None], pixels, comp_pixels)
         pred = unpatchify(pixels, c.grid, c.tubelet, c.patch)  # [B, T, 3, H, W]
         return Reconstruction(pred, fg, pam)
 
@@ -243,7 +275,7 @@ def _build(defaults: dict[str, Any], overrides: dict[str, Any]) -> VHMAE:
     return VHMAE(VHMAEConfig(**{**defaults, **overrides}))
 
 
-@register_model("vhmae_base", aliases=("vhmae",))
+@register_model("vhmae_base")
 def vhmae_base(**overrides: Any) -> VHMAE:
     """Table 1: 8x256x256, ViT-B encoder (12 x 768) on background tokens, 4 x 384 decoder; 95.1M parameters."""
     return _build({}, overrides)
@@ -257,9 +289,21 @@ def vhmae_small(**overrides: Any) -> VHMAE:
     return _build(defaults, overrides)
 
 
+_TINY = {"input_size": 128, "embed_dim": 192, "depth": 4, "heads": 3, "mlp_dim": 768, "pam_hidden": 192,
+         "decoder_dim": 96, "decoder_depth": 2, "decoder_heads": 3, "decoder_mlp_dim": 384}
+
+
 @register_model("vhmae_tiny")
 def vhmae_tiny(**overrides: Any) -> VHMAE:
     """CPU-sized (4 x 192 encoder, 2 x 96 decoder) at 128x128, for tests and laptop experiments."""
-    defaults = {"input_size": 128, "embed_dim": 192, "depth": 4, "heads": 3, "mlp_dim": 768, "pam_hidden": 192,
-                "decoder_dim": 96, "decoder_depth": 2, "decoder_heads": 3, "decoder_mlp_dim": 384}
-    return _build(defaults, overrides)
+    return _build(_TINY, overrides)
+
+
+@register_model("vhmae_cpu", aliases=("vhmae",))
+def vhmae_cpu(**overrides: Any) -> VHMAE:
+    """The shipped VHMAE (`vhmae`): vhmae_tiny's size, its head predicting one colour transform per window.
+
+    Trained on a CPU (see core/weights/MODEL_CARD.md); recolouring rather than repainting keeps the plate's
+    detail and generalises to footage, LUTs and grades that training never saw.
+    """
+    return _build({**_TINY, "output": "color", "color_pool": "window"}, overrides)

@@ -159,5 +159,8 @@ def test_launch_errors_are_one_line(tmp_path, capsys):
     assert main(["--device", "cpu", "--model", "no-such-model", "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("vh-server: error: unknown model 'no-such-model'") and "\n" not in err
+    assert main(["--device", "cpu", "--model", "vhmae_base", "--port", "0"]) == 2  # learned, and no weights ship
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vh-server: error: model 'vhmae_base' needs learned weights") and "\n" not in err
     assert main(["--device", "cpu", "--model", "cut", "--tls-cert", str(tmp_path / "x.pem"), "--port", "0"]) == 2
     assert "TLS needs both" in capsys.readouterr().err

@@ -119,3 +119,36 @@ def test_bf16_on_cuda_trains_and_saves_fp32_weights(pairs_dir, tmp_path):
     assert history["step"] == 4
     weights = load_file(str(tmp_path / "run" / "checkpoints" / "ckpt-0000004.safetensors"))
     assert all(v.dtype == torch.float32 for v in weights.values())
+
+
+@pytest.mark.timeout(120)
+def test_two_epochs_with_two_workers_do_not_hang(pairs_dir, tmp_path):
+    # Workers forked after the main process had run its thread pools (OpenCV's and torch's, as validation does at
+    # an epoch's end) deadlocked at the second epoch's start. A tiny task does not run them; do it here.
+    import cv2
+    import numpy as np
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        image = np.random.default_rng(0).random((1500, 1500, 3), np.float32)
+        for _ in range(3):
+            cv2.GaussianBlur(image, (11, 11), 1.5)
+            torch.randn(4_000_000).exp_()
+        history = run_training(tiny_config(pairs_dir, num_workers=2, epochs=2, steps_per_epoch=3), tmp_path / "r", "cpu")
+    finally:
+        torch.set_num_threads(threads)
+    assert history["step"] == 6 and len(history["epochs"]) == 2
+
+
+def test_without_tensorboard_scalars_still_go_to_metrics_jsonl(pairs_dir, tmp_path, monkeypatch, caplog):
+    import json
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails as if it were not installed
+    run_training(tiny_config(pairs_dir, epochs=1, steps_per_epoch=3), tmp_path / "r", device="cpu")
+    assert not (tmp_path / "r" / "tb").exists()
+    assert "tensorboard is not installed" in caplog.text
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["tag"] == "train/rec"] == [1, 2, 3]
+    assert all(r["seconds"] >= 0 for r in rows)

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from vh.core.models import create_model
+from vh.core.models.base import blend
 from vh.core.models.vhmae import VHMAE, Reconstruction
 from vh.training.losses.vhmae import VHMAELossWeights, align_loss, balance_loss, rec_loss, total_loss
 
@@ -126,6 +127,10 @@ class VHMAETask(TrainTask):
             with torch.no_grad():
                 pam_real = model.pam_tokens(real, rec.fg)  # [M, Dd], the stop-gradient side of L_align
         pred = rec.pred.float()
+        if model.config.output == "color":
+            # A recolouring model is scored on what it returns: its transform acts on the foreground through the
+            # matte, so the background pixels inside edge tubelets neither pull it toward the identity nor count.
+            pred = blend(comp, pred, matte)
         terms = {
             "rec": rec_loss(pred, real, rec.fg, tub),
             "align": align_loss(rec.pam.float(), pam_real.float()),

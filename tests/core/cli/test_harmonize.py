@@ -242,3 +242,22 @@ def test_threads_must_be_positive_and_are_restored(shot, capsys):
     code, err = _run(capsys, plate, "--matte", matte, "--threads", "1", "-o", folder / "out.####.exr")
     assert code == 0, err
     assert torch.get_num_threads() == before  # the setting is process-wide; the command leaves it as it was
+
+
+@pytest.mark.parametrize("model", ["vhmae_base", "vhmae_tiny", "huang_tiny"])
+def test_learned_model_without_weights_is_refused(shot, capsys, model):
+    folder, plate, matte = shot
+    code, err = _run(capsys, plate, "--matte", matte, "-o", folder / "out.####.exr", "--model", model)
+    assert code == 2
+    assert f"model '{model}' needs learned weights" in _error_line(err)
+    assert _outputs(folder) == []
+
+
+def test_shipped_vhmae_runs_without_a_checkpoint(shot, capsys):
+    folder, plate, matte = shot
+    code, err = _run(capsys, plate, "--matte", matte, "-o", folder / "out.####.exr", "--model", "vhmae")
+    assert code == 0, err
+    m = _matte()
+    for src, out in zip(read_frames(plate), read_frames(str(folder / "out.####.exr"))):
+        assert np.array_equal(out[m == 0].view(np.uint32), src[m == 0].view(np.uint32))
+        assert np.isfinite(out).all() and not np.array_equal(out[m == 1], src[m == 1])

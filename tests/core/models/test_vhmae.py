@@ -26,8 +26,8 @@ def box_matte(b: int, y0: int, y1: int, x0: int, x1: int, side: int = SIDE) -> t
 
 
 def test_registry_names_and_alias():
-    assert list_aliases()["vhmae"] == "vhmae_base"
-    assert isinstance(create_model("vhmae", depth=1, decoder_depth=1), VHMAE)
+    assert list_aliases()["vhmae"] == "vhmae_cpu"  # `vhmae` is the shipped model; Table 1 is `vhmae_base`
+    assert isinstance(create_model("vhmae_base", depth=1, decoder_depth=1), VHMAE)
     with pytest.raises(InputError, match="unknown VHMAE option"):
         create_model("vhmae_tiny", widht=3)
 
@@ -185,3 +185,35 @@ def test_checkpoint_roundtrip_rebuilds_the_same_model(tmp_path):
     comp, matte = torch.rand(1, 8, 3, SIDE, SIDE), box_matte(1, 8, 40, 8, 40)
     with torch.no_grad():
         assert torch.equal(loaded(comp, matte), model(comp, matte))
+
+
+def test_color_output_starts_as_the_identity_and_pools_one_transform_per_window():
+    torch.manual_seed(0)
+    model = create_model("vhmae_tiny", input_size=32, output="color", color_pool="window")
+    comp = torch.rand(2, 8, 3, 32, 32)
+    matte = torch.zeros(2, 8, 1, 32, 32)
+    matte[..., 4:28, 4:28] = 1.0
+    assert torch.equal(model(comp, matte), comp)  # zero-initialised head: the untrained model changes nothing
+    torch.nn.init.normal_(model.head.weight, std=0.05)
+    rec = model.reconstruct(comp, matte)
+    # every foreground tubelet carries the same colour map: a pixel value maps to the same output everywhere
+    flat = comp.new_full((1, 8, 3, 32, 32), 0.5)
+    out = model.reconstruct(flat, matte[:1]).pred
+    fg = matte[0, :, 0] > 0.5  # [T, H, W]
+    per_channel = torch.stack([out[0, :, c][fg] for c in range(3)])  # [3, P]
+    assert float(per_channel.std(1).max()) < 1e-5 and float((per_channel - 0.5).abs().mean()) > 1e-3
+    loss = ((rec.pred - comp) ** 2).mean()
+    loss.backward()
+    assert model.head.weight.grad.abs().sum() > 0
+
+
+def test_shipped_vhmae_is_the_colour_variant_and_base_stays_table_1():
+    from vh.core.models.registry import resolve_name
+
+    assert resolve_name("vhmae") == "vhmae_cpu"
+    cfg = create_model("vhmae").config
+    assert (cfg.output, cfg.color_pool, cfg.input_size) == ("color", "window", 128)
+    base = create_model("vhmae_base").config
+    assert (base.output, base.embed_dim, base.depth, base.input_size) == ("pixels", 768, 12, 256)
+    with pytest.raises(InputError, match="output="):
+        create_model("vhmae_tiny", output="paint")

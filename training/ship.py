@@ -1,0 +1,62 @@
+"""Package a training checkpoint as the model's shipped weights: fp16 safetensors + sidecar in vh/core/weights.
+
+    python -m vh.training.ship runs/vhmae_cpu/checkpoints/ckpt-0000640 --name vhmae_cpu \\
+        --command "vh train training/configs/vhmae_cpu.yaml --run-dir runs/vhmae_cpu --device cpu"
+
+The sidecar keeps what made the weights (the run's resolved config, step, data summary, the exact command and
+the wall-clock training time from the run's metrics.jsonl), so the packaged file describes itself; the model
+card (vh/core/weights/MODEL_CARD.md) says the same for people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+
+def ship(checkpoint: str, name: str, command: str, out_dir: Path | None = None) -> Path:
+    from vh.core.checkpoint import SHIPPED_DIR, load_checkpoint, save_checkpoint
+    from vh.core.errors import InputError
+    from vh.core.models.registry import create_model
+
+    model, meta = load_checkpoint(checkpoint)
+    reference = create_model(name)
+    if type(reference) is not type(model) or getattr(reference, "config", None) != getattr(model, "config", None):
+        raise InputError(f"{checkpoint} holds a {meta['model']} whose config differs from the registered {name!r}")
+    run_dir = Path(checkpoint).resolve().parent.parent
+    seconds = None
+    metrics = run_dir / "metrics.jsonl"
+    if metrics.is_file():
+        rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+        seconds = max((r["seconds"] for r in rows if r["step"] <= meta["step"]), default=None)
+    extra = {k: v for k, v in meta.items() if k not in ("format", "format_version", "vh_version", "model", "config",
+                                                          "step", "data")}
+    return save_checkpoint(
+        (out_dir or SHIPPED_DIR) / name, model, name, meta["step"], data=meta.get("data"), dtype=torch.float16,
+        **extra, source_checkpoint=Path(checkpoint).name, command=command, train_seconds=seconds,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m vh.training.ship", description=__doc__.split("\n")[0])
+    p.add_argument("checkpoint")
+    p.add_argument("--name", required=True, help="registered model name the weights ship for")
+    p.add_argument("--command", required=True, help="the exact training command, recorded in the sidecar")
+    p.add_argument("--out-dir", type=Path, help="default: the package's weights folder")
+    args = p.parse_args(argv)
+    from vh.core.errors import VhError
+
+    try:
+        print(ship(args.checkpoint, args.name, args.command, args.out_dir))
+    except VhError as exc:
+        print(f"vh: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,10 +10,6 @@ against, so what this lists is exactly what they accept.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-#: where weights that ship with the package live, one `<model>.safetensors` per model
-SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "weights"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,10 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def weights_status(name: str, cls: type) -> str:
     """'none needed' for classical methods, else whether weights ship with this installation."""
+    from vh.core.checkpoint import shipped_checkpoint
+
     if not _learned(cls):
         return "none needed"
-    path = SHIPPED_WEIGHTS / f"{name}.safetensors"
-    return f"shipped ({path.name})" if path.exists() else "not shipped: pass --checkpoint"
+    path = shipped_checkpoint(name)
+    return f"shipped ({path.name})" if path is not None else "not shipped: pass --checkpoint"
 
 
 def _learned(cls: type) -> bool:

@@ -29,3 +29,15 @@ def test_one_model_and_an_unknown_one(capsys):
     assert out.startswith("stats (default): aliases: reinhard") and "histogram" not in out
     assert main(["models", "nosuch"]) == 2
     assert capsys.readouterr().err.startswith("vh: error: unknown model 'nosuch'")
+
+
+def test_weights_status_follows_the_shipped_checkpoints(tmp_path, monkeypatch, capsys):
+    from vh.core import checkpoint
+    from vh.core.models import create_model
+
+    monkeypatch.setattr(checkpoint, "SHIPPED_DIR", tmp_path)
+    checkpoint.save_checkpoint(tmp_path / "huang_tiny", create_model("huang_tiny"), "huang_tiny", step=1)
+    assert main(["models", "huang_tiny", "huang_small"]) == 0
+    out = capsys.readouterr().out
+    assert "huang_tiny: window 1 frame(s); weights: shipped (huang_tiny.safetensors)" in out
+    assert "huang_small: window 1 frame(s); weights: not shipped: pass --checkpoint" in out

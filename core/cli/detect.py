@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     colorspace = color.resolve_colorspace(colorspace, args.ocio)
     working = color.working_space(args.ocio)
     engine = Engine(args.model, checkpoint=args.checkpoint, device=args.device, batch=args.batch)
-    if not getattr(engine.model, "supports_auto_matte", False) or not hasattr(engine.model, "detect"):
+    inner = getattr(engine.model, "inner", engine.model)  # the model behind the engine's never-worse guard
+    if not getattr(inner, "supports_auto_matte", False) or not hasattr(inner, "detect"):
         raise InputError(f"model {type(engine.model).__name__} cannot predict a matte; use a Huang checkpoint")
 
     video_out = _is_video(args.output)

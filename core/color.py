@@ -11,6 +11,7 @@ make the same command line produce different pixels after an upgrade.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 from pathlib import Path
@@ -119,24 +120,49 @@ def _resolve(key: str, name: str) -> str:
     if cs is not None:
         return cs.getName()
     known = list(cfg.getColorSpaceNames())
-    preview = ", ".join(f"'{n}'" for n in known[:6])
+    # suggest the spaces the user probably meant (`linear` -> the linear ones), not the config's first entries
+    low = name.lower()
+    near = [n for n in known if low in n.lower()] or difflib.get_close_matches(name, known, n=6, cutoff=0.4)
+    preview = ", ".join(f"'{n}'" for n in (near or known)[:6])
     raise InputError(
-        f"unknown colourspace '{name}' in OCIO config {key}; it has {len(known)}, e.g. {preview} "
-        f"(roles such as 'scene_linear' work too)"
+        f"unknown colourspace '{name}' in OCIO config {key}; {'did you mean' if near else 'it has, e.g.'} "
+        f"{preview} (roles such as 'scene_linear' work too)"
     )
 
 
+#: OpenEXR's chromaticities (red, green, blue, white as x, y) when a file has no attribute: Rec.709 / D65
+REC709_CHROMATICITIES = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
+# Linear colourspaces an EXR's chromaticities identify, by their names in the built-in configs.
+_LINEAR_SPACES = {
+    "Linear Rec.709 (sRGB)": REC709_CHROMATICITIES,
+    "ACEScg": (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767),
+    "ACES2065-1": (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767),
+    "Linear P3-D65": (0.680, 0.320, 0.265, 0.690, 0.150, 0.060, 0.3127, 0.3290),
+    "Linear Rec.2020": (0.708, 0.292, 0.170, 0.797, 0.131, 0.046, 0.3127, 0.3290),
+}
+
+
 def default_colorspace(
-    path: str | os.PathLike, config: str | os.PathLike | None = None, *, is_float: bool | None = None
+    path: str | os.PathLike,
+    config: str | os.PathLike | None = None,
+    *,
+    is_float: bool | None = None,
+    chromaticities: tuple[float, ...] | None = None,
 ) -> str:
     """The colourspace a file's pixels are assumed to be in when the user does not say.
 
-    Float data (EXR, or `is_float=True` for e.g. a float TIFF) -> role `scene_linear`; integer images and
-    video -> the sRGB-encoded working space. `is_float`, when given, overrides the guess from the extension.
+    Float data (EXR, or `is_float=True` for e.g. a float TIFF) -> the linear space its `chromaticities` name (an
+    EXR without the attribute is Rec.709 by the OpenEXR standard, not ACEScg) when the config has it, else role
+    `scene_linear`; integer images and video -> the sRGB-encoded working space. `is_float`, when given, overrides
+    the guess from the extension.
     """
     floating = is_float if is_float is not None else Path(str(path)).suffix.lower() in _FLOAT_EXTENSIONS
     if floating:
         cfg = load_config(config)
+        if chromaticities is not None and len(chromaticities) == 8:
+            for name, xy in _LINEAR_SPACES.items():
+                if np.allclose(chromaticities, xy, atol=2e-3) and cfg.getColorSpace(name) is not None:
+                    return cfg.getColorSpace(name).getName()
         name = cfg.getRoleColorSpace(ocio.ROLE_SCENE_LINEAR)
         if not name:
             raise InputError(

@@ -43,15 +43,29 @@ class ModelResult:
     clips: dict[str, metrics.Scores] = field(default_factory=dict)
     seconds_per_frame: float = math.nan
     options: dict = field(default_factory=dict)
+    #: clips left out because no frame had a foreground to judge (fMSE is undefined there)
+    skipped: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {
+        """Plain JSON values: a metric that does not exist (TL of a one-frame clip) is None, never NaN."""
+        return _finite({
             "name": self.name,
             "options": self.options,
             **self.scores.as_dict(),
             "seconds_per_frame": self.seconds_per_frame,
             "clips": {k: v.as_dict() for k, v in self.clips.items()},
-        }
+            "skipped_clips": list(self.skipped),
+        })
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 @dataclass
@@ -191,13 +205,19 @@ def evaluate(
     clips: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
     full_res: bool = False,
+    start: Callable[[int], None] | None = None,
 ) -> list[ModelResult]:
     """Score each method on each clip of `dataset` (a HYouTube-layout folder); one ModelResult per method.
 
     `full_res=True` hands the methods the frames at their stored size (the product case: the engine works at the
     model's size and transfers the result to full resolution) and brings their outputs to the evaluation size
     with the protocol's bilinear resize; otherwise methods see the protocol's `size`x`size` frames.
+
+    `start(n_clips)` is called once the clips are known, `progress(clip)` after each. A clip whose mask is empty
+    in every frame has no foreground to judge: it is skipped with a warning and listed in `ModelResult.skipped`.
     """
+    import logging
+
     from vh.training.datasets.hyoutube import HYouTube
 
     if not methods:
@@ -212,7 +232,10 @@ def evaluate(
     records = [c for c in ds if wanted is None or c.name in wanted or c.name.split("/")[0] in wanted]
     if not records:
         raise InputError(f"no clip of {ds.list_file} matches {sorted(wanted or [])}")
+    if start is not None:
+        start(len(records))
     per_clip: dict[str, dict[str, metrics.Scores]] = {m.name: {} for m in methods}
+    skipped: list[str] = []
     seconds = {m.name: 0.0 for m in methods}
     frames_total = 0
     for record in records:
@@ -227,6 +250,12 @@ def evaluate(
                 matte = masks[-1].astype(np.float32)  # [S, S]
             comps.append(comp)
             mattes.append(matte)
+        if not any(m.any() for m in masks):
+            logging.getLogger(__name__).warning("clip %s has an empty mask in every frame; skipped", record.name)
+            skipped.append(record.name)
+            if progress is not None:
+                progress(record.name)
+            continue
         flows = [metrics.gt_flow(gts[t + 1], gts[t]) for t in range(len(gts) - 1)]
         frames_total += len(gts)
         for method in methods:
@@ -242,6 +271,8 @@ def evaluate(
             per_clip[method.name][record.name] = metrics.clip_scores(preds255, gts, masks, flows)
         if progress is not None:
             progress(record.name)
+    if len(skipped) == len(records):
+        raise InputError(f"every selected clip has an empty mask ({', '.join(skipped)}); nothing to measure")
     return [
         ModelResult(
             name=m.name,
@@ -249,6 +280,7 @@ def evaluate(
             clips=per_clip[m.name],
             seconds_per_frame=seconds[m.name] / max(frames_total, 1),
             options=m.options,
+            skipped=list(skipped),
         )
         for m in methods
     ]

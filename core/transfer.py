@@ -25,7 +25,9 @@ flicker is passed on as it is, never amplified. `residual=False` trades that for
 
 Linear light: the transform is fitted on working-space values in 0..1 (what the model sees). Full-resolution values
 outside 0..1 (scene-linear highlights) go through the LUT at the clamped value plus a per-channel positive gain
-times the excess, so 4.0 and 16.0 stay finite, ordered and unclipped.
+times the excess, so 4.0 and 16.0 stay finite, ordered and unclipped; above 1.0 the result then blends into the
+highlight's own colour scaled by the correction's exposure there (`keep_highlight_hue`), so a per-channel slope
+never tints a neutral specular.
 
 Compositing happens in the plate's own colourspace with the ORIGINAL full-resolution matte,
 `out = plate * (1 - matte) + transformed * matte`, so the background is bit-exact and soft edges keep that blend.
@@ -415,6 +417,17 @@ class Transform:
         y0, x0 = origin
         if self.method == "upsample":
             return resize_bilinear_region(self.upsample, full_hw, y0, y0 + hh, x0, x0 + ww).astype(np.float32)
+        out = self._apply(comp, full_hw, y0, x0)
+        peak = comp.max(axis=-1)  # [h', w']
+        hot = peak > 1.0
+        if not hot.any():
+            return out
+        # the transform at each highlight's in-range colour (same chromaticity, brightest channel at 1.0)
+        inside = self._apply(comp / np.maximum(peak, 1.0)[..., None], full_hw, y0, x0)
+        return keep_highlight_hue(comp, out, inside, peak, hot)
+
+    def _apply(self, comp: np.ndarray, full_hw: tuple[int, int], y0: int, x0: int) -> np.ndarray:
+        hh, ww = comp.shape[:2]
         g = self.global_map(comp)  # [h', w', 3]
         rows = self.prepare(full_hw[1], x0, ww)  # [h, K, w']
         if rows is None:
@@ -437,6 +450,28 @@ class Transform:
             hi *= f[s:e, None]
             np.add(lo, hi, out=out[:, s:e])
         return np.ascontiguousarray(out.transpose(1, 2, 0))  # [h', w', 3]
+
+
+# The transform is fitted on working-space values in 0..1 (what the model sees). Beyond that it is an extrapolation,
+# and per-channel slopes there turn a neutral specular highlight into a coloured one (20.0 -> (3.0, 3.75, 13.0)).
+# A highlight instead keeps its own hue and gets the correction's exposure: its colour scaled by the luminance ratio
+# the transform gives its in-range version. Between 1.0 and 1.0 + _HDR_KNEE the two blend, so there is no seam.
+_HDR_KNEE = 0.25
+_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec.709 weights
+
+
+def keep_highlight_hue(
+    x: np.ndarray, y: np.ndarray, y_in: np.ndarray, peak: np.ndarray, hot: np.ndarray
+) -> np.ndarray:
+    """`y`, the transform of colours x [..., 3], with each hot pixel (peak, its brightest channel, above 1) moved
+    to x scaled by lum(y_in) / lum(x / peak), y_in being the transform of x / peak; in place, returned."""
+    xs, ps = x[hot], peak[hot][:, None]  # [P, 3], [P, 1]
+    lum_in = (xs / ps) @ _LUMA  # [P]
+    ratio = np.where(lum_in > 1e-6, np.maximum(y_in[hot] @ _LUMA, 0.0) / np.maximum(lum_in, 1e-6), 1.0)
+    t = np.clip((ps - 1.0) / _HDR_KNEE, 0.0, 1.0)  # [P, 1]
+    ys = y[hot]
+    y[hot] = ys + t * (xs * ratio[:, None] - ys)
+    return y
 
 
 class ColorTransfer:

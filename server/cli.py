@@ -22,22 +22,21 @@ DEFAULT_SERVER = "127.0.0.1:50051"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="remote_command", metavar="ACTION", required=True)
     h = sub.add_parser("harmonize", help="harmonize a shot on a vh-server", description="harmonize a shot on a vh-server")
+    from vh.core.cli import common
+
     h.add_argument("input", help="plate: image sequence (shot.####.exr), video file or single image")
     h.add_argument("--matte", help="matte file or sequence (default: the plate's alpha)")
-    h.add_argument("-o", "--output", required=True, help="output file, sequence pattern or video")
-    h.add_argument("--model", default="", help="model name (default: the server's default model)")
-    h.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="model option (see `vh remote info`), repeatable")
-    h.add_argument("--colorspace", help="OCIO colourspace of the plate (default: scene_linear for float files, "
-                                        "sRGB otherwise); the output is written in the same one")
-    h.add_argument("--config", default="", help="OCIO config, path or ocio:// name (default: the server's)")
-    h.add_argument("--strength", type=float, help="0..1 mix of the harmonized over the original foreground")
+    common.add_output(h, "output file, sequence pattern or video; never one of the input's or matte's files")
+    common.add_model(h, default_help=" (default: the server's default model; `vh remote info` lists them)")
+    common.add_strength(h)
+    common.add_color(h, ocio_help="the server's")
     h.add_argument("--frames", help="frame range FIRST-LAST of a sequence or video")
     h.add_argument("--dtype", choices=("auto", "half", "float"), default="auto",
                    help="pixels on the wire: auto (default: half where that is lossless, i.e. a half EXR plate "
                         "with its own alpha or a half matte, else float; the result is then what `vh harmonize` "
                         "writes, bit for bit), half (float16: half the traffic, rounds float32, 8- and 16-bit "
                         "input) or float (float32)")
+    common.add_video_output(h)
     _connection_arguments(h)
     i = sub.add_parser("info", help="list a server's models, options, device and limits")
     _connection_arguments(i)
@@ -69,23 +68,6 @@ def _client(args: argparse.Namespace):
         raise InputError(f"cannot read {exc.filename}: {exc.strerror}") from exc
     return Client(servers, token=token, root_certificates=root, server_name=args.tls_server_name,
                   timeout=args.timeout)
-
-
-def _parse_option(text: str) -> tuple[str, float | int | bool | str]:
-    from vh.core.errors import InputError
-
-    key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise InputError(f"--option {text!r} is not KEY=VALUE")
-    lowered = raw.lower()
-    if lowered in ("true", "false", "yes", "no", "on", "off"):
-        return key, lowered in ("true", "yes", "on")
-    for cast in (int, float):
-        try:
-            return key, cast(raw)
-        except ValueError:
-            pass
-    return key, raw
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,10 +109,19 @@ def _wire_dtype(args: argparse.Namespace, info) -> type:
 def _harmonize(args: argparse.Namespace) -> int:
     import numpy as np
     from vh.core import color, io
+    from vh.core.cli import common
+    from vh.core.cli.harmonize import _writer_options
 
+    if args.checkpoint:
+        from vh.core.errors import InputError
+
+        raise InputError("--checkpoint is for local runs; a server serves its own weights (`vh remote info`)")
+    strength = common.check_strength(args.strength) if args.strength is not None else None
     info = io.probe(args.input, frames=io.parse_frame_range(args.frames))
-    colorspace = args.colorspace or color.default_colorspace(args.input, args.config or None, is_float=info.is_float)
-    options = dict(_parse_option(o) for o in args.option)
+    colorspace = args.colorspace or color.default_colorspace(
+        args.input, args.ocio, is_float=info.is_float, chromaticities=info.extra.get("chromaticities")
+    )
+    options = common.parse_options(args.option)
     frames = io.read_frames(info)
     if args.matte:
         mattes, source = io.read_mattes(args.matte, info), "separate"
@@ -138,18 +129,57 @@ def _harmonize(args: argparse.Namespace) -> int:
         mattes, source = None, "alpha"
     else:
         mattes, source = io.read_mattes(None, info), "separate"  # raises the reader's "no matte" message
+    # gRPC's sender thread reads the files; on any error it must be out of the image reader before the process exits
+    gate = _Gate()
+    frames = gate.wrap(frames)
+    mattes = gate.wrap(mattes) if mattes is not None else None
     started = time.perf_counter()
-    with _client(args) as client, io.open_writer(args.output, like=info) as writer:
-        job = client.harmonize(frames, mattes, matte_source=source, colorspace=colorspace, model=args.model,
-                               options=options, ocio_config=args.config, strength=args.strength,
+    sources = [info] + ([args.matte] if args.matte else [])
+    with (
+        _client(args) as client,
+        io.open_writer(args.output, like=info, sources=sources, **_writer_options(args, info)) as writer,
+    ):
+        job = client.harmonize(frames, mattes, matte_source=source, colorspace=colorspace, model=args.model or "",
+                               options=options, ocio_config=args.ocio or "", strength=strength,
                                dtype=_wire_dtype(args, info),
                                frame_count=info.n_frames, first_frame=info.frames[0], client_name="vh remote")
-        for n, out in enumerate(job, 1):
-            writer.write(out.astype(np.float32))
-            if n == 1 or n % 25 == 0 or n == info.n_frames:
-                log.info("%d/%d frames", n, info.n_frames)
+        try:
+            for n, out in enumerate(job, 1):
+                writer.write(out.astype(np.float32))
+                if n == 1 or n % 25 == 0 or n == info.n_frames:
+                    log.info("%d/%d frames", n, info.n_frames)
+        finally:
+            job.cancel()  # a no-op once the job is complete
+            gate.close()
     took = time.perf_counter() - started
     model = job.accepted.model if job.accepted else args.model
     log.info("wrote %s: %d frames with %s on %s in %.1fs (%.2f frames/s)", args.output, info.n_frames, model,
              client.target, took, info.n_frames / max(took, 1e-9))
     return 0
+
+
+class _Gate:
+    """Iterators that another thread pulls, closed from this one: `close()` waits for a read in progress and ends
+    them, so no thread is left decoding while the interpreter exits (which aborts the process)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def wrap(self, items):
+        items = iter(items)
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                try:
+                    item = next(items)
+                except StopIteration:
+                    return
+            yield item
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from typing import Any
 from vh.core.errors import InputError, UnknownModelError
 from vh.core.models import ModelOption
 from vh.core.models.registry import list_aliases, resolve_name
+from vh.core.options import check_option as _check_option
 from vh.server import wire
 from vh.server.v1 import harmonize_pb2 as pb
 
@@ -59,34 +59,6 @@ class LoadedModel:
     @property
     def harmonizer(self) -> Any:
         return self.engine.model
-
-
-def _check_option(spec: ModelOption, value: OptionValue, model: str) -> OptionValue:
-    where = f"option {spec.name!r} of model {model!r}"
-    if spec.kind == "bool":
-        if not isinstance(value, bool):
-            raise InputError(f"{where} is a bool (flag), got {value!r}")
-        return value
-    if spec.kind == "choice":
-        if not isinstance(value, str) or (spec.choices and value not in spec.choices):
-            raise InputError(f"{where} must be one of {', '.join(spec.choices)}; got {value!r}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{where} is a number, got {value!r}")
-    if spec.kind == "int":
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise InputError(f"{where} is an integer, got {value!r}")
-            value = int(value)
-    else:
-        value = float(value)
-        if not math.isfinite(value):
-            raise InputError(f"{where} must be finite, got {value!r}")
-    if spec.minimum is not None and value < spec.minimum:
-        raise InputError(f"{where} is {value} but must be >= {spec.minimum}")
-    if spec.maximum is not None and value > spec.maximum:
-        raise InputError(f"{where} is {value} but must be <= {spec.maximum}")
-    return value
 
 
 class ModelPool:

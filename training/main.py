@@ -68,7 +68,10 @@ def _section(cls, d: dict[str, Any] | None, name: str):
     d = d or {}
     unknown = sorted(set(d) - set(cls.__dataclass_fields__))
     if unknown:
-        raise InputError(f"unknown {name} option(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        from vh.core.options import nearest
+
+        raise InputError(f"unknown config key '{name}.{unknown[0]}'{nearest(unknown[0], cls.__dataclass_fields__)}; "
+                         f"{name} keys: {', '.join(sorted(cls.__dataclass_fields__))}")
     return cls(**d)
 
 
@@ -117,7 +120,59 @@ def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> dict[str,
         node[keys[-1]] = value
     if not config.get("task"):
         raise InputError(f"config {path} names no task (add e.g. `task: vhmae`)")
+    check_keys(config)
     return config
+
+
+# The keys a run config may hold. A typo (`lr_rate`, `optm`) would otherwise be read as "not given" and the run
+# would silently train with a default; sections checked by their dataclasses (train, val, data) are not listed.
+_KEYS: dict[str, set[str] | None] = {
+    "task": None, "task_modules": None, "base": None, "grid": None, "data": None, "train": None, "val": None,
+    "model": None,  # checked against the named model's config fields
+    "optim": {"lr", "betas", "weight_decay", "schedule", "warmup_steps", "warmup_epochs", "min_lr_ratio"},
+    "loss": {"alpha", "beta", "lambda_temporal", "lambda_adversarial"},
+    "augment": {"rotate", "flip"},
+}
+_SCHEDULES = ("constant", "cosine")
+
+
+def check_keys(config: dict[str, Any]) -> None:
+    """Every key known, else one InputError naming it and the nearest valid key."""
+    from vh.core.options import nearest
+
+    for key, value in config.items():
+        if key not in _KEYS:
+            raise InputError(f"unknown config key {key!r}{nearest(key, _KEYS)}")
+        known = _KEYS[key] if key != "model" else _model_keys(config)
+        if known is None or not isinstance(value, dict):
+            continue
+        for sub in value:
+            if sub not in known:
+                raise InputError(f"unknown config key '{key}.{sub}'{nearest(sub, known)}; {key} keys: "
+                                 f"{', '.join(sorted(known))}")
+    schedule = (config.get("optim") or {}).get("schedule")
+    if schedule is not None and schedule not in _SCHEDULES:
+        raise InputError(f"optim.schedule must be one of {', '.join(_SCHEDULES)}, got {schedule!r}"
+                         f"{nearest(str(schedule), _SCHEDULES)}")
+
+
+def _model_keys(config: dict[str, Any]) -> set[str] | None:
+    """`name` plus the config fields of the model the section names (None when they cannot be told)."""
+    import dataclasses
+    import typing
+
+    from vh.core.models import registry
+
+    name = (config.get("model") or {}).get("name")
+    if not name:
+        return None
+    try:
+        cls = typing.get_type_hints(registry._FACTORIES[registry.resolve_name(name)]).get("return")
+        cfg = typing.get_type_hints(cls.__init__).get("config")
+        cfg = next((a for a in typing.get_args(cfg) if dataclasses.is_dataclass(a)), cfg)
+        return {"name", *(f.name for f in dataclasses.fields(cfg))}
+    except Exception:  # noqa: BLE001 - an unknown model is reported by the task, with the list of models
+        return None
 
 
 def import_task_modules(config: dict[str, Any]) -> None:

@@ -24,12 +24,13 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets" / "lemur"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", default="vh-demo", help="folder to write into (default: ./vh-demo)")
-    parser.add_argument(
-        "--model", default=None, help="model to harmonize with (default: the built-in default)"
-    )
-    parser.add_argument("--checkpoint", help="trained weights for --model")
-    parser.add_argument("--frames", type=int, default=24, help="length of the shot in frames (default: 24)")
+    from vh.core.cli import common
+
+    common.add_output(parser, "folder to write into (default: ./vh-demo)", required=False, default="vh-demo")
+    common.add_model(parser, default_help=" (default: the built-in default)")
+    parser.add_argument("--length", type=int, default=24, help="length of the shot in frames (default: 24)")
+    # `--frames` is a range everywhere else; here it was the length, kept as a hidden alias
+    parser.add_argument("--frames", dest="length", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
 
 
@@ -98,21 +99,34 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from vh.core import color
+    from vh.core.cli import common
     from vh.core.engine import Engine
     from vh.core.errors import InputError
     from vh.core.io import ClipInfo, open_writer, write_image
     from vh.core.metrics import fmse
-    from vh.core.models.registry import DEFAULT_MODEL
 
-    if args.frames < 1:
-        raise InputError(f"--frames must be at least 1, got {args.frames}")
+    if args.length < 1:
+        raise InputError(f"--length must be at least 1, got {args.length}")
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    shot = list(build_shot(args.frames))  # 24 frames of 680x440: ~65 MB, fine to hold for the metric
+    if out.exists() and not out.is_dir():
+        from vh.core.errors import OutputError
+
+        raise OutputError(f"-o {out} is a file; the demo writes three files into a folder: give a folder name")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from vh.core.errors import OutputError
+
+        raise OutputError(f"cannot create folder {out}: {exc.strerror or exc}") from None
+    shot = list(build_shot(args.length))  # 24 frames of 680x440: ~65 MB, fine to hold for the metric
     h, w = shot[0][2].shape
-    like = ClipInfo.make(w, h, channels=3, n_frames=args.frames, fps=24, pixel_type="uint8", kind="video")
-    engine = Engine(args.model, checkpoint=args.checkpoint, device=args.device)
-    name = args.model or DEFAULT_MODEL
+    like = ClipInfo.make(w, h, channels=3, n_frames=args.length, fps=24, pixel_type="uint8", kind="video")
+    from vh.core.cli.harmonize import model_name
+    from vh.core.options import check_options, model_options
+
+    name = model_name(args.model, args.checkpoint)
+    options = check_options(model_options(name), common.parse_options(args.option), name)
+    engine = Engine(args.model, checkpoint=args.checkpoint, device=args.device, **options)
     ws = color.working_space()
 
     before, after, middle = [], [], None
@@ -127,12 +141,12 @@ def run(args: argparse.Namespace) -> int:
             mask = matte > 0.5
             before.append(fmse(comp * 255, truth * 255, mask))
             after.append(fmse(harm * 255, truth * 255, mask))
-            if i == args.frames // 2:
+            if i == args.length // 2:
                 middle = np.concatenate([comp, harm, truth], axis=1)  # [H, 3W, 3]
     write_image(out / "demo_before_after.png", labelled(np.clip(middle, 0, 1), LABELS), pixel_type="uint8")
     print(f"model: {name}")
     print(
-        f"fMSE vs ground truth (0..255, inside the matte, mean of {args.frames} frames): "
+        f"fMSE vs ground truth (0..255, inside the matte, mean of {args.length} frames): "
         f"composite {np.mean(before):.1f} -> harmonized {np.mean(after):.1f}"
     )
     if np.mean(after) > np.mean(before):

@@ -51,11 +51,14 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--batch must be at least 1, got {args.batch}")
 
     info = probe(args.input, parse_frame_range(args.frames))
-    colorspace = args.colorspace or color.default_colorspace(args.input, args.ocio, is_float=info.is_float)
+    colorspace = args.colorspace or color.default_colorspace(
+        args.input, args.ocio, is_float=info.is_float, chromaticities=info.extra.get("chromaticities")
+    )
     colorspace = color.resolve_colorspace(colorspace, args.ocio)
     working = color.working_space(args.ocio)
     engine = Engine(args.model, checkpoint=args.checkpoint, device=args.device, batch=args.batch)
-    if not getattr(engine.model, "supports_auto_matte", False) or not hasattr(engine.model, "detect"):
+    inner = getattr(engine.model, "inner", engine.model)  # the model behind the engine's never-worse guard
+    if not getattr(inner, "supports_auto_matte", False) or not hasattr(inner, "detect"):
         raise InputError(f"model {type(engine.model).__name__} cannot predict a matte; use a Huang checkpoint")
 
     video_out = _is_video(args.output)
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         return out
 
     written = 0
-    with open_writer(args.output, like) as writer:
+    with open_writer(args.output, like, sources=[info]) as writer:  # never over the shot it reads
         pending: list[np.ndarray] = []
         for index, frame in enumerate(read_frames(info)):
             if frame.shape[2] < 3:

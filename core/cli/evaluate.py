@@ -1,8 +1,8 @@
 """`vh eval DATASET`: measure models (or a folder of predictions) on a HYouTube-layout folder.
 
-    vh eval ../data/hyoutube_val --model cut --model stats --json results.json
+    vh eval ../data/hyoutube_val --model cut --model stats -o results.json
     vh eval ../data/hyoutube_val --model stats --option time_constant=8 --option space=rgb
-    vh eval ../data/hyoutube_val --predictions my_results/ --json theirs.json
+    vh eval ../data/hyoutube_val --predictions my_results/ -o theirs.json
 
 Prints one row per method (MSE, fMSE, PSNR, fSSIM, TL, flicker, seconds per frame) following the HYouTube/CO2Net
 protocol (frames at 256x256; see `vh.core.metrics`). Models run through the inference engine, the same path as
@@ -15,13 +15,12 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vh.core.cli import common
+
     parser.add_argument("dataset", help="a HYouTube-layout folder (real_videos/, foreground_mask/, "
                         "synthetic_composite_videos/, <split>_list.txt)")
-    parser.add_argument("--model", "-m", action="append", default=[], metavar="NAME",
-                        help="a registered model to evaluate; repeat for several (default: cut and the default model)")
-    parser.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
-                        help="a model option applied to every --model that has it, e.g. time_constant=8")
-    parser.add_argument("--checkpoint", metavar="PATH", help="weights for a learned --model")
+    common.add_model(parser, repeat=True, default_help=" (default: cut and the default model); options apply to "
+                     "every --model that has them")
     parser.add_argument("--predictions", action="append", default=[], metavar="DIR",
                         help="a folder of precomputed results laid out like synthetic_composite_videos "
                         "(DIR/<clip>/object_k/NNNNN.jpg|png); repeatable")
@@ -35,63 +34,65 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full-res", action="store_true",
                         help="give the models the stored full-size frames (engine: model at its size, then the "
                         "full-resolution transfer) and resize their outputs for the metrics")
-    parser.add_argument("--json", metavar="OUT", help="write the results (overall and per clip) as JSON")
-
-
-def _parse_options(items: list[str]) -> dict[str, str]:
-    from vh.core.errors import InputError
-
-    options = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"--option expects KEY=VALUE, got {item!r}")
-        options[key.strip()] = _coerce(value.strip())
-    return options
-
-
-def _coerce(value: str) -> int | float | bool | str:
-    """Command-line text as the value a model config expects: int, float, bool, else the string itself."""
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(value.lower(), value)
+    common.add_output(parser, "write the results (overall, per clip, skipped clips) to this JSON file",
+                      required=False)
+    parser.add_argument("--json", dest="output", help=argparse.SUPPRESS)  # the old spelling of --output
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import os
-    import sys
     from pathlib import Path
 
-    from vh.core import evaluation
-    from vh.core.errors import InputError, OutputError
-    from vh.core.models import DEFAULT_MODEL, create_model
+    from tqdm import tqdm
 
-    options = _parse_options(args.option)
+    from vh.core import evaluation
+    from vh.core.cli import common
+    from vh.core.cli.harmonize import model_name
+    from vh.core.errors import InputError, OutputError
+    from vh.core.io.publish import atomic_write_text
+    from vh.core.models import DEFAULT_MODEL
+    from vh.core.options import check_options, model_options
+
+    if args.output and "=" in args.output and not args.output.lower().endswith(".json"):
+        raise InputError(f"-o names the results file; pass the model option {args.output!r} as --option")
+    options = common.parse_options(args.option)
     names = args.model or ([] if args.predictions else ["cut", DEFAULT_MODEL])
     methods = []
     for name in names:
-        # options apply to the models that know them, so `-m cut -m stats -o time_constant=8` just works
-        known = set(options) if args.checkpoint or not options else {o.name for o in create_model(name).options()}
+        # options apply to the models that know them, so `-m cut -m stats --option time_constant=8` just works;
+        # each is range-checked as `vh harmonize` and the server check it
+        specs = model_options(model_name(name, args.checkpoint))
+        known = {o.name for o in specs}
         own = {k: v for k, v in options.items() if k in known}
+        check_options(specs, own, name)  # labels keep the values as typed (time_constant=2, not 2.0)
         methods.append(evaluation.model_method(name, device=args.device, use_engine=not args.direct,
                                                checkpoint=args.checkpoint, **own))
     unused = set(options) - set().union(*(m.options for m in methods)) if methods else set(options)
     if unused:
         raise InputError(f"no selected model has the option(s) {', '.join(sorted(unused))}")
     methods += [evaluation.predictions_method(p) for p in args.predictions]
-    out_path = Path(args.json) if args.json else None
+    out_path = Path(args.output) if args.output else None
     if out_path is not None and not out_path.parent.is_dir():
         raise OutputError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
 
-    results = evaluation.evaluate(
-        args.dataset, methods, split=args.split, size=args.size, clips=args.clip,
-        progress=lambda name: print(f"  {name}", file=sys.stderr, flush=True), full_res=args.full_res,
-    )
+    bar = tqdm(unit="clip", desc="eval", disable=args.quiet, leave=False)
+
+    def start(n: int) -> None:
+        bar.reset(total=n)
+
+    def progress(name: str) -> None:
+        bar.set_postfix_str(name, refresh=False)
+        bar.update(1)
+
+    try:
+        results = evaluation.evaluate(args.dataset, methods, split=args.split, size=args.size, clips=args.clip,
+                                      progress=progress, start=start, full_res=args.full_res)
+    finally:
+        bar.close()
     print(evaluation.format_table(results))
+    if results and results[0].skipped:
+        print(f"skipped {len(results[0].skipped)} clip(s) with an empty mask: {', '.join(results[0].skipped)}")
     if out_path is not None:
         payload = {
             "dataset": str(args.dataset),
@@ -101,11 +102,9 @@ def run(args: argparse.Namespace) -> int:
             "full_res": args.full_res,
             "results": [r.as_dict() for r in results],
         }
-        tmp = out_path.with_name(out_path.name + ".tmp")
         try:
-            tmp.write_text(json.dumps(payload, indent=2, allow_nan=True))
-            os.replace(tmp, out_path)  # never a half-written results file
+            # strict JSON (allow_nan=False): a metric that does not exist is null, never NaN or Infinity
+            atomic_write_text(out_path, json.dumps(payload, indent=2, allow_nan=False))
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot write {out_path}: {exc.strerror or exc}") from None
     return 0

@@ -15,47 +15,30 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections import deque
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vh.core.cli import common
+
     parser.add_argument(
         "input", help="composite shot: a video, an image, or a sequence (shot.####.exr, shot.%%04d.png)"
     )
-    parser.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="where to write: an image, a sequence pattern (out.####.exr) or a video (.mp4/.mov)",
-    )
+    common.add_output(parser, "where to write: an image, a sequence pattern (out.####.exr) or a video (.mp4/.mov); "
+                      "never one of the input's or matte's files")
     parser.add_argument(
         "--matte",
         default=None,
         help="foreground matte (image, sequence or video; 1 = repaint), or 'auto' for models that "
         "predict it; default: the input's alpha channel",
     )
-    parser.add_argument(
-        "--model",
-        default=None,
-        help="registered model name (default: the checkpoint's model, else "
-        "the built-in default, a classical method needing no weights)",
-    )
-    parser.add_argument(
-        "--checkpoint", help="trained weights; the model is read from the checkpoint's sidecar"
-    )
-    parser.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="model option (repeatable), e.g. --option time_constant=4",
-    )
-    parser.add_argument(
-        "--colorspace", help="the input's colourspace (default: scene_linear for float EXR, else sRGB)"
-    )
+    common.add_model(parser, default_help=" (default: the checkpoint's model, else the built-in default, a "
+                     "classical method needing no weights)")
+    common.add_strength(parser)
+    common.add_color(parser)
     parser.add_argument("--output-colorspace", help="the output's colourspace (default: see above)")
-    parser.add_argument("--ocio", help="OCIO config (default: $OCIO, else the built-in ACES config)")
     parser.add_argument(
         "--frames", help="frame range FIRST-LAST (frame numbers for sequences, 0-based for video)"
     )
@@ -65,70 +48,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=None,
-        help="torch CPU threads (default: all cores for a network on the CPU, else 1: the transfer then runs "
-        "one band per core, and decoding and encoding get the rest)",
+        help="torch CPU threads, at most the cores this process may use (default: all cores for a network on the "
+        "CPU, else 1: the transfer then runs one band per core, and decoding and encoding get the rest)",
     )
     parser.add_argument(
         "--transfer",
         default=None,
         help="full-resolution transfer: lut+affine (default), lut, poly, poly+affine, affine, upsample",
     )
+    common.add_video_output(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     from vh.core import lut_export  # --export-cube / --export-cdl
 
     lut_export.add_arguments(parser)
 
 
-def parse_options(pairs: list[str]) -> dict[str, object]:
-    """`["a=1", "b=true", "c=lab"]` -> {"a": 1, "b": True, "c": "lab"}."""
-    from vh.core.errors import InputError
-
-    out: dict[str, object] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or not name:
-            raise InputError(f"--option {pair!r} is not NAME=VALUE")
-        low = text.lower()
-        if low in ("true", "false"):
-            out[name] = low == "true"
-            continue
-        for kind in (int, float):
-            try:
-                out[name] = kind(text)
-                break
-            except ValueError:
-                pass
-        else:
-            out[name] = text
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
+    from contextlib import closing
+
     from tqdm import tqdm
 
     from vh.core import color, runtime
+    from vh.core.cli import common
     from vh.core.engine import Engine
     from vh.core.errors import InputError
     from vh.core.io import alpha_of, open_writer, parse_frame_range, probe, read_frames, read_mattes
     from vh.core.io.threads import WriteBehind, prefetch
+    from vh.core.options import check_options, model_options
     from vh.core.transfer import TransferConfig
 
     if args.batch < 1:
         raise InputError(f"--batch must be at least 1, got {args.batch}")
-    if args.threads is not None and args.threads < 1:
-        raise InputError(f"--threads must be at least 1, got {args.threads}")
+    if args.threads is not None and not 1 <= args.threads <= runtime.cores():
+        raise InputError(f"--threads must be 1..{runtime.cores()} (the cores this process may use), got {args.threads}")
+    strength = common.check_strength(args.strength)
     runtime.tune_allocator()
     try:
         transfer = TransferConfig(method=args.transfer) if args.transfer else TransferConfig()
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    overrides = parse_options(args.option)
+    name = model_name(args.model, args.checkpoint)
+    overrides = check_options(model_options(name), common.parse_options(args.option), name)
 
     info = probe(args.input, parse_frame_range(args.frames))
     if info.channels < 3:
         raise InputError(f"{args.input} has {info.channels} channel(s); harmonization needs RGB")
     src = color.resolve_colorspace(
-        args.colorspace or color.default_colorspace(args.input, args.ocio, is_float=info.is_float), args.ocio
+        args.colorspace or color.default_colorspace(
+            args.input, args.ocio, is_float=info.is_float, chromaticities=info.extra.get("chromaticities")
+        ), args.ocio
     )
     auto = args.matte is not None and args.matte.lower() == "auto"
     if auto:
@@ -151,11 +119,14 @@ def run(args: argparse.Namespace) -> int:
     elif out_is_float == info.is_float:
         dst = src
     else:
-        dst = color.default_colorspace(args.output, args.ocio, is_float=out_is_float)
+        # an EXR we write carries no chromaticities, which readers take as Rec.709: write it in that space
+        dst = color.default_colorspace(args.output, args.ocio, is_float=out_is_float,
+                                       chromaticities=color.REC709_CHROMATICITIES if out_is_float else None)
 
     frames = read_frames(info)
+    sources = [info] + ([args.matte] if args.matte is not None and not auto else [])
     # open the writer before building the model: an unwritable output fails before any work
-    with open_writer(args.output, info) as writer:
+    with open_writer(args.output, info, sources=sources, **_writer_options(args, info)) as writer:
         engine = Engine(
             args.model,
             checkpoint=args.checkpoint,
@@ -171,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         stream = engine.stream(src, args.ocio)
         bar = tqdm(total=info.n_frames, unit="frame", desc="harmonize", disable=args.quiet, leave=False)
 
+        originals: deque = deque()  # inputs awaiting their output, only when strength < 1
+
         def to_output(out):
             return color.convert(out, src, dst, args.ocio)
 
@@ -183,20 +156,27 @@ def run(args: argparse.Namespace) -> int:
 
             def write(outs: list) -> None:
                 for out in outs:
+                    if strength != 1.0:
+                        out = mix(originals.popleft(), out, strength)
                     behind.write(out)
                     bar.update(1)
 
-            try:
-                # frame numbers label errors; the count check below catches a shot that ends early
-                no_mattes = iter(lambda: None, 0)  # auto matte: None for every frame
-                pairs = zip(info.frames, frames, mattes if mattes is not None else no_mattes)
-                for number, frame, matte in prefetch(pairs, depth=1):
-                    if args.matte is None:
-                        matte = alpha_of(frame, info, number)
-                    write(stream.push(frame, matte, label=number))
-                write(stream.finish())
-            finally:
-                bar.close()
+            # frame numbers label errors; the count check below catches a shot that ends early
+            no_mattes = iter(lambda: None, 0)  # auto matte: None for every frame
+            pairs = zip(info.frames, frames, mattes if mattes is not None else no_mattes)
+            # closing(): on any error the read-ahead thread is stopped and joined here, not left decoding while
+            # the interpreter shuts down (which aborts the process from inside the image library)
+            with closing(prefetch(pairs, depth=1)) as ahead:
+                try:
+                    for number, frame, matte in ahead:
+                        if args.matte is None:
+                            matte = alpha_of(frame, info, number)
+                        if strength != 1.0:
+                            originals.append(frame)
+                        write(stream.push(frame, matte, label=number))
+                    write(stream.finish())
+                finally:
+                    bar.close()
         if writer.count != info.n_frames:  # raised inside the writer: nothing is published
             raise InputError(f"{args.input}: got {writer.count} of {info.n_frames} frames")
     log.info("harmonized %d frame(s) of %s into %s", info.n_frames, args.input, args.output)
@@ -205,3 +185,38 @@ def run(args: argparse.Namespace) -> int:
 
         lut_export.export_from_files(args, info, src, dst)
     return 0
+
+
+def model_name(model: str | None, checkpoint: str | None) -> str:
+    """The model a run uses: the one named, else the checkpoint's, else the default."""
+    from vh.core.models.registry import DEFAULT_MODEL
+
+    if model:
+        return model
+    if checkpoint:
+        from vh.core.checkpoint import read_meta
+
+        return read_meta(checkpoint)["model"]
+    return DEFAULT_MODEL
+
+
+def mix(original, out, strength: float):
+    """`strength` of the correction: the original RGB moved part of the way to the harmonized one; other channels
+    (alpha) are the output's. The background is unchanged either way (it is equal in both)."""
+    import numpy as np
+
+    mixed = np.array(out, dtype=np.float32, copy=True)
+    rgb = original[..., :3]
+    mixed[..., :3] = rgb + np.float32(strength) * (out[..., :3] - rgb)
+    return mixed
+
+
+def _writer_options(args: argparse.Namespace, info) -> dict:
+    from vh.core.cli import common
+    from vh.core.errors import InputError
+    from vh.core.io import is_video_path
+
+    video = common.video_options(args)
+    if video and not is_video_path(args.output):
+        raise InputError(f"--{next(iter(video)).replace('_', '-')} is for video outputs; {args.output} is not one")
+    return video

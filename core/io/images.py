@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
+from vh.core.color import REC709_CHROMATICITIES
 from vh.core.errors import InputError, MissingFrameError
 from vh.core.io.clip import ClipInfo
 
@@ -75,6 +76,9 @@ def probe_image_sequence(path: str | os.PathLike, frames: tuple[int, int] | None
     if pattern is None:
         if frames is not None:
             raise InputError(f"{path} is a single image; a frame range needs a pattern such as name.####.exr")
+        if Path(path).is_dir():
+            raise InputError(f"{path} is a folder; give a file, a video or a sequence pattern such as "
+                             f"{Path(path) / 'name.####.exr'}")
         if not Path(path).is_file():
             raise InputError(f"{path} does not exist")
         return _info_from_header(Path(path), str(path), "image", (0,))
@@ -140,6 +144,42 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return pixels  # [H, W, C]
 
 
+# Attributes not carried from a source header: how a file is stored (the writer sets those itself) and when it was
+# made (the output is a new render).
+_NOT_CARRIED = ("compression", "planarconfig", "channelformats", "oiio:", "openexr:", "tiff:", "DateTime")
+
+
+def source_header(info: ClipInfo, number: int, spec: oiio.ImageSpec, frame: np.ndarray) -> np.ndarray:
+    """Carry frame `number` of `info` (EXR) into `spec` for its output: metadata attributes and data window.
+
+    Returns the pixels to write: `frame` itself, or its data-window crop when the source frame stored only a
+    window (that window clipped to the frame; pixels outside it were zero on read).
+    """
+    inp = oiio.ImageInput.open(str(frame_path(info, number)))
+    if inp is None:
+        _oiio_error()
+        return frame  # the source frame was read a moment ago; metadata is best effort, pixels are not
+    try:
+        src = inp.spec()
+    finally:
+        inp.close()
+    for attr in src.extra_attribs:
+        if not attr.name.startswith(_NOT_CARRIED):
+            spec.attribute(attr.name, attr.type, attr.value)
+    if not _is_cropped(src):
+        return frame
+    x0, y0 = max(src.x, src.full_x), max(src.y, src.full_y)
+    x1 = min(src.x + src.width, src.full_x + src.full_width)
+    y1 = min(src.y + src.height, src.full_y + src.full_height)
+    if x1 <= x0 or y1 <= y0:
+        return frame  # a window wholly outside the frame: keep the full frame
+    spec.full_x, spec.full_y = src.full_x, src.full_y
+    spec.full_width, spec.full_height = src.full_width, src.full_height
+    spec.x, spec.y, spec.width, spec.height = x0, y0, x1 - x0, y1 - y0
+    fx, fy = x0 - src.full_x, y0 - src.full_y  # window origin in frame (array) coordinates
+    return frame[fy : fy + spec.height, fx : fx + spec.width]
+
+
 def _is_cropped(spec: oiio.ImageSpec) -> bool:
     """True when the stored pixels (data window) are not the frame (display window): bounding-box EXRs."""
     return (spec.x, spec.y, spec.width, spec.height) != (
@@ -186,6 +226,9 @@ def _info_from_header(path: Path, given: str, kind: str, frames: tuple[int, ...]
     }
     if _is_cropped(spec):
         extra["data_window"] = (spec.x, spec.y, spec.width, spec.height)
+    if fmt == "openexr":  # which primaries the linear values are in; absent means Rec.709 (OpenEXR's default)
+        chroma = spec.getattribute("chromaticities")
+        extra["chromaticities"] = tuple(map(float, chroma)) if chroma else REC709_CHROMATICITIES
     # The frame size is the display window; read_image fills the rest of it around a cropped data window.
     return ClipInfo(
         path=given,

@@ -23,9 +23,11 @@ def prefetch(items: Iterator[T], depth: int = 2, timeout: float | None = None,
              first_timeout: float | None = None) -> Iterator[T]:
     """Pull `items` on a background thread, at most `depth` ahead. Exceptions are re-raised in the consumer.
 
-    Closing the returned generator stops the thread at its next item and closes `items` (if it is a generator), so
-    a chain of prefetches stops as one. With `timeout`, a consumer that waits longer than that for an item (for the
-    first one: `first_timeout`, default `timeout`) gets TimeoutError instead (a server's idle client).
+    Closing the returned generator stops the thread at its next item, waits for it, and closes `items` (if it is a
+    generator), so a chain of prefetches stops as one. Close it on error paths (`contextlib.closing`): a generator
+    kept alive by a traceback would otherwise leave its thread running until the process exits. With `timeout`, a
+    consumer that waits longer than that for an item (for the first one: `first_timeout`, default `timeout`) gets
+    TimeoutError instead (a server's idle client).
     """
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -75,6 +77,10 @@ def prefetch(items: Iterator[T], depth: int = 2, timeout: float | None = None,
                     del value
     finally:
         stop.set()
+        # wait for the thread (it stops within one item): a reader left running in a C++ library while the
+        # interpreter exits aborts the whole process ("terminate called without an active exception")
+        if thread is not threading.current_thread():
+            thread.join()
 
 
 class WriteBehind:

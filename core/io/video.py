@@ -61,6 +61,14 @@ def probe_video(path: str | os.PathLike, frames: tuple[int, int] | None = None) 
         alpha = any(c.is_alpha for c in fmt.components)
         bits = max(c.bits for c in fmt.components)
         fps = stream.average_rate or stream.guessed_rate or stream.base_rate
+        nominal = stream.base_rate or stream.guessed_rate
+        if stream.average_rate and nominal and abs(stream.average_rate / nominal - 1) > 0.005:
+            # frames are not evenly spaced: written out at one rate, the shot would be re-timed
+            raise InputError(
+                f"{path} has a variable frame rate (average {float(stream.average_rate):.3f} fps, nominal "
+                f"{float(nominal):.3f}); convert it to a constant rate first, e.g. "
+                f"ffmpeg -i {os.path.basename(str(path))} -fps_mode cfr -c:v prores_ks cfr.mov"
+            )
         count = stream.frames or _count_packets(container, stream, path)
     finally:
         container.close()
@@ -178,7 +186,9 @@ class VideoEncoder:
         default_codec, pix_fmt, alpha_fmt = _ENCODERS[ext]
         codec = {"h264": "libx264", "prores": "prores_ks"}.get(codec or "", codec or default_codec)
         if codec == "prores_ks":
-            pix_fmt, alpha_fmt = "yuv444p10le", "yuva444p10le"
+            # the 4444 profiles are 4:4:4 with alpha; proxy, lt, standard and hq are 4:2:2 without
+            four = prores_profile.startswith("4444")
+            pix_fmt, alpha_fmt = ("yuv444p10le", "yuva444p10le") if four else ("yuv422p10le", None)
         elif codec == "libx264":
             pix_fmt, alpha_fmt = "yuv420p", None
         self.alpha = bool(alpha and alpha_fmt)

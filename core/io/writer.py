@@ -1,9 +1,10 @@
 """Atomic writers: output appears only when the whole shot was written.
 
-Every file is first written under a hidden temporary name in its final folder (`.name.1001.exr.vh-XXXX`) and
-renamed on a clean `close()`; an exception (or a writer that is never closed) removes the temporaries. A
-compositor therefore never picks up a half-rendered sequence, and an output may safely overwrite the input it
-is read from. Problems that can be seen before any processing (missing or read-only folder, unknown format,
+Every file is first written under a hidden temporary name in its final folder (`.name.1001.exr.vh-PID-XXXX`) and
+published on a clean `close()` (`vh.core.io.publish`: one journalled switch, so a killed run leaves the old render
+or the new one, never a mix); an exception (or a writer that is never closed) removes the temporaries, and a run
+that was killed has its leftovers removed by the next writer on the same output. A compositor therefore never picks
+up a half-rendered sequence. Problems that can be seen before any processing (missing or read-only folder, unknown format,
 odd size for H.264) are raised by `open_writer` itself.
 """
 
@@ -22,7 +23,8 @@ import numpy as np
 import OpenImageIO as oiio
 from vh.core.errors import InputError, OutputError
 from vh.core.io.clip import FLOAT_TYPES, ClipInfo, default_channel_names
-from vh.core.io.images import SequencePattern
+from vh.core.io.images import SequencePattern, source_header
+from vh.core.io.publish import journal_path, publish, recover, temp_path
 from vh.core.io.video import _ENCODERS, VideoEncoder, is_video_path
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ _FORMAT_TYPES = {
     "dpx": ("uint16", "uint8"),
 }
 _NO_ALPHA_FORMATS = {"jpeg"}
+#: prores_ks profile names, lightest first; only 4444 and 4444xq keep alpha
+PRORES_PROFILES = ("proxy", "lt", "standard", "hq", "4444", "4444xq")
 
 
 class FrameWriter:
@@ -88,17 +92,16 @@ class FrameWriter:
         """Finish and publish the output (rename temporaries to their final names)."""
         if self._closed:
             return
-        published: list[Path] = []
+        journal = journal_path(self.path)
         try:
             self._finish()
             if self.count == 0:
                 raise OutputError(f"no frames were written to {self.path}")
-            for tmp, final in self._temps:
-                os.replace(tmp, final)
-                published.append(final)
+            publish(self._temps, self.path)
         except BaseException as exc:
-            for final in published:  # a partly renamed sequence must not look complete
-                final.unlink(missing_ok=True)
+            if journal.exists():  # the switch is decided; the next run completes it from the journal
+                self._closed = True
+                raise
             self.abort()
             if isinstance(exc, OSError) and not isinstance(exc, OutputError):
                 raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
@@ -120,7 +123,7 @@ class FrameWriter:
                     pass
 
     def _temp_for(self, final: Path) -> Path:
-        tmp = final.with_name(f".{final.name}.vh-{self._token}")
+        tmp = temp_path(final, self._token)
         self._temps.append((tmp, final))
         return tmp
 
@@ -168,8 +171,18 @@ class ImageWriter(FrameWriter):
             like.extra.get("compression") if like.format == format_name else None
         )
         if first is None:
-            first = like.frames[0] if like.kind == "sequence" and like.frames else 1
+            # output frame numbers follow the source's: sequence frame numbers, video frame indices
+            first = like.frames[0] if like.kind in ("sequence", "video") and like.frames else 1
         self.first = first
+        # EXR to EXR: each frame keeps its source frame's metadata (timecode, rate, chromaticities, custom
+        # attributes) and data window
+        self._source_headers = like.kind in ("sequence", "image") and like.format == format_name == "openexr"
+
+    def targets(self) -> list[Path]:
+        """The files a whole shot of `like`'s length is written to."""
+        if self.pattern is None:
+            return [Path(self.path)]
+        return [self.pattern.path(self.first + i) for i in range(self.like.n_frames)]
 
     def _write(self, frame: np.ndarray) -> None:
         if self.pattern is None and self.count > 0:
@@ -181,6 +194,8 @@ class ImageWriter(FrameWriter):
         if self.format_name in _NO_ALPHA_FORMATS and channels > 3:
             frame, channels = frame[:, :, :3], 3
         spec = oiio.ImageSpec(self.like.width, self.like.height, channels, self.pixel_type)
+        if self._source_headers and self.count < self.like.n_frames:
+            frame = source_header(self.like, self.like.frames[self.count], spec, frame)
         names = (
             self.like.channel_names
             if len(self.like.channel_names) == channels
@@ -229,6 +244,7 @@ class VideoWriter(FrameWriter):
         alpha: bool | None = None,
         crf: int = 16,
         preset: str = "medium",
+        prores_profile: str = "4444",
     ):
         super().__init__(path, like)
         final = Path(path)
@@ -260,6 +276,7 @@ class VideoWriter(FrameWriter):
             codec=codec,
             crf=crf,
             preset=preset,
+            prores_profile=prores_profile,
         )
         if alpha and not self.encoder.alpha:
             log.warning("%s: alpha is not written; only ProRes 4444 (.mov) keeps it", path)
@@ -286,7 +303,9 @@ def open_writer(path: str | os.PathLike, like: ClipInfo, **opts) -> FrameWriter:
     """A writer for `path` (a video file, an image, or a sequence pattern) shaped like the clip `like`.
 
     Options: images/sequences `pixel_type`, `compression`, `first` (first frame number; default the input's);
-    video `fps` (default the input's, else 24), `codec` ("h264" | "prores"), `alpha`, `crf`, `preset`.
+    video `fps` (default the input's, else 24), `codec` ("h264" | "prores"), `alpha`, `crf`, `preset`,
+    `prores_profile`; any output: `sources`, the shots it is made from (paths or ClipInfos), which it refuses to
+    overwrite.
     Raises OutputError before anything is processed when the output cannot be written.
     """
     path = str(path)
@@ -298,6 +317,7 @@ def open_writer(path: str | os.PathLike, like: ClipInfo, **opts) -> FrameWriter:
     _check_writable(folder)
     if Path(path).is_dir():
         raise OutputError(f"output {path} is a folder; give a file name or a pattern such as shot.####.exr")
+    recover(path)  # a killed run's half-done publish and temporaries, before this run adds its own
     ext = Path(path).suffix.lower()
     if is_video_path(path):
         if ext not in _ENCODERS:
@@ -310,7 +330,15 @@ def open_writer(path: str | os.PathLike, like: ClipInfo, **opts) -> FrameWriter:
             raise OutputError(
                 f"H.264 yuv420p needs an even width and height, {like.size} is not; write .mov (ProRes)"
             )
-        _reject_unknown(opts, {"fps", "codec", "alpha", "crf", "preset"})
+        sources = opts.pop("sources", ())
+        _reject_unknown(opts, {"fps", "codec", "alpha", "crf", "preset", "prores_profile"})
+        crf = opts.get("crf")
+        if crf is not None and not (isinstance(crf, int) and 0 <= crf <= 51):
+            raise OutputError(f"--crf must be an integer from 0 (lossless) to 51, got {crf}")
+        profile = opts.get("prores_profile")
+        if profile is not None and profile not in PRORES_PROFILES:
+            raise OutputError(f"unknown ProRes profile '{profile}'; use one of {', '.join(PRORES_PROFILES)}")
+        _refuse_sources(path, [Path(path)], sources)
         return VideoWriter(path, like, **opts)
     out = oiio.ImageOutput.create(path)
     if out is None:
@@ -325,8 +353,11 @@ def open_writer(path: str | os.PathLike, like: ClipInfo, **opts) -> FrameWriter:
             f"{path} is a single image but the shot has {like.n_frames} frames; "
             f"use a pattern such as {Path(path).stem}.####{ext}"
         )
+    sources = opts.pop("sources", ())
     _reject_unknown(opts, {"pixel_type", "compression", "first"})
-    return ImageWriter(path, like, format_name=format_name, **opts)
+    writer = ImageWriter(path, like, format_name=format_name, **opts)
+    _refuse_sources(path, writer.targets(), sources)
+    return writer
 
 
 def write_image(path: str | os.PathLike, pixels: np.ndarray, pixel_type: str | None = None, **opts) -> None:
@@ -338,6 +369,45 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, pixel_type: str | N
     like = ClipInfo.make(w, h, c, 1, pixel_type=pixel_type or "half", kind="image")
     with open_writer(path, like, pixel_type=pixel_type, **opts) as writer:
         writer.write(pixels)
+
+
+def _refuse_sources(path: str, targets: list[Path], sources) -> None:
+    """An output never replaces a file of a shot it is made from (the plate, the matte): sources are the one thing
+    a compositor cannot render again. `sources` are ClipInfos or paths; a sequence counts with every frame on disk,
+    not just the frames selected, and the same file under another name (links, `%04d` for `####`) is the same."""
+    from vh.core.io.reader import probe
+
+    pattern = SequencePattern.parse(path)
+    for source in sources:
+        info = source if isinstance(source, ClipInfo) else probe(source)
+        files = [Path(info.path)]
+        src_pattern = SequencePattern.parse(info.path) if info.kind == "sequence" else None
+        if src_pattern is not None:
+            if pattern is not None and _same_sequence(pattern, src_pattern):
+                raise OutputError(f"output {path} is the same sequence as the source {info.path}; "
+                                  "write somewhere else (sources are never overwritten)")
+            files = [src_pattern.path(f) for f in src_pattern.scan()]
+        ids = {}
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            ids[(st.st_dev, st.st_ino)] = f
+        for target in targets:
+            try:
+                st = target.stat()
+            except OSError:
+                continue
+            hit = ids.get((st.st_dev, st.st_ino))
+            if hit is not None:
+                raise OutputError(f"output {path} would overwrite {hit.name} of the source {info.path}; "
+                                  "write somewhere else (sources are never overwritten)")
+
+
+def _same_sequence(a: SequencePattern, b: SequencePattern) -> bool:
+    # padding aside (`#` and `####` name the same frames from 1000 up), the same folder, prefix and suffix
+    return (a.prefix, a.suffix) == (b.prefix, b.suffix) and os.path.realpath(a.folder) == os.path.realpath(b.folder)
 
 
 def _check_writable(folder: Path) -> None:

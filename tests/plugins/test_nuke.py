@@ -95,7 +95,10 @@ def test_node_matches_cli_and_reruns_from_cache(nuke, vh_server, tmp_path):
 
     out = tmp_path / "cli" / "out.%04d.exr"
     out.parent.mkdir()
-    assert vh_main(["harmonize", plate, "--matte", matte, "-o", str(out), "--model", "stats"]) == 0
+    # the node says what its ACES project says (scene_linear, i.e. ACEScg); the CLI alone would read an EXR
+    # without chromaticities as Rec.709, the OpenEXR default, so it is told the same
+    assert vh_main(["harmonize", plate, "--matte", matte, "-o", str(out), "--model", "stats",
+                    "--colorspace", "scene_linear"]) == 0
     for i, frame in enumerate(got):
         expected = read_exr(str(out) % (i + 1))
         np.testing.assert_array_equal(frame, expected)

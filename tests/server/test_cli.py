@@ -30,7 +30,9 @@ def test_remote_harmonize_matches_the_local_engine(server, tmp_path, capsys):
     assert code == 0
     got = list(io.read_frames(io.probe(str(out))))
     info = io.probe(str(plate))
-    want = Engine("stats").run(io.read_frames(info), io.read_mattes(str(matte), info), colorspace="scene_linear")
+    # an EXR without chromaticities is Rec.709 linear (the OpenEXR default), the colourspace both sides assume
+    want = Engine("stats").run(io.read_frames(info), io.read_mattes(str(matte), info),
+                               colorspace="Linear Rec.709 (sRGB)")
     for g, w in zip(got, want, strict=True):
         assert g.tobytes() == w.astype(np.float16).astype(np.float32).tobytes()  # half EXR in, half EXR out
 
@@ -106,3 +108,49 @@ def test_remote_harmonize_returns_what_local_harmonize_returns_bit_for_bit(serve
     for i, (g, w, p) in enumerate(zip(io.read_frames(got), io.read_frames(want), plates, strict=True)):
         assert g.tobytes() == w.tobytes(), f"{kind} frame {i}: {np.count_nonzero(g != w)} samples differ"
         assert not np.array_equal(w, p)  # the shot was really harmonized, not passed through
+
+
+def test_remote_unknown_model_exits_2_every_time(server, tmp_path):
+    """The gRPC sender thread reads the plate; an error must not leave it inside the EXR reader at exit (before:
+    `terminate called without an active exception`, exit 134, in about half the runs, in the issue's report; this machine did not reproduce it before the fix)."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    frames = [rng.random((1080, 1920, 4), dtype=np.float32) for _ in range(4)]
+    plate = tmp_path / "plate.####.exr"
+    _write_sequence(str(plate), frames, 4)
+    argv = [sys.executable, "-m", "vh.core.cli.main", "remote", "harmonize", str(plate), "-o",
+            str(tmp_path / "out.####.exr"), "--model", "nosuchmodel", "--server", f"127.0.0.1:{server.port}"]
+    for _ in range(4):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("vh: error:") and "nosuchmodel" in lines[0], done.stderr
+
+
+def test_the_server_is_told_the_exr_colourspace_the_file_declares(server, tmp_path, caplog):
+    """The server logs the colourspace the client names; an EXR without chromaticities is Rec.709 linear (the
+    OpenEXR default), not the config's scene_linear role (ACEScg), and an AP1 EXR is ACEScg."""
+    import logging
+
+    import OpenImageIO as oiio
+
+    frames, _ = clip(2, 48, 64, channels=4, dtype=np.float32)
+    for name, chroma in (("rec709", None), ("ap1", (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767))):
+        for i, f in enumerate(frames):
+            spec = oiio.ImageSpec(64, 48, 4, "half")
+            spec.channelnames, spec.alpha_channel = ("R", "G", "B", "A"), 3
+            if chroma:
+                spec.attribute("chromaticities", oiio.TypeDesc("float[8]"), chroma)
+            out = oiio.ImageOutput.create("exr")
+            out.open(str(tmp_path / f"{name}.{1001 + i}.exr"), spec)
+            out.write_image(f)
+            out.close()
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="vh.server"):
+            assert main(["remote", "harmonize", str(tmp_path / f"{name}.####.exr"), "-o",
+                         str(tmp_path / f"out_{name}.####.exr"), "--server", f"127.0.0.1:{server.port}"]) == 0
+        logged = " ".join(r.getMessage() for r in caplog.records if r.name.startswith("vh.server"))
+        expected = "Linear Rec.709 (sRGB)" if name == "rec709" else "ACEScg"
+        assert expected in logged and (name == "ap1" or "ACEScg" not in logged), logged

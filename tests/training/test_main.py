@@ -85,7 +85,7 @@ def test_cli_train_with_overrides_and_clear_errors(pairs_dir, tmp_path, capsys):
     resolved = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
     assert resolved["optim"]["lr"] == 1e-3 and resolved["train"]["batch_size"] == 2
     assert main(["train", str(cfg_path), "--run-dir", str(tmp_path / "r2"), "--set", "train.bogus=1"]) == 2
-    assert "unknown train option(s) ['bogus']" in capsys.readouterr().err
+    assert "unknown config key 'train.bogus'" in capsys.readouterr().err
     assert main(["train", str(cfg_path), "--run-dir", str(tmp_path / "r"), "--device", "cpu"]) == 2
     assert "already holds a run; pass --resume" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "missing.yaml"), "--run-dir", str(tmp_path / "r3")]) == 2

@@ -90,6 +90,7 @@ def test_video_in_video_out(tmp_path, checkpoint):
         (["--checkpoint", "CKPT", "--threshold", "1.5"], "--threshold"),
         (["--checkpoint", "CKPT", "-o", "OUT/single.png"], "single image"),
         (["--checkpoint", "missing"], "checkpoint not found"),
+        (["--checkpoint", "CKPT", "-o", "IN/comp.%04d.png"], "same sequence as the source"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, checkpoint, capsys, extra, message):
@@ -98,7 +99,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, checkpoint, capsys, 
     out = tmp_path / "out"
     out.mkdir()
     args = ["detect", str(tmp_path / "comp.####.png"), "-o", str(out / "m.####.exr"),
-            *[a.replace("CKPT", str(ckpt)).replace("OUT", str(out)) for a in extra]]
+            *[a.replace("CKPT", str(ckpt)).replace("OUT", str(out)).replace("IN", str(tmp_path)) for a in extra]]
     if "-o" in extra:
         args = args[:2] + args[4:]
     assert main(args) == 2

@@ -225,7 +225,8 @@ def test_exr_in_mp4_out_is_encoded_for_display(tmp_path, capsys):
     out = next(read_frames(str(tmp_path / "out.mp4")))
     from vh.core import color
 
-    expected = np.clip(color.convert(src, "scene_linear", color.working_space()), 0, 1)  # [H, W, 3]
+    # an EXR without chromaticities holds Rec.709 linear values (the OpenEXR default)
+    expected = np.clip(color.convert(src, "Linear Rec.709 (sRGB)", color.working_space()), 0, 1)  # [H, W, 3]
     bg = _matte() == 0
     assert np.abs(out - expected)[bg].mean() < 0.03  # background: the plate, encoded for display (H.264 loss)
     assert np.abs(out - np.clip(src, 0, 1))[bg].mean() > 0.05  # not the linear values copied as they are

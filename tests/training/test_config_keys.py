@@ -1,0 +1,43 @@
+"""`vh train`: a typo anywhere in a run config, in the file or in `--set`, is one error line naming the nearest valid
+key, instead of a value silently left at its default."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from vh.training.main import load_config
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ({"optm": {"lr": 1e-3}}, "unknown config key 'optm' (did you mean 'optim'?)"),
+        ({"optim": {"lr_rate": 1e-3}}, "unknown config key 'optim.lr_rate' (did you mean 'lr'?)"),
+        ({"optim": {"schedule": "cosin"}}, "optim.schedule must be one of constant, cosine, got 'cosin' (did you mean "
+         "'cosine'?)"),
+        ({"loss": {"lambda_temporl": 0.1}}, "unknown config key 'loss.lambda_temporl' (did you mean "
+         "'lambda_temporal'?)"),
+        ({"--set": "model.base_chanels=16"}, "unknown config key 'model.base_chanels' (did you mean "
+         "'base_channels'?)"),
+        ({"--set": "optim.lr_rate=1"}, "unknown config key 'optim.lr_rate' (did you mean 'lr'?)"),
+    ],
+)
+def test_unknown_config_keys_are_one_line_with_the_nearest_key(tmp_path, capsys, where, message):
+    from vh.core.cli.main import main
+
+    config = {"task": "huang", "model": {"name": "huang_tiny", "base_channels": 8}, "optim": {"lr": 1e-3}}
+    overrides = []
+    if "--set" in where:
+        overrides = [where["--set"]]
+    else:
+        for key, value in where.items():
+            config.setdefault(key, {}).update(value)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    if overrides:
+        load_config(path)  # the file alone is valid: the typo comes from --set
+    argv = ["train", str(path), "--run-dir", str(tmp_path / "r")] + [a for o in overrides for a in ("--set", o)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vh: error: ") and message in err and "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()

@@ -43,13 +43,13 @@ def labelled(strip, labels):
     import numpy as np
 
     h, w = strip.shape[0], strip.shape[1] // len(labels)
-    bar = np.full((max(24, h // 14), strip.shape[1], 3), 0.08, np.float32)
+    bar = np.full((max(24, h // 14), strip.shape[1], 3), 20, np.uint8)  # OpenCV draws text on 8-bit images
     scale = bar.shape[0] / 32
     for i, text in enumerate(labels):
         (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         org = (i * w + (w - tw) // 2, (bar.shape[0] + th) // 2)
-        cv2.putText(bar, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0.95, 0.95, 0.95), 1, cv2.LINE_AA)
-    return np.concatenate([bar, strip.astype(np.float32)], axis=0)
+        cv2.putText(bar, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (242, 242, 242), 1, cv2.LINE_AA)
+    return np.concatenate([bar.astype(np.float32) / 255.0, strip.astype(np.float32)], axis=0)
 
 
 def recolour(fg):

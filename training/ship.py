@@ -1,9 +1,9 @@
 """Package a training checkpoint as the model's shipped weights: fp16 safetensors + sidecar in vh/core/weights.
 
-    python -m vh.training.ship runs/vhmae_cpu/checkpoints/ckpt-0000640 --name vhmae_cpu \\
-        --command "vh train training/configs/vhmae_cpu.yaml --run-dir runs/vhmae_cpu --device cpu"
+    python -m vh.training.ship runs/vhmae_cpu/checkpoints/ckpt-0001024 --name vhmae_cpu \\
+        --command "vh train training/configs/vhmae_cpu.yaml --run-dir runs/vhmae_cpu --device cpu" [--command ...]
 
-The sidecar keeps what made the weights (the run's resolved config, step, data summary, the exact command and
+The sidecar keeps what made the weights (the run's resolved config, step, data summary, the exact commands and
 the wall-clock training time from the run's metrics.jsonl), so the packaged file describes itself; the model
 card (vh/core/weights/MODEL_CARD.md) says the same for people.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 
-def ship(checkpoint: str, name: str, command: str, out_dir: Path | None = None) -> Path:
+def ship(checkpoint: str, name: str, commands: list[str], out_dir: Path | None = None) -> Path:
     from vh.core.checkpoint import SHIPPED_DIR, load_checkpoint, save_checkpoint
     from vh.core.errors import InputError
     from vh.core.models.registry import create_model
@@ -40,7 +40,7 @@ def ship(checkpoint: str, name: str, command: str, out_dir: Path | None = None) 
                                                           "step", "data")}
     return save_checkpoint(
         (out_dir or SHIPPED_DIR) / name, model, name, meta["step"], data=meta.get("data"), dtype=torch.float16,
-        **extra, source_checkpoint=Path(checkpoint).name, command=command, train_seconds=seconds,
+        **extra, source_checkpoint=Path(checkpoint).name, commands=commands, train_seconds=seconds,
     )
 
 
@@ -48,13 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m vh.training.ship", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint")
     p.add_argument("--name", required=True, help="registered model name the weights ship for")
-    p.add_argument("--command", required=True, help="the exact training command, recorded in the sidecar")
+    p.add_argument("--command", dest="commands", action="append", required=True,
+                   help="the exact training command, recorded in the sidecar; repeat for a resumed run's commands")
     p.add_argument("--out-dir", type=Path, help="default: the package's weights folder")
     args = p.parse_args(argv)
     from vh.core.errors import VhError
 
     try:
-        print(ship(args.checkpoint, args.name, args.command, args.out_dir))
+        print(ship(args.checkpoint, args.name, args.commands, args.out_dir))
     except VhError as exc:
         print(f"vh: error: {exc}", file=sys.stderr)
         return 2

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             extra.insert(0, f"aliases: {', '.join(sorted(aliases[name]))}")
         if getattr(cls, "supports_auto_matte", False):
             extra.append("--matte auto")
-        print(f"{name}{' (default)' if name == DEFAULT_MODEL else ''}: {'; '.join(extra)}")
+        print(f"{name}{' (default)' if name == resolve_name(DEFAULT_MODEL) else ''}: {'; '.join(extra)}")
         for o in cls.options():
             print(f"    --option {o.name}=<{_range(o)}> (default {o.default})  {o.help}")
     return 0

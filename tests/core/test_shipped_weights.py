@@ -25,13 +25,13 @@ def test_vhmae_weights_ship_as_fp16_with_provenance_and_a_model_card():
     path = shipped_checkpoint("vhmae_cpu")
     assert path is not None and path.stat().st_size < 8 * 2**20
     meta = read_meta(path)
-    assert meta["model"] == "vhmae_cpu" and meta["step"] > 0 and meta["command"].startswith("vh train ")
+    assert meta["model"] == "vhmae_cpu" and meta["step"] > 0 and meta["commands"][0].startswith("vh train ")
     assert meta["data"]["split"] == "train"  # trained without the held-out split
     from safetensors.torch import load_file
 
     assert {t.dtype for t in load_file(str(path)).values()} == {torch.float16}
     card = (SHIPPED_DIR / "MODEL_CARD.md").read_text()
-    for must in ("research", "unseen", "fMSE", meta["command"]):
+    for must in ("research", "unseen", "fMSE", *meta["commands"]):
         assert must in card
 
 

@@ -14,7 +14,8 @@ def test_lists_every_model_with_its_declared_ranges(capsys):
     out = capsys.readouterr().out
     heads = [ln.split(":")[0].replace(" (default)", "") for ln in out.splitlines() if not ln.startswith(" ")]
     assert heads == list_models()
-    assert re.search(r"^stats \(default\): .*weights: none needed", out, re.M)
+    assert re.search(r"^stats: .*weights: none needed", out, re.M)
+    assert re.search(r"^vhmae_cpu \(default\): aliases: vhmae; .*weights: shipped \(vhmae_cpu.safetensors\)", out, re.M)
     assert re.search(r"^vhmae_tiny: .*window 8 frame\(s\); weights: (shipped|not shipped: pass --checkpoint)", out,
                      re.M)
     assert "--option bins=<int 2..4096> (default 64)" in out
@@ -26,7 +27,7 @@ def test_lists_every_model_with_its_declared_ranges(capsys):
 def test_one_model_and_an_unknown_one(capsys):
     assert main(["models", "reinhard"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("stats (default): aliases: reinhard") and "histogram" not in out
+    assert out.startswith("stats: aliases: reinhard") and "histogram" not in out
     assert main(["models", "nosuch"]) == 2
     assert capsys.readouterr().err.startswith("vh: error: unknown model 'nosuch'")
 

@@ -31,7 +31,7 @@ from vh.server.v1 import harmonize_pb2_grpc as pb_grpc  # noqa: E402
 
 from tests.server.conftest import clip, start_subprocess_server  # noqa: E402
 from tests.server.test_misuse import (  # noqa: E402
-    _LUT, _config, call, frame_requests, header, raw_call, rss_mb)
+    _LUT, _config, big_frame_attack, call, frame_requests, header, raw_call, rss_mb)
 
 TOKEN = "attack-table-token"
 AUTH = (("authorization", f"Bearer {TOKEN}"),)
@@ -131,8 +131,8 @@ def main() -> int:
 
     def ten_big():
         for _ in range(9):
-            _big_frame_attack_auth(port, 60)
-        return _big_frame_attack_auth(port, 60)
+            big_frame_attack(port, 60, AUTH)
+        return big_frame_attack(port, 60, AUTH)
 
     attack(f"{2 + 8 + 4 + 4} Health.Watch without a token", watches)
     attack("5 Health.Watch with the token (cap 4)", capped_watch)
@@ -144,7 +144,7 @@ def main() -> int:
     attack("stream sends nothing", lambda: hold([]))
     attack("stream sends only a header", lambda: hold([header()]))
     attack("stream never takes its results", lambda: hold(unread, read=False))
-    attack("header declares a 2 GiB frame, 600 MB sent", lambda: _big_frame_attack_auth(port, 600))
+    attack("header declares a 2 GiB frame, 600 MB sent", lambda: big_frame_attack(port, 600, AUTH))
     attack("the same, 10 times", ten_big)
     attack("320 MB frame with a NaN in its last chunk", nan_frame)
     attack("garbage bytes", lambda: raw_call(channel, "/vh.server.v1.Harmonizer/Harmonize", [b"\xff\xff\xff"],
@@ -188,20 +188,6 @@ def main() -> int:
                                "--log-level", "WARNING", *args], capture_output=True, text=True, timeout=120)
         print(f"launch, {name}: exit {done.returncode}: {done.stderr.strip()}")
     return 0
-
-
-def _big_frame_attack_auth(port: int, megabytes: int):
-    """tests' _big_frame_attack, with the token."""
-    chunk = bytes(3 << 20)
-
-    def requests():
-        yield header(width=8192, height=8192, channels=8)
-        for i in range(megabytes // 3):
-            yield pb.HarmonizeRequest(chunk=pb.Chunk(frame_index=0, plane=pb.PLANE_IMAGE, offset=i * len(chunk),
-                                                     data=chunk))
-
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-        return call(pb_grpc.HarmonizerStub(ch), requests(), metadata=AUTH, timeout=120)
 
 
 def _launch_cases(tmp: Path):

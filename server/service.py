@@ -309,7 +309,7 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         # this stream converts chunks; waiting on it is where a stream waits for its client, so the deadlines are
         # kept there
         messages = prefetch(requests, depth=_RECEIVE_AHEAD, timeout=cfg.idle_timeout,
-                            first_timeout=cfg.header_timeout)
+                            first_timeout=cfg.header_timeout, join=False)  # an idle client must not hold the slot
         try:
             yield from self._accept(stream_id, messages, context)
         finally:
@@ -423,7 +423,7 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         # three stages on three threads: gRPC receives frame n+2, chunks of frame n+1 are converted as they come
         # in, and the engine works on frame n and sends it back. Their errors (bad chunks, a vanished client) are
         # raised here, where the interceptor maps them.
-        frames = prefetch(received(), depth=1)
+        frames = prefetch(received(), depth=1, join=False)  # it waits on the client too
         try:
             for index, image, matte in frames:
                 if self._interrupt.is_set():

@@ -20,14 +20,16 @@ T = TypeVar("T")
 
 
 def prefetch(items: Iterator[T], depth: int = 2, timeout: float | None = None,
-             first_timeout: float | None = None) -> Iterator[T]:
+             first_timeout: float | None = None, join: bool = True) -> Iterator[T]:
     """Pull `items` on a background thread, at most `depth` ahead. Exceptions are re-raised in the consumer.
 
     Closing the returned generator stops the thread at its next item, waits for it, and closes `items` (if it is a
     generator), so a chain of prefetches stops as one. Close it on error paths (`contextlib.closing`): a generator
     kept alive by a traceback would otherwise leave its thread running until the process exits. With `timeout`, a
     consumer that waits longer than that for an item (for the first one: `first_timeout`, default `timeout`) gets
-    TimeoutError instead (a server's idle client).
+    TimeoutError instead (a server's idle client). `join=False` closes without waiting for the thread: for a
+    source that may block indefinitely on someone else (a client's request stream), which its own cancellation
+    ends, and which holds no file reader.
     """
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -79,7 +81,7 @@ def prefetch(items: Iterator[T], depth: int = 2, timeout: float | None = None,
         stop.set()
         # wait for the thread (it stops within one item): a reader left running in a C++ library while the
         # interpreter exits aborts the whole process ("terminate called without an active exception")
-        if thread is not threading.current_thread():
+        if join and thread is not threading.current_thread():
             thread.join()
 
 

@@ -427,7 +427,7 @@ def test_idle_streams_free_their_slots_and_a_real_client_gets_in():
 # Memory
 
 
-def _big_frame_attack(port: int, megabytes: int = 600) -> tuple[grpc.StatusCode, str]:
+def big_frame_attack(port: int, megabytes: int = 600, metadata=()) -> tuple[grpc.StatusCode, str]:
     """A header declaring a 2 GiB frame (8192 x 8192 x 8 float32), then up to `megabytes` of its chunks."""
     chunk = bytes(3 << 20)
 
@@ -438,7 +438,7 @@ def _big_frame_attack(port: int, megabytes: int = 600) -> tuple[grpc.StatusCode,
                                                      data=chunk))
 
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-        return call(pb_grpc.HarmonizerStub(ch), requests(), timeout=120)
+        return call(pb_grpc.HarmonizerStub(ch), requests(), metadata=metadata, timeout=120)
 
 
 def test_a_2gib_frame_is_refused_before_anything_is_allocated_and_rss_stays_flat():
@@ -447,12 +447,12 @@ def test_a_2gib_frame_is_refused_before_anything_is_allocated_and_rss_stays_flat
         with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:  # a first stream: the server's steady state
             assert call(pb_grpc.HarmonizerStub(ch), [header(), *frame_requests(0)])[0] == grpc.StatusCode.OK
         before, peak_before = rss_mb(proc.pid), rss_mb(proc.pid, "VmHWM")
-        code, message = _big_frame_attack(port)
+        code, message = big_frame_attack(port)
         assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and one_line(message), (code, message)
         assert "GiB of server memory" in message and "per stream" in message, message
         assert rss_mb(proc.pid, "VmHWM") - max(before, peak_before) < 100  # peak growth, not just after
         for _ in range(10):
-            assert _big_frame_attack(port, megabytes=60)[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert big_frame_attack(port, megabytes=60)[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert rss_mb(proc.pid) - before < 30, (before, rss_mb(proc.pid))
     finally:
         proc.kill()

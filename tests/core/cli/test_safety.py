@@ -146,8 +146,8 @@ def test_nan_in_the_first_frame_exits_2_every_time(tmp_path, runs):
     [
         (["--model", "histogram", "--option", "bins=100000000"], "option 'bins' of model 'histogram' is 100000000 "
          "but must be <= 4096"),
-        (["--option", "time_constant=1e300"], "option 'time_constant' of model 'stats' is 1e+300 but must be <= 1000"),
-        (["--option", "time_constnt=4"], "has no option 'time_constnt' (did you mean 'time_constant'?)"),
+        (["--model", "stats", "--option", "time_constant=1e300"], "option 'time_constant' of model 'stats' is 1e+300 but must be <= 1000"),
+        (["--model", "stats", "--option", "time_constnt=4"], "has no option 'time_constnt' (did you mean 'time_constant'?)"),
         (["--threads", "100000"], "--threads must be 1.."),
         (["--strength", "1.5"], "--strength must be within 0..1"),
         (["--crf", "20"], "--crf is for video outputs"),

@@ -26,12 +26,20 @@ sys.path.insert(0, str(ROOT))
 import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
-from vh.server.v1 import harmonize_pb2 as pb  # noqa: E402
-from vh.server.v1 import harmonize_pb2_grpc as pb_grpc  # noqa: E402
 
 from tests.server.conftest import clip, start_subprocess_server  # noqa: E402
 from tests.server.test_misuse import (  # noqa: E402
-    _LUT, _config, big_frame_attack, call, frame_requests, header, raw_call, rss_mb)
+    _LUT,
+    _config,
+    big_frame_attack,
+    call,
+    frame_requests,
+    header,
+    raw_call,
+    rss_mb,
+)
+from vh.server.v1 import harmonize_pb2 as pb  # noqa: E402
+from vh.server.v1 import harmonize_pb2_grpc as pb_grpc  # noqa: E402
 
 TOKEN = "attack-table-token"
 AUTH = (("authorization", f"Bearer {TOKEN}"),)
@@ -48,9 +56,28 @@ def main() -> int:
     (allowed / "missing-lut.ocio").write_text(_config("no-such.cube"))
     (tmp / "token").write_text(TOKEN)
     proc, port = start_subprocess_server(
-        ["--device", "cpu", "--model", "cut", "--max-clients", "2", "--token-file", str(tmp / "token"),
-         "--ocio-dir", str(allowed), "--header-timeout", "2", "--idle-timeout", "3", "--grace", "1",
-         "--log-level", "WARNING"], env={"VH_SECRET": "secret-value"})
+        [
+            "--device",
+            "cpu",
+            "--model",
+            "cut",
+            "--max-clients",
+            "2",
+            "--token-file",
+            str(tmp / "token"),
+            "--ocio-dir",
+            str(allowed),
+            "--header-timeout",
+            "2",
+            "--idle-timeout",
+            "3",
+            "--grace",
+            "1",
+            "--log-level",
+            "WARNING",
+        ],
+        env={"VH_SECRET": "secret-value"},
+    )
     address = f"127.0.0.1:{port}"
     rows = []
     channel = grpc.insecure_channel(address)
@@ -58,14 +85,26 @@ def main() -> int:
     health = health_pb2_grpc.HealthStub(channel)
 
     def served() -> str:
-        return "yes" if call(stub, [header(), *frame_requests(0)], metadata=AUTH)[0] == grpc.StatusCode.OK else "NO"
+        return (
+            "yes"
+            if call(stub, [header(), *frame_requests(0)], metadata=AUTH)[0] == grpc.StatusCode.OK
+            else "NO"
+        )
 
     def attack(name: str, run) -> None:
         before = rss_mb(proc.pid)
         code, message = run()
         time.sleep(0.5)
-        rows.append((name, code.name if hasattr(code, "name") else str(code), message, before, rss_mb(proc.pid),
-                     served()))
+        rows.append(
+            (
+                name,
+                code.name if hasattr(code, "name") else str(code),
+                message,
+                before,
+                rss_mb(proc.pid),
+                served(),
+            )
+        )
 
     def watches():
         held = [health.Watch(health_pb2.HealthCheckRequest(), timeout=60) for _ in range(2 + 8 + 4 + 4)]
@@ -92,7 +131,9 @@ def main() -> int:
                 w.cancel()
 
     def config(path: str):
-        return lambda: call(stub, [header(ocio_config=path, colorspace="lin"), *frame_requests(0)], metadata=AUTH)
+        return lambda: call(
+            stub, [header(ocio_config=path, colorspace="lin"), *frame_requests(0)], metadata=AUTH
+        )
 
     def hold(requests: list, read: bool = True):
         release = threading.Event()
@@ -114,8 +155,10 @@ def main() -> int:
             release.set()
 
     big = 256
-    unread = [header(width=big, height=big, channels=4),
-              *[m for i in range(12) for m in frame_requests(i, big, big, 4, fill=0.25 + i)]]
+    unread = [
+        header(width=big, height=big, channels=4),
+        *[m for i in range(12) for m in frame_requests(i, big, big, 4, fill=0.25 + i)],
+    ]
 
     def nan_frame():
         from vh.server.client import Client, RetryPolicy
@@ -147,20 +190,34 @@ def main() -> int:
     attack("header declares a 2 GiB frame, 600 MB sent", lambda: big_frame_attack(port, 600, AUTH))
     attack("the same, 10 times", ten_big)
     attack("320 MB frame with a NaN in its last chunk", nan_frame)
-    attack("garbage bytes", lambda: raw_call(channel, "/vh.server.v1.Harmonizer/Harmonize", [b"\xff\xff\xff"],
-                                             metadata=AUTH))
+    attack(
+        "garbage bytes",
+        lambda: raw_call(channel, "/vh.server.v1.Harmonizer/Harmonize", [b"\xff\xff\xff"], metadata=AUTH),
+    )
     bad = pb.StreamHeader(model="cut").SerializeToString().replace(b"cut", b"c\xc3\x28")
-    attack("invalid UTF-8 in StreamHeader.model", lambda: raw_call(
-        channel, "/vh.server.v1.Harmonizer/Harmonize", [b"\x0a" + bytes([len(bad)]) + bad], metadata=AUTH))
-    attack("empty request mid-stream", lambda: call(
-        stub, [header(), frame_requests(0)[0], pb.HarmonizeRequest()], metadata=AUTH))
+    attack(
+        "invalid UTF-8 in StreamHeader.model",
+        lambda: raw_call(
+            channel, "/vh.server.v1.Harmonizer/Harmonize", [b"\x0a" + bytes([len(bad)]) + bad], metadata=AUTH
+        ),
+    )
+    attack(
+        "empty request mid-stream",
+        lambda: call(stub, [header(), frame_requests(0)[0], pb.HarmonizeRequest()], metadata=AUTH),
+    )
     rgba = frame_requests(0, channels=4)
-    attack("matte plane in an alpha-matte stream", lambda: call(
-        stub, [header(channels=4, matte=pb.MATTE_ALPHA), *rgba], metadata=AUTH))
-    attack("more frames than frame_count", lambda: call(
-        stub, [header(frame_count=1), *frame_requests(0), *frame_requests(1)], metadata=AUTH))
-    attack("lower-case 'bearer' scheme", lambda: call(
-        stub, [header(), *frame_requests(0)], metadata=(("authorization", f"bearer {TOKEN}"),)))
+    attack(
+        "matte plane in an alpha-matte stream",
+        lambda: call(stub, [header(channels=4, matte=pb.MATTE_ALPHA), *rgba], metadata=AUTH),
+    )
+    attack(
+        "more frames than frame_count",
+        lambda: call(stub, [header(frame_count=1), *frame_requests(0), *frame_requests(1)], metadata=AUTH),
+    )
+    attack(
+        "lower-case 'bearer' scheme",
+        lambda: call(stub, [header(), *frame_requests(0)], metadata=(("authorization", f"bearer {TOKEN}"),)),
+    )
 
     for w in getattr(watches, "held", []):
         w.cancel()
@@ -173,8 +230,16 @@ def main() -> int:
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(timeout=30)
-    rows.append(("SIGTERM (grace 1 s) after garbage, idle stream open", f"exit {code}",
-                 f"in {time.monotonic() - started:.2f} s", before, float("nan"), "-"))
+    rows.append(
+        (
+            "SIGTERM (grace 1 s) after garbage, idle stream open",
+            f"exit {code}",
+            f"in {time.monotonic() - started:.2f} s",
+            before,
+            float("nan"),
+            "-",
+        )
+    )
     channel.close()
 
     print("| attack | status | message | RSS before MB | RSS after MB | token holder served after |")
@@ -184,8 +249,23 @@ def main() -> int:
         print(f"| {name} | {code} | {message} | {before:.0f} | {after:.0f} | {ok} |")
     print()
     for name, args in _launch_cases(tmp):
-        done = subprocess.run([sys.executable, "-m", "vh.server.main", "--device", "cpu", "--model", "cut",
-                               "--log-level", "WARNING", *args], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vh.server.main",
+                "--device",
+                "cpu",
+                "--model",
+                "cut",
+                "--log-level",
+                "WARNING",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         print(f"launch, {name}: exit {done.returncode}: {done.stderr.strip()}")
     return 0
 
@@ -196,11 +276,15 @@ def _launch_cases(tmp: Path):
     busy.listen()
     _launch_cases.busy = busy  # kept open while the cases run
     (tmp / "garbage.pem").write_text("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
-    return [("port in use", ["--port", str(busy.getsockname()[1])]),
-            ("unbindable --host", ["--host", "192.0.2.1", "--port", "0"]),
-            ("garbage PEM", ["--port", "0", "--tls-cert", str(tmp / "garbage.pem"), "--tls-key",
-                             str(tmp / "garbage.pem")]),
-            ("--max-size 0", ["--port", "0", "--max-size", "0"])]
+    return [
+        ("port in use", ["--port", str(busy.getsockname()[1])]),
+        ("unbindable --host", ["--host", "192.0.2.1", "--port", "0"]),
+        (
+            "garbage PEM",
+            ["--port", "0", "--tls-cert", str(tmp / "garbage.pem"), "--tls-key", str(tmp / "garbage.pem")],
+        ),
+        ("--max-size 0", ["--port", "0", "--max-size", "0"]),
+    ]
 
 
 if __name__ == "__main__":

@@ -76,8 +76,18 @@ def main() -> None:
         folder = Path(tmp)
         comp, matte = build_composite(Path(args.data), folder, args.frames)
         io_cmd = [sys.executable, "-c", IO_ONLY, str(comp), str(matte), str(folder / "io.mp4")]
-        harm_cmd = [sys.executable, "-m", "vh.core.cli.main", "harmonize", str(comp), "--matte", str(matte),
-                    "-o", str(folder / "out.mp4"), "-q"]
+        harm_cmd = [
+            sys.executable,
+            "-m",
+            "vh.core.cli.main",
+            "harmonize",
+            str(comp),
+            "--matte",
+            str(matte),
+            "-o",
+            str(folder / "out.mp4"),
+            "-q",
+        ]
         if args.model:
             harm_cmd += ["--model", args.model]
         io_runs, harm_runs = [], []

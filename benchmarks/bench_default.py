@@ -47,7 +47,9 @@ def main() -> None:
     args = p.parse_args()
     models = list(dict.fromkeys(args.models.split(",")))
     engines = {m: Engine(m, device=args.device) for m in models}
-    print(f"default model: {DEFAULT_MODEL}; device {args.device}; {args.frames} frames per clip, {args.rounds} rounds")
+    print(
+        f"default model: {DEFAULT_MODEL}; device {args.device}; {args.frames} frames per clip, {args.rounds} rounds"
+    )
     for label, (h, w) in SIZES.items():
         frames, mattes = shot(h, w, args.frames)
         fps: dict[str, list[float]] = {m: [] for m in models}
@@ -59,8 +61,12 @@ def main() -> None:
                 fps[m].append(args.frames / (time.perf_counter() - start))
         med = {m: statistics.median(v) for m, v in fps.items()}
         ratio = med[models[0]] / med[models[-1]] if len(models) > 1 else 1.0
-        print(f"{label:>6}: " + "  ".join(f"{m} {med[m]:.2f} fps" for m in models)
-              + (f"  ({models[0]} / {models[-1]} = {ratio:.2f})" if len(models) > 1 else ""), flush=True)
+        print(
+            f"{label:>6}: "
+            + "  ".join(f"{m} {med[m]:.2f} fps" for m in models)
+            + (f"  ({models[0]} / {models[-1]} = {ratio:.2f})" if len(models) > 1 else ""),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

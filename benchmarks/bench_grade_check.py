@@ -34,7 +34,9 @@ GRADES = {
 
 
 def _data() -> Path:
-    return Path(os.environ.get("VH_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    return Path(
+        os.environ.get("VH_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    )
 
 
 def video_shot(frames: int):
@@ -89,7 +91,11 @@ def main() -> None:
                 row.append(value)
                 if args.png:
                     args.png.mkdir(parents=True, exist_ok=True)
-                    write_image(args.png / f"{shot_name}_{grade_name}_{m}.png", np.clip(strip, 0, 1), pixel_type="uint8")
+                    write_image(
+                        args.png / f"{shot_name}_{grade_name}_{m}.png",
+                        np.clip(strip, 0, 1),
+                        pixel_type="uint8",
+                    )
             print(f"{shot_name:<15} {grade_name:<14} " + "  ".join(f"{v:10.1f}" for v in row), flush=True)
 
 

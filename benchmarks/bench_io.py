@@ -23,6 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
 from vh.core.io import ClipInfo, open_writer, probe, read_frames
 
 

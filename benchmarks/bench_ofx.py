@@ -55,8 +55,12 @@ def plate(frames: int) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
 
 
 def start_server(model: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "vh.server.main", "--port", "0", "--model", model],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vh.server.main", "--port", "0", "--model", model],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     for line in process.stdout:
         if match := re.search(r"ready on port (\d+)", line):
             return process, f"127.0.0.1:{match.group(1)}"
@@ -77,9 +81,11 @@ def run_ofx(bundle, address, plates, mattes, args) -> tuple[float, list[float], 
 
     host._image = timed_image
     frames = len(plates)
-    inst = host.create_instance(ofx_host.Clip(plates.get, (1, frames), args.depth),
-                                ofx_host.Clip(mattes.get, (1, frames), args.depth),
-                                params={"serverAddress": address, "model": args.model, "windowSize": args.window})
+    inst = host.create_instance(
+        ofx_host.Clip(plates.get, (1, frames), args.depth),
+        ofx_host.Clip(mattes.get, (1, frames), args.depth),
+        params={"serverAddress": address, "model": args.model, "windowSize": args.window},
+    )
     hits = []
     start = time.perf_counter()
     for t in range(1, frames + 1):
@@ -104,8 +110,15 @@ def run_client(address, plates, mattes, args) -> float:
         start = time.perf_counter()
         for first in range(1, frames + 1, args.window):
             ts = range(first, min(first + args.window, frames + 1))
-            outs = list(client.harmonize([plates[t].astype(dtype) for t in ts], [mattes[t][..., 0].astype(dtype) for t in ts],
-                                         colorspace="scene_linear", model=args.model, frame_count=len(ts)))
+            outs = list(
+                client.harmonize(
+                    [plates[t].astype(dtype) for t in ts],
+                    [mattes[t][..., 0].astype(dtype) for t in ts],
+                    colorspace="scene_linear",
+                    model=args.model,
+                    frame_count=len(ts),
+                )
+            )
             assert len(outs) == len(ts)
         return time.perf_counter() - start
 
@@ -123,7 +136,9 @@ def main() -> None:
     plates, mattes = plate(args.frames)
     server, address = start_server(args.model)
     try:
-        run_client(address, {1: plates[1]}, {1: mattes[1]}, argparse.Namespace(**{**vars(args), "window": 1}))  # warm-up
+        run_client(
+            address, {1: plates[1]}, {1: mattes[1]}, argparse.Namespace(**{**vars(args), "window": 1})
+        )  # warm-up
         ofx_times, client_times, hit_times, layout_times = [], [], [], []
         for _ in range(args.repeats):  # interleaved, so both paths see the same machine load
             seconds, hits, layout = run_ofx(bundle, address, plates, mattes, args)
@@ -136,15 +151,21 @@ def main() -> None:
         server.wait(timeout=30)
 
     ofx, client = statistics.median(ofx_times), statistics.median(client_times)
-    print(f"{args.frames} frames {W}x{H} RGBA {args.depth}, model {args.model}, window {args.window}, "
-          f"median of {args.repeats}")
+    print(
+        f"{args.frames} frames {W}x{H} RGBA {args.depth}, model {args.model}, window {args.window}, "
+        f"median of {args.repeats}"
+    )
     print(f"  ofx     {args.frames / ofx:6.2f} frames/s  ({ofx:.2f} s per clip)")
     print(f"  client  {args.frames / client:6.2f} frames/s  ({client:.2f} s per clip)")
     print(f"  ofx / client throughput ratio: {client / ofx:.2f}")
     layout = statistics.median(layout_times)
-    print(f"  of the ofx time, the Python test host building OFX images from numpy: {layout:.2f} s per clip; "
-          f"without it: {args.frames / (ofx - layout):.2f} frames/s, ratio {client / (ofx - layout):.2f}")
-    print(f"  cached frame (Render served from the window cache): median {1000 * statistics.median(hit_times):.1f} ms")
+    print(
+        f"  of the ofx time, the Python test host building OFX images from numpy: {layout:.2f} s per clip; "
+        f"without it: {args.frames / (ofx - layout):.2f} frames/s, ratio {client / (ofx - layout):.2f}"
+    )
+    print(
+        f"  cached frame (Render served from the window cache): median {1000 * statistics.median(hit_times):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -70,11 +70,16 @@ def start_echo() -> tuple[grpc.Server, int]:
                 yield raw
 
     # no (de)serializers: bytes in, the same bytes out
-    handler = grpc.method_handlers_generic_handler("bench.Echo", {
-        "Stream": grpc.stream_stream_rpc_method_handler(echo)})
-    server = grpc.server(futures.ThreadPoolExecutor(4), options=[
-        ("grpc.max_receive_message_length", wire.MAX_MESSAGE_BYTES),
-        ("grpc.max_send_message_length", wire.MAX_MESSAGE_BYTES)])
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo", {"Stream": grpc.stream_stream_rpc_method_handler(echo)}
+    )
+    server = grpc.server(
+        futures.ThreadPoolExecutor(4),
+        options=[
+            ("grpc.max_receive_message_length", wire.MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", wire.MAX_MESSAGE_BYTES),
+        ],
+    )
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -84,10 +89,12 @@ def start_echo() -> tuple[grpc.Server, int]:
 def run_echo(port: int, frames, mattes, chunk_bytes: int) -> list[float]:
     """The clip through the echo, its requests made and its replies read by the client's own codec; returns the
     seconds from the start at which each frame's bytes were all back."""
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[
-        ("grpc.max_receive_message_length", wire.MAX_MESSAGE_BYTES)])
-    call = channel.stream_stream(ECHO_METHOD, request_serializer=wire.serialize,
-                                 response_deserializer=wire.decode_response)
+    channel = grpc.insecure_channel(
+        f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", wire.MAX_MESSAGE_BYTES)]
+    )
+    call = channel.stream_stream(
+        ECHO_METHOD, request_serializer=wire.serialize, response_deserializer=wire.decode_response
+    )
 
     def requests():
         for i, (f, m) in enumerate(zip(frames, mattes)):
@@ -114,7 +121,9 @@ def run_server(port: int, frames, mattes, chunk_bytes: int) -> list[float]:
     with Client(f"127.0.0.1:{port}", chunk_bytes=chunk_bytes) as client:
         times = []
         started = time.perf_counter()
-        for _ in client.harmonize(frames, mattes, colorspace="sRGB Encoded Rec.709 (sRGB)", model="cut", out=out):
+        for _ in client.harmonize(
+            frames, mattes, colorspace="sRGB Encoded Rec.709 (sRGB)", model="cut", out=out
+        ):
             times.append(time.perf_counter() - started)
     assert len(times) == len(frames)
     return times
@@ -123,8 +132,14 @@ def run_server(port: int, frames, mattes, chunk_bytes: int) -> list[float]:
 def run_engine(engine, frames, mattes) -> float:
     """The same clip through the engine directly, no transport (the server converts half to float the same way)."""
     started = time.perf_counter()
-    n = sum(1 for _ in engine.run((f.astype(np.float32) for f in frames), (m.astype(np.float32) for m in mattes),
-                                  colorspace="sRGB Encoded Rec.709 (sRGB)"))
+    n = sum(
+        1
+        for _ in engine.run(
+            (f.astype(np.float32) for f in frames),
+            (m.astype(np.float32) for m in mattes),
+            colorspace="sRGB Encoded Rec.709 (sRGB)",
+        )
+    )
     took = time.perf_counter() - started
     assert n == len(frames)
     return took
@@ -145,17 +160,38 @@ def make_clip(n: int, height: int, width: int, disc: bool):
     return frames, mattes
 
 
-def client_rounds(echo_port: int, server_port: int, n: int, h: int, w: int, disc: bool, chunk: int, repeats: int,
-                  own_process: bool) -> list[dict[str, list[float]]]:
+def client_rounds(
+    echo_port: int,
+    server_port: int,
+    n: int,
+    h: int,
+    w: int,
+    disc: bool,
+    chunk: int,
+    repeats: int,
+    own_process: bool,
+) -> list[dict[str, list[float]]]:
     """`repeats` rounds of one client streaming the clip to the echo and to the server, in alternating order (so that
     the machine's drift hits both alike), after one warm-up frame each; per round, each frame's arrival times."""
     if own_process:
-        cmd = [sys.executable, __file__, "--run-client", f"{echo_port},{server_port}", "--shape", f"{n},{h},{w}",
-               "--chunk-mb", str(chunk / 2**20), "--repeats", str(repeats)] + (["--disc"] if disc else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--run-client",
+            f"{echo_port},{server_port}",
+            "--shape",
+            f"{n},{h},{w}",
+            "--chunk-mb",
+            str(chunk / 2**20),
+            "--repeats",
+            str(repeats),
+        ] + (["--disc"] if disc else [])
         return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     frames, mattes = make_clip(n, h, w, disc)
-    runs = {"echo": lambda: run_echo(echo_port, frames, mattes, chunk),
-            "server": lambda: run_server(server_port, frames, mattes, chunk)}
+    runs = {
+        "echo": lambda: run_echo(echo_port, frames, mattes, chunk),
+        "server": lambda: run_server(server_port, frames, mattes, chunk),
+    }
     run_echo(echo_port, frames[:1], mattes[:1], chunk)
     run_server(server_port, frames[:1], mattes[:1], chunk)
     rounds = []
@@ -168,6 +204,7 @@ def client_rounds(echo_port: int, server_port: int, n: int, h: int, w: int, disc
 def summarize(rounds: list[dict[str, list[float]]], frame_mb: float) -> dict[str, float]:
     """Medians over the rounds: steady MB/s (frames 2..n over the time from the first frame's return to the last's),
     whole-clip MB/s (first frame's latency included), first-frame latency, and the server/echo ratios of both."""
+
     def steady(t: list[float]) -> float:
         return frame_mb * (len(t) - 1) / (t[-1] - t[0])
 
@@ -191,8 +228,11 @@ def main() -> int:
     p.add_argument("--frames4k", type=int, default=12)
     p.add_argument("--repeats", type=int, default=5, help="rounds per case (default 5); medians are reported")
     p.add_argument("--chunk-mb", type=float, default=wire.DEFAULT_CHUNK_BYTES / 2**20)
-    p.add_argument("--same-process", action="store_true",
-                   help="run the clients in the benchmark's process, sharing its GIL with the servers")
+    p.add_argument(
+        "--same-process",
+        action="store_true",
+        help="run the clients in the benchmark's process, sharing its GIL with the servers",
+    )
     p.add_argument("--run-client", help=argparse.SUPPRESS)  # the child's side: "echo_port,server_port"
     p.add_argument("--shape", help=argparse.SUPPRESS)
     p.add_argument("--disc", action="store_true", help=argparse.SUPPRESS)
@@ -201,7 +241,9 @@ def main() -> int:
     if args.run_client:
         n, h, w = map(int, args.shape.split(","))
         echo_port, server_port = map(int, args.run_client.split(","))
-        print(json.dumps(client_rounds(echo_port, server_port, n, h, w, args.disc, chunk, args.repeats, False)))
+        print(
+            json.dumps(client_rounds(echo_port, server_port, n, h, w, args.disc, chunk, args.repeats, False))
+        )
         return 0
     logging.getLogger("vh.core.engine").setLevel(logging.ERROR)  # "empty matte" notices are the point here
 
@@ -212,22 +254,30 @@ def main() -> int:
     from vh.core.engine import Engine
 
     engine = Engine("cut")
-    print(f"{'case':<22}{'echo MB/s':>11}{'server MB/s':>13}{'server fps':>12}{'server/echo':>13}"
-          f"{'whole clip':>12}{'1st frame ms':>14}{'engine MB/s':>13}")
+    print(
+        f"{'case':<22}{'echo MB/s':>11}{'server MB/s':>13}{'server fps':>12}{'server/echo':>13}"
+        f"{'whole clip':>12}{'1st frame ms':>14}{'engine MB/s':>13}"
+    )
     try:
-        for label, (h, w), n in (("2K half RGBA", (1080, 2048), args.frames2k),
-                                 ("4K half RGBA", (2160, 4096), args.frames4k)):
+        for label, (h, w), n in (
+            ("2K half RGBA", (1080, 2048), args.frames2k),
+            ("4K half RGBA", (2160, 4096), args.frames4k),
+        ):
             for disc in (False, True):
                 frames, mattes = make_clip(n, h, w, disc)
                 frame_mb = (frames[0].nbytes + mattes[0].nbytes) / 1e6
-                rounds = client_rounds(echo_port, running.port, n, h, w, disc, chunk, args.repeats,
-                                       not args.same_process)
+                rounds = client_rounds(
+                    echo_port, running.port, n, h, w, disc, chunk, args.repeats, not args.same_process
+                )
                 m = summarize(rounds, frame_mb)
                 eng_t = statistics.median(run_engine(engine, frames, mattes) for _ in range(args.repeats))
                 case = f"{label}, {'disc' if disc else 'empty'}"
-                print(f"{case:<22}{m['echo']:>11.0f}{m['server']:>13.0f}{m['server'] / frame_mb:>12.2f}"
-                      f"{m['ratio']:>13.2f}{m['clip_ratio']:>12.2f}"
-                      f"{m['echo_first']:>7.0f}/{m['server_first']:<6.0f}{frame_mb * n / eng_t:>13.0f}", flush=True)
+                print(
+                    f"{case:<22}{m['echo']:>11.0f}{m['server']:>13.0f}{m['server'] / frame_mb:>12.2f}"
+                    f"{m['ratio']:>13.2f}{m['clip_ratio']:>12.2f}"
+                    f"{m['echo_first']:>7.0f}/{m['server_first']:<6.0f}{frame_mb * n / eng_t:>13.0f}",
+                    flush=True,
+                )
                 del frames, mattes
     finally:
         running.stop(grace=1)

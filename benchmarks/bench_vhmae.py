@@ -29,12 +29,14 @@ def reference_stack(model: VHMAE) -> tuple[nn.Module, nn.Module]:
     c = model.config
 
     def stack(dim: int, heads: int, mlp: int, depth: int) -> nn.TransformerEncoder:
-        layer = nn.TransformerEncoderLayer(dim, heads, mlp, dropout=0.0, activation="gelu", batch_first=True,
-                                           norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            dim, heads, mlp, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
         return nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
 
-    return stack(c.embed_dim, c.heads, c.mlp_dim, c.depth), stack(c.decoder_dim, c.decoder_heads,
-                                                                     c.decoder_mlp_dim, c.decoder_depth)
+    return stack(c.embed_dim, c.heads, c.mlp_dim, c.depth), stack(
+        c.decoder_dim, c.decoder_heads, c.decoder_mlp_dim, c.decoder_depth
+    )
 
 
 def side_matte(batch: int, frames: int, side: int, fraction: float, patch: int) -> torch.Tensor:
@@ -44,8 +46,12 @@ def side_matte(batch: int, frames: int, side: int, fraction: float, patch: int) 
     return m
 
 
-def median_times(fns: dict[str, Callable[[], object]], repeats: int, sync: Callable[[], None],
-                 clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+def median_times(
+    fns: dict[str, Callable[[], object]],
+    repeats: int,
+    sync: Callable[[], None],
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
     for fn in fns.values():  # warm-up (allocator, kernels, autotuning)
         fn()
     sync()
@@ -59,8 +65,15 @@ def median_times(fns: dict[str, Callable[[], object]], repeats: int, sync: Calla
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def compare(model: VHMAE, batch: int, fraction: float, device: torch.device, dtype: torch.dtype | None,
-            repeats: int, clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+def compare(
+    model: VHMAE,
+    batch: int,
+    fraction: float,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    repeats: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
     c = model.config
     comp = torch.rand(batch, c.frames, 3, c.input_size, c.input_size, device=device)
     matte = side_matte(batch, c.frames, c.input_size, fraction, c.patch).to(device)
@@ -81,8 +94,15 @@ def compare(model: VHMAE, batch: int, fraction: float, device: torch.device, dty
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     t = median_times({"vhmae": ours, "reference": ref}, repeats, sync, clock)
     flops = batch * c.matmul_flops(n_fg)
-    return {"fg": fraction, "batch": batch, "vhmae_ms": t["vhmae"] * 1e3, "reference_ms": t["reference"] * 1e3,
-            "ratio": t["vhmae"] / t["reference"], "gflops": flops / 1e9, "tflops_s": flops / t["vhmae"] / 1e12}
+    return {
+        "fg": fraction,
+        "batch": batch,
+        "vhmae_ms": t["vhmae"] * 1e3,
+        "reference_ms": t["reference"] * 1e3,
+        "ratio": t["vhmae"] / t["reference"],
+        "gflops": flops / 1e9,
+        "tflops_s": flops / t["vhmae"] / 1e12,
+    }
 
 
 def matmul_tflops(device: torch.device, n: int = 8192, repeats: int = 20) -> float:
@@ -98,17 +118,25 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.0, 0.25, 0.5])
     parser.add_argument("--gpu", action="store_true", help="CUDA bf16 throughput at batch 1/8/32")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                        help="cpu: this process's CPU time, steadier than wall time on a shared, loaded machine")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="cpu: this process's CPU time, steadier than wall time on a shared, loaded machine",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = create_model(args.model).eval()
     params = sum(p.numel() for p in model.parameters())
-    print(f"{args.model}: {params / 1e6:.1f}M parameters, window {model.config.frames}x{model.config.input_size}^2, "
-          f"{model.config.num_tokens} tokens")
+    print(
+        f"{args.model}: {params / 1e6:.1f}M parameters, window {model.config.frames}x{model.config.input_size}^2, "
+        f"{model.config.num_tokens} tokens"
+    )
     header = f"{'device':6} {'batch':>5} {'fg':>5} {'GFLOP':>8} {'vhmae ms':>10} {'ref ms':>10} {'ratio':>6} {'TFLOP/s':>8}"
     if args.gpu:
         if not torch.cuda.is_available():
@@ -121,16 +149,22 @@ def main() -> None:
         for batch in (1, 8, 32):
             for fraction in args.fractions:
                 r = compare(model, batch, fraction, device, torch.bfloat16, args.repeats)
-                print(f"{'cuda':6} {batch:5d} {fraction:5.2f} {r['gflops']:8.1f} {r['vhmae_ms']:10.2f} "
-                      f"{r['reference_ms']:10.2f} {r['ratio']:6.2f} {r['tflops_s']:8.1f} {r['tflops_s'] / peak:6.1%}")
+                print(
+                    f"{'cuda':6} {batch:5d} {fraction:5.2f} {r['gflops']:8.1f} {r['vhmae_ms']:10.2f} "
+                    f"{r['reference_ms']:10.2f} {r['ratio']:6.2f} {r['tflops_s']:8.1f} {r['tflops_s'] / peak:6.1%}"
+                )
         return
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    print(f"cpu, {torch.get_num_threads()} threads, fp32, batch 1, median of {args.repeats}, {args.clock} clock")
+    print(
+        f"cpu, {torch.get_num_threads()} threads, fp32, batch 1, median of {args.repeats}, {args.clock} clock"
+    )
     print(header)
     for fraction in args.fractions:
         r = compare(model, 1, fraction, torch.device("cpu"), None, args.repeats, clock)
-        print(f"{'cpu':6} {1:5d} {fraction:5.2f} {r['gflops']:8.1f} {r['vhmae_ms']:10.1f} {r['reference_ms']:10.1f} "
-              f"{r['ratio']:6.2f} {r['tflops_s']:8.3f}")
+        print(
+            f"{'cpu':6} {1:5d} {fraction:5.2f} {r['gflops']:8.1f} {r['vhmae_ms']:10.1f} {r['reference_ms']:10.1f} "
+            f"{r['ratio']:6.2f} {r['tflops_s']:8.3f}"
+        )
 
 
 if __name__ == "__main__":

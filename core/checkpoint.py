@@ -90,7 +90,9 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     if not weights.exists():
         raise InputError(f"checkpoint not found: {weights}")
     if not sidecar.exists():
-        raise InputError(f"checkpoint {weights} has no sidecar {sidecar.name}; cannot tell which model it holds")
+        raise InputError(
+            f"checkpoint {weights} has no sidecar {sidecar.name}; cannot tell which model it holds"
+        )
     try:
         meta = json.loads(sidecar.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -98,7 +100,9 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     if meta.get("format") != FORMAT:
         raise InputError(f"{sidecar} is not a vh checkpoint sidecar")
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise InputError(f"{sidecar} has format version {meta['format_version']}; this vh reads up to {FORMAT_VERSION}")
+        raise InputError(
+            f"{sidecar} has format version {meta['format_version']}; this vh reads up to {FORMAT_VERSION}"
+        )
     return meta
 
 

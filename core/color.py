@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import PyOpenColorIO as ocio
+
 from vh.core import runtime
 from vh.core.errors import InputError
 
@@ -35,7 +36,10 @@ _FLOAT_EXTENSIONS = {".exr", ".hdr", ".sxr", ".mxr"}
 
 #: What OCIO raises: PyOpenColorIO 2.6's ExceptionMissingFile (a LUT a config names is missing) is not an
 #: ocio.Exception.
-OCIO_ERRORS: tuple[type[BaseException], ...] = (ocio.Exception, getattr(ocio, "ExceptionMissingFile", ocio.Exception))
+OCIO_ERRORS: tuple[type[BaseException], ...] = (
+    ocio.Exception,
+    getattr(ocio, "ExceptionMissingFile", ocio.Exception),
+)
 
 #: configs loaded by their owner and used under a key of their own (see register_config)
 _REGISTERED: dict[str, ocio.Config] = {}
@@ -225,7 +229,9 @@ def _processor(key: str, src: str, dst: str, exact: bool = True) -> ocio.CPUProc
     # and keeps linear -> sRGB -> linear within 1e-6, which matters when a shot goes through many round trips.
     try:
         proc = _load_config(key).getProcessor(src, dst)
-        return proc.getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS if exact else ocio.OPTIMIZATION_DEFAULT)
+        return proc.getOptimizedCPUProcessor(
+            ocio.OPTIMIZATION_LOSSLESS if exact else ocio.OPTIMIZATION_DEFAULT
+        )
     except OCIO_ERRORS as exc:
         raise InputError(f"cannot convert '{src}' to '{dst}': {_one_line(exc)}") from None
 

@@ -330,7 +330,12 @@ class EngineStream:
     # -- input -----------------------------------------------------------------------------------------------------
 
     def push(
-        self, frame: np.ndarray, matte: np.ndarray | None, label: str | int | None = None, *, finite: bool = False
+        self,
+        frame: np.ndarray,
+        matte: np.ndarray | None,
+        label: str | int | None = None,
+        *,
+        finite: bool = False,
     ) -> list[np.ndarray]:
         """Add the next frame (float32 [H, W, C], C >= 3) and its matte ([H, W] 0..1, or None for auto matte).
 
@@ -359,7 +364,9 @@ class EngineStream:
                 comp_lo = color.convert(comp_lo, self.colorspace, self.working, self.config)
             # models see 0..1; full-res values beyond stay on the transfer path
             comp_lo = np.clip(comp_lo, 0.0, 1.0)
-            matte_lo = None if matte is None else np.clip(resize(matte, self._size_lo), 0.0, 1.0)  # [h, w], soft
+            matte_lo = (
+                None if matte is None else np.clip(resize(matte, self._size_lo), 0.0, 1.0)
+            )  # [h, w], soft
         if empty:
             self._empty += 1
             if self._empty == 1:
@@ -429,7 +436,9 @@ class EngineStream:
         if not finite:
             require_finite(count_nonfinite(matte), label, "matte")
         low, high = matte.min(), matte.max()
-        if low >= 0.0 and high <= 1.0:  # the stream keeps it only until the frame is returned, and never writes to it
+        if (
+            low >= 0.0 and high <= 1.0
+        ):  # the stream keeps it only until the frame is returned, and never writes to it
             return frame, matte, not high > 0
         return frame, np.clip(matte, 0.0, 1.0), not high > 0
 
@@ -501,7 +510,9 @@ class EngineStream:
 
     def _finish_frame(self, f: _Frame) -> np.ndarray:
         if f.empty:
-            return f.plate  # nothing to repaint: the frame as it came (no copy; the stream drops its reference)
+            return (
+                f.plate
+            )  # nothing to repaint: the frame as it came (no copy; the stream drops its reference)
         out_lo = f.acc / f.weight  # [h, w, 3]
         if f.matte is not None and np.array_equal(out_lo, f.comp_lo):
             return f.plate  # the model changed nothing (cut-and-paste): nor does the transfer, to the bit

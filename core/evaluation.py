@@ -48,14 +48,16 @@ class ModelResult:
 
     def as_dict(self) -> dict:
         """Plain JSON values: a metric that does not exist (TL of a one-frame clip) is None, never NaN."""
-        return _finite({
-            "name": self.name,
-            "options": self.options,
-            **self.scores.as_dict(),
-            "seconds_per_frame": self.seconds_per_frame,
-            "clips": {k: v.as_dict() for k, v in self.clips.items()},
-            "skipped_clips": list(self.skipped),
-        })
+        return _finite(
+            {
+                "name": self.name,
+                "options": self.options,
+                **self.scores.as_dict(),
+                "seconds_per_frame": self.seconds_per_frame,
+                "clips": {k: v.as_dict() for k, v in self.clips.items()},
+                "skipped_clips": list(self.skipped),
+            }
+        )
 
 
 def _finite(value):
@@ -101,7 +103,9 @@ def model_method(
         use_engine = engine_cls is not None
     if use_engine and engine_cls is None:
         raise InputError("the inference engine (vh.core.engine) is not installed; evaluate with --direct")
-    label = name if not overrides else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))})"
+    label = (
+        name if not overrides else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))})"
+    )
     if use_engine:
         # the engine resets a stateful model at each clip's start and feeds it one stream in frame order
         engine = engine_cls(name, checkpoint=checkpoint, device=device, **(engine_options or {}), **overrides)
@@ -135,7 +139,10 @@ def _engine_harmonizer(engine) -> HarmonizeFn:
 
     def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
         # frames are already in the working space, so the engine's colour conversion is the identity
-        return [np.asarray(out)[..., :3] for out in engine.run(iter(comps), iter(mattes), colorspace=WORKING_SPACE)]
+        return [
+            np.asarray(out)[..., :3]
+            for out in engine.run(iter(comps), iter(mattes), colorspace=WORKING_SPACE)
+        ]
 
     return run
 
@@ -172,6 +179,7 @@ def predictions_method(folder: str | Path, name: str | None = None) -> Method:
 
     def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
         import cv2
+
         from vh.training.datasets.hyoutube import IMAGE_SUFFIXES, read_rgb
 
         clip_dir = root / clip.name
@@ -224,7 +232,9 @@ def evaluate(
         raise InputError("nothing to evaluate: name at least one model or a predictions folder")
     names = [m.name for m in methods]
     if len(set(names)) != len(names):
-        raise InputError(f"a method is named twice: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+        raise InputError(
+            f"a method is named twice: {', '.join(sorted({n for n in names if names.count(n) > 1}))}"
+        )
     if size < 16:
         raise InputError(f"evaluation size must be at least 16 pixels, got {size}")
     ds = HYouTube(dataset, split=split)
@@ -251,7 +261,9 @@ def evaluate(
             comps.append(comp)
             mattes.append(matte)
         if not any(m.any() for m in masks):
-            logging.getLogger(__name__).warning("clip %s has an empty mask in every frame; skipped", record.name)
+            logging.getLogger(__name__).warning(
+                "clip %s has an empty mask in every frame; skipped", record.name
+            )
             skipped.append(record.name)
             if progress is not None:
                 progress(record.name)
@@ -264,7 +276,9 @@ def evaluate(
             preds = method.harmonize(record, comps, mattes)
             seconds[method.name] += time.perf_counter() - start
             if len(preds) != len(gts):
-                raise InputError(f"{method.name} returned {len(preds)} frames for {len(gts)} on clip {record.name}")
+                raise InputError(
+                    f"{method.name} returned {len(preds)} frames for {len(gts)} on clip {record.name}"
+                )
             if full_res:  # the protocol's resize, on the float result (no 8-bit rounding in between)
                 preds = [metrics.resize_image(np.asarray(p, dtype=np.float32)[..., :3], size) for p in preds]
             preds255 = [_to_255(p, gts[0].shape) for p in preds]
@@ -300,8 +314,14 @@ def _to_255(pred: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 # Reporting
 # --------------------------------------------------------------------------------------------------------------
 
-_COLUMNS = (("MSE", "mse", "{:.2f}"), ("fMSE", "fmse", "{:.2f}"), ("PSNR", "psnr", "{:.2f}"),
-            ("fSSIM", "fssim", "{:.4f}"), ("TL", "tl", "{:.2f}"), ("flicker", "flicker", "{:.3f}"))
+_COLUMNS = (
+    ("MSE", "mse", "{:.2f}"),
+    ("fMSE", "fmse", "{:.2f}"),
+    ("PSNR", "psnr", "{:.2f}"),
+    ("fSSIM", "fssim", "{:.4f}"),
+    ("TL", "tl", "{:.2f}"),
+    ("flicker", "flicker", "{:.3f}"),
+)
 
 
 def worse_than(result: ModelResult, baseline: ModelResult) -> int:
@@ -314,11 +334,18 @@ def format_table(results: Sequence[ModelResult]) -> str:
     cut = next((r for r in results if r.name == "cut"), None)
     header = ["model", *(c[0] for c in _COLUMNS), "s/frame", *(["worse"] if cut else [])]
     rows = [
-        [r.name, *(fmt.format(getattr(r.scores, key)) for _, key, fmt in _COLUMNS), f"{r.seconds_per_frame:.4f}",
-         *([f"{worse_than(r, cut)}/{len(r.clips)}"] if cut else [])]
+        [
+            r.name,
+            *(fmt.format(getattr(r.scores, key)) for _, key, fmt in _COLUMNS),
+            f"{r.seconds_per_frame:.4f}",
+            *([f"{worse_than(r, cut)}/{len(r.clips)}"] if cut else []),
+        ]
         for r in results
     ]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))]
-    lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows]
+    lines += [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        for row in rows
+    ]
     return "\n".join(lines)

@@ -34,20 +34,29 @@ _POWERS = np.round(np.arange(0.4, 2.501, 0.02), 4)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--export-cube", metavar="FILE.cube",
-                        help="also write the shot's global colour transform (foreground, averaged over time, in "
-                        "the plate's colourspace) as a 3D LUT that OCIO's FileTransform loads")
-    parser.add_argument("--export-cdl", metavar="FILE.cc",
-                        help=f"also write it as an ASC CDL, when one reproduces the result within RMS "
-                        f"{CDL_TOLERANCE} (else nothing is written)")
+    parser.add_argument(
+        "--export-cube",
+        metavar="FILE.cube",
+        help="also write the shot's global colour transform (foreground, averaged over time, in "
+        "the plate's colourspace) as a 3D LUT that OCIO's FileTransform loads",
+    )
+    parser.add_argument(
+        "--export-cdl",
+        metavar="FILE.cc",
+        help=f"also write it as an ASC CDL, when one reproduces the result within RMS "
+        f"{CDL_TOLERANCE} (else nothing is written)",
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
 # Samples and the fit
 
 
-def samples(frames: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], per_frame: int = SAMPLES_PER_FRAME,
-            seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def samples(
+    frames: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    per_frame: int = SAMPLES_PER_FRAME,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(input RGB, output RGB, weight) of foreground pixels from (input, output, matte) frames, streamed; each
     frame weighs 1 in total."""
     rng = np.random.default_rng(seed)
@@ -96,7 +105,9 @@ def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, ridge: float = 1e-6) -> Glo
     low = np.minimum(np.quantile(x, 0.0005, axis=0), 0.0)
     high = np.maximum(np.quantile(x, 0.9995, axis=0), 1.0)
     span = float(y.max() - y.min())
-    return GlobalTransform(coefficients, low, high, float(y.min()) - 0.05 * span, float(y.max()) + 0.05 * span)
+    return GlobalTransform(
+        coefficients, low, high, float(y.min()) - 0.05 * span, float(y.max()) + 0.05 * span
+    )
 
 
 def write_cube(path: str | os.PathLike, transform: GlobalTransform, size: int = CUBE_SIZE) -> None:
@@ -105,10 +116,12 @@ def write_cube(path: str | os.PathLike, transform: GlobalTransform, size: int = 
     b, g, r = np.meshgrid(axes[2], axes[1], axes[0], indexing="ij")
     grid = np.stack([r, g, b], -1).reshape(-1, 3)
     table = transform(grid)
-    lines = ["# vh: the shot's global harmonization transform (foreground, averaged over time)",
-             f"LUT_3D_SIZE {size}",
-             "DOMAIN_MIN " + " ".join(f"{v:.9g}" for v in transform.low),
-             "DOMAIN_MAX " + " ".join(f"{v:.9g}" for v in transform.high)]
+    lines = [
+        "# vh: the shot's global harmonization transform (foreground, averaged over time)",
+        f"LUT_3D_SIZE {size}",
+        "DOMAIN_MIN " + " ".join(f"{v:.9g}" for v in transform.low),
+        "DOMAIN_MAX " + " ".join(f"{v:.9g}" for v in transform.high),
+    ]
     lines += [f"{v[0]:.9g} {v[1]:.9g} {v[2]:.9g}" for v in table]
     _publish(path, "\n".join(lines) + "\n")
 
@@ -214,12 +227,17 @@ def export_from_files(args: argparse.Namespace, info, src: str, dst: str) -> Non
         transform = fit(x, y, w)
         write_cube(args.export_cube, transform)
         residual = np.sqrt(np.sum(w[:, None] * (transform(x) - y) ** 2) / (3 * np.sum(w)))
-        log.info("wrote %s (%d^3, in %s; RMS %.4g on the foreground)", args.export_cube, CUBE_SIZE, src, residual)
+        log.info(
+            "wrote %s (%d^3, in %s; RMS %.4g on the foreground)", args.export_cube, CUBE_SIZE, src, residual
+        )
     if args.export_cdl:
         cdl = fit_cdl(x, y, w)
         if cdl.rms > CDL_TOLERANCE:
-            log.warning("no ASC CDL written: the best one is off by RMS %.4g (> %g); use --export-cube",
-                        cdl.rms, CDL_TOLERANCE)
+            log.warning(
+                "no ASC CDL written: the best one is off by RMS %.4g (> %g); use --export-cube",
+                cdl.rms,
+                CDL_TOLERANCE,
+            )
         else:
             write_cc(args.export_cdl, cdl)
             log.info("wrote %s (ASC CDL, RMS %.4g on the foreground)", args.export_cdl, cdl.rms)

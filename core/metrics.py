@@ -67,7 +67,9 @@ def resize_mask(mask: np.ndarray, size: int = EVAL_SIZE) -> np.ndarray:
 
 def _check_pair(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> None:
     if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[2] != 3:
-        raise InputError(f"prediction {tuple(pred.shape)} and ground truth {tuple(gt.shape)} must both be [H, W, 3]")
+        raise InputError(
+            f"prediction {tuple(pred.shape)} and ground truth {tuple(gt.shape)} must both be [H, W, 3]"
+        )
     if mask is not None and mask.shape != pred.shape[:2]:
         raise InputError(f"mask {tuple(mask.shape)} does not match the image size {tuple(pred.shape[:2])}")
 
@@ -160,7 +162,9 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))  # [H, W] each
     map_x = gx + flow[..., 0]
     map_y = gy + flow[..., 1]
-    return cv2.remap(image.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(
+        image.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def temporal_loss(
@@ -218,7 +222,9 @@ def flicker(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], masks: Seque
 
 def _check_clip(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> None:
     if not (len(preds) == len(gts) == len(masks)):
-        raise InputError(f"clip lengths differ: {len(preds)} predictions, {len(gts)} ground truths, {len(masks)} masks")
+        raise InputError(
+            f"clip lengths differ: {len(preds)} predictions, {len(gts)} ground truths, {len(masks)} masks"
+        )
     for p, g, m in zip(preds, gts, masks):
         _check_pair(p, g, m)
 

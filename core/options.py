@@ -55,14 +55,18 @@ def check_option(spec: ModelOption, value: OptionValue, model: str) -> OptionVal
     return value
 
 
-def check_options(specs: list[ModelOption], options: dict[str, OptionValue], model: str) -> dict[str, OptionValue]:
+def check_options(
+    specs: list[ModelOption], options: dict[str, OptionValue], model: str
+) -> dict[str, OptionValue]:
     """Every option checked against `specs`; unknown names are errors that suggest the nearest known one."""
     by_name = {o.name: o for o in specs}
     out = {}
     for key, value in sorted(options.items()):
         if key not in by_name:
             known = ", ".join(by_name) or "none"
-            raise InputError(f"model {model!r} has no option {key!r}{nearest(key, by_name)}; its options: {known}")
+            raise InputError(
+                f"model {model!r} has no option {key!r}{nearest(key, by_name)}; its options: {known}"
+            )
         out[key] = check_option(by_name[key], value, model)
     return out
 

@@ -255,7 +255,9 @@ def local_affine(guide: np.ndarray, target: np.ndarray, w: np.ndarray, radius: i
     # the windowed sums the fit needs: w, w g_i, w t_o, w g_i g_j (i <= j), w g_i t_o
     terms = [w] + [w * x for x in g] + [w * x for x in t]
     terms += [w * g[i] * g[j] for i, j in _PAIRS] + [w * g[i] * t[o] for i in range(3) for o in range(3)]
-    sums = np.stack([_box(x, radius) for x in terms])  # [22, h, w]; plane by plane beats interleaving 22 channels
+    sums = np.stack(
+        [_box(x, radius) for x in terms]
+    )  # [22, h, w]; plane by plane beats interleaving 22 channels
     wsum = sums[0] + 1e-6
     mean = sums[1:7] / wsum  # [6, h, w]: guide means, then target means
     m_i, m_t = mean[:3], mean[3:]
@@ -362,7 +364,9 @@ class Transform:
     )
     residual: np.ndarray | None = None  # [h, w, 3] what the transform leaves unexplained at model resolution
     upsample: np.ndarray | None = None  # [h, w, 3] model output, for the naive "upsample" method
-    _rows: tuple | None = None  # cache: (key, local fields resized along x to the region's columns [h, K, w'])
+    _rows: tuple | None = (
+        None  # cache: (key, local fields resized along x to the region's columns [h, K, w'])
+    )
 
     def global_map(self, x: np.ndarray) -> np.ndarray:
         """The global mapping of colours x [..., 3] (any range); a new array."""
@@ -436,9 +440,13 @@ class Transform:
         gp = np.ascontiguousarray(g.transpose(2, 0, 1))  # [3, h', w']
         i0, i1, f = _resample_coords(full_hw[0], rows.shape[0], y0, y0 + hh)
         starts = np.flatnonzero(np.diff(i0, prepend=-1))  # output rows where the pair of field rows changes
-        if len(starts) * 2 > hh:  # little or no upsampling (e.g. at model resolution): build the fields outright
+        if (
+            len(starts) * 2 > hh
+        ):  # little or no upsampling (e.g. at model resolution): build the fields outright
             field = rows[i0] + (rows[i1] - rows[i0]) * f[:, None, None]  # [h', K, w']
-            return np.ascontiguousarray(_affine(field.transpose(1, 0, 2), gp).transpose(1, 2, 0))  # [h', w', 3]
+            return np.ascontiguousarray(
+                _affine(field.transpose(1, 0, 2), gp).transpose(1, 2, 0)
+            )  # [h', w', 3]
         # Upsampling: the transform is linear in its fields, so an output row between field rows i0 and i1 is the
         # lerp of the transforms *at* those rows; no full-resolution field (12 values a pixel) is ever built.
         out = np.empty((3, hh, ww), np.float32)
@@ -557,5 +565,7 @@ def composite(plate: np.ndarray, transformed: np.ndarray, matte: np.ndarray) -> 
     """`plate * (1 - matte) + transformed * matte` on the first three channels (see `composite_into`); other channels
     pass through. A new array."""
     out = plate.astype(np.float32, copy=True)  # [H, W, C]
-    composite_into(out[..., :3], out[..., :3].copy(), np.array(transformed, np.float32), matte.astype(np.float32))
+    composite_into(
+        out[..., :3], out[..., :3].copy(), np.array(transformed, np.float32), matte.astype(np.float32)
+    )
     return out

@@ -21,7 +21,9 @@ DEFAULT_SERVER = "127.0.0.1:50051"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="remote_command", metavar="ACTION", required=True)
-    h = sub.add_parser("harmonize", help="harmonize a shot on a vh-server", description="harmonize a shot on a vh-server")
+    h = sub.add_parser(
+        "harmonize", help="harmonize a shot on a vh-server", description="harmonize a shot on a vh-server"
+    )
     from vh.core.cli import common
 
     h.add_argument("input", help="plate: image sequence (shot.####.exr), video file or single image")
@@ -31,11 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_strength(h)
     common.add_color(h, ocio_help="the server's")
     h.add_argument("--frames", help="frame range FIRST-LAST of a sequence or video")
-    h.add_argument("--dtype", choices=("auto", "half", "float"), default="auto",
-                   help="pixels on the wire: auto (default: half where that is lossless, i.e. a half EXR plate "
-                        "with its own alpha or a half matte, else float; the result is then what `vh harmonize` "
-                        "writes, bit for bit), half (float16: half the traffic, rounds float32, 8- and 16-bit "
-                        "input) or float (float32)")
+    h.add_argument(
+        "--dtype",
+        choices=("auto", "half", "float"),
+        default="auto",
+        help="pixels on the wire: auto (default: half where that is lossless, i.e. a half EXR plate "
+        "with its own alpha or a half matte, else float; the result is then what `vh harmonize` "
+        "writes, bit for bit), half (float16: half the traffic, rounds float32, 8- and 16-bit "
+        "input) or float (float32)",
+    )
     common.add_video_output(h)
     _connection_arguments(h)
     i = sub.add_parser("info", help="list a server's models, options, device and limits")
@@ -43,8 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _connection_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--server", action="append", default=None, metavar="HOST:PORT",
-                   help=f"vh-server address, repeatable (default: $VH_SERVER or {DEFAULT_SERVER})")
+    p.add_argument(
+        "--server",
+        action="append",
+        default=None,
+        metavar="HOST:PORT",
+        help=f"vh-server address, repeatable (default: $VH_SERVER or {DEFAULT_SERVER})",
+    )
     p.add_argument("--token-file", help="file with the server's bearer token")
     p.add_argument("--tls-ca", help="PEM root certificate(s) to verify a TLS server")
     p.add_argument("--tls-server-name", help="expected name in the server certificate (default: the host)")
@@ -66,8 +77,9 @@ def _client(args: argparse.Namespace):
             root = Path(args.tls_ca).read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {exc.filename}: {exc.strerror}") from exc
-    return Client(servers, token=token, root_certificates=root, server_name=args.tls_server_name,
-                  timeout=args.timeout)
+    return Client(
+        servers, token=token, root_certificates=root, server_name=args.tls_server_name, timeout=args.timeout
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,17 +92,26 @@ def _info(args: argparse.Namespace) -> int:
     with _client(args) as client:
         info = client.info()
     lim = info.limits
-    print(f"vh-server {info.server_version} (API {info.api_version}, torch {info.torch_version}) on "
-          f"{info.device.name}: {info.device.description}")
-    print(f"limits: {lim.max_width}x{lim.max_height}, {lim.max_clients} streams, batch {lim.max_batch}, "
-          f"chunks {lim.max_chunk_bytes} B")
+    print(
+        f"vh-server {info.server_version} (API {info.api_version}, torch {info.torch_version}) on "
+        f"{info.device.name}: {info.device.description}"
+    )
+    print(
+        f"limits: {lim.max_width}x{lim.max_height}, {lim.max_clients} streams, batch {lim.max_batch}, "
+        f"chunks {lim.max_chunk_bytes} B"
+    )
     for m in info.models:
         default = " (default)" if m.name == info.default_model else ""
         size = f"{m.input_width}x{m.input_height}" if m.input_width else "any size"
-        print(f"  {m.name}{default}: window {m.window}, {size}" + (f", weights {m.checkpoint}" if m.checkpoint else ""))
+        print(
+            f"  {m.name}{default}: window {m.window}, {size}"
+            + (f", weights {m.checkpoint}" if m.checkpoint else "")
+        )
         for o in m.options:
-            print(f"    --option {o.name}=<{o.kind}> (default {getattr(o.default_value, o.default_value.WhichOneof('value'))}) "
-                  f"{o.help}")
+            print(
+                f"    --option {o.name}=<{o.kind}> (default {getattr(o.default_value, o.default_value.WhichOneof('value'))}) "
+                f"{o.help}"
+            )
     return 0
 
 
@@ -98,6 +119,7 @@ def _wire_dtype(args: argparse.Namespace, info) -> type:
     """float16 only where it loses nothing: every pixel sent (plate, and matte when separate) is stored as half.
     Anything else (float32 EXR, 16-bit PNG's k/65535, video's k/255) would be rounded on the way."""
     import numpy as np
+
     from vh.core import io
 
     if args.dtype != "auto":
@@ -108,6 +130,7 @@ def _wire_dtype(args: argparse.Namespace, info) -> type:
 
 def _harmonize(args: argparse.Namespace) -> int:
     import numpy as np
+
     from vh.core import color, io
     from vh.core.cli import common
     from vh.core.cli.harmonize import _writer_options
@@ -139,10 +162,20 @@ def _harmonize(args: argparse.Namespace) -> int:
         _client(args) as client,
         io.open_writer(args.output, like=info, sources=sources, **_writer_options(args, info)) as writer,
     ):
-        job = client.harmonize(frames, mattes, matte_source=source, colorspace=colorspace, model=args.model or "",
-                               options=options, ocio_config=args.ocio or "", strength=strength,
-                               dtype=_wire_dtype(args, info),
-                               frame_count=info.n_frames, first_frame=info.frames[0], client_name="vh remote")
+        job = client.harmonize(
+            frames,
+            mattes,
+            matte_source=source,
+            colorspace=colorspace,
+            model=args.model or "",
+            options=options,
+            ocio_config=args.ocio or "",
+            strength=strength,
+            dtype=_wire_dtype(args, info),
+            frame_count=info.n_frames,
+            first_frame=info.frames[0],
+            client_name="vh remote",
+        )
         try:
             for n, out in enumerate(job, 1):
                 writer.write(out.astype(np.float32))
@@ -153,8 +186,15 @@ def _harmonize(args: argparse.Namespace) -> int:
             gate.close()
     took = time.perf_counter() - started
     model = job.accepted.model if job.accepted else args.model
-    log.info("wrote %s: %d frames with %s on %s in %.1fs (%.2f frames/s)", args.output, info.n_frames, model,
-             client.target, took, info.n_frames / max(took, 1e-9))
+    log.info(
+        "wrote %s: %d frames with %s on %s in %.1fs (%.2f frames/s)",
+        args.output,
+        info.n_frames,
+        model,
+        client.target,
+        took,
+        info.n_frames / max(took, 1e-9),
+    )
     return 0
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import grpc
 import numpy as np
+
 from vh.core.errors import InputError, VhError
 from vh.server import wire
 from vh.server.v1 import harmonize_pb2 as pb
@@ -117,14 +118,18 @@ def error_from_rpc(exc: grpc.RpcError) -> RemoteError:
 def _target(addresses: str | Sequence[str]) -> str:
     """One gRPC target for one or several `host:port` addresses (several -> an `ipv4:`/`ipv6:` address list)."""
     if isinstance(addresses, str):
-        addresses = [a for a in addresses.split(",") if a] if "," in addresses and ":" in addresses else [addresses]
+        addresses = (
+            [a for a in addresses.split(",") if a] if "," in addresses and ":" in addresses else [addresses]
+        )
     addresses = [a.strip() for a in addresses]
     if not addresses:
         raise InputError("no server address given")
     if len(addresses) == 1:
         return addresses[0]
     scheme = "ipv6" if all(a.startswith("[") for a in addresses) else "ipv4"
-    return f"{scheme}:" + ",".join(a.split(":", 1)[1] if a.startswith(("ipv4:", "ipv6:")) else a for a in addresses)
+    return f"{scheme}:" + ",".join(
+        a.split(":", 1)[1] if a.startswith(("ipv4:", "ipv6:")) else a for a in addresses
+    )
 
 
 @dataclass
@@ -168,8 +173,11 @@ class Client:
             self._channel = grpc.insecure_channel(self.target, options=options)
         self._stub = pb_grpc.HarmonizerStub(self._channel)
         # Harmonize through wire's codec: frames go out as views and come back as views, not protobuf copies
-        self._harmonize = self._channel.stream_stream(wire.HARMONIZE_METHOD, request_serializer=wire.serialize,
-                                                      response_deserializer=wire.decode_response)
+        self._harmonize = self._channel.stream_stream(
+            wire.HARMONIZE_METHOD,
+            request_serializer=wire.serialize,
+            response_deserializer=wire.decode_response,
+        )
 
     # -- plumbing ------------------------------------------------------------------------------------------- #
     def close(self) -> None:
@@ -189,8 +197,9 @@ class Client:
         """GetInfo of one server (retried on UNAVAILABLE)."""
         for attempt in itertools.count():
             try:
-                return self._stub.GetInfo(pb.GetInfoRequest(), timeout=timeout or self.timeout or 30.0,
-                                          metadata=self._metadata)
+                return self._stub.GetInfo(
+                    pb.GetInfoRequest(), timeout=timeout or self.timeout or 30.0, metadata=self._metadata
+                )
             except grpc.RpcError as exc:
                 err = error_from_rpc(exc)
                 if not isinstance(err, ServerUnavailable) or attempt + 1 >= self.retry.attempts:
@@ -244,10 +253,16 @@ class Client:
         if (mattes is not None) != (matte_source == "separate"):
             raise InputError("pass mattes exactly when matte_source is 'separate'")
         height, width, channels = first.shape
-        if out is not None and (out.shape != first.shape or not out.flags.c_contiguous or not out.flags.writeable
-                                or out.dtype.kind != "f"):
-            raise InputError(f"out must be a writeable C-contiguous float array shaped like the frames "
-                             f"{first.shape}, got {out.dtype} {out.shape}")
+        if out is not None and (
+            out.shape != first.shape
+            or not out.flags.c_contiguous
+            or not out.flags.writeable
+            or out.dtype.kind != "f"
+        ):
+            raise InputError(
+                f"out must be a writeable C-contiguous float array shaped like the frames "
+                f"{first.shape}, got {out.dtype} {out.shape}"
+            )
         header = pb.StreamHeader(
             model=model,
             options={k: wire.option_to_proto(v) for k, v in (options or {}).items()},
@@ -260,7 +275,9 @@ class Client:
         )
         if strength is not None:
             header.strength = strength
-        pairs = zip(itertools.chain([first], frames_it), mattes if mattes is not None else itertools.repeat(None))
+        pairs = zip(
+            itertools.chain([first], frames_it), mattes if mattes is not None else itertools.repeat(None)
+        )
         return Job(self, header, pairs, wire_dtype, timeout if timeout is not None else self.timeout, out)
 
 
@@ -271,7 +288,9 @@ def _check_frame(frame: np.ndarray, shape: tuple[int, ...] | None, index: int) -
     if frame.dtype.kind != "f":
         raise InputError(f"frame {index} is {frame.dtype}; send float16 or float32 pixels")
     if shape is not None and frame.shape != shape:
-        raise InputError(f"frame {index} is {frame.shape}, but the first frame was {shape}; all frames must match")
+        raise InputError(
+            f"frame {index} is {frame.shape}, but the first frame was {shape}; all frames must match"
+        )
     return frame
 
 
@@ -292,8 +311,15 @@ class Job:
     yet returned; everything already yielded stays as it was.
     """
 
-    def __init__(self, client: Client, header: pb.StreamHeader, pairs: Iterator, dtype: np.dtype,
-                 timeout: float | None, out: np.ndarray | None = None):
+    def __init__(
+        self,
+        client: Client,
+        header: pb.StreamHeader,
+        pairs: Iterator,
+        dtype: np.dtype,
+        timeout: float | None,
+        out: np.ndarray | None = None,
+    ):
         self._client = client
         self._out = out
         self._header = header
@@ -365,7 +391,9 @@ class Job:
                 resend = list(self._pending)
                 base = resend[0][0] if resend else self._next_in
             timeout = None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
-            self._call = client._harmonize(self._requests(resend, base), timeout=timeout, metadata=client._metadata)
+            self._call = client._harmonize(
+                self._requests(resend, base), timeout=timeout, metadata=client._metadata
+            )
             if self._cancelled:
                 self._call.cancel()
             try:
@@ -394,7 +422,9 @@ class Job:
                     raise ServerError("vh-server sent an empty response (protocol error)")
                 self.accepted = response.accepted
                 fmt = response.accepted.format
-                geometry = wire.Geometry(fmt.width, fmt.height, fmt.channels, wire.DTYPES[fmt.dtype], fmt.colorspace)
+                geometry = wire.Geometry(
+                    fmt.width, fmt.height, fmt.channels, wire.DTYPES[fmt.dtype], fmt.colorspace
+                )
                 assembler = wire.FrameAssembler(geometry, with_matte=False, first_index=self._returned - base)
                 continue
             if assembler is None:

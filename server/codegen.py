@@ -68,7 +68,9 @@ def generate(check: bool = False) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vh.server.codegen", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the committed stubs are stale; write nothing")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if the committed stubs are stale; write nothing"
+    )
     args = parser.parse_args(argv)
     changed = generate(check=args.check)
     for path in changed:

@@ -25,6 +25,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
 from vh.core import color
 from vh.core.errors import InputError
 
@@ -51,7 +52,8 @@ class ConfigPolicy:
         if path is None:
             raise InputError(
                 f"OCIO config {requested!r} is not one this server offers: use a built-in ocio:// config, leave it "
-                "empty for the server's own, or name a config in a folder the server's operator allows (--ocio-dir)")
+                "empty for the server's own, or name a config in a folder the server's operator allows (--ocio-dir)"
+            )
         key = str(path)
         with self._lock:
             if (key, colorspace) in self._checked:
@@ -60,11 +62,14 @@ class ConfigPolicy:
                 self._load(key)
                 _check_conversion(key, colorspace)
             except (InputError, *color.OCIO_ERRORS) as exc:
-                log.warning("OCIO config %s (asked for as %r), colourspace %r: %s", key, requested, colorspace, exc)
+                log.warning(
+                    "OCIO config %s (asked for as %r), colourspace %r: %s", key, requested, colorspace, exc
+                )
                 raise InputError(
                     f"OCIO config {requested!r} cannot convert colourspace {colorspace!r}: the colourspace is "
                     "unknown to it, or the config is invalid or names a file that is missing or unreadable (the "
-                    "server log says which)") from None
+                    "server log says which)"
+                ) from None
             self._checked.add((key, colorspace))
         return key
 

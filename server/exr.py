@@ -158,7 +158,9 @@ def read_exr(path: str | os.PathLike) -> ExrImage:
     order = _order(names)
     stacked = [planes[names.index(c)] for c in order]
     is_uint = all(dt == _PIXEL_TYPES[0] for dt in dtypes)
-    pixels = np.stack(stacked, axis=-1) if is_uint else np.stack([p.astype(np.float32) for p in stacked], axis=-1)
+    pixels = (
+        np.stack(stacked, axis=-1) if is_uint else np.stack([p.astype(np.float32) for p in stacked], axis=-1)
+    )
     kinds = {p for _, p in channels}
     pixel_type = "half" if kinds == {1} else "uint" if kinds == {0} else "float"
     return ExrImage(pixels=pixels, channels=order, pixel_type=pixel_type)
@@ -191,7 +193,9 @@ def write_exr(
     lines = _COMPRESSIONS[comp_id][1]
     sorted_names = sorted(channels)
     planes = [np.ascontiguousarray(pixels[..., channels.index(c)], dtype=dt) for c in sorted_names]
-    chlist = b"".join(c.encode() + b"\0" + struct.pack("<iB3xii", _TYPE_IDS[dt], 0, 1, 1) for c in sorted_names)
+    chlist = b"".join(
+        c.encode() + b"\0" + struct.pack("<iB3xii", _TYPE_IDS[dt], 0, 1, 1) for c in sorted_names
+    )
     box = struct.pack("<4i", 0, 0, width - 1, height - 1)
     header = (
         struct.pack("<ii", MAGIC, 2)

@@ -160,7 +160,13 @@ def run_job(
             if cancelled and cancelled():
                 remote.cancel()
                 raise JobCancelled("cancelled by the user")
-            names = ["R", "G", "B", "A"] if out.shape[-1] == 4 else ["R", "G", "B"] if out.shape[-1] == 3 else None
+            names = (
+                ["R", "G", "B", "A"]
+                if out.shape[-1] == 4
+                else ["R", "G", "B"]
+                if out.shape[-1] == 3
+                else None
+            )
             write_exr(os.path.join(partial, RESULT_NAME % frame), out, channels=names, pixel_type=pixel_type)
             done += 1
             if progress:
@@ -169,8 +175,13 @@ def run_job(
             raise JobCancelled("cancelled by the user")
         if done != total:
             raise InputError(f"the server returned {done} of {total} frames")
-        manifest = {"settings": job.settings(), "frames": [job.first, job.last], "seconds": time.monotonic() - started,
-                    "server": job.server, "model": getattr(remote.accepted, "model", job.model)}
+        manifest = {
+            "settings": job.settings(),
+            "frames": [job.first, job.last],
+            "seconds": time.monotonic() - started,
+            "server": job.server,
+            "model": getattr(remote.accepted, "model", job.model),
+        }
         with open(os.path.join(partial, MANIFEST), "w") as f:
             json.dump(manifest, f, indent=2)
         entry = os.path.join(cache_root, key)

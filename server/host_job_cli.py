@@ -60,7 +60,9 @@ def check_matte(pattern: str, first: int, last: int) -> None:
         pixels = read_exr(pattern % frame).pixels
         if pixels.shape[-1] >= 4 and float(np.min(pixels[..., 3])) < 0.999:
             return
-    raise InputError("the clip's alpha is opaque on every frame: key the foreground (or import it with alpha) first")
+    raise InputError(
+        "the clip's alpha is opaque on every frame: key the foreground (or import it with alpha) first"
+    )
 
 
 def run(cache_root: str, job_file: str | None = None, cancel_file: str | None = None) -> int:
@@ -140,8 +142,13 @@ def export_job_cube(job, pattern: str) -> str:
 
 def _option(spec) -> dict:
     which = spec.default_value.WhichOneof("value")
-    option = {"name": spec.name, "kind": spec.kind, "help": spec.help, "choices": list(spec.choices),
-              "default": getattr(spec.default_value, which) if which else None}
+    option = {
+        "name": spec.name,
+        "kind": spec.kind,
+        "help": spec.help,
+        "choices": list(spec.choices),
+        "default": getattr(spec.default_value, which) if which else None,
+    }
     for bound in ("minimum", "maximum"):
         if spec.HasField(bound):
             option[bound] = getattr(spec, bound)
@@ -157,17 +164,26 @@ def info(address: str, timeout: float) -> int:
     except Exception as exc:
         _emit({"event": "error", "message": _one_line(exc)})
         return EXIT_ERROR
-    _emit({"event": "info", "info": {
-        "server_version": getattr(answer, "server_version", ""),
-        "device": answer.device.name,
-        "default_model": answer.default_model,
-        "models": [{"name": m.name, "options": [_option(o) for o in m.options]} for m in answer.models],
-    }})
+    _emit(
+        {
+            "event": "info",
+            "info": {
+                "server_version": getattr(answer, "server_version", ""),
+                "device": answer.device.name,
+                "default_model": answer.default_model,
+                "models": [
+                    {"name": m.name, "options": [_option(o) for o in m.options]} for m in answer.models
+                ],
+            },
+        }
+    )
     return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vh.server.host_job_cli", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m vh.server.host_job_cli", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run one job read from stdin")
     p_run.add_argument("--cache-root", required=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import Message
+
 from vh.core.errors import InputError, OutputError, ResourceError, UnknownModelError, VhError
 
 log = logging.getLogger("vh.server")
@@ -51,7 +52,10 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, (PreconditionError, OutputError, VhError)):
         return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     if type(exc).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch here
-        return grpc.StatusCode.RESOURCE_EXHAUSTED, "the device ran out of memory; retry with fewer clients or smaller frames"
+        return (
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "the device ran out of memory; retry with fewer clients or smaller frames",
+        )
     incident = uuid.uuid4().hex[:8]
     log.error("internal error %s: %s", incident, exc, exc_info=exc)
     return grpc.StatusCode.INTERNAL, f"internal server error (incident {incident}, see the server log)"
@@ -85,8 +89,10 @@ class Malformed:
         self.method = method
 
     def error(self) -> InputError:
-        return InputError(f"a request message to {self.method} is not valid protobuf for its type (malformed bytes, "
-                          "or a string field that is not valid UTF-8)")
+        return InputError(
+            f"a request message to {self.method} is not valid protobuf for its type (malformed bytes, "
+            "or a string field that is not valid UTF-8)"
+        )
 
 
 def _safe_deserializer(deserializer: Callable | None, method: str) -> Callable | None:
@@ -142,10 +148,16 @@ def _guard_stream(behavior: Callable) -> Callable:
     return wrapped
 
 
-def _rewrap(handler: grpc.RpcMethodHandler, wrap_unary: Callable, wrap_stream: Callable,
-            deserializer: Callable | None = None) -> grpc.RpcMethodHandler:
-    kwargs = {"request_deserializer": deserializer or handler.request_deserializer,
-              "response_serializer": handler.response_serializer}
+def _rewrap(
+    handler: grpc.RpcMethodHandler,
+    wrap_unary: Callable,
+    wrap_stream: Callable,
+    deserializer: Callable | None = None,
+) -> grpc.RpcMethodHandler:
+    kwargs = {
+        "request_deserializer": deserializer or handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
     if handler.unary_unary:
         return grpc.unary_unary_rpc_method_handler(wrap_unary(handler.unary_unary), **kwargs)
     if handler.unary_stream:
@@ -162,8 +174,12 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None:
             return None
-        return _rewrap(handler, _guard_unary, _guard_stream,
-                       _safe_deserializer(handler.request_deserializer, details.method))
+        return _rewrap(
+            handler,
+            _guard_unary,
+            _guard_stream,
+            _safe_deserializer(handler.request_deserializer, details.method),
+        )
 
 
 class TokenInterceptor(grpc.ServerInterceptor):
@@ -199,7 +215,9 @@ class TokenInterceptor(grpc.ServerInterceptor):
             return None
 
         def deny_unary(_request: Any, context: grpc.ServicerContext) -> Any:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong access token (authorization: Bearer ...)")
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "missing or wrong access token (authorization: Bearer ...)"
+            )
 
         def deny_stream(_request: Any, context: grpc.ServicerContext) -> Any:
             deny_unary(_request, context)

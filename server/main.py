@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+
 from vh.core.errors import InputError, VhError
 from vh.core.models.registry import DEFAULT_MODEL
 from vh.server import wire
@@ -49,8 +50,12 @@ class ServerOptions:
     limits: wire.Limits = field(default_factory=wire.Limits)
     ocio_dirs: list[str] = field(default_factory=list)  # folders whose configs clients may name
     header_timeout: float = 10.0  # seconds from the start of a stream to its header
-    idle_timeout: float = 120.0  # seconds a stream may wait on its client (no message in, or a result not taken)
-    keepalive: float = 30.0  # seconds between pings; no answer within 10 s (or this, if shorter) drops the connection
+    idle_timeout: float = (
+        120.0  # seconds a stream may wait on its client (no message in, or a result not taken)
+    )
+    keepalive: float = (
+        30.0  # seconds between pings; no answer within 10 s (or this, if shorter) drops the connection
+    )
     memory_budget: int = 0  # bytes of host memory for all streams; 0 = half of this machine's memory
     stream_memory: int = 8 << 30  # bytes one stream may reserve
 
@@ -119,15 +124,15 @@ def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = 
     """Build, bind and start a server; `address` port 0 picks a free port (returned in Running.port)."""
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection
-    from vh.server.batching import DeviceQueue
-    from vh.server.interceptors import ErrorInterceptor, TokenInterceptor
-    from vh.server.pool import ModelPool, ModelSpec
-    from vh.server.configs import ConfigPolicy
-    from vh.server.service import HarmonizerService, HealthService, ServiceConfig
-    from vh.server import wire
-    from vh.server.v1 import harmonize_pb2
 
     from vh.core import runtime
+    from vh.server import wire
+    from vh.server.batching import DeviceQueue
+    from vh.server.configs import ConfigPolicy
+    from vh.server.interceptors import ErrorInterceptor, TokenInterceptor
+    from vh.server.pool import ModelPool, ModelSpec
+    from vh.server.service import HarmonizerService, HealthService, ServiceConfig
+    from vh.server.v1 import harmonize_pb2
 
     opts = options or ServerOptions()
     _check_options(opts)
@@ -139,11 +144,21 @@ def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = 
     _set_torch_threads(max(m.engine.torch_threads for m in pool.models.values()))
     queue = DeviceQueue(max_batch=opts.max_batch)
     description, memory = _device_info(opts.device)
-    service = HarmonizerService(pool, queue, ServiceConfig(
-        max_clients=opts.max_clients, limits=opts.limits, device_description=description, device_memory=memory,
-        header_timeout=opts.header_timeout, idle_timeout=opts.idle_timeout,
-        memory_budget=opts.memory_budget or _physical_memory() // 2, stream_memory=opts.stream_memory,
-        ocio=ConfigPolicy(opts.ocio_dirs)))
+    service = HarmonizerService(
+        pool,
+        queue,
+        ServiceConfig(
+            max_clients=opts.max_clients,
+            limits=opts.limits,
+            device_description=description,
+            device_memory=memory,
+            header_timeout=opts.header_timeout,
+            idle_timeout=opts.idle_timeout,
+            memory_budget=opts.memory_budget or _physical_memory() // 2,
+            stream_memory=opts.stream_memory,
+            ocio=ConfigPolicy(opts.ocio_dirs),
+        ),
+    )
 
     interceptors = [ErrorInterceptor()]
     if opts.token:
@@ -161,7 +176,10 @@ def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = 
         options=[
             ("grpc.max_receive_message_length", opts.limits.max_message_bytes),
             ("grpc.max_send_message_length", opts.limits.max_message_bytes),
-            ("grpc.so_reuseport", 0),  # port 0 must mean a port of our own, not one shared with another server
+            (
+                "grpc.so_reuseport",
+                0,
+            ),  # port 0 must mean a port of our own, not one shared with another server
             # Keepalive: ping a quiet connection, drop it when the ping goes unanswered, so the streams of a
             # client that vanished (crashed host, pulled cable) free their slots without waiting for TCP.
             ("grpc.keepalive_time_ms", keepalive_ms),
@@ -177,19 +195,35 @@ def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = 
         maximum_concurrent_rpcs=threads,
     )
     # Registered by hand for Harmonize's codec (vh.server.wire): frames move as views, not protobuf copies.
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-        harmonize_pb2.DESCRIPTOR.services_by_name["Harmonizer"].full_name, {
-            "GetInfo": grpc.unary_unary_rpc_method_handler(
-                service.GetInfo, request_deserializer=harmonize_pb2.GetInfoRequest.FromString,
-                response_serializer=harmonize_pb2.ServerInfo.SerializeToString),
-            "Harmonize": grpc.stream_stream_rpc_method_handler(
-                service.Harmonize, request_deserializer=wire.decode_request, response_serializer=wire.serialize),
-        }),))
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                harmonize_pb2.DESCRIPTOR.services_by_name["Harmonizer"].full_name,
+                {
+                    "GetInfo": grpc.unary_unary_rpc_method_handler(
+                        service.GetInfo,
+                        request_deserializer=harmonize_pb2.GetInfoRequest.FromString,
+                        response_serializer=harmonize_pb2.ServerInfo.SerializeToString,
+                    ),
+                    "Harmonize": grpc.stream_stream_rpc_method_handler(
+                        service.Harmonize,
+                        request_deserializer=wire.decode_request,
+                        response_serializer=wire.serialize,
+                    ),
+                },
+            ),
+        )
+    )
     health_servicer = HealthService()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (harmonize_pb2.DESCRIPTOR.services_by_name["Harmonizer"].full_name, health.SERVICE_NAME,
-         reflection.SERVICE_NAME), server)
+        (
+            harmonize_pb2.DESCRIPTOR.services_by_name["Harmonizer"].full_name,
+            health.SERVICE_NAME,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
 
     _check_bindable(address)
     try:
@@ -218,8 +252,11 @@ def _check_options(opts: ServerOptions) -> None:
         raise InputError(f"--max-size must be within 1..65536, got {lim.max_width}x{lim.max_height}")
     if not 0 < lim.max_chunk_bytes <= lim.max_message_bytes:
         raise InputError("the chunk size must be positive and within the message size limit")
-    for flag, value in (("--header-timeout", opts.header_timeout), ("--idle-timeout", opts.idle_timeout),
-                        ("--keepalive", opts.keepalive)):
+    for flag, value in (
+        ("--header-timeout", opts.header_timeout),
+        ("--idle-timeout", opts.idle_timeout),
+        ("--keepalive", opts.keepalive),
+    ):
         if not 0 < value < 1e6:  # also NaN
             raise InputError(f"{flag} must be a positive number of seconds, got {value}")
     if opts.keepalive < 1:
@@ -268,8 +305,10 @@ def _read_tls(cert_path: str | None, key_path: str | None) -> tuple[bytes, bytes
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_path, key_path)
     except (ssl.SSLError, ValueError) as exc:
-        raise InputError(f"--tls-cert {cert_path} and --tls-key {key_path} are not a PEM certificate chain and "
-                         f"its private key ({exc.__class__.__name__}: {getattr(exc, 'reason', None) or exc})") from None
+        raise InputError(
+            f"--tls-cert {cert_path} and --tls-key {key_path} are not a PEM certificate chain and "
+            f"its private key ({exc.__class__.__name__}: {getattr(exc, 'reason', None) or exc})"
+        ) from None
     return key, cert
 
 
@@ -298,44 +337,100 @@ def _gib(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vh-server", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
+    p = argparse.ArgumentParser(
+        prog="vh-server",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n", 2)[2],
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument("--gpu", type=int, metavar="N", help="serve on CUDA device N (one process per GPU)")
     where.add_argument("--device", default=None, help="torch device, e.g. cpu (default: cpu)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback only)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback only)"
+    )
     p.add_argument("--port", type=int, default=50051, help="port (0 picks a free one; default 50051)")
-    p.add_argument("--model", action="append", default=None, metavar="NAME",
-                   help="model to preload (repeatable; default: the built-in default unless --checkpoint is given)")
-    p.add_argument("--checkpoint", action="append", default=[], metavar="[NAME=]PATH",
-                   help="checkpoint to preload, served under the model name in its sidecar or NAME (repeatable)")
-    p.add_argument("--max-batch", type=int, default=8, help="windows per model call, across streams (default 8)")
-    p.add_argument("--stream-batch", type=int, default=1,
-                   help="windows one stream collects before a model call (default 1: each frame comes back as "
-                        "soon as its window is done; raise for throughput with few clients)")
-    p.add_argument("--max-clients", type=int, default=8,
-                   help="concurrent Harmonize streams; more get RESOURCE_EXHAUSTED (default 8)")
-    p.add_argument("--max-size", type=int, default=8192, help="largest frame width or height accepted (default 8192)")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="model to preload (repeatable; default: the built-in default unless --checkpoint is given)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
+        help="checkpoint to preload, served under the model name in its sidecar or NAME (repeatable)",
+    )
+    p.add_argument(
+        "--max-batch", type=int, default=8, help="windows per model call, across streams (default 8)"
+    )
+    p.add_argument(
+        "--stream-batch",
+        type=int,
+        default=1,
+        help="windows one stream collects before a model call (default 1: each frame comes back as "
+        "soon as its window is done; raise for throughput with few clients)",
+    )
+    p.add_argument(
+        "--max-clients",
+        type=int,
+        default=8,
+        help="concurrent Harmonize streams; more get RESOURCE_EXHAUSTED (default 8)",
+    )
+    p.add_argument(
+        "--max-size", type=int, default=8192, help="largest frame width or height accepted (default 8192)"
+    )
     p.add_argument("--tls-cert", help="PEM certificate chain; with --tls-key enables TLS")
     p.add_argument("--tls-key", help="PEM private key")
     p.add_argument("--token-file", help="file holding a bearer token that every call must present")
-    p.add_argument("--grace", type=_seconds, default=10.0,
-                   help="seconds in-flight streams get on SIGTERM (default 10)")
-    p.add_argument("--ocio-dir", action="append", default=[], metavar="DIR",
-                   help="folder of OCIO configs that clients may name (repeatable); clients may always use "
-                        "built-in ocio:// configs and this server's own; any other path is refused")
-    p.add_argument("--header-timeout", type=_seconds, default=10.0,
-                   help="seconds a new stream has to send its header (default 10)")
-    p.add_argument("--idle-timeout", type=_seconds, default=120.0,
-                   help="seconds a stream may wait on its client, with nothing sent or received, before it is "
-                        "ended to free its slot (default 120)")
-    p.add_argument("--keepalive", type=_seconds, default=30.0,
-                   help="seconds between keepalive pings; a ping unanswered for 10 s (or this, if shorter) "
-                        "drops the connection and frees its streams' slots (default 30)")
-    p.add_argument("--memory-budget", type=_gib, default=0, metavar="GIB",
-                   help="host memory all streams together may reserve (default: half of this machine's memory)")
-    p.add_argument("--stream-memory", type=_gib, default=8 << 30, metavar="GIB",
-                   help="host memory one stream may reserve (default 8); a bigger request gets RESOURCE_EXHAUSTED")
+    p.add_argument(
+        "--grace", type=_seconds, default=10.0, help="seconds in-flight streams get on SIGTERM (default 10)"
+    )
+    p.add_argument(
+        "--ocio-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of OCIO configs that clients may name (repeatable); clients may always use "
+        "built-in ocio:// configs and this server's own; any other path is refused",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=10.0,
+        help="seconds a new stream has to send its header (default 10)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        default=120.0,
+        help="seconds a stream may wait on its client, with nothing sent or received, before it is "
+        "ended to free its slot (default 120)",
+    )
+    p.add_argument(
+        "--keepalive",
+        type=_seconds,
+        default=30.0,
+        help="seconds between keepalive pings; a ping unanswered for 10 s (or this, if shorter) "
+        "drops the connection and frees its streams' slots (default 30)",
+    )
+    p.add_argument(
+        "--memory-budget",
+        type=_gib,
+        default=0,
+        metavar="GIB",
+        help="host memory all streams together may reserve (default: half of this machine's memory)",
+    )
+    p.add_argument(
+        "--stream-memory",
+        type=_gib,
+        default=8 << 30,
+        metavar="GIB",
+        help="host memory one stream may reserve (default 8); a bigger request gets RESOURCE_EXHAUSTED",
+    )
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p
 
@@ -359,16 +454,26 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             if not torch.cuda.is_available() or torch.device(device).index >= torch.cuda.device_count():
-                raise InputError(f"{device} is not available on this machine; use --device cpu or another --gpu")
+                raise InputError(
+                    f"{device} is not available on this machine; use --device cpu or another --gpu"
+                )
         options = ServerOptions(
             models=args.model if args.model is not None else ([] if args.checkpoint else [DEFAULT_MODEL]),
-            checkpoints=args.checkpoint, device=device, max_batch=args.max_batch, max_clients=args.max_clients,
+            checkpoints=args.checkpoint,
+            device=device,
+            max_batch=args.max_batch,
+            max_clients=args.max_clients,
             stream_batch=args.stream_batch,
             token=_read_token(args.token_file) if args.token_file else None,
-            tls_cert=args.tls_cert, tls_key=args.tls_key,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
             limits=wire.Limits(max_width=args.max_size, max_height=args.max_size),
-            ocio_dirs=args.ocio_dir, header_timeout=args.header_timeout, idle_timeout=args.idle_timeout,
-            keepalive=args.keepalive, memory_budget=args.memory_budget, stream_memory=args.stream_memory,
+            ocio_dirs=args.ocio_dir,
+            header_timeout=args.header_timeout,
+            idle_timeout=args.idle_timeout,
+            keepalive=args.keepalive,
+            memory_budget=args.memory_budget,
+            stream_memory=args.stream_memory,
         )
         if not 0 <= args.grace < 1e6:
             raise InputError(f"--grace must be a number of seconds >= 0, got {args.grace}")
@@ -386,8 +491,14 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info("vh-server listening on %s:%d (%s, models: %s%s)", args.host, running.port, device,
-             ", ".join(running.service.pool.models), ", TLS" if args.tls_cert else "")
+    log.info(
+        "vh-server listening on %s:%d (%s, models: %s%s)",
+        args.host,
+        running.port,
+        device,
+        ", ".join(running.service.pool.models),
+        ", TLS" if args.tls_cert else "",
+    )
     print(f"vh-server ready on port {running.port}", flush=True)  # the line scripts and tests wait for
     stop.wait()
     stopped = running.stop(grace=args.grace)

@@ -64,7 +64,9 @@ class LoadedModel:
 class ModelPool:
     """Loaded engines by served name; `lease(name, options)` hands one stream its engine."""
 
-    def __init__(self, specs: list[ModelSpec], device: str, batch: int, max_variants: int = 4, max_free: int = 8):
+    def __init__(
+        self, specs: list[ModelSpec], device: str, batch: int, max_variants: int = 4, max_free: int = 8
+    ):
         from vh.core.engine import Engine
 
         if not specs:
@@ -79,13 +81,22 @@ class ModelPool:
         self.models: dict[str, LoadedModel] = {}
         for spec in specs:
             if spec.name in self.models:
-                raise InputError(f"model name {spec.name!r} is given twice; use --checkpoint NAME=PATH to rename")
+                raise InputError(
+                    f"model name {spec.name!r} is given twice; use --checkpoint NAME=PATH to rename"
+                )
             if spec.checkpoint is None:
                 resolve_name(spec.model)  # UnknownModelError with the list of models, before any loading
-            elif not Path(spec.checkpoint).with_suffix(".json").exists() and not Path(spec.checkpoint).exists():
+            elif (
+                not Path(spec.checkpoint).with_suffix(".json").exists() and not Path(spec.checkpoint).exists()
+            ):
                 raise InputError(f"checkpoint {spec.checkpoint} does not exist")
-            log.info("loading model %s (%s%s) on %s", spec.name, spec.model,
-                     f", {spec.checkpoint}" if spec.checkpoint else "", device)
+            log.info(
+                "loading model %s (%s%s) on %s",
+                spec.name,
+                spec.model,
+                f", {spec.checkpoint}" if spec.checkpoint else "",
+                device,
+            )
             engine = Engine(model=spec.model, checkpoint=spec.checkpoint, device=device, batch=batch)
             self.models[spec.name] = LoadedModel(spec, engine, list(type(engine.model).options()))
         self.default = specs[0].name
@@ -121,7 +132,9 @@ class ModelPool:
             free = self._free.setdefault(id(engine), [])
             private = free.pop() if free else None
         if private is None:
-            private = self._engine_cls(model=copy.deepcopy(engine.model), device=self.device, batch=self.batch)
+            private = self._engine_cls(
+                model=copy.deepcopy(engine.model), device=self.device, batch=self.batch
+            )
         try:
             yield loaded.spec.name, private
         finally:
@@ -152,8 +165,13 @@ class ModelPool:
                 loaded.variants.move_to_end(key)
                 return engine
         log.info("building %s with %s", loaded.spec.name, overrides)
-        engine = self._engine_cls(model=loaded.spec.model, checkpoint=loaded.spec.checkpoint, device=self.device,
-                                  batch=self.batch, **overrides)
+        engine = self._engine_cls(
+            model=loaded.spec.model,
+            checkpoint=loaded.spec.checkpoint,
+            device=self.device,
+            batch=self.batch,
+            **overrides,
+        )
         with self._lock:
             loaded.variants[key] = engine
             while len(loaded.variants) > self.max_variants:
@@ -166,16 +184,20 @@ class ModelPool:
         for name, loaded in self.models.items():
             model = loaded.harmonizer
             size = getattr(model, "input_size", None) or (0, 0)
-            out.append(pb.ModelInfo(
-                name=name,
-                aliases=sorted(a for a, target in aliases.items() if target == loaded.spec.model and name == target),
-                window=int(loaded.engine.window),
-                input_height=int(size[0]),
-                input_width=int(size[1]),
-                supports_auto_matte=bool(getattr(model, "supports_auto_matte", False)),
-                checkpoint=Path(loaded.spec.checkpoint).name if loaded.spec.checkpoint else "",
-                options=[option_spec_to_proto(o) for o in loaded.options],
-            ))
+            out.append(
+                pb.ModelInfo(
+                    name=name,
+                    aliases=sorted(
+                        a for a, target in aliases.items() if target == loaded.spec.model and name == target
+                    ),
+                    window=int(loaded.engine.window),
+                    input_height=int(size[0]),
+                    input_width=int(size[1]),
+                    supports_auto_matte=bool(getattr(model, "supports_auto_matte", False)),
+                    checkpoint=Path(loaded.spec.checkpoint).name if loaded.spec.checkpoint else "",
+                    options=[option_spec_to_proto(o) for o in loaded.options],
+                )
+            )
         return out
 
 
@@ -183,8 +205,13 @@ def option_spec_to_proto(option: ModelOption) -> pb.OptionSpec:
     # The default travels in the field its kind names (a float option whose default is written `4` is a number).
     cast = {"float": float, "int": int, "bool": bool, "choice": str}.get(option.kind)
     default = cast(option.default) if cast else option.default
-    spec = pb.OptionSpec(name=option.name, kind=option.kind, help=option.help,
-                         default_value=wire.option_to_proto(default), choices=list(option.choices))
+    spec = pb.OptionSpec(
+        name=option.name,
+        kind=option.kind,
+        help=option.help,
+        default_value=wire.option_to_proto(default),
+        choices=list(option.choices),
+    )
     if option.minimum is not None:
         spec.minimum = float(option.minimum)
     if option.maximum is not None:

@@ -22,6 +22,7 @@ from typing import Any
 import grpc
 import numpy as np
 from grpc_health.v1 import health
+
 from vh.core.engine import count_nonfinite, require_finite
 from vh.core.errors import InputError, ResourceError
 from vh.core.io.threads import prefetch
@@ -62,8 +63,10 @@ class _Slots:
     @contextmanager
     def take(self) -> Iterator[None]:
         if not self._sem.acquire(blocking=False):
-            raise ResourceError(f"server busy: all {self.capacity} stream slots are in use; retry shortly "
-                                "or send this job to another server")
+            raise ResourceError(
+                f"server busy: all {self.capacity} stream slots are in use; retry shortly "
+                "or send this job to another server"
+            )
         with self._lock:
             self.active += 1
         try:
@@ -95,15 +98,19 @@ class _Memory:
     @contextmanager
     def reserve(self, need: int, what: str) -> Iterator[None]:
         if need > self.per_stream:
-            raise ResourceError(f"{what} needs about {_gib(need)} of server memory, over this server's "
-                                f"{_gib(self.per_stream)} per stream; send smaller frames or ask for a bigger "
-                                "--stream-memory")
+            raise ResourceError(
+                f"{what} needs about {_gib(need)} of server memory, over this server's "
+                f"{_gib(self.per_stream)} per stream; send smaller frames or ask for a bigger "
+                "--stream-memory"
+            )
         with self._lock:
             free = self.budget - self.reserved
             if need > free:
-                raise ResourceError(f"server memory is busy: {what} needs about {_gib(need)}, {self.streams} "
-                                    f"streams hold {_gib(self.reserved)} of {_gib(self.budget)}; retry shortly or "
-                                    "send this job to another server")
+                raise ResourceError(
+                    f"server memory is busy: {what} needs about {_gib(need)}, {self.streams} "
+                    f"streams hold {_gib(self.reserved)} of {_gib(self.budget)}; retry shortly or "
+                    "send this job to another server"
+                )
             self.reserved += need
             self.streams += 1
             self.buffers.trim(free - need)
@@ -162,7 +169,9 @@ class _SendWatch:
             with self._lock:
                 stuck = [ctx for since, ctx in self._since.values() if now - since > self.timeout]
             for context in stuck:
-                log.info("a client took no results for %.0f s: stream cancelled to free its slot", self.timeout)
+                log.info(
+                    "a client took no results for %.0f s: stream cancelled to free its slot", self.timeout
+                )
                 context.cancel()
 
 
@@ -257,6 +266,7 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
     # ------------------------------------------------------------------------------------------------------ #
     def GetInfo(self, request: pb.GetInfoRequest, context: grpc.ServicerContext) -> pb.ServerInfo:
         import torch
+
         from vh.core import __version__
         from vh.core.color import DEFAULT_CONFIG
 
@@ -266,21 +276,31 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
             server_version=__version__,
             torch_version=torch.__version__,
             grpc_version=grpc.__version__,
-            device=pb.DeviceInfo(name=self.pool.device, description=self.config.device_description,
-                                 memory_bytes=self.config.device_memory),
+            device=pb.DeviceInfo(
+                name=self.pool.device,
+                description=self.config.device_description,
+                memory_bytes=self.config.device_memory,
+            ),
             models=self.pool.info(),
             default_model=self.pool.default,
             default_ocio_config=DEFAULT_CONFIG,
             dtypes=list(wire.DTYPES),
-            limits=pb.Limits(max_width=lim.max_width, max_height=lim.max_height, max_channels=lim.max_channels,
-                             max_message_bytes=lim.max_message_bytes, max_chunk_bytes=lim.max_chunk_bytes,
-                             max_clients=self.config.max_clients, max_batch=self.queue.max_batch,
-                             max_frames=lim.max_frames),
+            limits=pb.Limits(
+                max_width=lim.max_width,
+                max_height=lim.max_height,
+                max_channels=lim.max_channels,
+                max_message_bytes=lim.max_message_bytes,
+                max_chunk_bytes=lim.max_chunk_bytes,
+                max_clients=self.config.max_clients,
+                max_batch=self.queue.max_batch,
+                max_frames=lim.max_frames,
+            ),
         )
 
     # ------------------------------------------------------------------------------------------------------ #
-    def Harmonize(self, request_iterator: Iterator[pb.HarmonizeRequest | wire.ChunkView],
-                  context: grpc.ServicerContext) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
+    def Harmonize(
+        self, request_iterator: Iterator[pb.HarmonizeRequest | wire.ChunkView], context: grpc.ServicerContext
+    ) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
         if self._draining.is_set():
             raise UnavailableError("server is shutting down; send the job to another server")
         with self.slots.take():
@@ -296,20 +316,36 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                         yield response
             except (StreamCancelled, grpc.RpcError) as exc:
                 if self._draining.is_set() and context.is_active():
-                    raise UnavailableError("server is shutting down; the job was interrupted, send it again") from exc
+                    raise UnavailableError(
+                        "server is shutting down; the job was interrupted, send it again"
+                    ) from exc
                 raise CancelledError(str(exc)) from exc
             finally:
-                log.info("%s: %d frames in %.2fs%s", stream_id, frames, time.perf_counter() - started,
-                         "" if context.is_active() else " (client gone)")
+                log.info(
+                    "%s: %d frames in %.2fs%s",
+                    stream_id,
+                    frames,
+                    time.perf_counter() - started,
+                    "" if context.is_active() else " (client gone)",
+                )
 
-    def _harmonize(self, stream_id: str, requests: Iterator[pb.HarmonizeRequest | wire.ChunkView],
-                   context: grpc.ServicerContext) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
+    def _harmonize(
+        self,
+        stream_id: str,
+        requests: Iterator[pb.HarmonizeRequest | wire.ChunkView],
+        context: grpc.ServicerContext,
+    ) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
         cfg = self.config
         # gRPC's receive runs a few messages ahead on a thread of its own, so that the network keeps moving while
         # this stream converts chunks; waiting on it is where a stream waits for its client, so the deadlines are
         # kept there
-        messages = prefetch(requests, depth=_RECEIVE_AHEAD, timeout=cfg.idle_timeout,
-                            first_timeout=cfg.header_timeout, join=False)  # an idle client must not hold the slot
+        messages = prefetch(
+            requests,
+            depth=_RECEIVE_AHEAD,
+            timeout=cfg.idle_timeout,
+            first_timeout=cfg.header_timeout,
+            join=False,
+        )  # an idle client must not hold the slot
         try:
             yield from self._accept(stream_id, messages, context)
         finally:
@@ -318,14 +354,20 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
             except ValueError:  # still read by the conversion thread, which closes it as the call ends
                 pass
 
-    def _accept(self, stream_id: str, messages: Iterator[pb.HarmonizeRequest | wire.ChunkView],
-                context: grpc.ServicerContext) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
+    def _accept(
+        self,
+        stream_id: str,
+        messages: Iterator[pb.HarmonizeRequest | wire.ChunkView],
+        context: grpc.ServicerContext,
+    ) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
         cfg = self.config
         try:
             first = next(messages, None)
         except TimeoutError:
-            raise DeadlineError(f"no StreamHeader within {cfg.header_timeout:g} s of the stream's start; the stream "
-                                "was closed to free its slot") from None
+            raise DeadlineError(
+                f"no StreamHeader within {cfg.header_timeout:g} s of the stream's start; the stream "
+                "was closed to free its slot"
+            ) from None
         if first is None:
             raise InputError("empty stream: the first message must be a StreamHeader")
         if isinstance(first, wire.ChunkView) or first.WhichOneof("kind") != "header":
@@ -340,9 +382,16 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
             with self.memory.reserve(need, f"a stream of {geometry.describe()} frames"):
                 yield from self._run(stream_id, name, engine, header, geometry, messages, context)
 
-    def _run(self, stream_id: str, name: str, engine: Any, header: pb.StreamHeader, geometry: wire.Geometry,
-             requests: Iterator[pb.HarmonizeRequest | wire.ChunkView], context: grpc.ServicerContext
-             ) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
+    def _run(
+        self,
+        stream_id: str,
+        name: str,
+        engine: Any,
+        header: pb.StreamHeader,
+        geometry: wire.Geometry,
+        requests: Iterator[pb.HarmonizeRequest | wire.ChunkView],
+        context: grpc.ServicerContext,
+    ) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
         lim = self.config.limits
         matte_source = header.matte_source
         if matte_source == pb.MATTE_SOURCE_UNSPECIFIED:
@@ -350,16 +399,20 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         if matte_source not in (pb.MATTE_SEPARATE, pb.MATTE_ALPHA, pb.MATTE_AUTO):
             raise InputError(f"header.matte_source {matte_source} is not a known MatteSource")
         if matte_source == pb.MATTE_ALPHA and geometry.channels < 4:
-            raise InputError(f"matte_source is MATTE_ALPHA but frames have {geometry.channels} channels; "
-                             "send RGBA or a separate matte")
+            raise InputError(
+                f"matte_source is MATTE_ALPHA but frames have {geometry.channels} channels; "
+                "send RGBA or a separate matte"
+            )
         if matte_source == pb.MATTE_AUTO and not getattr(engine.model, "supports_auto_matte", False):
             raise PreconditionError(f"model {name!r} needs a matte (it cannot predict one); connect a matte")
         strength = header.strength if header.HasField("strength") else 1.0
         if not 0.0 <= strength <= 1.0:  # also rejects NaN
             raise InputError(f"strength must be within 0..1, got {strength}")
         if lim.max_frames and header.frame_count > lim.max_frames:
-            raise ResourceError(f"{header.frame_count} frames is over this server's limit of {lim.max_frames} "
-                                "per stream; split the shot")
+            raise ResourceError(
+                f"{header.frame_count} frames is over this server's limit of {lim.max_frames} "
+                "per stream; split the shot"
+            )
 
         ticket = self.queue.ticket(engine)
         # Fires when the RPC ends for any reason; on a cancel or disconnect it drops this stream's queued windows
@@ -367,13 +420,25 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         context.add_callback(ticket.cancel)
         config = self.config.ocio.resolve(header.ocio_config, geometry.colorspace)
         stream = engine.stream(geometry.colorspace, config=config, infer=ticket.infer)
-        log.info("%s: %s %s, model %s, matte %s, from %s", stream_id, geometry.describe(), geometry.colorspace,
-                 name, pb.MatteSource.Name(matte_source), header.client_name or context.peer())
-        yield pb.HarmonizeResponse(accepted=pb.StreamAccepted(
-            model=name, window=int(engine.window), format=header.format, stream_id=stream_id))
+        log.info(
+            "%s: %s %s, model %s, matte %s, from %s",
+            stream_id,
+            geometry.describe(),
+            geometry.colorspace,
+            name,
+            pb.MatteSource.Name(matte_source),
+            header.client_name or context.peer(),
+        )
+        yield pb.HarmonizeResponse(
+            accepted=pb.StreamAccepted(
+                model=name, window=int(engine.window), format=header.format, stream_id=stream_id
+            )
+        )
 
         buffers = self.buffers
-        incoming = _Incoming(geometry, matte_source, buffers, header.first_frame, lim.max_frames, header.frame_count)
+        incoming = _Incoming(
+            geometry, matte_source, buffers, header.first_frame, lim.max_frames, header.frame_count
+        )
         inputs: dict[int, tuple[wire.Frame, np.ndarray, np.ndarray | None]] = {}  # until each result is sent
         originals: deque[np.ndarray] = deque()  # inputs awaiting their output, only when strength < 1
         emitted = 0
@@ -390,8 +455,11 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                     yield from wire.resend(received.planes[pb.PLANE_IMAGE], lim.max_chunk_bytes)
                     buffers.give(image, matte)
                 else:
-                    pixels = out if out.dtype == geometry.dtype else _convert_into(
-                        buffers.take_array(out.shape, geometry.dtype), out)
+                    pixels = (
+                        out
+                        if out.dtype == geometry.dtype
+                        else _convert_into(buffers.take_array(out.shape, geometry.dtype), out)
+                    )
                     # the chunks are views of `pixels`, each serialized (copied) before the next is asked for, so
                     # once the last is taken the frame's buffers can serve the frames still to come
                     yield from wire.encode_plane(emitted, pixels, pb.PLANE_IMAGE, lim.max_chunk_bytes)
@@ -404,15 +472,20 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
             except TimeoutError:
                 raise DeadlineError(
                     f"no data from the client for {self.config.idle_timeout:g} s (frame {incoming.received} was "
-                    "next); the stream was closed to free its slot") from None
+                    "next); the stream was closed to free its slot"
+                ) from None
 
         def received() -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
             for request in messages():
                 if not isinstance(request, wire.ChunkView):
                     if request.WhichOneof("kind") is None:
-                        raise InputError("a Harmonize request is empty: after the StreamHeader, every message must "
-                                         "be a chunk")
-                    raise InputError("a stream takes one StreamHeader; got another header after frames started")
+                        raise InputError(
+                            "a Harmonize request is empty: after the StreamHeader, every message must "
+                            "be a chunk"
+                        )
+                    raise InputError(
+                        "a stream takes one StreamHeader; got another header after frames started"
+                    )
                 done = incoming.add(request)
                 if done is not None:
                     frame, image, matte = done
@@ -427,8 +500,10 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         try:
             for index, image, matte in frames:
                 if self._interrupt.is_set():
-                    raise UnavailableError(f"server is shutting down; the job stopped after {emitted} frames, "
-                                           "send it again (to another server)")
+                    raise UnavailableError(
+                        f"server is shutting down; the job stopped after {emitted} frames, "
+                        "send it again (to another server)"
+                    )
                 if strength != 1.0:
                     originals.append(image)
                 yield from emit(stream.push(image, matte, label=header.first_frame + index, finite=True))
@@ -456,8 +531,15 @@ class _Incoming:
     engine's own message, so `vh harmonize` and the server accept exactly the same input.
     """
 
-    def __init__(self, geometry: wire.Geometry, matte_source: int, buffers: _Buffers, first_frame: int,
-                 max_frames: int = 0, frame_count: int = 0):
+    def __init__(
+        self,
+        geometry: wire.Geometry,
+        matte_source: int,
+        buffers: _Buffers,
+        first_frame: int,
+        max_frames: int = 0,
+        frame_count: int = 0,
+    ):
         self.geometry, self.matte_source, self.buffers = geometry, matte_source, buffers
         self.first_frame, self.max_frames, self.frame_count = first_frame, max_frames, frame_count
         self._assembler = wire.FrameAssembler(geometry, with_matte=matte_source == pb.MATTE_SEPARATE)
@@ -469,10 +551,14 @@ class _Incoming:
         """Take the next chunk; return (frame, image, matte) once it completes a frame, else None."""
         frame = self._assembler.add(chunk)  # checks the chunk against the contract before anything is written
         if not self._planes and self.max_frames and chunk.frame_index >= self.max_frames:
-            raise ResourceError(f"stream is over this server's limit of {self.max_frames} frames; split the shot")
+            raise ResourceError(
+                f"stream is over this server's limit of {self.max_frames} frames; split the shot"
+            )
         if not self._planes and self.frame_count and chunk.frame_index >= self.frame_count:
-            raise InputError(f"frame {chunk.frame_index} is one more than the {self.frame_count} frames the header "
-                             "declared (frame_count)")
+            raise InputError(
+                f"frame {chunk.frame_index} is one more than the {self.frame_count} frames the header "
+                "declared (frame_count)"
+            )
         plane = chunk.plane
         out = self._planes.get(plane)
         if out is None:
@@ -483,7 +569,7 @@ class _Incoming:
             self._deferred.add(plane)
         else:
             start, values = part
-            self._bad[plane] += _convert_checked(out.reshape(-1)[start:start + len(values)], values)
+            self._bad[plane] += _convert_checked(out.reshape(-1)[start : start + len(values)], values)
         return None if frame is None else self._complete(frame)
 
     @property
@@ -495,8 +581,10 @@ class _Incoming:
         self._assembler.finish()
         sent = self._assembler.next_index
         if self.frame_count and sent != self.frame_count:
-            raise InputError(f"the stream ended after {sent} frames but the header declared {self.frame_count} "
-                             "(frame_count); the shot was cut short")
+            raise InputError(
+                f"the stream ended after {sent} frames but the header declared {self.frame_count} "
+                "(frame_count); the shot was cut short"
+            )
 
     def _complete(self, frame: wire.Frame) -> tuple[wire.Frame, np.ndarray, np.ndarray | None]:
         label = self.first_frame + frame.index
@@ -516,6 +604,7 @@ class _Incoming:
     def _count_into(self, plane: int) -> Callable[[np.ndarray, np.ndarray], None]:
         def convert(dst: np.ndarray, src: np.ndarray) -> None:
             self._bad[plane] += _convert_checked(dst, src)
+
         return convert
 
 
@@ -524,7 +613,7 @@ def _convert_checked(dst: np.ndarray, src: np.ndarray) -> int:
     by block while each block is still in cache (a separate pass would read the frame back from memory)."""
     bad = 0
     for start in range(0, len(src), _CHECK_BLOCK):
-        block = _convert_into(dst[start:start + _CHECK_BLOCK], src[start:start + _CHECK_BLOCK])
+        block = _convert_into(dst[start : start + _CHECK_BLOCK], src[start : start + _CHECK_BLOCK])
         bad += count_nonfinite(block)
     return bad
 
@@ -549,8 +638,10 @@ class HealthService(health.HealthServicer):
         if send_response_callback is not None:  # gRPC's non-blocking form holds no thread
             return super().Watch(request, context, send_response_callback)
         if not self._watchers.acquire(blocking=False):
-            raise ResourceError(f"this server allows {self.MAX_WATCHERS} health Watch streams at once; use "
-                                "Health.Check, or close another Watch")
+            raise ResourceError(
+                f"this server allows {self.MAX_WATCHERS} health Watch streams at once; use "
+                "Health.Check, or close another Watch"
+            )
         return self._watch(request, context)
 
     def _watch(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:

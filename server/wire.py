@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from vh.core.errors import InputError, ResourceError
 from vh.server.v1 import harmonize_pb2 as pb
 
@@ -27,7 +28,9 @@ DTYPE_NAMES: dict[int, str] = {pb.DTYPE_FLOAT16: "float16", pb.DTYPE_FLOAT32: "f
 def dtype_to_proto(dtype: np.dtype | str) -> int:
     kind = np.dtype(dtype)
     for code, known in DTYPES.items():
-        if kind.kind == "f" and kind.itemsize == known.itemsize:  # any byte order: encoding makes it little-endian
+        if (
+            kind.kind == "f" and kind.itemsize == known.itemsize
+        ):  # any byte order: encoding makes it little-endian
             return code
     raise InputError(f"frames must be float16 or float32, got {kind}")
 
@@ -64,7 +67,9 @@ class Geometry:
 
     def shape(self, plane: int) -> tuple[int, ...]:
         """A plane's array shape: [H, W, C] for the image, [H, W] for the matte."""
-        return (self.height, self.width, self.channels) if plane == pb.PLANE_IMAGE else (self.height, self.width)
+        return (
+            (self.height, self.width, self.channels) if plane == pb.PLANE_IMAGE else (self.height, self.width)
+        )
 
     def describe(self) -> str:
         return f"{self.width}x{self.height}x{self.channels} {self.dtype.name}"
@@ -88,14 +93,28 @@ def geometry_from_proto(fmt: pb.FrameFormat, limits: Limits) -> Geometry:
     if fmt.channel_names and len(fmt.channel_names) != fmt.channels:
         raise InputError(f"format names {len(fmt.channel_names)} channels but declares {fmt.channels}")
     if not fmt.colorspace:
-        raise InputError("format.colorspace is empty; name the OCIO colourspace of the frames (e.g. 'ACEScg')")
+        raise InputError(
+            "format.colorspace is empty; name the OCIO colourspace of the frames (e.g. 'ACEScg')"
+        )
     return Geometry(fmt.width, fmt.height, fmt.channels, DTYPES[fmt.dtype], fmt.colorspace)
 
 
-def format_to_proto(width: int, height: int, channels: int, dtype: np.dtype | str, colorspace: str,
-                    channel_names: tuple[str, ...] = ()) -> pb.FrameFormat:
-    return pb.FrameFormat(width=width, height=height, channels=channels, dtype=dtype_to_proto(dtype),
-                          colorspace=colorspace, channel_names=list(channel_names))
+def format_to_proto(
+    width: int,
+    height: int,
+    channels: int,
+    dtype: np.dtype | str,
+    colorspace: str,
+    channel_names: tuple[str, ...] = (),
+) -> pb.FrameFormat:
+    return pb.FrameFormat(
+        width=width,
+        height=height,
+        channels=channels,
+        dtype=dtype_to_proto(dtype),
+        colorspace=colorspace,
+        channel_names=list(channel_names),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------- #
@@ -156,7 +175,9 @@ class ChunkView:
     message: bytes | None = field(default=None, compare=False, repr=False)
 
     def to_proto(self) -> pb.Chunk:
-        return pb.Chunk(frame_index=self.frame_index, plane=self.plane, offset=self.offset, data=bytes(self.data))
+        return pb.Chunk(
+            frame_index=self.frame_index, plane=self.plane, offset=self.offset, data=bytes(self.data)
+        )
 
 
 def _varint(value: int) -> bytes:
@@ -216,7 +237,7 @@ def _parse_chunk(raw: bytes) -> ChunkView | None:
             length, pos = _read_varint(view, pos)
             if length is None or pos + length > len(view):
                 return None
-            fields[4], pos = view[pos:pos + length], pos + length
+            fields[4], pos = view[pos : pos + length], pos + length
         else:  # another field, a repeat (protobuf merges those), or garbage: protobuf's to judge
             return None
     if fields.get(2, 0) >= 1 << 31:  # an enum is int32: leave the truncation rules to protobuf
@@ -243,8 +264,9 @@ decode_request = _decoder(pb.HarmonizeRequest)
 decode_response = _decoder(pb.HarmonizeResponse)
 
 
-def encode_plane(frame_index: int, pixels: np.ndarray, plane: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES
-                 ) -> Iterator[ChunkView]:
+def encode_plane(
+    frame_index: int, pixels: np.ndarray, plane: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+) -> Iterator[ChunkView]:
     """Split one plane ([H, W, C] or [H, W], already in the wire dtype) into chunks of <= chunk_bytes: views of
     `pixels`, which must stay unchanged until they are serialized."""
     if chunk_bytes <= 0:
@@ -252,11 +274,16 @@ def encode_plane(frame_index: int, pixels: np.ndarray, plane: int, chunk_bytes: 
     # Little-endian, C-contiguous: the exact byte layout of the contract (a no-op copy on x86 for our dtypes).
     raw = memoryview(np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder("<"))).cast("B")
     for offset in range(0, max(len(raw), 1), chunk_bytes):
-        yield ChunkView(frame_index, plane, offset, raw[offset:offset + chunk_bytes])
+        yield ChunkView(frame_index, plane, offset, raw[offset : offset + chunk_bytes])
 
 
-def encode_frame(frame_index: int, frame: np.ndarray, matte: np.ndarray | None, dtype: np.dtype,
-                 chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[ChunkView]:
+def encode_frame(
+    frame_index: int,
+    frame: np.ndarray,
+    matte: np.ndarray | None,
+    dtype: np.dtype,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> Iterator[ChunkView]:
     """Chunks of one frame: the image plane, then (if given) the separate matte plane, cast to `dtype`."""
     yield from encode_plane(frame_index, frame.astype(dtype, copy=False), pb.PLANE_IMAGE, chunk_bytes)
     if matte is not None:
@@ -272,7 +299,7 @@ def resend(chunks: list[ChunkView], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> I
             continue
         data = memoryview(c.data)
         for start in range(0, len(data), chunk_bytes):
-            yield ChunkView(c.frame_index, c.plane, c.offset + start, data[start:start + chunk_bytes])
+            yield ChunkView(c.frame_index, c.plane, c.offset + start, data[start : start + chunk_bytes])
 
 
 def chunk_values(chunk: ChunkView, dtype: np.dtype) -> tuple[int, np.ndarray] | None:
@@ -300,8 +327,12 @@ class Frame:
     geometry: Geometry
     planes: dict[int, list[ChunkView]]
 
-    def read(self, plane: int = pb.PLANE_IMAGE, out: np.ndarray | None = None,
-             copy: Callable[[np.ndarray, np.ndarray], object] = _copy) -> np.ndarray:
+    def read(
+        self,
+        plane: int = pb.PLANE_IMAGE,
+        out: np.ndarray | None = None,
+        copy: Callable[[np.ndarray, np.ndarray], object] = _copy,
+    ) -> np.ndarray:
         """The plane as [H, W, C] (image) or [H, W] (matte), written into `out` (C-contiguous, any dtype; default:
         a new array in the wire dtype) by `copy(dst, src)` one chunk at a time (dst and src are flat)."""
         g = self.geometry
@@ -309,13 +340,15 @@ class Frame:
         if out is None:
             out = np.empty(shape, g.dtype)
         if out.shape != shape or not out.flags.c_contiguous:
-            raise ValueError(f"plane {pb.Plane.Name(plane)} needs a C-contiguous {shape} array, got {out.shape}")
+            raise ValueError(
+                f"plane {pb.Plane.Name(plane)} needs a C-contiguous {shape} array, got {out.shape}"
+            )
         flat = out.reshape(-1)  # a view: out is contiguous
         chunks = self.planes[plane]
         parts = [chunk_values(c, g.dtype) for c in chunks]
         if all(p is not None for p in parts):
             for start, values in parts:
-                copy(flat[start:start + len(values)], values)
+                copy(flat[start : start + len(values)], values)
         else:  # the sender split values across chunks: join them first
             copy(flat, np.frombuffer(b"".join(c.data for c in chunks), g.dtype))
         return out
@@ -348,21 +381,27 @@ class FrameAssembler:
             hint = " (matte_source is not MATTE_SEPARATE)" if chunk.plane == pb.PLANE_MATTE else ""
             raise InputError(f"{where}: unexpected plane {plane}{hint}")
         if chunk.frame_index != self.next_index:
-            raise InputError(f"chunk for frame {chunk.frame_index} arrived while frame {self.next_index} "
-                             "is expected; send frames in order, each complete before the next")
+            raise InputError(
+                f"chunk for frame {chunk.frame_index} arrived while frame {self.next_index} "
+                "is expected; send frames in order, each complete before the next"
+            )
         filled = self._filled[chunk.plane]
         size = self._sizes[chunk.plane]
         if chunk.offset != filled:
-            raise InputError(f"{where}: chunk at byte {chunk.offset} but {filled} bytes of the "
-                             f"{pb.Plane.Name(chunk.plane)} plane were received; chunks must be sent in order")
+            raise InputError(
+                f"{where}: chunk at byte {chunk.offset} but {filled} bytes of the "
+                f"{pb.Plane.Name(chunk.plane)} plane were received; chunks must be sent in order"
+            )
         if isinstance(chunk, pb.Chunk):  # a pb.Chunk copies its bytes on each read: read them once
             chunk = ChunkView(chunk.frame_index, chunk.plane, chunk.offset, chunk.data)
         if not chunk.data:
             raise InputError(f"{where}: empty chunk")
         end = filled + len(chunk.data)
         if end > size:
-            raise InputError(f"{where}: {pb.Plane.Name(chunk.plane)} plane is {end} bytes so far but "
-                             f"{self.geometry.describe()} needs {size}; the data does not match the header")
+            raise InputError(
+                f"{where}: {pb.Plane.Name(chunk.plane)} plane is {end} bytes so far but "
+                f"{self.geometry.describe()} needs {size}; the data does not match the header"
+            )
         self._planes[chunk.plane].append(chunk)
         self._filled[chunk.plane] = end
         if self._filled != self._sizes:
@@ -381,5 +420,7 @@ class FrameAssembler:
     def finish(self) -> None:
         if self.pending:
             got = ", ".join(f"{pb.Plane.Name(p)} {n} bytes" for p, n in self._filled.items() if n)
-            raise InputError(f"stream ended in the middle of frame {self.next_index} ({got} received); "
-                             "the last frame was truncated")
+            raise InputError(
+                f"stream ended in the middle of frame {self.next_index} ({got} received); "
+                "the last frame was truncated"
+            )

@@ -20,7 +20,9 @@ def pytest_collection_modifyitems(config, items):
     except Exception:
         has_cuda = False
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
-    skip_data = pytest.mark.skip(reason=f"real data folder {SHARED_DATA} is absent (it ships beside the checkout, not in it)")
+    skip_data = pytest.mark.skip(
+        reason=f"real data folder {SHARED_DATA} is absent (it ships beside the checkout, not in it)"
+    )
     for item in items:
         if "gpu" in item.keywords and not has_cuda:
             item.add_marker(skip_gpu)

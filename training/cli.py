@@ -18,37 +18,84 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     if name == "make-dataset":
         parser.add_argument("out", help="output folder (HYouTube layout); must not exist unless --overwrite")
         src = parser.add_argument_group("sources (at least one)")
-        src.add_argument("--pairs", action="append", default=[], metavar="DIR",
-                         help="image+mask folder(s) (images/ + masks/, or a parent of several) -> dancing clips")
-        src.add_argument("--iharmony4", action="append", default=[], metavar="DIR",
-                         help="iHarmony4 folder(s): their real images + masks -> dancing clips")
-        src.add_argument("--davis", action="append", default=[], metavar="DIR",
-                         help="DAVIS folder(s) (JPEGImages/ + Annotations/) -> recoloured real-video clips")
+        src.add_argument(
+            "--pairs",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="image+mask folder(s) (images/ + masks/, or a parent of several) -> dancing clips",
+        )
+        src.add_argument(
+            "--iharmony4",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="iHarmony4 folder(s): their real images + masks -> dancing clips",
+        )
+        src.add_argument(
+            "--davis",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="DAVIS folder(s) (JPEGImages/ + Annotations/) -> recoloured real-video clips",
+        )
         parser.add_argument("--luts", metavar="DIR", help="folder of .cube LUTs for the `lut` recolouring")
-        parser.add_argument("--recolor", default="adjust,reinhard,lut",
-                            help="comma-separated recolour kinds to draw from (default: %(default)s)")
+        parser.add_argument(
+            "--recolor",
+            default="adjust,reinhard,lut",
+            help="comma-separated recolour kinds to draw from (default: %(default)s)",
+        )
         parser.add_argument("--clips", type=int, default=100, help="number of clips (default: %(default)s)")
         parser.add_argument("--frames", type=int, default=8, help="frames per clip (default: %(default)s)")
-        parser.add_argument("--size", type=int, default=256, help="frame width and height (default: %(default)s)")
-        parser.add_argument("--davis-share", type=float, default=0.3,
-                            help="fraction of clips drawn from DAVIS when both kinds are given (default: %(default)s)")
-        parser.add_argument("--seed", type=int, default=0, help="clip i is a function of (seed, i) (default: 0)")
-        parser.add_argument("--split", default="train", help="list file name: SPLIT_list.txt (default: train)")
-        parser.add_argument("--holdout", choices=("train", "unseen"),
-                            help="draw only from this side of the held-out split of sequences, photos and LUTs "
-                                 "(vh.training.splits); default: everything")
-        parser.add_argument("--contact-sheet", metavar="PNG", help="also write a contact sheet of random clips")
-        parser.add_argument("--sheet-clips", type=int, default=8, help="clips on the contact sheet (default: 8)")
+        parser.add_argument(
+            "--size", type=int, default=256, help="frame width and height (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--davis-share",
+            type=float,
+            default=0.3,
+            help="fraction of clips drawn from DAVIS when both kinds are given (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--seed", type=int, default=0, help="clip i is a function of (seed, i) (default: 0)"
+        )
+        parser.add_argument(
+            "--split", default="train", help="list file name: SPLIT_list.txt (default: train)"
+        )
+        parser.add_argument(
+            "--holdout",
+            choices=("train", "unseen"),
+            help="draw only from this side of the held-out split of sequences, photos and LUTs "
+            "(vh.training.splits); default: everything",
+        )
+        parser.add_argument(
+            "--contact-sheet", metavar="PNG", help="also write a contact sheet of random clips"
+        )
+        parser.add_argument(
+            "--sheet-clips", type=int, default=8, help="clips on the contact sheet (default: 8)"
+        )
         parser.add_argument("--workers", type=int, default=0, help="processes generating clips (default: 0)")
         parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     else:
         parser.add_argument("config", help="YAML run config (see training/configs/)")
         parser.add_argument("--run-dir", required=True, help="folder for config.yaml, checkpoints/ and tb/")
-        parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="STATE",
-                            help="continue from the latest state in --run-dir (or from the state file STATE)")
+        parser.add_argument(
+            "--resume",
+            nargs="?",
+            const=True,
+            default=None,
+            metavar="STATE",
+            help="continue from the latest state in --run-dir (or from the state file STATE)",
+        )
         parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
-        parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                            help="override a config value, e.g. --set optim.lr=1e-4 (repeatable)")
+        parser.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config value, e.g. --set optim.lr=1e-4 (repeatable)",
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,8 +133,14 @@ def _make_dataset(args: argparse.Namespace) -> int:
     for s in video_sources:
         s["weight"] = share / len(video_sources)
     config = DataConfig(
-        sources=image_sources + video_sources, frames=args.frames, size=args.size, recolor=kinds,
-        luts=args.luts, seed=args.seed, length=args.clips, split=args.holdout,
+        sources=image_sources + video_sources,
+        frames=args.frames,
+        size=args.size,
+        recolor=kinds,
+        luts=args.luts,
+        seed=args.seed,
+        length=args.clips,
+        split=args.holdout,
     )
     dataset = ClipDataset(config)
     indices = range(args.clips)
@@ -101,15 +154,25 @@ def _make_dataset(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     try:
-        stats = write_dataset(args.out, tqdm(clips, total=args.clips, desc="clips"), args.split, overwrite=args.overwrite)
+        stats = write_dataset(
+            args.out, tqdm(clips, total=args.clips, desc="clips"), args.split, overwrite=args.overwrite
+        )
     finally:
         if pool is not None:
             pool.terminate()
-    log.info("wrote %d clips, %d frames, %.1f MB to %s", stats["clips"], stats["frames"], stats["bytes"] / 1e6, args.out)
+    log.info(
+        "wrote %d clips, %d frames, %.1f MB to %s",
+        stats["clips"],
+        stats["frames"],
+        stats["bytes"] / 1e6,
+        args.out,
+    )
     if args.contact_sheet:
         import numpy as np
 
-        pick = np.random.default_rng(args.seed).choice(args.clips, min(args.sheet_clips, args.clips), replace=False)
+        pick = np.random.default_rng(args.seed).choice(
+            args.clips, min(args.sheet_clips, args.clips), replace=False
+        )
         path = contact_sheet([dataset.clip(int(i)) for i in sorted(pick)], args.contact_sheet)
         log.info("contact sheet: %s", path)
     print(f"{args.out}: {stats['clips']} clips, {stats['frames']} frames, {stats['bytes'] / 1e6:.1f} MB")

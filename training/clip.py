@@ -16,7 +16,9 @@ class Clip:
     comp: np.ndarray  # [T, H, W, 3] recoloured foreground over the background
     real: np.ndarray  # [T, H, W, 3] ground truth
     matte: np.ndarray  # [T, H, W] 1 = foreground
-    flow: np.ndarray | None = None  # [T-1, 2, H, W] backward flow in pixels: warp(frame_t, flow_t) ~ frame_t+1
+    flow: np.ndarray | None = (
+        None  # [T-1, 2, H, W] backward flow in pixels: warp(frame_t, flow_t) ~ frame_t+1
+    )
     meta: dict[str, Any] = field(default_factory=dict)  # JSON-able provenance (source, recolour, seed)
 
     def __len__(self) -> int:
@@ -34,5 +36,7 @@ class Clip:
         if with_flow:
             if self.flow is None:
                 raise ValueError(f"clip {self.name} has no flow")
-            sample["flow"] = torch.from_numpy(np.ascontiguousarray(self.flow, dtype=np.float32))  # [T-1, 2, H, W]
+            sample["flow"] = torch.from_numpy(
+                np.ascontiguousarray(self.flow, dtype=np.float32)
+            )  # [T-1, 2, H, W]
         return sample

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
 from vh.core.errors import InputError
 
 from .clip import Clip
@@ -56,10 +57,16 @@ def crop_matrix(x0: float, y0: float, side: float, size: int) -> np.ndarray:
     return np.array([[k, 0.0, x0 + 0.5 * k - 0.5], [0.0, k, y0 + 0.5 * k - 0.5], [0.0, 0.0, 1.0]])
 
 
-def foreground_affine(center: np.ndarray, angle_deg: float, scale: float, shear: float, shift: np.ndarray) -> np.ndarray:
+def foreground_affine(
+    center: np.ndarray, angle_deg: float, scale: float, shear: float, shift: np.ndarray
+) -> np.ndarray:
     """3x3 affine in source coordinates: about `center`, rotate+scale+shear, then translate by `shift`."""
     a = np.deg2rad(angle_deg)
-    rs = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ np.array([[1.0, shear], [0.0, 1.0]]) * scale
+    rs = (
+        np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        @ np.array([[1.0, shear], [0.0, 1.0]])
+        * scale
+    )
     m = np.eye(3)
     m[:2, :2] = rs
     m[:2, 2] = center + shift - rs @ center
@@ -99,15 +106,21 @@ def make_dancing_clip(
 
     config = config or DancingConfig()
     if image.shape[:2] != mask.shape[:2]:
-        raise InputError(f"{name}: image is {image.shape[1]}x{image.shape[0]}, mask {mask.shape[1]}x{mask.shape[0]}")
+        raise InputError(
+            f"{name}: image is {image.shape[1]}x{image.shape[0]}, mask {mask.shape[1]}x{mask.shape[0]}"
+        )
     coverage = float((mask > 0.5).mean())
     if coverage < config.min_coverage:
-        raise InputError(f"{name}: mask covers {coverage:.2%} of the image, below min_coverage {config.min_coverage:.2%}")
+        raise InputError(
+            f"{name}: mask covers {coverage:.2%} of the image, below min_coverage {config.min_coverage:.2%}"
+        )
     h, w = image.shape[:2]
     if max(h, w) > config.max_source_side:
         f = config.max_source_side / max(h, w)
         image = cv2.resize(image, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
-        mask = (cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA) > 0.5).astype(np.float32)
+        mask = (
+            cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA) > 0.5
+        ).astype(np.float32)
         h, w = image.shape[:2]
     n, size = config.frames, config.size
     background = inpaint_background(image, mask, config.inpaint_radius)  # [H, W, 3]
@@ -118,7 +131,9 @@ def make_dancing_clip(
     ys, xs = np.nonzero(mask > 0.5)
     center = np.array([xs.mean(), ys.mean()])
     side0 = rng.uniform(config.crop_min, 1.0) * short
-    side1 = float(np.clip(side0 * (1.0 + rng.uniform(-config.crop_drift, config.crop_drift)), 0.3 * short, short))
+    side1 = float(
+        np.clip(side0 * (1.0 + rng.uniform(-config.crop_drift, config.crop_drift)), 0.3 * short, short)
+    )
     c0 = center + rng.uniform(-0.2, 0.2, 2) * side0
     c1 = c0 + rng.uniform(-config.crop_drift, config.crop_drift, 2) * side0
 
@@ -128,7 +143,11 @@ def make_dancing_clip(
     # Foreground: a random walk of small affine steps about the centroid (in source pixels).
     px = side0 / size  # one output pixel in source pixels
     steps = rng.uniform(-1.0, 1.0, size=(n - 1, 5)) * [
-        config.max_rotation, config.max_scale, config.max_shear, config.max_shift * size * px, config.max_shift * size * px
+        config.max_rotation,
+        config.max_scale,
+        config.max_shear,
+        config.max_shift * size * px,
+        config.max_shift * size * px,
     ]
     walk = np.vstack([np.zeros(5), np.cumsum(steps, axis=0)])  # [T, 5]: angle, dscale, shear, dx, dy
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
+
 from vh.core.errors import InputError
 
 from .clip import Clip
@@ -44,7 +45,9 @@ class DataConfig:
     frames: int = 8
     size: int = 256
     flow: bool = False  # put exact flow in batches; needs sources that have it (pairs, iharmony4, built sets)
-    recolor: list[str] = field(default_factory=lambda: list(DEFAULT_KINDS))  # a kind listed twice: twice as often
+    recolor: list[str] = field(
+        default_factory=lambda: list(DEFAULT_KINDS)
+    )  # a kind listed twice: twice as often
     luts: str | None = None  # folder of .cube files for the `lut` recolouring
     split: str | None = None  # "train" or "unseen" (vh.training.splits); None reads everything
     seed: int = 0
@@ -160,7 +163,9 @@ class ClipDataset(Dataset):
                 raise
             clip.meta["index"] = int(index)
             return clip
-        raise InputError(f"no usable item after 10 draws for clip {index}: masks too small or sequences too short")
+        raise InputError(
+            f"no usable item after 10 draws for clip {index}: masks too small or sequences too short"
+        )
 
     def _read_built(self, reader, record, rng: np.random.Generator) -> Clip:
         import cv2
@@ -183,7 +188,9 @@ class ClipDataset(Dataset):
                 raise InputError(f"data.flow is set but {path} is missing")
             flow = np.load(path)["flow"][start : start + n - 1].astype(np.float32)  # [T-1, 2, H, W]
             if flow.shape[-2:] != (size, size):
-                raise InputError(f"{path} holds flow at {flow.shape[-1]}x{flow.shape[-2]}; data.size is {size}")
+                raise InputError(
+                    f"{path} holds flow at {flow.shape[-1]}x{flow.shape[-2]}; data.size is {size}"
+                )
         return Clip(record.name, np.stack(comp), np.stack(real), np.stack(matte), flow, {"kind": "built"})
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from vh.core.models.base import Harmonizer
 
 from .tasks.base import NonFiniteLossError, TrainTask
@@ -46,7 +47,13 @@ def train_one_epoch(
 
     totals: dict[str, float] = {}
     count = 0
-    bar = tqdm(total=steps, initial=state.batch_in_epoch, desc=f"epoch {state.epoch}", disable=not progress, leave=False)
+    bar = tqdm(
+        total=steps,
+        initial=state.batch_in_epoch,
+        desc=f"epoch {state.epoch}",
+        disable=not progress,
+        leave=False,
+    )
     for module in task.raw.values():
         module.train()
     for batch in batches:
@@ -89,20 +96,30 @@ def predict_clip(
     size = getattr(model, "input_size", None)
     h, w = size if size is not None else (s, comp.shape[2])
     resized = (h, w) != comp.shape[1:3]
-    small_c = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in comp]) if resized else comp
-    small_m = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA) for m in matte]) if resized else matte
+    small_c = (
+        np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in comp]) if resized else comp
+    )
+    small_m = (
+        np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA) for m in matte]) if resized else matte
+    )
     model.reset()
     out = np.empty_like(comp)
     for start in range(0, n, window):
         idx = [min(i, n - 1) for i in range(start, start + window)]  # pad the last window with the last frame
-        c = torch.from_numpy(np.ascontiguousarray(small_c[idx].transpose(0, 3, 1, 2)))[None].to(device)  # [1, W, 3, h, w]
+        c = torch.from_numpy(np.ascontiguousarray(small_c[idx].transpose(0, 3, 1, 2)))[None].to(
+            device
+        )  # [1, W, 3, h, w]
         m = torch.from_numpy(np.ascontiguousarray(small_m[idx][:, None]))[None].to(device)  # [1, W, 1, h, w]
         with autocast:
             y = model(c, m)  # [1, W, 3, h, w]
         keep = min(window, n - start)
         pred = y[0, :keep].float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()  # [keep, h, w, 3]
         for k in range(keep):
-            p = cv2.resize(pred[k], (comp.shape[2], s), interpolation=cv2.INTER_LINEAR) if resized else pred[k]
+            p = (
+                cv2.resize(pred[k], (comp.shape[2], s), interpolation=cv2.INTER_LINEAR)
+                if resized
+                else pred[k]
+            )
             a = matte[start + k][:, :, None]
             out[start + k] = comp[start + k] * (1.0 - a) + p * a
     return out

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from vh.core.errors import InputError, OutputError, VhError
 
 log = logging.getLogger("vh.training")
@@ -70,8 +71,10 @@ def _section(cls, d: dict[str, Any] | None, name: str):
     if unknown:
         from vh.core.options import nearest
 
-        raise InputError(f"unknown config key '{name}.{unknown[0]}'{nearest(unknown[0], cls.__dataclass_fields__)}; "
-                         f"{name} keys: {', '.join(sorted(cls.__dataclass_fields__))}")
+        raise InputError(
+            f"unknown config key '{name}.{unknown[0]}'{nearest(unknown[0], cls.__dataclass_fields__)}; "
+            f"{name} keys: {', '.join(sorted(cls.__dataclass_fields__))}"
+        )
     return cls(**d)
 
 
@@ -127,7 +130,13 @@ def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> dict[str,
 # The keys a run config may hold. A typo (`lr_rate`, `optm`) would otherwise be read as "not given" and the run
 # would silently train with a default; sections checked by their dataclasses (train, val, data) are not listed.
 _KEYS: dict[str, set[str] | None] = {
-    "task": None, "task_modules": None, "base": None, "grid": None, "data": None, "train": None, "val": None,
+    "task": None,
+    "task_modules": None,
+    "base": None,
+    "grid": None,
+    "data": None,
+    "train": None,
+    "val": None,
     "model": None,  # checked against the named model's config fields
     "optim": {"lr", "betas", "weight_decay", "schedule", "warmup_steps", "warmup_epochs", "min_lr_ratio"},
     "loss": {"alpha", "beta", "lambda_temporal", "lambda_adversarial"},
@@ -148,12 +157,16 @@ def check_keys(config: dict[str, Any]) -> None:
             continue
         for sub in value:
             if sub not in known:
-                raise InputError(f"unknown config key '{key}.{sub}'{nearest(sub, known)}; {key} keys: "
-                                 f"{', '.join(sorted(known))}")
+                raise InputError(
+                    f"unknown config key '{key}.{sub}'{nearest(sub, known)}; {key} keys: "
+                    f"{', '.join(sorted(known))}"
+                )
     schedule = (config.get("optim") or {}).get("schedule")
     if schedule is not None and schedule not in _SCHEDULES:
-        raise InputError(f"optim.schedule must be one of {', '.join(_SCHEDULES)}, got {schedule!r}"
-                         f"{nearest(str(schedule), _SCHEDULES)}")
+        raise InputError(
+            f"optim.schedule must be one of {', '.join(_SCHEDULES)}, got {schedule!r}"
+            f"{nearest(str(schedule), _SCHEDULES)}"
+        )
 
 
 def _model_keys(config: dict[str, Any]) -> set[str] | None:
@@ -288,7 +301,9 @@ class ScalarLog:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            log.warning("tensorboard is not installed (pip install 'vh[train]'): scalars go to %s only", self.path)
+            log.warning(
+                "tensorboard is not installed (pip install 'vh[train]'): scalars go to %s only", self.path
+            )
             self.tb = None
         else:
             self.tb = SummaryWriter(str(run_dir / "tb"))
@@ -297,8 +312,17 @@ class ScalarLog:
         import json
         import time
 
-        self.file.write(json.dumps({"tag": tag, "value": float(value), "step": int(step),
-                                    "seconds": round(time.monotonic() - self.start, 2)}) + "\n")
+        self.file.write(
+            json.dumps(
+                {
+                    "tag": tag,
+                    "value": float(value),
+                    "step": int(step),
+                    "seconds": round(time.monotonic() - self.start, 2),
+                }
+            )
+            + "\n"
+        )
         if self.tb is not None:
             self.tb.add_scalar(tag, value, step)
 
@@ -328,7 +352,9 @@ class Trainer:
         seed_everything(self.train_cfg.seed + self.dist.rank)  # ranks differ in dropout etc., not in init
 
         self.dataset = ClipDataset(self.data_cfg)
-        self.sampler = EpochSampler(len(self.dataset), self.dist.rank, self.dist.world, seed=self.data_cfg.seed)
+        self.sampler = EpochSampler(
+            len(self.dataset), self.dist.rank, self.dist.world, seed=self.data_cfg.seed
+        )
         per_epoch = len(self.sampler) // self.train_cfg.batch_size
         self.steps_per_epoch = self.train_cfg.steps_per_epoch or per_epoch
         if self.steps_per_epoch < 1 or self.steps_per_epoch > per_epoch:
@@ -410,7 +436,9 @@ class Trainer:
         except Exception as exc:
             raise InputError(f"cannot read training state {path}: {exc}") from exc
         if set(state["nets"]) != set(self.task.raw):
-            raise InputError(f"{path} holds networks {sorted(state['nets'])}, this task has {sorted(self.task.raw)}")
+            raise InputError(
+                f"{path} holds networks {sorted(state['nets'])}, this task has {sorted(self.task.raw)}"
+            )
         for k, m in self.task.raw.items():
             m.load_state_dict(state["nets"][k])
         for k, o in self.task.optimizers.items():
@@ -419,7 +447,12 @@ class Trainer:
             s.load_state_dict(state["schedulers"][k])
         rngs = state["rng"]
         if len(rngs) != self.dist.world:
-            log.warning("%s was saved by %d processes, resuming with %d: random streams restart", path, len(rngs), self.dist.world)
+            log.warning(
+                "%s was saved by %d processes, resuming with %d: random streams restart",
+                path,
+                len(rngs),
+                self.dist.world,
+            )
         set_rng_state(rngs[self.dist.rank % len(rngs)])
         self.state = LoopState(**state["loop"])
         if self.state.batch_in_epoch >= self.steps_per_epoch:  # saved at an epoch's end
@@ -434,10 +467,17 @@ class Trainer:
         if not self.val_cfg.root or not self.dist.main:
             return {}
         scores = evaluate(
-            self.task.harmonizer(), self.val_cfg.root, self.val_cfg.split, self.val_cfg.clips,
-            self.val_cfg.frames, self.device, self.task.autocast(),
+            self.task.harmonizer(),
+            self.val_cfg.root,
+            self.val_cfg.split,
+            self.val_cfg.clips,
+            self.val_cfg.frames,
+            self.device,
+            self.task.autocast(),
         )
-        log.info("step %d validation: %s", self.state.step, ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+        log.info(
+            "step %d validation: %s", self.state.step, ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
+        )
         if self.writer:
             for k, v in scores.items():
                 self.writer.add_scalar(f"val/{k}", v, self.state.step)
@@ -482,23 +522,35 @@ class Trainer:
         # after torch's OpenMP pool has run deadlocks in its first torch call.
         workers = cfg.num_workers > 0
         loader = DataLoader(
-            self.dataset, batch_size=cfg.batch_size, sampler=self.sampler, num_workers=cfg.num_workers,
-            pin_memory=self.device.type == "cuda", drop_last=True,
+            self.dataset,
+            batch_size=cfg.batch_size,
+            sampler=self.sampler,
+            num_workers=cfg.num_workers,
+            pin_memory=self.device.type == "cuda",
+            drop_last=True,
             generator=torch.Generator(),  # keeps the global RNG untouched: resume stays exact
-            persistent_workers=workers, worker_init_fn=init_worker if workers else None,
+            persistent_workers=workers,
+            worker_init_fn=init_worker if workers else None,
             multiprocessing_context=worker_start_method() if workers else None,
         )
         try:
             while self.state.epoch < cfg.epochs:
                 self.sampler.set_epoch(self.state.epoch, skip=self.state.batch_in_epoch * cfg.batch_size)
                 means = train_one_epoch(
-                    self.task, loader, self.state, self.steps_per_epoch, self._on_step, cfg.progress and self.dist.main
+                    self.task,
+                    loader,
+                    self.state,
+                    self.steps_per_epoch,
+                    self._on_step,
+                    cfg.progress and self.dist.main,
                 )
                 history["epochs"].append(means)
                 if cfg.stop_at_step is not None and self.state.step >= cfg.stop_at_step:
                     history["stopped_at"] = self.state.step
                     break
-                log.info("epoch %d: %s", self.state.epoch, ", ".join(f"{k} {v:.4g}" for k, v in means.items()))
+                log.info(
+                    "epoch %d: %s", self.state.epoch, ", ".join(f"{k} {v:.4g}" for k, v in means.items())
+                )
                 if not cfg.val_every:
                     self.validate()
                 if self.state.step % max(cfg.ckpt_every, 1) != 0 or not cfg.ckpt_every:
@@ -514,7 +566,10 @@ class Trainer:
 
 
 def run_training(
-    config: dict[str, Any], run_dir: str | os.PathLike, device: str | None = None, resume: str | bool | None = None
+    config: dict[str, Any],
+    run_dir: str | os.PathLike,
+    device: str | None = None,
+    resume: str | bool | None = None,
 ) -> dict[str, Any]:
     trainer = Trainer(config, run_dir, device)
     try:

@@ -50,7 +50,9 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
 def _hsv_edit(image: np.ndarray, hue_deg: float = 0.0, sat: float = 1.0) -> np.ndarray:
     import cv2
 
-    hsv = cv2.cvtColor(np.clip(image, 0, 1).astype(np.float32), cv2.COLOR_RGB2HSV)  # H in 0..360, S, V in 0..1
+    hsv = cv2.cvtColor(
+        np.clip(image, 0, 1).astype(np.float32), cv2.COLOR_RGB2HSV
+    )  # H in 0..360, S, V in 0..1
     hsv[..., 0] = (hsv[..., 0] + hue_deg) % 360.0
     hsv[..., 1] = np.clip(hsv[..., 1] * sat, 0.0, 1.0)
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
@@ -135,7 +137,9 @@ def sample_grade(rng: np.random.Generator) -> list[tuple[str, tuple[float, ...]]
         elif op == "saturation":
             ops.append((op, (float(rng.choice([rng.uniform(0.35, 0.8), rng.uniform(1.2, 1.8)])),)))
         elif op == "cdl":
-            ops.append((op, (*rng.uniform(0.75, 1.3, 3), *rng.uniform(-0.03, 0.03, 3), *rng.uniform(0.75, 1.3, 3))))
+            ops.append(
+                (op, (*rng.uniform(0.75, 1.3, 3), *rng.uniform(-0.03, 0.03, 3), *rng.uniform(0.75, 1.3, 3)))
+            )
         else:
             ops.append((op, (float(rng.choice([rng.uniform(0.7, 0.9), rng.uniform(1.12, 1.4)])),)))
     return [(op, tuple(float(v) for v in p)) for op, p in ops]
@@ -170,7 +174,9 @@ def lab_stats(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return sel.mean(axis=0), sel.std(axis=0) + 1e-3
 
 
-def reinhard(image: np.ndarray, src: tuple[np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def reinhard(
+    image: np.ndarray, src: tuple[np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
     """Map Lab statistics `src` (mean, std) of `image` onto `dst`."""
     import cv2
 

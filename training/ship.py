@@ -25,8 +25,12 @@ def ship(checkpoint: str, name: str, commands: list[str], out_dir: Path | None =
 
     model, meta = load_checkpoint(checkpoint)
     reference = create_model(name)
-    if type(reference) is not type(model) or getattr(reference, "config", None) != getattr(model, "config", None):
-        raise InputError(f"{checkpoint} holds a {meta['model']} whose config differs from the registered {name!r}")
+    if type(reference) is not type(model) or getattr(reference, "config", None) != getattr(
+        model, "config", None
+    ):
+        raise InputError(
+            f"{checkpoint} holds a {meta['model']} whose config differs from the registered {name!r}"
+        )
     run_dir = Path(checkpoint).resolve().parent.parent
     seconds = None
     metrics = run_dir / "metrics.jsonl"
@@ -36,11 +40,22 @@ def ship(checkpoint: str, name: str, commands: list[str], out_dir: Path | None =
         # logs written before resumes counted on from the time spent restart at 0 at each resume: add them up
         restarts = [a["seconds"] for a, b in zip(rows, rows[1:]) if b["seconds"] < a["seconds"]]
         seconds = None if seconds is None else seconds + sum(restarts)
-    extra = {k: v for k, v in meta.items() if k not in ("format", "format_version", "vh_version", "model", "config",
-                                                          "step", "data")}
+    extra = {
+        k: v
+        for k, v in meta.items()
+        if k not in ("format", "format_version", "vh_version", "model", "config", "step", "data")
+    }
     return save_checkpoint(
-        (out_dir or SHIPPED_DIR) / name, model, name, meta["step"], data=meta.get("data"), dtype=torch.float16,
-        **extra, source_checkpoint=Path(checkpoint).name, commands=commands, train_seconds=seconds,
+        (out_dir or SHIPPED_DIR) / name,
+        model,
+        name,
+        meta["step"],
+        data=meta.get("data"),
+        dtype=torch.float16,
+        **extra,
+        source_checkpoint=Path(checkpoint).name,
+        commands=commands,
+        train_seconds=seconds,
     )
 
 
@@ -48,8 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m vh.training.ship", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint")
     p.add_argument("--name", required=True, help="registered model name the weights ship for")
-    p.add_argument("--command", dest="commands", action="append", required=True,
-                   help="the exact training command, recorded in the sidecar; repeat for a resumed run's commands")
+    p.add_argument(
+        "--command",
+        dest="commands",
+        action="append",
+        required=True,
+        help="the exact training command, recorded in the sidecar; repeat for a resumed run's commands",
+    )
     p.add_argument("--out-dir", type=Path, help="default: the package's weights folder")
     args = p.parse_args(argv)
     from vh.core.errors import VhError

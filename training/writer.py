@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+
 from vh.core.errors import OutputError
 
 from .clip import Clip
@@ -90,7 +91,12 @@ def write_dataset(
                 name = clip_folder_name(i, clip)
                 lines.append(write_clip(tmp, clip, name, jpeg_quality))
                 frames += len(clip)
-                manifest.write(json.dumps({"clip": name, "source_name": clip.name, **clip.meta}, sort_keys=True, default=str) + "\n")
+                manifest.write(
+                    json.dumps(
+                        {"clip": name, "source_name": clip.name, **clip.meta}, sort_keys=True, default=str
+                    )
+                    + "\n"
+                )
         (tmp / f"{split}_list.txt").write_text("\n".join(lines) + "\n")
         if out.exists():
             shutil.rmtree(out)

@@ -16,37 +16,77 @@ def add_output(parser: argparse.ArgumentParser, help: str, *, required: bool = T
 def add_model(parser: argparse.ArgumentParser, *, repeat: bool = False, default_help: str = "") -> None:
     """--model, --checkpoint, --option NAME=VALUE (see `vh models` for every model's options and ranges)."""
     if repeat:
-        parser.add_argument("-m", "--model", action="append", default=[], metavar="NAME",
-                            help="a registered model (see `vh models`); repeatable" + default_help)
+        parser.add_argument(
+            "-m",
+            "--model",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="a registered model (see `vh models`); repeatable" + default_help,
+        )
     else:
-        parser.add_argument("-m", "--model", default=None, metavar="NAME",
-                            help="a registered model (see `vh models`)" + default_help)
-    parser.add_argument("--checkpoint", metavar="PATH", help="trained weights; the model is read from their sidecar")
-    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                        help="model option, repeatable, e.g. --option time_constant=4 (`vh models` lists them)")
+        parser.add_argument(
+            "-m",
+            "--model",
+            default=None,
+            metavar="NAME",
+            help="a registered model (see `vh models`)" + default_help,
+        )
+    parser.add_argument(
+        "--checkpoint", metavar="PATH", help="trained weights; the model is read from their sidecar"
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="model option, repeatable, e.g. --option time_constant=4 (`vh models` lists them)",
+    )
 
 
-def add_color(parser: argparse.ArgumentParser, *, ocio_help: str = "$OCIO, else the built-in ACES config") -> None:
-    parser.add_argument("--colorspace", help="the input's OCIO colourspace (default: for EXR the linear space its "
-                        "chromaticities name, Rec.709 when it has none; scene_linear for other float files; else "
-                        "sRGB-encoded Rec.709)")
-    parser.add_argument("--ocio", metavar="CONFIG", help=f"OCIO config, a path or ocio:// name (default: {ocio_help})")
+def add_color(
+    parser: argparse.ArgumentParser, *, ocio_help: str = "$OCIO, else the built-in ACES config"
+) -> None:
+    parser.add_argument(
+        "--colorspace",
+        help="the input's OCIO colourspace (default: for EXR the linear space its "
+        "chromaticities name, Rec.709 when it has none; scene_linear for other float files; else "
+        "sRGB-encoded Rec.709)",
+    )
+    parser.add_argument(
+        "--ocio", metavar="CONFIG", help=f"OCIO config, a path or ocio:// name (default: {ocio_help})"
+    )
     parser.add_argument("--config", dest="ocio", help=argparse.SUPPRESS)  # the old spelling of `vh remote`
 
 
 def add_strength(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--strength", type=float, default=None,
-                        help="0..1: how much of the correction to apply (default: 1, all of it)")
+    parser.add_argument(
+        "--strength",
+        type=float,
+        default=None,
+        help="0..1: how much of the correction to apply (default: 1, all of it)",
+    )
 
 
 def add_video_output(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--codec", choices=("h264", "prores"), default=None,
-                        help="video codec (default: by extension, .mp4 H.264, .mov ProRes)")
-    parser.add_argument("--crf", type=int, default=None,
-                        help="H.264 quality, 0 (lossless) to 51 (worst) (default: 16, visually lossless)")
-    parser.add_argument("--prores-profile", default=None,
-                        choices=("proxy", "lt", "standard", "hq", "4444", "4444xq"),
-                        help="ProRes profile (default: 4444, which keeps alpha)")
+    parser.add_argument(
+        "--codec",
+        choices=("h264", "prores"),
+        default=None,
+        help="video codec (default: by extension, .mp4 H.264, .mov ProRes)",
+    )
+    parser.add_argument(
+        "--crf",
+        type=int,
+        default=None,
+        help="H.264 quality, 0 (lossless) to 51 (worst) (default: 16, visually lossless)",
+    )
+    parser.add_argument(
+        "--prores-profile",
+        default=None,
+        choices=("proxy", "lt", "standard", "hq", "4444", "4444xq"),
+        help="ProRes profile (default: 4444, which keeps alpha)",
+    )
 
 
 def video_options(args: argparse.Namespace) -> dict:

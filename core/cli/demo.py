@@ -111,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         from vh.core.errors import OutputError
 
-        raise OutputError(f"-o {out} is a file; the demo writes three files into a folder: give a folder name")
+        raise OutputError(
+            f"-o {out} is a file; the demo writes three files into a folder: give a folder name"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -18,18 +18,37 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="composite shot: a video, an image, or a sequence (shot.####.exr, shot.%%04d.png)")
-    parser.add_argument("-o", "--output", required=True,
-                        help="matte to write: an image, a sequence pattern (matte.####.exr) or a video (.mp4/.mov)")
-    parser.add_argument("--checkpoint", help="trained weights (the model is read from the checkpoint's sidecar)")
-    parser.add_argument("--model", default=None,
-                        help="registered model name (default: the checkpoint's model); must support auto mattes")
-    parser.add_argument("--frames", help="frame range FIRST-LAST (frame numbers for sequences, 0-based for video)")
+    parser.add_argument(
+        "input", help="composite shot: a video, an image, or a sequence (shot.####.exr, shot.%%04d.png)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="matte to write: an image, a sequence pattern (matte.####.exr) or a video (.mp4/.mov)",
+    )
+    parser.add_argument(
+        "--checkpoint", help="trained weights (the model is read from the checkpoint's sidecar)"
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="registered model name (default: the checkpoint's model); must support auto mattes",
+    )
+    parser.add_argument(
+        "--frames", help="frame range FIRST-LAST (frame numbers for sequences, 0-based for video)"
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
     parser.add_argument("--batch", type=int, default=4, help="frames per model call (default: 4)")
-    parser.add_argument("--threshold", type=float, default=None,
-                        help="binarize the matte at this level in (0, 1); default: keep the soft map")
-    parser.add_argument("--colorspace", help="the input's colourspace (default: scene_linear for EXR, else sRGB)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="binarize the matte at this level in (0, 1); default: keep the soft map",
+    )
+    parser.add_argument(
+        "--colorspace", help="the input's colourspace (default: scene_linear for EXR, else sRGB)"
+    )
     parser.add_argument("--ocio", help="OCIO config (default: $OCIO, else the built-in ACES config)")
 
 
@@ -38,13 +57,16 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
     import torch
+
     from vh.core import color
     from vh.core.engine import Engine, resize, working_size
     from vh.core.errors import InputError
     from vh.core.io import open_writer, parse_frame_range, probe, read_frames
 
     if args.checkpoint is None:
-        raise InputError("vh detect needs trained weights: pass --checkpoint (an untrained discriminator predicts noise)")
+        raise InputError(
+            "vh detect needs trained weights: pass --checkpoint (an untrained discriminator predicts noise)"
+        )
     if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise InputError(f"--threshold must lie in (0, 1), got {args.threshold}")
     if args.batch < 1:
@@ -59,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(args.model, checkpoint=args.checkpoint, device=args.device, batch=args.batch)
     inner = getattr(engine.model, "inner", engine.model)  # the model behind the engine's never-worse guard
     if not getattr(inner, "supports_auto_matte", False) or not hasattr(inner, "detect"):
-        raise InputError(f"model {type(engine.model).__name__} cannot predict a matte; use a Huang checkpoint")
+        raise InputError(
+            f"model {type(engine.model).__name__} cannot predict a matte; use a Huang checkpoint"
+        )
 
     video_out = _is_video(args.output)
     channels = 3 if video_out else 1

@@ -17,25 +17,52 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from vh.core.cli import common
 
-    parser.add_argument("dataset", help="a HYouTube-layout folder (real_videos/, foreground_mask/, "
-                        "synthetic_composite_videos/, <split>_list.txt)")
-    common.add_model(parser, repeat=True, default_help=" (default: cut and the default model); options apply to "
-                     "every --model that has them")
-    parser.add_argument("--predictions", action="append", default=[], metavar="DIR",
-                        help="a folder of precomputed results laid out like synthetic_composite_videos "
-                        "(DIR/<clip>/object_k/NNNNN.jpg|png); repeatable")
+    parser.add_argument(
+        "dataset",
+        help="a HYouTube-layout folder (real_videos/, foreground_mask/, "
+        "synthetic_composite_videos/, <split>_list.txt)",
+    )
+    common.add_model(
+        parser,
+        repeat=True,
+        default_help=" (default: cut and the default model); options apply to every --model that has them",
+    )
+    parser.add_argument(
+        "--predictions",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of precomputed results laid out like synthetic_composite_videos "
+        "(DIR/<clip>/object_k/NNNNN.jpg|png); repeatable",
+    )
     parser.add_argument("--split", default="test", help="list file to read: <split>_list.txt (default: test)")
-    parser.add_argument("--clip", action="append", default=None, metavar="NAME",
-                        help="evaluate only this clip (e.g. camel-0); repeatable")
-    parser.add_argument("--size", type=int, default=256, help="evaluation size in pixels (default: 256, the protocol)")
-    parser.add_argument("--device", default="cpu", help="torch device for the models, e.g. cuda:0 (default: cpu)")
-    parser.add_argument("--direct", action="store_true",
-                        help="call the model on the 256x256 frames directly instead of through the engine")
-    parser.add_argument("--full-res", action="store_true",
-                        help="give the models the stored full-size frames (engine: model at its size, then the "
-                        "full-resolution transfer) and resize their outputs for the metrics")
-    common.add_output(parser, "write the results (overall, per clip, skipped clips) to this JSON file",
-                      required=False)
+    parser.add_argument(
+        "--clip",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="evaluate only this clip (e.g. camel-0); repeatable",
+    )
+    parser.add_argument(
+        "--size", type=int, default=256, help="evaluation size in pixels (default: 256, the protocol)"
+    )
+    parser.add_argument(
+        "--device", default="cpu", help="torch device for the models, e.g. cuda:0 (default: cpu)"
+    )
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="call the model on the 256x256 frames directly instead of through the engine",
+    )
+    parser.add_argument(
+        "--full-res",
+        action="store_true",
+        help="give the models the stored full-size frames (engine: model at its size, then the "
+        "full-resolution transfer) and resize their outputs for the metrics",
+    )
+    common.add_output(
+        parser, "write the results (overall, per clip, skipped clips) to this JSON file", required=False
+    )
     parser.add_argument("--json", dest="output", help=argparse.SUPPRESS)  # the old spelling of --output
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -66,8 +93,11 @@ def run(args: argparse.Namespace) -> int:
         known = {o.name for o in specs}
         own = {k: v for k, v in options.items() if k in known}
         check_options(specs, own, name)  # labels keep the values as typed (time_constant=2, not 2.0)
-        methods.append(evaluation.model_method(name, device=args.device, use_engine=not args.direct,
-                                               checkpoint=args.checkpoint, **own))
+        methods.append(
+            evaluation.model_method(
+                name, device=args.device, use_engine=not args.direct, checkpoint=args.checkpoint, **own
+            )
+        )
     unused = set(options) - set().union(*(m.options for m in methods)) if methods else set(options)
     if unused:
         raise InputError(f"no selected model has the option(s) {', '.join(sorted(unused))}")
@@ -86,13 +116,23 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
 
     try:
-        results = evaluation.evaluate(args.dataset, methods, split=args.split, size=args.size, clips=args.clip,
-                                      progress=progress, start=start, full_res=args.full_res)
+        results = evaluation.evaluate(
+            args.dataset,
+            methods,
+            split=args.split,
+            size=args.size,
+            clips=args.clip,
+            progress=progress,
+            start=start,
+            full_res=args.full_res,
+        )
     finally:
         bar.close()
     print(evaluation.format_table(results))
     if results and results[0].skipped:
-        print(f"skipped {len(results[0].skipped)} clip(s) with an empty mask: {', '.join(results[0].skipped)}")
+        print(
+            f"skipped {len(results[0].skipped)} clip(s) with an empty mask: {', '.join(results[0].skipped)}"
+        )
     if out_path is not None:
         payload = {
             "dataset": str(args.dataset),

@@ -26,16 +26,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "input", help="composite shot: a video, an image, or a sequence (shot.####.exr, shot.%%04d.png)"
     )
-    common.add_output(parser, "where to write: an image, a sequence pattern (out.####.exr) or a video (.mp4/.mov); "
-                      "never one of the input's or matte's files")
+    common.add_output(
+        parser,
+        "where to write: an image, a sequence pattern (out.####.exr) or a video (.mp4/.mov); "
+        "never one of the input's or matte's files",
+    )
     parser.add_argument(
         "--matte",
         default=None,
         help="foreground matte (image, sequence or video; 1 = repaint), or 'auto' for models that "
         "predict it; default: the input's alpha channel",
     )
-    common.add_model(parser, default_help=" (default: the checkpoint's model, else the built-in default, a "
-                     "classical method needing no weights)")
+    common.add_model(
+        parser,
+        default_help=" (default: the checkpoint's model, else the built-in default, a "
+        "classical method needing no weights)",
+    )
     common.add_strength(parser)
     common.add_color(parser)
     parser.add_argument("--output-colorspace", help="the output's colourspace (default: see above)")
@@ -80,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     if args.batch < 1:
         raise InputError(f"--batch must be at least 1, got {args.batch}")
     if args.threads is not None and not 1 <= args.threads <= runtime.cores():
-        raise InputError(f"--threads must be 1..{runtime.cores()} (the cores this process may use), got {args.threads}")
+        raise InputError(
+            f"--threads must be 1..{runtime.cores()} (the cores this process may use), got {args.threads}"
+        )
     strength = common.check_strength(args.strength)
     runtime.tune_allocator()
     try:
@@ -94,9 +102,11 @@ def run(args: argparse.Namespace) -> int:
     if info.channels < 3:
         raise InputError(f"{args.input} has {info.channels} channel(s); harmonization needs RGB")
     src = color.resolve_colorspace(
-        args.colorspace or color.default_colorspace(
+        args.colorspace
+        or color.default_colorspace(
             args.input, args.ocio, is_float=info.is_float, chromaticities=info.extra.get("chromaticities")
-        ), args.ocio
+        ),
+        args.ocio,
     )
     auto = args.matte is not None and args.matte.lower() == "auto"
     if auto:
@@ -120,8 +130,12 @@ def run(args: argparse.Namespace) -> int:
         dst = src
     else:
         # an EXR we write carries no chromaticities, which readers take as Rec.709: write it in that space
-        dst = color.default_colorspace(args.output, args.ocio, is_float=out_is_float,
-                                       chromaticities=color.REC709_CHROMATICITIES if out_is_float else None)
+        dst = color.default_colorspace(
+            args.output,
+            args.ocio,
+            is_float=out_is_float,
+            chromaticities=color.REC709_CHROMATICITIES if out_is_float else None,
+        )
 
     frames = read_frames(info)
     sources = [info] + ([args.matte] if args.matte is not None and not auto else [])
@@ -218,5 +232,7 @@ def _writer_options(args: argparse.Namespace, info) -> dict:
 
     video = common.video_options(args)
     if video and not is_video_path(args.output):
-        raise InputError(f"--{next(iter(video)).replace('_', '-')} is for video outputs; {args.output} is not one")
+        raise InputError(
+            f"--{next(iter(video)).replace('_', '-')} is for video outputs; {args.output} is not one"
+        )
     return video

@@ -16,8 +16,14 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "harmonize": ("vh.core.cli.harmonize", "harmonize a shot (image sequence or video) with a matte"),
     "detect": ("vh.core.cli.detect", "predict a disharmony matte for a shot (Huang et al. discriminator)"),
-    "eval": ("vh.core.cli.evaluate", "measure models on a HYouTube-layout folder (MSE, fMSE, PSNR, fSSIM, TL, flicker)"),
-    "models": ("vh.core.cli.models", "list the models, their options with ranges, and whether their weights are here"),
+    "eval": (
+        "vh.core.cli.evaluate",
+        "measure models on a HYouTube-layout folder (MSE, fMSE, PSNR, fSSIM, TL, flicker)",
+    ),
+    "models": (
+        "vh.core.cli.models",
+        "list the models, their options with ranges, and whether their weights are here",
+    ),
     "demo": ("vh.core.cli.demo", "build a small composite from the bundled lemur photo and harmonize it"),
     "make-dataset": ("vh.training.cli", "build a HYouTube-layout training set from images+masks or DAVIS"),
     "train": ("vh.training.cli", "train a model from a YAML config"),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
+
 from vh.core.color import REC709_CHROMATICITIES
 from vh.core.errors import InputError, MissingFrameError
 from vh.core.io.clip import ClipInfo
@@ -77,8 +78,10 @@ def probe_image_sequence(path: str | os.PathLike, frames: tuple[int, int] | None
         if frames is not None:
             raise InputError(f"{path} is a single image; a frame range needs a pattern such as name.####.exr")
         if Path(path).is_dir():
-            raise InputError(f"{path} is a folder; give a file, a video or a sequence pattern such as "
-                             f"{Path(path) / 'name.####.exr'}")
+            raise InputError(
+                f"{path} is a folder; give a file, a video or a sequence pattern such as "
+                f"{Path(path) / 'name.####.exr'}"
+            )
         if not Path(path).is_file():
             raise InputError(f"{path} does not exist")
         return _info_from_header(Path(path), str(path), "image", (0,))

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 
 import numpy as np
+
 from vh.core.errors import InputError
 from vh.core.io.clip import ClipInfo
 from vh.core.io.reader import probe, read_frames

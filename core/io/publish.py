@@ -124,8 +124,12 @@ def recover(path: str | os.PathLike) -> None:
         except FileNotFoundError:
             pass  # another run removed it first
     if removed:
-        log.warning("removed %d temporary file(s) (%.1f MB) left in %s by a run that was killed",
-                    removed, size / 1e6, out.folder)
+        log.warning(
+            "removed %d temporary file(s) (%.1f MB) left in %s by a run that was killed",
+            removed,
+            size / 1e6,
+            out.folder,
+        )
 
 
 def _recover_journal(journal: Path) -> None:
@@ -140,8 +144,9 @@ def _recover_journal(journal: Path) -> None:
     _roll_forward(journal.parent, moves)
     _fsync_dir(journal.parent)
     journal.unlink(missing_ok=True)
-    log.warning("completed the publish of %d file(s) in %s that a killed run had started",
-                len(moves), journal.parent)
+    log.warning(
+        "completed the publish of %d file(s) in %s that a killed run had started", len(moves), journal.parent
+    )
 
 
 def _roll_forward(folder: Path, moves: list[list[str]]) -> None:

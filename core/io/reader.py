@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import numpy as np
+
 from vh.core.errors import InputError
 from vh.core.io.clip import ClipInfo
 from vh.core.io.images import iter_image_frames, probe_image_sequence

@@ -14,13 +14,19 @@ from types import TracebackType
 from typing import TypeVar
 
 import numpy as np
+
 from vh.core.io.writer import FrameWriter
 
 T = TypeVar("T")
 
 
-def prefetch(items: Iterator[T], depth: int = 2, timeout: float | None = None,
-             first_timeout: float | None = None, join: bool = True) -> Iterator[T]:
+def prefetch(
+    items: Iterator[T],
+    depth: int = 2,
+    timeout: float | None = None,
+    first_timeout: float | None = None,
+    join: bool = True,
+) -> Iterator[T]:
     """Pull `items` on a background thread, at most `depth` ahead. Exceptions are re-raised in the consumer.
 
     Closing the returned generator stops the thread at its next item, waits for it, and closes `items` (if it is a

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+
 from vh.core.errors import InputError, OutputError
 from vh.core.io.clip import ClipInfo
 

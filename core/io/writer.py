@@ -21,6 +21,7 @@ from types import TracebackType
 import av
 import numpy as np
 import OpenImageIO as oiio
+
 from vh.core.errors import InputError, OutputError
 from vh.core.io.clip import FLOAT_TYPES, ClipInfo, default_channel_names
 from vh.core.io.images import SequencePattern, source_header
@@ -384,8 +385,10 @@ def _refuse_sources(path: str, targets: list[Path], sources) -> None:
         src_pattern = SequencePattern.parse(info.path) if info.kind == "sequence" else None
         if src_pattern is not None:
             if pattern is not None and _same_sequence(pattern, src_pattern):
-                raise OutputError(f"output {path} is the same sequence as the source {info.path}; "
-                                  "write somewhere else (sources are never overwritten)")
+                raise OutputError(
+                    f"output {path} is the same sequence as the source {info.path}; "
+                    "write somewhere else (sources are never overwritten)"
+                )
             files = [src_pattern.path(f) for f in src_pattern.scan()]
         ids = {}
         for f in files:
@@ -401,13 +404,17 @@ def _refuse_sources(path: str, targets: list[Path], sources) -> None:
                 continue
             hit = ids.get((st.st_dev, st.st_ino))
             if hit is not None:
-                raise OutputError(f"output {path} would overwrite {hit.name} of the source {info.path}; "
-                                  "write somewhere else (sources are never overwritten)")
+                raise OutputError(
+                    f"output {path} would overwrite {hit.name} of the source {info.path}; "
+                    "write somewhere else (sources are never overwritten)"
+                )
 
 
 def _same_sequence(a: SequencePattern, b: SequencePattern) -> bool:
     # padding aside (`#` and `####` name the same frames from 1000 up), the same folder, prefix and suffix
-    return (a.prefix, a.suffix) == (b.prefix, b.suffix) and os.path.realpath(a.folder) == os.path.realpath(b.folder)
+    return (a.prefix, a.suffix) == (b.prefix, b.suffix) and os.path.realpath(a.folder) == os.path.realpath(
+        b.folder
+    )
 
 
 def _check_writable(folder: Path) -> None:

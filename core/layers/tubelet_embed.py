@@ -15,7 +15,9 @@ class TubeletEmbed(nn.Module):
     def __init__(self, in_chans: int, dim: int, tubelet: int, patch: int) -> None:
         super().__init__()
         self.tubelet, self.patch = tubelet, patch
-        self.proj = nn.Conv3d(in_chans, dim, kernel_size=(tubelet, patch, patch), stride=(tubelet, patch, patch))
+        self.proj = nn.Conv3d(
+            in_chans, dim, kernel_size=(tubelet, patch, patch), stride=(tubelet, patch, patch)
+        )
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         """video [B, T, C, H, W] -> tokens [B, (T/t)*(H/p)*(W/p), D]."""

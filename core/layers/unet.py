@@ -96,8 +96,7 @@ class UNet(nn.Module):
         self.downs = nn.ModuleList(_Down(c(i), c(i + 1), config.norm) for i in range(config.depth))
         # up_i brings level i+1 back to level i, concatenating level i's skip.
         self.ups = nn.ModuleList(
-            _Up(c(i + 1), c(i), c(i), config.norm)
-            for i in reversed(range(config.depth))
+            _Up(c(i + 1), c(i), c(i), config.norm) for i in reversed(range(config.depth))
         )
         self.head = nn.Conv2d(c(0), config.out_channels, 1)
 

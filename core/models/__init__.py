@@ -3,4 +3,13 @@
 from .base import Harmonizer, ModelOption, blend
 from .registry import DEFAULT_MODEL, create_model, list_models, register_model, resolve_name
 
-__all__ = ["DEFAULT_MODEL", "Harmonizer", "ModelOption", "blend", "create_model", "list_models", "register_model", "resolve_name"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "Harmonizer",
+    "ModelOption",
+    "blend",
+    "create_model",
+    "list_models",
+    "register_model",
+    "resolve_name",
+]

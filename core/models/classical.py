@@ -73,7 +73,9 @@ _EPS_LAB = (6.0 / 29.0) ** 3
 
 
 def _lab_f(t: torch.Tensor) -> torch.Tensor:
-    return torch.where(t > _EPS_LAB, t.clamp_min(_EPS_LAB) ** (1.0 / 3.0), t / (3.0 * (6.0 / 29.0) ** 2) + 4.0 / 29.0)
+    return torch.where(
+        t > _EPS_LAB, t.clamp_min(_EPS_LAB) ** (1.0 / 3.0), t / (3.0 * (6.0 / 29.0) ** 2) + 4.0 / 29.0
+    )
 
 
 def _lab_finv(f: torch.Tensor) -> torch.Tensor:
@@ -121,7 +123,9 @@ def _decay(time_constant: float) -> float:
     return math.exp(-1.0 / time_constant) if time_constant > 0 else 0.0
 
 
-def _ema_scan(per_frame: torch.Tensor, state: torch.Tensor | None, decay: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _ema_scan(
+    per_frame: torch.Tensor, state: torch.Tensor | None, decay: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Running pools along T: pool_t = decay * pool_{t-1} + per_frame_t.
 
     per_frame [B, T, ...] -> (pools [B, T, ...], last pool [B, ...]); `state` is the pool before frame 0.
@@ -147,9 +151,16 @@ class _PooledHarmonizer(Harmonizer):
         return [
             ModelOption("space", "choice", d.space, f"colour space of the {measured}", choices=SPACES),
             ModelOption(
-                "time_constant", "float", d.time_constant, "temporal smoothing in frames (0 = per frame)", 0.0, 1000.0
+                "time_constant",
+                "float",
+                d.time_constant,
+                "temporal smoothing in frames (0 = per frame)",
+                0.0,
+                1000.0,
             ),
-            ModelOption("amount", "float", d.amount, "how far to move the foreground toward the plate", 0.0, 1.0),
+            ModelOption(
+                "amount", "float", d.amount, "how far to move the foreground toward the plate", 0.0, 1.0
+            ),
         ]
 
     def __init__(self, time_constant: float, space: str, amount: float):
@@ -193,7 +204,9 @@ def _make_config(cls: type, model: str, overrides: dict) -> object:
         try:
             values[key] = kind(value) if kind is not str else str(value)
         except (TypeError, ValueError):
-            raise InputError(f"option {key!r} of model {model!r} expects {kind.__name__}, got {value!r}") from None
+            raise InputError(
+                f"option {key!r} of model {model!r} expects {kind.__name__}, got {value!r}"
+            ) from None
         if kind is int and isinstance(value, float) and not float(value).is_integer():
             raise InputError(f"option {key!r} of model {model!r} expects an integer, got {value!r}")
     return cls(**values)
@@ -232,8 +245,12 @@ class StatsConfig:
     # colours are not the plate's, only related to them); smoothing over ~8 frames cuts flicker by a third.
     space: str = "lalphabeta"  # "lab" | "lalphabeta" | "rgb"
     time_constant: float = 8.0  # frames; 0 = per-frame statistics
-    amount: float = 0.6  # 0 = keep the foreground, 1 = full transfer; between: geometric blend of the statistics
-    min_std: float = 1e-3  # floor on the foreground std (in space units), so a flat foreground is not blown up
+    amount: float = (
+        0.6  # 0 = keep the foreground, 1 = full transfer; between: geometric blend of the statistics
+    )
+    min_std: float = (
+        1e-3  # floor on the foreground std (in space units), so a flat foreground is not blown up
+    )
 
 
 class StatsTransfer(_PooledHarmonizer):
@@ -259,7 +276,9 @@ class StatsTransfer(_PooledHarmonizer):
         sums = lambda a: a.sum(dim=(-2, -1), dtype=torch.float64)
         wx, xx = w * x, x * x
         fg = torch.stack((sums(w), sums(wx), sums(wx * x)), dim=2)  # [B, T, 3 moments, 3 channels]
-        whole = torch.stack((torch.full_like(fg[:, :, 0], x.shape[-2] * x.shape[-1]), sums(x), sums(xx)), dim=2)
+        whole = torch.stack(
+            (torch.full_like(fg[:, :, 0], x.shape[-2] * x.shape[-1]), sums(x), sums(xx)), dim=2
+        )
         moments = torch.stack((fg, whole - fg), dim=2)  # [B, T, 2 (fg, bg), 3, 3]
         pools = self._pool(moments)  # [B, T, 2, 3, 3]
         s0, s1, s2 = pools.unbind(dim=3)  # each [B, T, 2, 3]
@@ -272,7 +291,9 @@ class StatsTransfer(_PooledHarmonizer):
         # the identity and a = 1 is Reinhard's full transfer
         gain = (sd_bg.clamp_min(self.config.min_std) / sd_fg.clamp_min(self.config.min_std)) ** a  # [B, T, 3]
         mu_target = mu_fg + a * (mu_bg - mu_fg)  # [B, T, 3]
-        pred = (x - mu_fg[..., None, None]) * gain[..., None, None] + mu_target[..., None, None]  # [B, T, 3, H, W]
+        pred = (x - mu_fg[..., None, None]) * gain[..., None, None] + mu_target[
+            ..., None, None
+        ]  # [B, T, 3, H, W]
         pred = from_space(pred, self.config.space)
         # no foreground (or no background) seen yet in the pool: nothing to transfer, keep the composite
         valid = (s0[:, :, 0, 0] > 1e-6) & (s0[:, :, 1, 0] > 1e-6)  # [B, T]
@@ -350,9 +371,13 @@ class HistogramMatching(_PooledHarmonizer):
         cdf_fg, cdf_bg = cdf.unbind(dim=2)  # [B, T, 3, bins]
         centres = torch.linspace(0.0, 1.0, nb, dtype=torch.float64, device=comp.device).expand_as(cdf_fg)
         # the transfer curve sampled at the bin centres: u -> F_bg^-1(F_fg(u))
-        lut = _interp(cdf_fg.reshape(-1, nb), cdf_bg.reshape(-1, nb), centres.reshape(-1, nb))  # [B*T*3, bins]
+        lut = _interp(
+            cdf_fg.reshape(-1, nb), cdf_bg.reshape(-1, nb), centres.reshape(-1, nb)
+        )  # [B*T*3, bins]
         # partial matching: blend the transfer curve with the identity (a = 0 keeps the foreground)
-        lut = (centres.reshape(b, t, 3, nb) + self.config.amount * (lut.view(b, t, 3, nb) - centres.reshape(b, t, 3, nb)))
+        lut = centres.reshape(b, t, 3, nb) + self.config.amount * (
+            lut.view(b, t, 3, nb) - centres.reshape(b, t, 3, nb)
+        )
         lut = lut.to(comp.dtype)  # [B, T, 3, bins]
         out_u = lut.gather(-1, i0) * (1.0 - frac) + lut.gather(-1, i0 + 1) * frac  # [B, T, 3, P]
         pred = from_space((out_u * span.flatten(-2) + lo.flatten(-2)).view(b, t, 3, h, w), self.config.space)

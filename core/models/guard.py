@@ -54,7 +54,9 @@ class ConsensusGuard(Harmonizer):
     def __init__(self, model: Harmonizer, config: GuardConfig | None = None) -> None:
         super().__init__()
         if model.stateful:
-            raise InputError(f"the consensus guard needs a stateless model; {type(model).__name__} keeps state")
+            raise InputError(
+                f"the consensus guard needs a stateless model; {type(model).__name__} keeps state"
+            )
         self.config = config or GuardConfig()
         self.config.validate()
         self.model = model
@@ -71,7 +73,7 @@ class ConsensusGuard(Harmonizer):
         views = VIEWS[: self.config.views]
         preds = []
         for dims in views:
-            flip = (lambda x, d=dims: x.flip(d) if d and x is not None else x)  # noqa: E731
+            flip = lambda x, d=dims: x.flip(d) if d and x is not None else x  # noqa: E731
             preds.append(flip(self.model(flip(comp), flip(matte))))
         d = torch.stack(preds) - comp  # [V, B, T, 3, H, W]
         mean = d.mean(0)  # [B, T, 3, H, W]
@@ -80,6 +82,8 @@ class ConsensusGuard(Harmonizer):
         area = w.sum(dims).clamp(min=1e-6)  # [B]
         m2 = (mean.pow(2).mean(2, keepdim=True) * w).sum(dims) / area  # [B]
         v = (d.var(0, unbiased=False).mean(2, keepdim=True) * w).sum(dims) / area  # [B], 0 for one view
-        s = m2 / (m2 + self.config.caution * v + self.config.floor).clamp(min=1e-12)  # [B], 0 when nothing moved
+        s = m2 / (m2 + self.config.caution * v + self.config.floor).clamp(
+            min=1e-12
+        )  # [B], 0 when nothing moved
         self.confidence = s
         return comp + s.view(-1, 1, 1, 1, 1) * mean

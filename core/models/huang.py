@@ -111,10 +111,13 @@ class HuangHarmonizer(Harmonizer):
     def options(cls) -> list[ModelOption]:
         return [
             ModelOption(
-                "detect_threshold", "float", 0.0,
+                "detect_threshold",
+                "float",
+                0.0,
                 "mask-free mode only: 0 uses the discriminator's soft disharmony map as the matte; "
                 "a value in (0, 1) binarizes it at that level",
-                minimum=0.0, maximum=1.0,
+                minimum=0.0,
+                maximum=1.0,
             )
         ]
 
@@ -173,4 +176,6 @@ def huang_small(**overrides) -> HuangHarmonizer:
 @register_model("huang_tiny")
 def huang_tiny(**overrides) -> HuangHarmonizer:
     """128x128, 16-128 channels, 5 levels (~1.4M parameters each), residual G: trains on a CPU in minutes."""
-    return _build(HuangConfig(input_size=128, base_channels=16, depth=5, max_channels=128, residual=True), overrides)
+    return _build(
+        HuangConfig(input_size=128, base_channels=16, depth=5, max_channels=128, residual=True), overrides
+    )

@@ -1,15 +1,15 @@
 """One registry of models: factories register under a name, `create_model(name, **overrides)` builds them.
 
-    @register_model("vhmae_tiny")
-    def vhmae_tiny(**overrides) -> VHMAE: ...
+@register_model("vhmae_tiny")
+def vhmae_tiny(**overrides) -> VHMAE: ...
 
-    model = create_model("vhmae_tiny", depth=2)
+model = create_model("vhmae_tiny", depth=2)
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import UnknownModelError
 from .base import Harmonizer

@@ -41,7 +41,6 @@ from ..layers.tubelet_embed import TubeletEmbed, patchify, token_mask, unpatchif
 from .base import Harmonizer, blend
 from .registry import register_model
 
-
 OUTPUTS = ("pixels", "color")
 COLOR_POOLS = ("token", "window")
 
@@ -100,12 +99,17 @@ class VHMAEConfig:
         def blocks(depth: int, L: int, d: int, mlp: int) -> int:  # qkv, proj, MLP; then QK^T and AV
             return depth * 2 * (L * d * (4 * d + 2 * mlp) + 2 * L * L * d)
 
-        return 2 * (
-            N * self.token_pixels * D  # tubelet embedding
-            + n_fg * (D * self.pam_hidden + self.pam_hidden * Dd)  # PAM, foreground only
-            + n_vis * D * Dd  # encoder projector
-            + N * Dd * self.head_dim  # head
-        ) + blocks(self.depth, n_vis, D, self.mlp_dim) + blocks(self.decoder_depth, N, Dd, self.decoder_mlp_dim)
+        return (
+            2
+            * (
+                N * self.token_pixels * D  # tubelet embedding
+                + n_fg * (D * self.pam_hidden + self.pam_hidden * Dd)  # PAM, foreground only
+                + n_vis * D * Dd  # encoder projector
+                + N * Dd * self.head_dim  # head
+            )
+            + blocks(self.depth, n_vis, D, self.mlp_dim)
+            + blocks(self.decoder_depth, N, Dd, self.decoder_mlp_dim)
+        )
 
     def validate(self) -> None:
         if self.output not in OUTPUTS or self.color_pool not in COLOR_POOLS:
@@ -192,7 +196,9 @@ class VHMAE(Harmonizer):
         # slot; the output of that slot is dropped below, so the clip's encoder is effectively skipped.
         keys = valid.clone()
         keys[:, 0] = True
-        if bool(keys.all()):  # equal counts (always so for one clip): no mask keeps SDPA on its fastest kernel
+        if bool(
+            keys.all()
+        ):  # equal counts (always so for one clip): no mask keeps SDPA on its fastest kernel
             keys = None
         for block in self.encoder:
             h = block(h, keys)  # [B, L, D]
@@ -242,14 +248,18 @@ class VHMAE(Harmonizer):
             raise InputError(f"VHMAE expects comp [B, {', '.join(map(str, want))}], got {list(comp.shape)}")
         if matte is None or tuple(matte.shape) != (comp.shape[0], c.frames, 1, c.input_size, c.input_size):
             got = None if matte is None else list(matte.shape)
-            raise InputError(f"VHMAE expects a matte [B, {c.frames}, 1, {c.input_size}, {c.input_size}], got {got}")
+            raise InputError(
+                f"VHMAE expects a matte [B, {c.frames}, 1, {c.input_size}, {c.input_size}], got {got}"
+            )
 
     def forward(self, comp: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
         """comp [B, T, 3, H, W], matte [B, T, 1, H, W] in 0..1 -> comp * (1 - matte) + pred * matte."""
         self.check_input(comp, matte)
         if not bool(self.tokens_mask(matte).any()):
             return comp.clone()  # nothing to repaint: the input, bit for bit, without running the network
-        pred = self.reconstruct(comp, matte).pred.clamp(0.0, 1.0)  # the working space is display-referred 0..1
+        pred = self.reconstruct(comp, matte).pred.clamp(
+            0.0, 1.0
+        )  # the working space is display-referred 0..1
         return blend(comp, pred, matte)
 
 
@@ -284,13 +294,30 @@ def vhmae_base(**overrides: Any) -> VHMAE:
 @register_model("vhmae_small")
 def vhmae_small(**overrides: Any) -> VHMAE:
     """ViT-S-sized encoder (12 x 384) with a 4 x 192 decoder at 256x256: a quarter of base's compute."""
-    defaults = {"embed_dim": 384, "heads": 6, "mlp_dim": 1536, "pam_hidden": 384,
-                "decoder_dim": 192, "decoder_heads": 3, "decoder_mlp_dim": 768}
+    defaults = {
+        "embed_dim": 384,
+        "heads": 6,
+        "mlp_dim": 1536,
+        "pam_hidden": 384,
+        "decoder_dim": 192,
+        "decoder_heads": 3,
+        "decoder_mlp_dim": 768,
+    }
     return _build(defaults, overrides)
 
 
-_TINY = {"input_size": 128, "embed_dim": 192, "depth": 4, "heads": 3, "mlp_dim": 768, "pam_hidden": 192,
-         "decoder_dim": 96, "decoder_depth": 2, "decoder_heads": 3, "decoder_mlp_dim": 384}
+_TINY = {
+    "input_size": 128,
+    "embed_dim": 192,
+    "depth": 4,
+    "heads": 3,
+    "mlp_dim": 768,
+    "pam_hidden": 192,
+    "decoder_dim": 96,
+    "decoder_depth": 2,
+    "decoder_heads": 3,
+    "decoder_mlp_dim": 384,
+}
 
 
 @register_model("vhmae_tiny")

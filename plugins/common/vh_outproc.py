@@ -40,7 +40,11 @@ class JobCancelled(JobError):
 
 
 def _venv_python(venv: str) -> str:
-    return os.path.join(venv, "Scripts", "python.exe") if os.name == "nt" else os.path.join(venv, "bin", "python")
+    return (
+        os.path.join(venv, "Scripts", "python.exe")
+        if os.name == "nt"
+        else os.path.join(venv, "bin", "python")
+    )
 
 
 def configured_python() -> Optional[str]:
@@ -60,8 +64,10 @@ def configured_python() -> Optional[str]:
 
 
 def setup_hint() -> str:
-    return ("install vh with Python 3.10+ (python3 -m venv ~/.vh/venv && ~/.vh/venv/bin/python -m pip install "
-            "/path/to/vh) and set VH_PYTHON to that Python (or \"python\" in %s)" % CONFIG_FILE)
+    return (
+        "install vh with Python 3.10+ (python3 -m venv ~/.vh/venv && ~/.vh/venv/bin/python -m pip install "
+        '/path/to/vh) and set VH_PYTHON to that Python (or "python" in %s)' % CONFIG_FILE
+    )
 
 
 def problem(python: Optional[str] = None) -> Optional[str]:
@@ -80,8 +86,16 @@ def _popen(args: List[str]) -> subprocess.Popen:
     env.pop("PYTHONHOME", None)  # hosts set these for their own Python; the vh Python must not inherit them
     env.pop("PYTHONPATH", None)
     env["PYTHONUNBUFFERED"] = "1"
-    return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True, bufsize=1, env=env, creationflags=flags)
+    return subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        bufsize=1,
+        env=env,
+        creationflags=flags,
+    )
 
 
 def _command(python: Optional[str]) -> List[str]:
@@ -127,9 +141,16 @@ def server_info(address: str, python: Optional[str] = None, timeout: float = 10.
     raise JobError("the vh Python failed: %s" % _last_error_line(err.splitlines()))
 
 
-def run_job(job: Dict, cache_root: str, progress: Optional[ProgressFn] = None,
-            cancelled: Optional[Callable[[], bool]] = None, python: Optional[str] = None,
-            poll: float = 0.1, grace: float = CANCEL_GRACE, outcome: Optional[Dict] = None) -> str:
+def run_job(
+    job: Dict,
+    cache_root: str,
+    progress: Optional[ProgressFn] = None,
+    cancelled: Optional[Callable[[], bool]] = None,
+    python: Optional[str] = None,
+    poll: float = 0.1,
+    grace: float = CANCEL_GRACE,
+    outcome: Optional[Dict] = None,
+) -> str:
     """Run `job` (HostJob's fields as a dict) out of process; returns the result pattern.
 
     `progress(done, total, message)` is called for every progress line; `cancelled()` is polled every `poll`
@@ -156,7 +177,11 @@ def run_job(job: Dict, cache_root: str, progress: Optional[ProgressFn] = None,
                     process.stdin.flush()
                 except OSError:
                     pass  # it already ended
-            if cancel_sent_at is not None and time.monotonic() - cancel_sent_at > grace and process.poll() is None:
+            if (
+                cancel_sent_at is not None
+                and time.monotonic() - cancel_sent_at > grace
+                and process.poll() is None
+            ):
                 process.terminate()
             try:
                 tag, line = lines.get(timeout=poll)
@@ -191,8 +216,10 @@ def run_job(job: Dict, cache_root: str, progress: Optional[ProgressFn] = None,
     if final is None:
         if cancel_sent_at is not None:
             raise JobCancelled("cancelled: the job was stopped")
-        raise JobError("the vh job ended without a result (exit status %s): %s"
-                       % (process.returncode, _last_error_line(stderr)))
+        raise JobError(
+            "the vh job ended without a result (exit status %s): %s"
+            % (process.returncode, _last_error_line(stderr))
+        )
     if outcome is not None:
         outcome.update(final)
     if final["event"] == "result":

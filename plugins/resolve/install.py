@@ -37,8 +37,15 @@ def scripts_dir(platform=None, environ=None):
     environ = os.environ if environ is None else environ
     home = environ.get("HOME") or os.path.expanduser("~")
     if platform == "darwin":
-        return os.path.join(home, "Library", "Application Support", "Blackmagic Design", "DaVinci Resolve",
-                            "Fusion", "Scripts")
+        return os.path.join(
+            home,
+            "Library",
+            "Application Support",
+            "Blackmagic Design",
+            "DaVinci Resolve",
+            "Fusion",
+            "Scripts",
+        )
     if platform == "win32":
         appdata = environ.get("APPDATA") or os.path.join(home, "AppData", "Roaming")
         return os.path.join(appdata, "Blackmagic Design", "DaVinci Resolve", "Support", "Fusion", "Scripts")
@@ -54,23 +61,32 @@ def plan(target_scripts, site):
     pairs = []
     for kind in ("Comp", "Utility"):
         for name in sorted(os.listdir(os.path.join(HERE, "scripts", kind))):
-            pairs.append((os.path.join(HERE, "scripts", kind, name), os.path.join(target_scripts, kind, name)))
+            pairs.append(
+                (os.path.join(HERE, "scripts", kind, name), os.path.join(target_scripts, kind, name))
+            )
     pairs.append((os.path.join(HERE, "vh_resolve"), os.path.join(site, "vh_resolve")))
     pairs.append((os.path.join(COMMON, "vh_outproc.py"), os.path.join(site, "vh_outproc.py")))
     return pairs
 
 
 def venv_python(venv):
-    return os.path.join(venv, "Scripts", "python.exe") if os.name == "nt" else os.path.join(venv, "bin", "python")
+    return (
+        os.path.join(venv, "Scripts", "python.exe")
+        if os.name == "nt"
+        else os.path.join(venv, "bin", "python")
+    )
 
 
 def make_vh_venv(python, venv):
     """A virtual environment with the thin client (grpcio, protobuf, numpy + vh --no-deps); returns its Python."""
-    version = subprocess.check_output([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                                      universal_newlines=True).strip()
+    version = subprocess.check_output(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], universal_newlines=True
+    ).strip()
     if tuple(int(x) for x in version.split(".")) < (3, 10):
-        raise SystemExit("the vh client needs Python 3.10+ (grpcio/protobuf wheels); %s is %s: pass --python"
-                         % (python, version))
+        raise SystemExit(
+            "the vh client needs Python 3.10+ (grpcio/protobuf wheels); %s is %s: pass --python"
+            % (python, version)
+        )
     subprocess.check_call([python, "-m", "venv", venv])
     pip = [venv_python(venv), "-m", "pip", "install", "--upgrade"]
     subprocess.check_call(pip + ["grpcio", "protobuf", "numpy"])
@@ -89,9 +105,13 @@ def main(argv=None):
     parser.add_argument("--scripts-dir", default=scripts_dir(), help="Resolve's Fusion/Scripts folder")
     parser.add_argument("--site", default=default_site(), help="where vh_resolve and vh_outproc go")
     parser.add_argument("--vh-python", help="an existing Python with vh installed, to run the jobs in")
-    parser.add_argument("--python", default=sys.executable, help="the Python (3.10+) to make the vh venv with")
+    parser.add_argument(
+        "--python", default=sys.executable, help="the Python (3.10+) to make the vh venv with"
+    )
     parser.add_argument("--venv", default=os.path.join(VH_HOME, "venv"), help="where to make the vh venv")
-    parser.add_argument("--config", default=os.path.join(VH_HOME, "host.json"), help="where to record the vh Python")
+    parser.add_argument(
+        "--config", default=os.path.join(VH_HOME, "host.json"), help="where to record the vh Python"
+    )
     parser.add_argument("--no-pip", action="store_true", help="copy the scripts only (no venv is made)")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)

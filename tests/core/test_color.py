@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from vh.core import color
 from vh.core.errors import InputError
 
@@ -159,7 +160,10 @@ def test_inexact_conversion_stays_within_a_half_float_step():
 
 
 def test_exr_chromaticities_name_the_linear_space():
-    assert color.default_colorspace("p.exr", chromaticities=color.REC709_CHROMATICITIES) == "Linear Rec.709 (sRGB)"
+    assert (
+        color.default_colorspace("p.exr", chromaticities=color.REC709_CHROMATICITIES)
+        == "Linear Rec.709 (sRGB)"
+    )
     ap1 = (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767)
     assert color.default_colorspace("p.exr", chromaticities=ap1) == "ACEScg"
     odd = (0.7, 0.3, 0.2, 0.7, 0.1, 0.1, 0.3, 0.3)  # primaries no config space has: the scene_linear role

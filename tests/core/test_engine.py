@@ -393,7 +393,8 @@ def test_bands_in_parallel_match_one_band():
 
     frames = [smooth_frame(96, 128, seed=i) for i in range(3)]
     mattes = [box_matte(96, 128)] * 3
-    whole = list(Engine(Offset(window=1), transfer=TransferConfig(band_pixels=1 << 20)).run(frames, mattes, WS))
+    whole = list(
+        Engine(Offset(window=1), transfer=TransferConfig(band_pixels=1 << 20)).run(frames, mattes, WS)
+    )
     bands = list(Engine(Offset(window=1), transfer=TransferConfig(band_pixels=500)).run(frames, mattes, WS))
     assert all(np.array_equal(a, b) for a, b in zip(whole, bands))
-

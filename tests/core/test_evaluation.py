@@ -70,7 +70,10 @@ def test_predictions_folder(tmp_path):
 def test_engine_and_direct_paths_agree_for_cut(tmp_path):
     pytest.importorskip("vh.core.engine")
     root = make_dataset(tmp_path, clips=("a",), frames=3, h=16, w=16)
-    methods = [evaluation.model_method("cut", use_engine=True), evaluation.model_method("cut", use_engine=False)]
+    methods = [
+        evaluation.model_method("cut", use_engine=True),
+        evaluation.model_method("cut", use_engine=False),
+    ]
     methods[1].name = "cut-direct"  # two rows need two names
     via_engine, direct = evaluation.evaluate(root, methods, size=16)
     assert via_engine.scores.mse == pytest.approx(direct.scores.mse, rel=1e-6)
@@ -78,7 +81,10 @@ def test_engine_and_direct_paths_agree_for_cut(tmp_path):
 
 def test_several_methods_share_one_pass_and_clip_filter(tmp_path):
     root = make_dataset(tmp_path, clips=("a", "b"), frames=2, h=16, w=16)
-    methods = [evaluation.model_method("cut", use_engine=False), evaluation.model_method("stats", use_engine=False)]
+    methods = [
+        evaluation.model_method("cut", use_engine=False),
+        evaluation.model_method("stats", use_engine=False),
+    ]
     results = evaluation.evaluate(root, methods, size=16, clips=["b"])
     assert [r.name for r in results] == ["cut", "stats"]
     assert all(list(r.clips) == ["b/object_0"] for r in results)
@@ -109,7 +115,9 @@ def _assert_reference_cut(result: evaluation.ModelResult) -> None:
 
 @pytest.mark.realdata
 def test_cut_reproduces_the_reference_row(shared_data):
-    [result] = evaluation.evaluate(shared_data / "hyoutube_val", [evaluation.model_method("cut", use_engine=False)])
+    [result] = evaluation.evaluate(
+        shared_data / "hyoutube_val", [evaluation.model_method("cut", use_engine=False)]
+    )
     _assert_reference_cut(result)
 
 
@@ -118,8 +126,11 @@ def test_cut_reproduces_the_reference_row(shared_data):
 def test_cut_through_the_engine_reproduces_the_reference_row(shared_data):
     # the product path, as `vh eval DATASET --model cut` runs it (about a minute on 2 cores)
     pytest.importorskip("vh.core.engine")
-    [result] = evaluation.evaluate(shared_data / "hyoutube_val", [evaluation.model_method("cut", use_engine=True)])
+    [result] = evaluation.evaluate(
+        shared_data / "hyoutube_val", [evaluation.model_method("cut", use_engine=True)]
+    )
     _assert_reference_cut(result)
+
 
 def test_full_res_hands_methods_the_stored_frames(tmp_path):
     root = make_dataset(tmp_path, clips=("a",), frames=2, h=24, w=40)

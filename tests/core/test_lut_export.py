@@ -25,7 +25,9 @@ FRAMES = 6
 
 
 def ocio_file(path: Path, rgb: np.ndarray) -> np.ndarray:
-    t = ocio.FileTransform(src=str(path), interpolation=ocio.INTERP_TETRAHEDRAL, direction=ocio.TRANSFORM_DIR_FORWARD)
+    t = ocio.FileTransform(
+        src=str(path), interpolation=ocio.INTERP_TETRAHEDRAL, direction=ocio.TRANSFORM_DIR_FORWARD
+    )
     cpu = ocio.Config.CreateRaw().getProcessor(t).getDefaultCPUProcessor()
     out = np.ascontiguousarray(rgb, np.float32).copy()
     cpu.applyRGB(out)
@@ -48,21 +50,42 @@ def recoloured_clip(tmp_path_factory, shared_data):
         matte = cv2.resize(matte, (320, 180), interpolation=cv2.INTER_AREA)
         foreground = np.clip(rgb * np.array([1.25, 0.95, 0.7], np.float32), 0, 1) ** 0.85  # warm, dense cast
         comp = rgb * (1 - matte[..., None]) + foreground * matte[..., None]
-        cv2.imwrite(str(folder / f"comp.{i:04d}.png"),
-                    cv2.cvtColor((comp * 65535 + 0.5).astype(np.uint16), cv2.COLOR_RGB2BGR))
+        cv2.imwrite(
+            str(folder / f"comp.{i:04d}.png"),
+            cv2.cvtColor((comp * 65535 + 0.5).astype(np.uint16), cv2.COLOR_RGB2BGR),
+        )
         cv2.imwrite(str(folder / f"mask.{i:04d}.png"), (matte * 65535 + 0.5).astype(np.uint16))
     return folder
 
 
 @pytest.mark.realdata
-def test_exported_cube_applied_by_ocio_reproduces_the_harmonized_foreground(recoloured_clip, tmp_path, caplog):
+def test_exported_cube_applied_by_ocio_reproduces_the_harmonized_foreground(
+    recoloured_clip, tmp_path, caplog
+):
     from vh.core.cli.main import main
 
     cube, cdl = tmp_path / "shot.cube", tmp_path / "shot.cc"
     with caplog.at_level(logging.INFO):
-        assert main(["harmonize", str(recoloured_clip / "comp.%04d.png"), "--matte",
-                     str(recoloured_clip / "mask.%04d.png"), "--model", "stats", "-q",
-                     "-o", str(tmp_path / "out.%04d.png"), "--export-cube", str(cube), "--export-cdl", str(cdl)]) == 0
+        assert (
+            main(
+                [
+                    "harmonize",
+                    str(recoloured_clip / "comp.%04d.png"),
+                    "--matte",
+                    str(recoloured_clip / "mask.%04d.png"),
+                    "--model",
+                    "stats",
+                    "-q",
+                    "-o",
+                    str(tmp_path / "out.%04d.png"),
+                    "--export-cube",
+                    str(cube),
+                    "--export-cdl",
+                    str(cdl),
+                ]
+            )
+            == 0
+        )
     assert cube.is_file()
     errors, changes = [], []
     for i in range(1, FRAMES + 1):
@@ -73,7 +96,9 @@ def test_exported_cube_applied_by_ocio_reproduces_the_harmonized_foreground(reco
         errors.append(np.abs(via_lut - out[fg]).mean())
         changes.append(np.abs(comp[fg] - out[fg]).mean())
     error, change = float(np.mean(errors)), float(np.mean(changes))
-    print(f"cube vs vh harmonize on the foreground: mean abs {error:.4f} (the harmonization moved it {change:.4f})")
+    print(
+        f"cube vs vh harmonize on the foreground: mean abs {error:.4f} (the harmonization moved it {change:.4f})"
+    )
     assert change > 0.05, "the harmonizer should have repainted the recoloured foreground"
     assert error <= 0.015
     assert error <= 0.25 * change
@@ -92,7 +117,9 @@ def test_cube_loads_in_ocio_and_matches_the_fit_with_hdr_values(tmp_path):
     path = tmp_path / "hdr.cube"
     lut_export.write_cube(path, transform)
     text = path.read_text().splitlines()
-    assert text[1] == "LUT_3D_SIZE 33" and text[3].startswith("DOMAIN_MAX") and float(text[3].split()[1]) > 3.9
+    assert (
+        text[1] == "LUT_3D_SIZE 33" and text[3].startswith("DOMAIN_MAX") and float(text[3].split()[1]) > 3.9
+    )
     probe = rng.uniform(0.0, 3.9, (5000, 3))
     np.testing.assert_allclose(ocio_file(path, probe), transform(probe), atol=3e-3, rtol=1e-3)
 

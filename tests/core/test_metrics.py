@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from vh.core import metrics as M
 from vh.core.errors import InputError
 

@@ -38,17 +38,36 @@ def test_vhmae_weights_ship_as_fp16_with_provenance_and_a_model_card():
 def test_engine_uses_shipped_weights_behind_the_guard():
     engine = Engine("vhmae")
     assert isinstance(engine.model, ConsensusGuard) and isinstance(engine.model.inner, VHMAE)
-    assert float(engine.model.inner.head.weight.abs().sum()) > 0  # trained: the head is no longer the identity
+    assert (
+        float(engine.model.inner.head.weight.abs().sum()) > 0
+    )  # trained: the head is no longer the identity
 
 
 @pytest.mark.timeout(300)
 def test_shipped_weights_load_in_a_fresh_non_editable_install(tmp_path):
     wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(wheel_dir), str(REPO)], check=True, cwd=tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(REPO),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
     (wheel,) = wheel_dir.glob("vh-*.whl")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-                   check=True, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        cwd=tmp_path,
+    )
     code = (
         "import json, vh.core.engine as e; from vh.core.checkpoint import shipped_checkpoint as s;"
         "eng = e.Engine('vhmae'); print(json.dumps([str(s('vhmae_cpu')), type(eng.model.inner).__name__]))"

@@ -17,8 +17,24 @@ REPO = Path(__file__).resolve().parents[2]
 SITE = Path(sysconfig.get_paths()["purelib"])
 
 #: Parts of the fake that stand in for the host's event loop and user, not API (documented in the fake).
-FAKE_ONLY = {"process_main_thread", "reset", "parse_user_knob", "cancel", "Input", "Read", "Switch", "Write",
-             "pluginPath", "findItem", "setRange", "setTooltip", "tooltip", "node", "enumName", "numValues"}
+FAKE_ONLY = {
+    "process_main_thread",
+    "reset",
+    "parse_user_knob",
+    "cancel",
+    "Input",
+    "Read",
+    "Switch",
+    "Write",
+    "pluginPath",
+    "findItem",
+    "setRange",
+    "setTooltip",
+    "tooltip",
+    "node",
+    "enumName",
+    "numValues",
+}
 
 
 def _stub_index(folder: Path) -> dict[str, dict[str, list[list[str]]]]:
@@ -58,7 +74,11 @@ def nuke_stubs():
 
 def _fake_api(module):
     for name, obj in vars(module).items():
-        if name.startswith("_") or name in FAKE_ONLY or getattr(obj, "__module__", module.__name__) != module.__name__:
+        if (
+            name.startswith("_")
+            or name in FAKE_ONLY
+            or getattr(obj, "__module__", module.__name__) != module.__name__
+        ):
             continue
         if inspect.isfunction(obj):
             yield "", name, obj
@@ -81,7 +101,9 @@ def test_fake_nuke_matches_types_nuke(nuke_stubs):
             methods = {m: o for c in nuke_stubs.values() for m, o in c.items() if m == name}
         assert name in methods, f"nuke.{owner + '.' if owner else ''}{name} is not in types-nuke"
         named = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        ours = [p.name for p in inspect.signature(obj).parameters.values() if p.kind in named and p.name != "self"]
+        ours = [
+            p.name for p in inspect.signature(obj).parameters.values() if p.kind in named and p.name != "self"
+        ]
         assert _compatible(ours, methods[name]), f"{owner}.{name}{ours} vs stubs {methods[name]}"
         checked += 1
     assert checked > 40
@@ -91,7 +113,11 @@ def test_fake_nuke_covers_every_call_the_plugin_makes():
     used = set()
     for source in (REPO / "plugins" / "nuke").rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "nuke":
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "nuke"
+            ):
                 used.add(node.attr)
     missing = sorted(u for u in used if not hasattr(fake_nuke, u))
     assert not missing, f"the plugin calls nuke.{missing} which the fake lacks"
@@ -106,7 +132,15 @@ def resolve_stubs():
     return _stub_index(folder)
 
 
-RESOLVE_CLASSES = ("Resolve", "ProjectManager", "Project", "Timeline", "TimelineItem", "MediaPool", "MediaPoolItem")
+RESOLVE_CLASSES = (
+    "Resolve",
+    "ProjectManager",
+    "Project",
+    "Timeline",
+    "TimelineItem",
+    "MediaPool",
+    "MediaPoolItem",
+)
 
 
 def test_fake_resolve_matches_fusionscript_stubs(resolve_stubs):
@@ -121,7 +155,11 @@ def test_fake_resolve_matches_fusionscript_stubs(resolve_stubs):
             if name.startswith("_") or not inspect.isfunction(fn):
                 continue
             assert name in stub, f"{cls_name}.{name} is not in fusionscript-stubs"
-            ours = [p.name for p in inspect.signature(fn).parameters.values() if p.kind in named and p.name != "self"]
+            ours = [
+                p.name
+                for p in inspect.signature(fn).parameters.values()
+                if p.kind in named and p.name != "self"
+            ]
             assert _compatible(ours, stub[name]), f"{cls_name}.{name}{ours} vs stubs {stub[name]}"
             checked += 1
     assert checked >= 18
@@ -134,5 +172,11 @@ def test_resolve_plugin_calls_only_what_the_fake_has():
     defined = {n for c in vars(fake_resolve).values() if inspect.isclass(c) for n in vars(c)}
     for source in (REPO / "plugins" / "resolve" / "vh_resolve").glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr[:1].isupper():
-                assert node.func.attr in defined, f"{source.name} calls {node.func.attr}, which the fake lacks"
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr[:1].isupper()
+            ):
+                assert node.func.attr in defined, (
+                    f"{source.name} calls {node.func.attr}, which the fake lacks"
+                )

@@ -37,8 +37,9 @@ def in_host_files() -> list[Path]:
 
 
 def test_in_host_code_needs_at_most_python_3_9():
-    result = subprocess.run(vermin() + VERMIN_ARGS + [str(p) for p in IN_HOST], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        vermin() + VERMIN_ARGS + [str(p) for p in IN_HOST], capture_output=True, text=True, timeout=300
+    )
     print(result.stdout)  # the CI line: "Minimum required versions: 3.9" (or lower)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Minimum required versions:" in result.stdout
@@ -47,7 +48,9 @@ def test_in_host_code_needs_at_most_python_3_9():
 def test_the_version_check_catches_newer_syntax(tmp_path):
     newer = tmp_path / "newer.py"
     newer.write_text("def f(x: int | None) -> None:\n    match x:\n        case 1:\n            pass\n")
-    result = subprocess.run(vermin() + VERMIN_ARGS + [str(newer)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        vermin() + VERMIN_ARGS + [str(newer)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0 and "3.10" in result.stdout, result.stdout
 
 

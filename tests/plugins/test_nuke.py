@@ -35,7 +35,10 @@ def nuke(monkeypatch, tmp_path):
     for module in [m for m in sys.modules if m in ("vh_nuke", "vh_outproc") or m.startswith("vh_nuke.")]:
         monkeypatch.delitem(sys.modules, module)
     for script in ("init.py", "menu.py"):
-        exec(compile((PLUGIN / script).read_text(), str(PLUGIN / script), "exec"), {"__file__": str(PLUGIN / script)})
+        exec(
+            compile((PLUGIN / script).read_text(), str(PLUGIN / script), "exec"),
+            {"__file__": str(PLUGIN / script)},
+        )
     yield fake
     fake._plugin_paths.clear()
 
@@ -97,8 +100,23 @@ def test_node_matches_cli_and_reruns_from_cache(nuke, vh_server, tmp_path):
     out.parent.mkdir()
     # the node says what its ACES project says (scene_linear, i.e. ACEScg); the CLI alone would read an EXR
     # without chromaticities as Rec.709, the OpenEXR default, so it is told the same
-    assert vh_main(["harmonize", plate, "--matte", matte, "-o", str(out), "--model", "stats",
-                    "--colorspace", "scene_linear"]) == 0
+    assert (
+        vh_main(
+            [
+                "harmonize",
+                plate,
+                "--matte",
+                matte,
+                "-o",
+                str(out),
+                "--model",
+                "stats",
+                "--colorspace",
+                "scene_linear",
+            ]
+        )
+        == 0
+    )
     for i, frame in enumerate(got):
         expected = read_exr(str(out) % (i + 1))
         np.testing.assert_array_equal(frame, expected)
@@ -183,7 +201,9 @@ def test_colour_settings_map_to_the_server(nuke, monkeypatch):
         colour.ocio_settings(root)
 
 
-def test_apply_as_ocio_file_transform_gives_a_native_node_that_matches_the_baked_result(nuke, vh_server, tmp_path):
+def test_apply_as_ocio_file_transform_gives_a_native_node_that_matches_the_baked_result(
+    nuke, vh_server, tmp_path
+):
     plate, matte = make_plate(tmp_path / "in", frames=4, height=270, width=480)
     node = _make_node(nuke, vh_server, plate, matte, first=1, last=4)
     _press_harmonize(nuke, node)  # baked pixels first, for the comparison
@@ -197,13 +217,17 @@ def test_apply_as_ocio_file_transform_gives_a_native_node_that_matches_the_baked
     assert Path(lut["file"].value()).is_file() and lut["file"].value().endswith(".cube")
     assert lut.input(0) is node.input(0) and lut.input(1) is node.input(1)
     assert lut["maskChannelMask"].value() == "rgba.alpha"
-    assert node.node("use_results")["which"].value() == 0, "the node passes the plate through: the LUT node is it"
+    assert node.node("use_results")["which"].value() == 0, (
+        "the node passes the plate through: the LUT node is it"
+    )
     errors = []
     for frame, want in zip(range(1, 5), baked):
         got = lut._render(frame)  # what Nuke shows below the native node
         fg = read_exr(matte % frame)[..., 0] > 0.5
         errors.append(np.abs(got[fg, :3] - want[fg, :3]).mean() / np.abs(want[fg, :3]).mean())
-        np.testing.assert_array_equal(got[~(read_exr(matte % frame)[..., 0] > 0)], read_exr(plate % frame)[
-            ~(read_exr(matte % frame)[..., 0] > 0)])  # outside the matte: the plate, untouched
+        np.testing.assert_array_equal(
+            got[~(read_exr(matte % frame)[..., 0] > 0)],
+            read_exr(plate % frame)[~(read_exr(matte % frame)[..., 0] > 0)],
+        )  # outside the matte: the plate, untouched
     print(f"OCIOFileTransform vs baked result on the foreground: mean relative error {np.mean(errors):.4f}")
     assert np.mean(errors) <= 0.05

@@ -42,8 +42,11 @@ def test_gizmo_callbacks_are_valid_python():
     script = nkparser.Script.from_file(str(GIZMO))
     header = next(iter(script.all_nodes()))
     sources = [_unquote(k.value.raw) for k in header.knobs if k.name in ("onCreate", "knobChanged")]
-    sources += [parse_user_knob(k.value.raw).value() for k in header.knobs
-                if k.name == "addUserKnob" and k.value.raw.strip("{").startswith("22 ")]
+    sources += [
+        parse_user_knob(k.value.raw).value()
+        for k in header.knobs
+        if k.name == "addUserKnob" and k.value.raw.strip("{").startswith("22 ")
+    ]
     assert len(sources) >= 4
     for source in sources:
         compile(source, "<gizmo callback>", "exec")

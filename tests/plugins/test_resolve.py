@@ -67,8 +67,22 @@ def test_fusion_script_renders_harmonizes_and_wires_a_loader(vh_server, tmp_path
 
     out = tmp_path / "cli" / "out.%04d.exr"
     out.parent.mkdir()
-    _cli(["harmonize", plate, "--matte", matte, "-o", str(out), "--model", "stats",
-          "--colorspace", "Linear Rec.709 (sRGB)", "--ocio", "ocio://studio-config-v2.2.0_aces-v1.3_ocio-v2.4"])
+    _cli(
+        [
+            "harmonize",
+            plate,
+            "--matte",
+            matte,
+            "-o",
+            str(out),
+            "--model",
+            "stats",
+            "--colorspace",
+            "Linear Rec.709 (sRGB)",
+            "--ocio",
+            "ocio://studio-config-v2.2.0_aces-v1.3_ocio-v2.4",
+        ]
+    )
     for frame in range(1, 5):
         got = read_exr(fake._sequence_path(result, frame))
         np.testing.assert_array_equal(got, read_exr(str(out) % frame))
@@ -81,7 +95,9 @@ def test_fusion_script_without_a_plate_says_what_to_select(tmp_path):
     comp.selected = [comp.add_existing("Merge", "Merge1")]
     messages = []
     assert fusion_comp.main(comp, ask=False, server="127.0.0.1:1", log=messages.append) is None
-    assert messages == ["[vh] error: select the plate (a MediaIn or Loader) and, optionally, a matte tool, then run again"]
+    assert messages == [
+        "[vh] error: select the plate (a MediaIn or Loader) and, optionally, a matte tool, then run again"
+    ]
 
 
 def _timeline_fixture(tmp_path, settings, alpha=True):
@@ -113,8 +129,20 @@ def test_timeline_script_places_the_result_on_a_new_track(vh_server, tmp_path):
 
     out = tmp_path / "cli" / "out.%04d.exr"
     out.parent.mkdir()
-    _cli(["harmonize", plate, "-o", str(out), "--model", "stats", "--colorspace", "ACEScct",
-          "--ocio", "ocio://studio-config-v2.2.0_aces-v1.3_ocio-v2.4"])
+    _cli(
+        [
+            "harmonize",
+            plate,
+            "-o",
+            str(out),
+            "--model",
+            "stats",
+            "--colorspace",
+            "ACEScct",
+            "--ocio",
+            "ocio://studio-config-v2.2.0_aces-v1.3_ocio-v2.4",
+        ]
+    )
     pattern = imports[0]["FilePath"]
     for i in range(5):
         np.testing.assert_array_equal(read_exr(pattern % (i + 1)), read_exr(str(out) % (101 + i)))
@@ -133,8 +161,10 @@ def test_timeline_script_refuses_a_clip_without_matte(vh_server, tmp_path):
 def test_colour_settings_map_to_ocio():
     from vh_resolve import colour
 
-    project = fake.Project(fake.Timeline(None), {"colorScienceMode": "davinciYRGBColorManagedv2",
-                                                  "colorSpaceTimeline": "DaVinci WG/Intermediate"})
+    project = fake.Project(
+        fake.Timeline(None),
+        {"colorScienceMode": "davinciYRGBColorManagedv2", "colorSpaceTimeline": "DaVinci WG/Intermediate"},
+    )
     assert colour.ocio_settings(project) == (colour.STUDIO_CONFIG, "DaVinci Intermediate WideGamut")
     project.settings["colorSpaceTimeline"] = "Some Camera Log"
     with pytest.raises(ValueError, match="VH_COLORSPACE"):
@@ -148,12 +178,33 @@ def test_installer_copies_scripts_per_os(tmp_path):
     finally:
         sys.path.remove(str(PLUGIN))
     assert install.scripts_dir("darwin", {"HOME": "/Users/a"}).endswith(
-        "Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts")
-    assert install.scripts_dir("win32", {"HOME": "C:/Users/a", "APPDATA": "C:/Users/a/AppData/Roaming"}).replace(
-        "\\", "/").endswith("Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts")
-    assert install.scripts_dir("linux", {"HOME": "/home/a"}) == "/home/a/.local/share/DaVinciResolve/Fusion/Scripts"
-    assert install.main(["--scripts-dir", str(tmp_path / "Scripts"), "--site", str(tmp_path / "site"), "--no-pip",
-                         "--vh-python", sys.executable, "--config", str(tmp_path / "host.json")]) == 0
+        "Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts"
+    )
+    assert (
+        install.scripts_dir("win32", {"HOME": "C:/Users/a", "APPDATA": "C:/Users/a/AppData/Roaming"})
+        .replace("\\", "/")
+        .endswith("Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts")
+    )
+    assert (
+        install.scripts_dir("linux", {"HOME": "/home/a"})
+        == "/home/a/.local/share/DaVinciResolve/Fusion/Scripts"
+    )
+    assert (
+        install.main(
+            [
+                "--scripts-dir",
+                str(tmp_path / "Scripts"),
+                "--site",
+                str(tmp_path / "site"),
+                "--no-pip",
+                "--vh-python",
+                sys.executable,
+                "--config",
+                str(tmp_path / "host.json"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "Scripts" / "Comp" / "VHMAE Harmonize.py").exists()
     assert (tmp_path / "Scripts" / "Comp" / "VHMAE Harmonize.lua").exists()  # Resolve free runs Lua only
     assert (tmp_path / "Scripts" / "Utility" / "VHMAE Harmonize Timeline.py").exists()
@@ -176,8 +227,17 @@ def test_fusion_script_progress_lines_and_cancel_keep_nothing(vh_server, tmp_pat
     def cancel_after_first_frame():  # the user cancels once the first frame is back
         return any(m.startswith("[vh] frame ") for m in messages)
 
-    assert fusion_comp.main(comp, ask=False, server=vh_server, model="stats", log=messages.append,
-                            cancelled=cancel_after_first_frame) is None
+    assert (
+        fusion_comp.main(
+            comp,
+            ask=False,
+            server=vh_server,
+            model="stats",
+            log=messages.append,
+            cancelled=cancel_after_first_frame,
+        )
+        is None
+    )
     assert "[vh] frame 1 (1/12)" in messages, "progress lines of the out-of-process job reach the console"
     assert messages[-1] == "[vh] cancelled: no result kept", messages
     assert not any(m.startswith("[vh] frame 12 ") for m in messages)

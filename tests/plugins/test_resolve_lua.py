@@ -40,8 +40,13 @@ local function log(m) messages[#messages + 1] = m; io.stderr:write(m, "\\n") end
 {body}
 for i, m in ipairs(messages) do print("LOG" .. i, m) end
 """)
-    result = subprocess.run([LUA, str(driver)], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "VH_PYTHON": sys.executable, **env})
+    result = subprocess.run(
+        [LUA, str(driver)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "VH_PYTHON": sys.executable, **env},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     values = {}
     for line in result.stdout.splitlines():
@@ -51,14 +56,18 @@ for i, m in ipairs(messages) do print("LOG" .. i, m) end
 
 
 def comp_setup(plate: str, matte: str | None, answer: str, first: int, last: int) -> str:
-    lines = [f"local comp = fake.composition({first}, {last}, {answer})",
-             f'local plate = fake.add_existing(comp, "Loader", "Plate", {lua_string(plate)})',
-             'local merge = fake.add_existing(comp, "Merge", "Merge1")',
-             'merge:ConnectInput("Foreground", plate)',
-             "comp.selected = { plate }"]
+    lines = [
+        f"local comp = fake.composition({first}, {last}, {answer})",
+        f'local plate = fake.add_existing(comp, "Loader", "Plate", {lua_string(plate)})',
+        'local merge = fake.add_existing(comp, "Merge", "Merge1")',
+        'merge:ConnectInput("Foreground", plate)',
+        "comp.selected = { plate }",
+    ]
     if matte:
-        lines += [f'local matte = fake.add_existing(comp, "Loader", "Matte", {lua_string(matte)})',
-                  "comp.selected[2] = matte"]
+        lines += [
+            f'local matte = fake.add_existing(comp, "Loader", "Matte", {lua_string(matte)})',
+            "comp.selected[2] = matte",
+        ]
     return "\n".join(lines)
 
 
@@ -74,7 +83,9 @@ def test_lua_script_harmonizes_like_vh_and_wires_a_loader(vh_server, tmp_path):
 
     plate, matte = make_plate(tmp_path / "in", frames=4, height=270, width=480, first=1)
     cache = tmp_path / "cache"
-    body = comp_setup(plate, matte, f'{{ server = {lua_string(vh_server)}, model = "stats", strength = 1.0 }}', 1, 4)
+    body = comp_setup(
+        plate, matte, f'{{ server = {lua_string(vh_server)}, model = "stats", strength = 1.0 }}', 1, 4
+    )
     body += f"""
 local loader = vh.main(comp, {{ log = log, cache_root = {lua_string(cache)} }})
 print("CLIP", loader and loader.values.Clip or "none")
@@ -96,9 +107,25 @@ print("UNDO", tostring(comp.undo_open))
 
     ref = tmp_path / "cli" / "out.%04d.exr"
     ref.parent.mkdir()
-    assert vh_main(["harmonize", plate, "--matte", matte, "-o", str(ref), "--model", "stats",
-                    "--colorspace", "Linear Rec.709 (sRGB)",
-                    "--ocio", "ocio://studio-config-v2.2.0_aces-v1.3_ocio-v2.4"]) == 0
+    assert (
+        vh_main(
+            [
+                "harmonize",
+                plate,
+                "--matte",
+                matte,
+                "-o",
+                str(ref),
+                "--model",
+                "stats",
+                "--colorspace",
+                "Linear Rec.709 (sRGB)",
+                "--ocio",
+                "ocio://studio-config-v2.2.0_aces-v1.3_ocio-v2.4",
+            ]
+        )
+        == 0
+    )
     for frame in range(1, 5):
         got = read_exr(result.replace("0001", f"{frame:04d}"))
         np.testing.assert_array_equal(got, read_exr(str(ref) % frame))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from vh.core.models import Harmonizer, register_model
 from vh.core.models.registry import list_models
 
@@ -75,7 +76,11 @@ def clip(n: int, height: int, width: int, channels: int = 4, dtype=np.float16, s
     for t in range(n):
         base = rng.random((1, 1, channels), dtype=np.float32) * 0.5
         ramp = (xx / width)[..., None] * np.array([1.5, 0.8, 0.3, 1.0][:channels] + [1.0] * (channels - 4))
-        frame = (base + ramp * (1 + 0.1 * t) + 0.02 * rng.standard_normal((height, width, channels), dtype=np.float32))
+        frame = (
+            base
+            + ramp * (1 + 0.1 * t)
+            + 0.02 * rng.standard_normal((height, width, channels), dtype=np.float32)
+        )
         frame[..., 3:] = 1.0
         r = np.hypot(yy - height / 2, xx - width / 2 - t)
         matte = np.clip((0.3 * min(height, width) - r) / 8.0, 0.0, 1.0)
@@ -87,8 +92,14 @@ def clip(n: int, height: int, width: int, channels: int = 4, dtype=np.float16, s
 def start_subprocess_server(args: list[str], env: dict | None = None, timeout: float = 90.0):
     """`python -m vh.server.main ... --port 0` as a subprocess; returns (process, port) once it is ready."""
     cmd = [sys.executable, "-m", "vh.server.main", "--port", "0", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})}, cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=Path(__file__).resolve().parents[2],
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = proc.stdout.readline()

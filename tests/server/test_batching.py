@@ -7,6 +7,7 @@ import time
 
 import pytest
 import torch
+
 from vh.server.batching import DeviceQueue, StreamCancelled
 
 
@@ -37,8 +38,12 @@ def test_windows_of_waiting_streams_share_one_call_and_get_their_own_results():
         blocker = threading.Thread(target=lambda: queue.ticket(engine).infer(*_window(0.0)))
         blocker.start()  # occupies the device, so the next five queue up
         time.sleep(0.1)
-        threads = [threading.Thread(target=lambda k=k: results.__setitem__(k, queue.ticket(engine).infer(*_window(k))))
-                   for k in range(1, 6)]
+        threads = [
+            threading.Thread(
+                target=lambda k=k: results.__setitem__(k, queue.ticket(engine).infer(*_window(k)))
+            )
+            for k in range(1, 6)
+        ]
         for t in threads:
             t.start()
         time.sleep(0.2)
@@ -59,9 +64,12 @@ def test_max_batch_and_shapes_bound_the_stacking():
     try:
         jobs = [queue.submit(engine, *_window(0.0))]
         time.sleep(0.1)
-        jobs += [queue.submit(engine, *_window(1.0, b=3)), queue.submit(engine, *_window(1.0, b=2)),
-                 queue.submit(engine, torch.zeros(1, 1, 3, 8, 8), torch.ones(1, 1, 1, 8, 8)),  # another size
-                 queue.submit(engine, *_window(1.0, b=1))]
+        jobs += [
+            queue.submit(engine, *_window(1.0, b=3)),
+            queue.submit(engine, *_window(1.0, b=2)),
+            queue.submit(engine, torch.zeros(1, 1, 3, 8, 8), torch.ones(1, 1, 1, 8, 8)),  # another size
+            queue.submit(engine, *_window(1.0, b=1)),
+        ]
         gate.set()
         for job in jobs:
             assert job.done.wait(10) and job.error is None

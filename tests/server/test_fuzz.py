@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from vh.server import wire
 from vh.server.main import ServerOptions, create_server
 from vh.server.v1 import harmonize_pb2 as pb
@@ -16,14 +17,20 @@ from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
 
 W, H, C = 8, 6, 3
 LIMIT = 256
-INVALID, NOT_FOUND, EXHAUSTED, PRECONDITION = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
-                                               grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.FAILED_PRECONDITION)
+INVALID, NOT_FOUND, EXHAUSTED, PRECONDITION = (
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.FAILED_PRECONDITION,
+)
 
 
 @pytest.fixture(scope="module")
 def stub():
-    running = create_server("127.0.0.1:0", ServerOptions(
-        models=["cut"], max_clients=4, limits=wire.Limits(max_width=LIMIT, max_height=LIMIT)))
+    running = create_server(
+        "127.0.0.1:0",
+        ServerOptions(models=["cut"], max_clients=4, limits=wire.Limits(max_width=LIMIT, max_height=LIMIT)),
+    )
     channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
     yield pb_grpc.HarmonizerStub(channel)
     channel.close()
@@ -43,7 +50,10 @@ def _valid_requests(frames: int = 2, chunk_bytes: int = 64) -> list[pb.Harmonize
         matte = np.zeros((H, W), np.float32)
         if i == frames - 1:  # frame 0 has an empty matte, which the engine passes through at no cost
             matte[2:4, 3:6] = 1.0
-        out += [pb.HarmonizeRequest(chunk=c.to_proto()) for c in wire.encode_frame(i, image, matte, np.dtype("<f4"), chunk_bytes)]
+        out += [
+            pb.HarmonizeRequest(chunk=c.to_proto())
+            for c in wire.encode_frame(i, image, matte, np.dtype("<f4"), chunk_bytes)
+        ]
     return out
 
 
@@ -93,36 +103,56 @@ cases = st.one_of(
     st.integers(3, 1000).map(lambda d: (_with_header(dtype=d), {INVALID})),
     st.sampled_from(["width", "height"]).map(lambda k: (_with_header(**{k: 0}), {INVALID})),
     st.tuples(st.sampled_from(["width", "height"]), st.integers(LIMIT + 1, 2**31)).map(
-        lambda kv: (_with_header(**{kv[0]: kv[1]}), {EXHAUSTED})),
+        lambda kv: (_with_header(**{kv[0]: kv[1]}), {EXHAUSTED})
+    ),
     st.integers(17, 10_000).map(lambda c: (_with_header(channels=c), {EXHAUSTED})),
     st.integers(0, 2).map(lambda c: (_with_header(channels=c), {INVALID})),
-    st.integers(4, 16).map(lambda c: (_with_header(channels=c), {INVALID})),  # data no longer matches the size
+    st.integers(4, 16).map(
+        lambda c: (_with_header(channels=c), {INVALID})
+    ),  # data no longer matches the size
     st.text(max_size=10).map(lambda s: (_with_header(colorspace="zz-" + s), {INVALID})),
     st.integers(4, 1000).map(lambda m: (_with_header(matte_source=m), {INVALID})),
     st.just((_with_header(matte_source=pb.MATTE_SOURCE_UNSPECIFIED), {INVALID})),
     st.just((_with_header(matte_source=pb.MATTE_ALPHA), {INVALID})),  # RGB has no alpha
     st.just((_with_header(matte_source=pb.MATTE_AUTO), {PRECONDITION})),  # cut cannot predict a matte
-    st.floats(width=32).filter(lambda x: math.isnan(x) or not 0 <= x <= 1).map(  # strength is a proto float
-        lambda x: (_with_header(strength=x), {INVALID})),
-    st.dictionaries(st.text(min_size=1, max_size=8), st.one_of(st.floats(), st.integers(-(2**63), 2**63 - 1), st.booleans(), st.text()),
-                    min_size=1, max_size=3).map(lambda o: (_with_header(options=o), {INVALID})),
+    st.floats(width=32)
+    .filter(lambda x: math.isnan(x) or not 0 <= x <= 1)
+    .map(  # strength is a proto float
+        lambda x: (_with_header(strength=x), {INVALID})
+    ),
+    st.dictionaries(
+        st.text(min_size=1, max_size=8),
+        st.one_of(st.floats(), st.integers(-(2**63), 2**63 - 1), st.booleans(), st.text()),
+        min_size=1,
+        max_size=3,
+    ).map(lambda o: (_with_header(options=o), {INVALID})),
     # truncated: the stream ends inside a frame
     st.integers(1, CHUNKS - 1).map(lambda n: (VALID[: 1 + n] if n % (CHUNKS // 2) else VALID[:n], {INVALID})),
     st.tuples(chunk_index, st.integers(1, 63)).map(
-        lambda t: (_with_chunk(VALID, t[0], data=VALID[t[0]].chunk.data[: -t[1]]), {INVALID})),
+        lambda t: (_with_chunk(VALID, t[0], data=VALID[t[0]].chunk.data[: -t[1]]), {INVALID})
+    ),
     st.tuples(chunk_index, st.binary(min_size=1, max_size=200)).map(
-        lambda t: (_with_chunk(VALID, t[0], data=VALID[t[0]].chunk.data + t[1]), {INVALID})),
-    st.tuples(chunk_index, st.integers(0, 2**40)).filter(lambda t: t[1] != VALID[t[0]].chunk.offset).map(
-        lambda t: (_with_chunk(VALID, t[0], offset=t[1]), {INVALID})),
-    st.tuples(chunk_index, st.integers(0, 2**40)).filter(lambda t: t[1] != VALID[t[0]].chunk.frame_index).map(
-        lambda t: (_with_chunk(VALID, t[0], frame_index=t[1]), {INVALID})),
+        lambda t: (_with_chunk(VALID, t[0], data=VALID[t[0]].chunk.data + t[1]), {INVALID})
+    ),
+    st.tuples(chunk_index, st.integers(0, 2**40))
+    .filter(lambda t: t[1] != VALID[t[0]].chunk.offset)
+    .map(lambda t: (_with_chunk(VALID, t[0], offset=t[1]), {INVALID})),
+    st.tuples(chunk_index, st.integers(0, 2**40))
+    .filter(lambda t: t[1] != VALID[t[0]].chunk.frame_index)
+    .map(lambda t: (_with_chunk(VALID, t[0], frame_index=t[1]), {INVALID})),
     st.tuples(chunk_index, st.sampled_from([0, 3, 99])).map(
-        lambda t: (_with_chunk(VALID, t[0], plane=t[1]), {INVALID})),
+        lambda t: (_with_chunk(VALID, t[0], plane=t[1]), {INVALID})
+    ),
     st.tuples(chunk_index, st.sampled_from([np.nan, np.inf, -np.inf]), st.integers(0, 15)).map(
-        lambda t: (_with_chunk(VALID, t[0], data=_poison(VALID[t[0]].chunk.data, t[1], t[2])), {INVALID})),
+        lambda t: (_with_chunk(VALID, t[0], data=_poison(VALID[t[0]].chunk.data, t[1], t[2])), {INVALID})
+    ),
     st.integers(1, CHUNKS).map(lambda i: (VALID[:i] + [VALID[0]] + VALID[i:], {INVALID})),  # a second header
-    st.just(([pb.HarmonizeRequest(header=_header(dtype=pb.DTYPE_FLOAT16))] + VALID[1:], {INVALID})),  # f32 bytes
-    st.just(([pb.HarmonizeRequest(header=_header(width=W + 1))] + VALID[1:], {INVALID})),  # matte/frame mismatch
+    st.just(
+        ([pb.HarmonizeRequest(header=_header(dtype=pb.DTYPE_FLOAT16))] + VALID[1:], {INVALID})
+    ),  # f32 bytes
+    st.just(
+        ([pb.HarmonizeRequest(header=_header(width=W + 1))] + VALID[1:], {INVALID})
+    ),  # matte/frame mismatch
     st.just(([pb.HarmonizeRequest()] + VALID[1:], {INVALID})),  # an empty oneof
 )
 
@@ -169,8 +199,9 @@ VALID_BYTES = [m.SerializeToString() for m in VALID]
 def _raw_call(channel, messages: list[bytes]) -> tuple[grpc.StatusCode, str]:
     ident = lambda b: b  # noqa: E731
     try:
-        for _ in channel.stream_stream(wire.HARMONIZE_METHOD, request_serializer=ident, response_deserializer=ident)(
-                iter(messages), timeout=30):
+        for _ in channel.stream_stream(
+            wire.HARMONIZE_METHOD, request_serializer=ident, response_deserializer=ident
+        )(iter(messages), timeout=30):
             pass
     except grpc.RpcError as exc:
         return exc.code(), exc.details() or ""
@@ -191,17 +222,21 @@ invalid_utf8 = st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf0\x2
 raw_cases = st.one_of(
     st.binary(min_size=1, max_size=64).map(lambda b: [b]),  # garbage instead of a header
     st.tuples(chunk_index, st.binary(min_size=1, max_size=64)).map(  # garbage instead of a chunk
-        lambda t: VALID_BYTES[: t[0]] + [t[1]] + VALID_BYTES[t[0] + 1:]),
+        lambda t: VALID_BYTES[: t[0]] + [t[1]] + VALID_BYTES[t[0] + 1 :]
+    ),
     st.tuples(st.integers(0, CHUNKS), st.integers(1, 8)).map(  # a message cut short
-        lambda t: VALID_BYTES[: t[0]] + [VALID_BYTES[t[0]][: -t[1]]]),
+        lambda t: VALID_BYTES[: t[0]] + [VALID_BYTES[t[0]][: -t[1]]]
+    ),
     invalid_utf8.map(lambda b: [_bad_utf8(b)] + VALID_BYTES[1:]),  # invalid UTF-8 in a string field
 )
 
 
 @pytest.fixture(scope="module")
 def raw_channel():
-    running = create_server("127.0.0.1:0", ServerOptions(
-        models=["cut"], max_clients=4, limits=wire.Limits(max_width=LIMIT, max_height=LIMIT)))
+    running = create_server(
+        "127.0.0.1:0",
+        ServerOptions(models=["cut"], max_clients=4, limits=wire.Limits(max_width=LIMIT, max_height=LIMIT)),
+    )
     channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
     yield channel
     channel.close()
@@ -214,7 +249,11 @@ def test_byte_level_garbage_and_invalid_utf8_get_a_readable_status(raw_channel, 
     code, message = _raw_call(raw_channel, messages)
     # garbage may decode by chance into some valid message (a header with odd fields, a chunk): then the stream's
     # own checks answer; whatever happens, never INTERNAL and never protobuf's own words
-    assert code in {INVALID, NOT_FOUND, EXHAUSTED, PRECONDITION, grpc.StatusCode.OK}, (code, message, messages[:2])
+    assert code in {INVALID, NOT_FOUND, EXHAUSTED, PRECONDITION, grpc.StatusCode.OK}, (
+        code,
+        message,
+        messages[:2],
+    )
     assert code == grpc.StatusCode.OK or (message and "\n" not in message and len(message) < 400), message
     assert "Exception" not in message and "Traceback" not in message, message
 
@@ -222,5 +261,9 @@ def test_byte_level_garbage_and_invalid_utf8_get_a_readable_status(raw_channel, 
 def test_invalid_utf8_in_each_string_field_is_invalid_argument(raw_channel):
     for bad in (b"\xff", b"\xc3\x28", b"ok\xe2\x82"):
         code, message = _raw_call(raw_channel, [_bad_utf8(bad)] + VALID_BYTES[1:])
-        assert code == INVALID and "not valid protobuf" in message and "UTF-8" in message, (bad, code, message)
+        assert code == INVALID and "not valid protobuf" in message and "UTF-8" in message, (
+            bad,
+            code,
+            message,
+        )
     assert _raw_call(raw_channel, VALID_BYTES) == (grpc.StatusCode.OK, "")

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import grpc
 import pytest
+
 from vh.core.errors import InputError, MissingFrameError, OutputError, ResourceError, UnknownModelError
 from vh.server.interceptors import PreconditionError, UnavailableError, one_line, status_for
 
 
-@pytest.mark.parametrize(("exc", "code"), [
-    (InputError("frame 3: bad"), grpc.StatusCode.INVALID_ARGUMENT),
-    (MissingFrameError("frame 1004 is missing"), grpc.StatusCode.INVALID_ARGUMENT),
-    (UnknownModelError("unknown model 'x'"), grpc.StatusCode.NOT_FOUND),
-    (ResourceError("out of memory"), grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (PreconditionError("needs a matte"), grpc.StatusCode.FAILED_PRECONDITION),
-    (OutputError("cannot write"), grpc.StatusCode.FAILED_PRECONDITION),
-    (UnavailableError("shutting down"), grpc.StatusCode.UNAVAILABLE),
-])
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (InputError("frame 3: bad"), grpc.StatusCode.INVALID_ARGUMENT),
+        (MissingFrameError("frame 1004 is missing"), grpc.StatusCode.INVALID_ARGUMENT),
+        (UnknownModelError("unknown model 'x'"), grpc.StatusCode.NOT_FOUND),
+        (ResourceError("out of memory"), grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (PreconditionError("needs a matte"), grpc.StatusCode.FAILED_PRECONDITION),
+        (OutputError("cannot write"), grpc.StatusCode.FAILED_PRECONDITION),
+        (UnavailableError("shutting down"), grpc.StatusCode.UNAVAILABLE),
+    ],
+)
 def test_expected_errors_keep_their_message(exc, code):
     assert status_for(exc) == (code, str(exc))
 

@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+
+from tests.server.conftest import clip
 from vh.core.engine import Engine
 from vh.server.client import Client
 from vh.server.main import ServerOptions, create_server
-
-from tests.server.conftest import clip
 
 
 def _timed(frames, sent: list):
@@ -26,8 +26,9 @@ def _run_load(clients: int, windows: int) -> None:
     clips = [clip(windows, 40, 56, channels=4, dtype=np.float16, seed=s) for s in range(2)]
     expected = []
     for frames, mattes in clips:  # the direct engine on the same pixels, as in test_service.direct
-        outs = Engine("cut").run([f.astype(np.float32) for f in frames], [m.astype(np.float32) for m in mattes],
-                                 "ACEScg")
+        outs = Engine("cut").run(
+            [f.astype(np.float32) for f in frames], [m.astype(np.float32) for m in mattes], "ACEScg"
+        )
         expected.append([o.astype(np.float16) for o in outs])
     running = create_server("127.0.0.1:0", ServerOptions(models=["cut"], max_clients=clients, max_batch=16))
     latencies: list[float] = []
@@ -52,9 +53,11 @@ def _run_load(clients: int, windows: int) -> None:
     finally:
         running.stop(grace=1)
     p50, p95 = np.percentile(latencies, [50, 95])
-    print(f"\n{clients} clients x {windows} windows: all correct {all(ok)}; latency p50 {p50 * 1e3:.0f} ms, "
-          f"p95 {p95 * 1e3:.0f} ms; {clients * windows / took:.1f} windows/s; "
-          f"{running.queue.windows} windows in {running.queue.calls} model calls")
+    print(
+        f"\n{clients} clients x {windows} windows: all correct {all(ok)}; latency p50 {p50 * 1e3:.0f} ms, "
+        f"p95 {p95 * 1e3:.0f} ms; {clients * windows / took:.1f} windows/s; "
+        f"{running.queue.windows} windows in {running.queue.calls} model calls"
+    )
     assert all(ok) and len(latencies) == clients * windows
     assert running.queue.calls < running.queue.windows  # concurrent streams shared model calls
 
@@ -77,8 +80,9 @@ def test_round_robin_spreads_jobs_and_survives_a_server_stopping():
             c.info()  # connects the channel; round_robin then alternates over ready subchannels
             time.sleep(0.3)
             with ThreadPoolExecutor(4) as pool:
-                first = list(pool.map(lambda _: len(list(c.harmonize(frames, mattes, colorspace="ACEScg"))),
-                                      range(8)))
+                first = list(
+                    pool.map(lambda _: len(list(c.harmonize(frames, mattes, colorspace="ACEScg"))), range(8))
+                )
             per_server = [s.service.accepted for s in servers]
             print(f"\nstreams per server: {per_server}")
             assert first == [2] * 8 and min(per_server) >= 2  # both servers did real work
@@ -91,8 +95,12 @@ def test_round_robin_spreads_jobs_and_survives_a_server_stopping():
                     yield f
 
             with ThreadPoolExecutor(4) as pool:
-                jobs = [pool.submit(lambda: len(list(c.harmonize(slow_frames(), mattes * 3, colorspace="ACEScg"))))
-                        for _ in range(6)]
+                jobs = [
+                    pool.submit(
+                        lambda: len(list(c.harmonize(slow_frames(), mattes * 3, colorspace="ACEScg")))
+                    )
+                    for _ in range(6)
+                ]
                 time.sleep(0.5)
                 servers[0].stop(grace=0)  # mid-run: its streams end with UNAVAILABLE and are retried
                 gate.set()

@@ -14,10 +14,10 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from vh.server.client import AuthenticationError, Client, RetryPolicy, ServerUnavailable
-from vh.server.main import ServerOptions, build_parser, create_server
 
 from tests.server.conftest import clip, start_subprocess_server
+from vh.server.client import AuthenticationError, Client, RetryPolicy, ServerUnavailable
+from vh.server.main import ServerOptions, build_parser, create_server
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -34,7 +34,7 @@ def _listening_addresses(port: int) -> set[str]:
             if state == "0A" and int(hex_port, 16) == port:  # 0A = LISTEN
                 raw = bytes.fromhex(addr)
                 # /proc stores each 32-bit word in host (little-endian) order
-                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
                 ip = ipaddress.ip_address(raw)
                 found.add(str(getattr(ip, "ipv4_mapped", None) or ip))  # gRPC may listen on ::ffff:127.0.0.1
     return found
@@ -60,8 +60,9 @@ def test_sigterm_during_load_ends_streams_cleanly_and_exits_0(tmp_path):
         def job():
             with Client(f"127.0.0.1:{port}", retry=RetryPolicy(attempts=1)) as c:
                 try:
-                    return sum(1 for _ in c.harmonize(endless(), (mattes[0] for _ in range(n)),
-                                                      colorspace="ACEScg")), None
+                    return sum(
+                        1 for _ in c.harmonize(endless(), (mattes[0] for _ in range(n)), colorspace="ACEScg")
+                    ), None
                 except Exception as exc:  # noqa: BLE001 - what each client saw is the result
                     return None, exc
 
@@ -114,17 +115,26 @@ def _self_signed(tmp_path):
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vh-test")])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     (tmp_path / "cert.pem").write_bytes(cert_pem)
     (tmp_path / "key.pem").write_bytes(key_pem)
     return tmp_path / "cert.pem", tmp_path / "key.pem", cert_pem
@@ -132,14 +142,18 @@ def _self_signed(tmp_path):
 
 def test_tls_with_a_generated_certificate(tmp_path):
     cert, key, cert_pem = _self_signed(tmp_path)
-    running = create_server("127.0.0.1:0", ServerOptions(models=["cut"], tls_cert=str(cert), tls_key=str(key)))
+    running = create_server(
+        "127.0.0.1:0", ServerOptions(models=["cut"], tls_cert=str(cert), tls_key=str(key))
+    )
     try:
         frames, mattes = clip(1, 32, 32, channels=3, dtype=np.float32)
         with Client(f"localhost:{running.port}", root_certificates=cert_pem) as secure:
             assert secure.info().api_version == "v1"
             assert len(list(secure.harmonize(frames, mattes, colorspace="ACEScg"))) == 1
-        with Client(f"127.0.0.1:{running.port}", retry=RetryPolicy(attempts=1)) as plaintext, \
-                pytest.raises(ServerUnavailable):
+        with (
+            Client(f"127.0.0.1:{running.port}", retry=RetryPolicy(attempts=1)) as plaintext,
+            pytest.raises(ServerUnavailable),
+        ):
             plaintext.info(timeout=5)
     finally:
         running.stop(grace=0.5)
@@ -159,8 +173,12 @@ def test_launch_errors_are_one_line(tmp_path, capsys):
     assert main(["--device", "cpu", "--model", "no-such-model", "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("vh-server: error: unknown model 'no-such-model'") and "\n" not in err
-    assert main(["--device", "cpu", "--model", "vhmae_base", "--port", "0"]) == 2  # learned, and no weights ship
+    assert (
+        main(["--device", "cpu", "--model", "vhmae_base", "--port", "0"]) == 2
+    )  # learned, and no weights ship
     err = capsys.readouterr().err.strip()
     assert err.startswith("vh-server: error: model 'vhmae_base' needs learned weights") and "\n" not in err
-    assert main(["--device", "cpu", "--model", "cut", "--tls-cert", str(tmp_path / "x.pem"), "--port", "0"]) == 2
+    assert (
+        main(["--device", "cpu", "--model", "cut", "--tls-cert", str(tmp_path / "x.pem"), "--port", "0"]) == 2
+    )
     assert "TLS needs both" in capsys.readouterr().err

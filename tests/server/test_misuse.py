@@ -18,14 +18,14 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.server.conftest import clip, start_subprocess_server
 from vh.server import wire
 from vh.server.client import Client, RetryPolicy
 from vh.server.main import ServerOptions, create_server, main
 from vh.server.service import HealthService
 from vh.server.v1 import harmonize_pb2 as pb
 from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
-
-from tests.server.conftest import clip, start_subprocess_server
 
 TOKEN = "s3cret-token"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -36,18 +36,28 @@ INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 
 def header(width=8, height=6, channels=3, dtype=pb.DTYPE_FLOAT32, matte=pb.MATTE_SEPARATE, **fields):
-    fmt = pb.FrameFormat(width=width, height=height, channels=channels, dtype=dtype, colorspace=fields.pop(
-        "colorspace", "ACEScg"))
-    return pb.HarmonizeRequest(header=pb.StreamHeader(model=fields.pop("model", "cut"), format=fmt,
-                                                      matte_source=matte, **fields))
+    fmt = pb.FrameFormat(
+        width=width,
+        height=height,
+        channels=channels,
+        dtype=dtype,
+        colorspace=fields.pop("colorspace", "ACEScg"),
+    )
+    return pb.HarmonizeRequest(
+        header=pb.StreamHeader(model=fields.pop("model", "cut"), format=fmt, matte_source=matte, **fields)
+    )
 
 
-def frame_requests(index: int, width=8, height=6, channels=3, matte=True, fill=0.5) -> list[pb.HarmonizeRequest]:
+def frame_requests(
+    index: int, width=8, height=6, channels=3, matte=True, fill=0.5
+) -> list[pb.HarmonizeRequest]:
     image = np.full((height, width, channels), fill, np.float32)
     m = np.zeros((height, width), np.float32)
     m[1:3, 2:5] = 1.0
-    return [pb.HarmonizeRequest(chunk=c.to_proto())
-            for c in wire.encode_frame(index, image, m if matte else None, np.dtype("<f4"))]
+    return [
+        pb.HarmonizeRequest(chunk=c.to_proto())
+        for c in wire.encode_frame(index, image, m if matte else None, np.dtype("<f4"))
+    ]
 
 
 def call(stub, requests, metadata=(), timeout=30) -> tuple[grpc.StatusCode, str]:
@@ -65,11 +75,13 @@ def raw_call(channel, method: str, messages: list[bytes], metadata=()) -> tuple[
     try:
         if method.endswith("/Harmonize"):
             for _ in channel.stream_stream(method, request_serializer=ident, response_deserializer=ident)(
-                    iter(messages), timeout=30, metadata=metadata):
+                iter(messages), timeout=30, metadata=metadata
+            ):
                 pass
         else:
             channel.unary_unary(method, request_serializer=ident, response_deserializer=ident)(
-                messages[0], timeout=30, metadata=metadata)
+                messages[0], timeout=30, metadata=metadata
+            )
     except grpc.RpcError as exc:
         return exc.code(), exc.details() or ""
     return grpc.StatusCode.OK, ""
@@ -113,8 +125,10 @@ def test_malformed_protobuf_is_invalid_argument_with_a_readable_message(channel,
     bad_utf8 = pb.StreamHeader(model="cut").SerializeToString().replace(b"cut", b"c\xc3\x28")
     cases = {
         "garbage": ("/vh.server.v1.Harmonizer/Harmonize", [b"\xff\xff\xff\xff"]),
-        "invalid UTF-8 in the model name": ("/vh.server.v1.Harmonizer/Harmonize",
-                                           [b"\x0a" + bytes([len(bad_utf8)]) + bad_utf8]),
+        "invalid UTF-8 in the model name": (
+            "/vh.server.v1.Harmonizer/Harmonize",
+            [b"\x0a" + bytes([len(bad_utf8)]) + bad_utf8],
+        ),
         "garbage after a valid header": ("/vh.server.v1.Harmonizer/Harmonize", [good, b"\x12\xff"]),
         "garbage to GetInfo": ("/vh.server.v1.Harmonizer/GetInfo", [b"\x08\xff\xff\xff"]),
         "garbage to Health.Check": ("/grpc.health.v1.Health/Check", [b"\x0a\x05\xff\xfe\xfd\xfc\xfb"]),
@@ -127,7 +141,9 @@ def test_malformed_protobuf_is_invalid_argument_with_a_readable_message(channel,
 
 
 def test_error_texts_name_the_real_cause(stub):
-    code, message = call(stub, [header(), frame_requests(0)[0], pb.HarmonizeRequest(), *frame_requests(0)[1:]])
+    code, message = call(
+        stub, [header(), frame_requests(0)[0], pb.HarmonizeRequest(), *frame_requests(0)[1:]]
+    )
     assert code == INVALID and "request is empty" in message, message
     rgba = header(channels=4, matte=pb.MATTE_ALPHA)
     image, matte = frame_requests(0, channels=4)  # one chunk each: the whole image, then a matte plane
@@ -150,7 +166,9 @@ def test_bearer_scheme_is_case_insensitive_and_the_token_is_not():
         with grpc.insecure_channel(f"127.0.0.1:{r.port}") as ch:
             stub = pb_grpc.HarmonizerStub(ch)
             for scheme in ("Bearer", "bearer", "BEARER"):
-                stub.GetInfo(pb.GetInfoRequest(), timeout=10, metadata=(("authorization", f"{scheme} {TOKEN}"),))
+                stub.GetInfo(
+                    pb.GetInfoRequest(), timeout=10, metadata=(("authorization", f"{scheme} {TOKEN}"),)
+                )
             for wrong in (f"Bearer {TOKEN.upper()}", f"Basic {TOKEN}", TOKEN, "bearer"):
                 with pytest.raises(grpc.RpcError) as err:
                     stub.GetInfo(pb.GetInfoRequest(), timeout=10, metadata=(("authorization", wrong),))
@@ -163,16 +181,19 @@ def test_bearer_scheme_is_case_insensitive_and_the_token_is_not():
 # Launch
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--max-size", "0"], "--max-size must be within 1..65536"),
-    (["--max-size", "-5"], "--max-size must be within 1..65536"),
-    (["--max-clients", "0"], "at least 1"),
-    (["--idle-timeout", "0"], "--idle-timeout must be a positive number"),
-    (["--header-timeout", "nan"], "--header-timeout must be a positive number"),
-    (["--keepalive", "0.1"], "--keepalive must be at least 1 second"),
-    (["--grace", "-1"], "--grace must be a number of seconds >= 0"),
-    (["--ocio-dir", "/no/such/folder"], "--ocio-dir /no/such/folder is not a folder"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--max-size", "0"], "--max-size must be within 1..65536"),
+        (["--max-size", "-5"], "--max-size must be within 1..65536"),
+        (["--max-clients", "0"], "at least 1"),
+        (["--idle-timeout", "0"], "--idle-timeout must be a positive number"),
+        (["--header-timeout", "nan"], "--header-timeout must be a positive number"),
+        (["--keepalive", "0.1"], "--keepalive must be at least 1 second"),
+        (["--grace", "-1"], "--grace must be a number of seconds >= 0"),
+        (["--ocio-dir", "/no/such/folder"], "--ocio-dir /no/such/folder is not a folder"),
+    ],
+)
 def test_limits_are_validated(capsys, args, words):
     assert main(["--device", "cpu", "--model", "cut", "--port", "0", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -186,21 +207,50 @@ def test_launch_failures_print_one_line_and_exit_2(tmp_path):
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen()
-    (tmp_path / "garbage.pem").write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    (tmp_path / "garbage.pem").write_text(
+        "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n"
+    )
     cases = {
         "port in use": (["--port", str(busy.getsockname()[1])], "cannot listen on 127.0.0.1:"),
         "unbindable host": (["--host", "192.0.2.1", "--port", "0"], "cannot listen on 192.0.2.1:0"),
-        "garbage PEM": (["--port", "0", "--tls-cert", str(tmp_path / "garbage.pem"),
-                         "--tls-key", str(tmp_path / "garbage.pem")], "are not a PEM certificate chain"),
+        "garbage PEM": (
+            [
+                "--port",
+                "0",
+                "--tls-cert",
+                str(tmp_path / "garbage.pem"),
+                "--tls-key",
+                str(tmp_path / "garbage.pem"),
+            ],
+            "are not a PEM certificate chain",
+        ),
     }
     try:
         for name, (args, words) in cases.items():
-            done = subprocess.run([sys.executable, "-m", "vh.server.main", "--device", "cpu", "--model", "cut",
-                                   "--log-level", "WARNING", *args], capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "vh.server.main",
+                    "--device",
+                    "cpu",
+                    "--model",
+                    "cut",
+                    "--log-level",
+                    "WARNING",
+                    *args,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert done.returncode == 2, (name, done.returncode, done.stderr[-2000:])
             assert "Traceback" not in done.stderr, (name, done.stderr)
             lines = done.stderr.strip().splitlines()
-            assert len(lines) == 1 and lines[0].startswith("vh-server: error: ") and words in lines[0], (name, lines)
+            assert len(lines) == 1 and lines[0].startswith("vh-server: error: ") and words in lines[0], (
+                name,
+                lines,
+            )
     finally:
         busy.close()
 
@@ -261,13 +311,24 @@ def test_clients_cannot_make_the_server_open_a_path(ocio_dirs):
             stub = pb_grpc.HarmonizerStub(ch)
 
             def with_config(config: str, colorspace: str = "lin"):
-                return call(stub, [header(model="stats", ocio_config=config, colorspace=colorspace),
-                                   *frame_requests(0)])
+                return call(
+                    stub,
+                    [header(model="stats", ocio_config=config, colorspace=colorspace), *frame_requests(0)],
+                )
 
             refused = {}
-            for config in ("/etc/shadow", "/proc/self/environ", "/root/.bashrc", "/no/such/file.ocio",
-                           "../outside/good.ocio", "../../../../etc/passwd", str(outside / "planted.ocio"),
-                           "link.ocio", str(allowed), "allowed/../../outside/good.ocio"):
+            for config in (
+                "/etc/shadow",
+                "/proc/self/environ",
+                "/root/.bashrc",
+                "/no/such/file.ocio",
+                "../outside/good.ocio",
+                "../../../../etc/passwd",
+                str(outside / "planted.ocio"),
+                "link.ocio",
+                str(allowed),
+                "allowed/../../outside/good.ocio",
+            ):
                 code, message = with_config(config)
                 assert code == INVALID and one_line(message), (config, code, message)
                 refused[config] = message.replace(repr(config), "<config>")
@@ -288,7 +349,10 @@ def test_clients_cannot_make_the_server_open_a_path(ocio_dirs):
             # what a client may name: configs in the allowed folder, by name or absolute path, and built-ins
             assert with_config("good.ocio") == (grpc.StatusCode.OK, "")
             assert with_config(str(allowed / "good.ocio")) == (grpc.StatusCode.OK, "")
-            assert with_config("ocio://cg-config-v2.2.0_aces-v1.3_ocio-v2.4", "ACEScg") == (grpc.StatusCode.OK, "")
+            assert with_config("ocio://cg-config-v2.2.0_aces-v1.3_ocio-v2.4", "ACEScg") == (
+                grpc.StatusCode.OK,
+                "",
+            )
             assert with_config("", "ACEScg") == (grpc.StatusCode.OK, "")
     finally:
         r.stop(grace=0.5)
@@ -297,8 +361,13 @@ def test_clients_cannot_make_the_server_open_a_path(ocio_dirs):
 def test_a_server_without_ocio_dirs_refuses_every_config_path(running, stub, tmp_path):
     (tmp_path / "good.cube").write_text(_LUT)
     (tmp_path / "good.ocio").write_text(_config("good.cube"))
-    code, message = call(stub, [header(model="stats", ocio_config=str(tmp_path / "good.ocio"), colorspace="lin"),
-                                *frame_requests(0)])
+    code, message = call(
+        stub,
+        [
+            header(model="stats", ocio_config=str(tmp_path / "good.ocio"), colorspace="lin"),
+            *frame_requests(0),
+        ],
+    )
     assert code == INVALID and "not one this server offers" in message, message
 
 
@@ -327,8 +396,10 @@ def test_unauthenticated_watch_streams_cannot_lock_out_token_holders():
                     assert exc.code() == grpc.StatusCode.UNAUTHENTICATED, exc
             assert not opened  # no Watch without the token
             # authenticated watchers are capped, so even token holders cannot take the streams' threads with them
-            watchers = [health.Watch(health_pb2.HealthCheckRequest(), timeout=60, metadata=auth)
-                        for _ in range(HealthService.MAX_WATCHERS)]
+            watchers = [
+                health.Watch(health_pb2.HealthCheckRequest(), timeout=60, metadata=auth)
+                for _ in range(HealthService.MAX_WATCHERS)
+            ]
             attackers += watchers
             assert all(next(w).status == health_pb2.HealthCheckResponse.SERVING for w in watchers)
             extra = health.Watch(health_pb2.HealthCheckRequest(), timeout=60, metadata=auth)
@@ -337,14 +408,18 @@ def test_unauthenticated_watch_streams_cannot_lock_out_token_holders():
             assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "Watch" in err.value.details()
 
             # what a token holder needs still works: Harmonize at full concurrency, GetInfo and Check
-            assert health.Check(health_pb2.HealthCheckRequest(), timeout=10).status == \
-                health_pb2.HealthCheckResponse.SERVING
+            assert (
+                health.Check(health_pb2.HealthCheckRequest(), timeout=10).status
+                == health_pb2.HealthCheckResponse.SERVING
+            )
             frames, mattes = clip(2, 32, 48, channels=3, dtype=np.float32)
             with Client(address, token=TOKEN, timeout=60, retry=RetryPolicy(attempts=1)) as good:
                 assert good.info().default_model == "cut"
                 with ThreadPoolExecutor(max_clients) as pool:
-                    jobs = [pool.submit(lambda: len(list(good.harmonize(frames, mattes, colorspace="ACEScg"))))
-                            for _ in range(max_clients)]
+                    jobs = [
+                        pool.submit(lambda: len(list(good.harmonize(frames, mattes, colorspace="ACEScg"))))
+                        for _ in range(max_clients)
+                    ]
                     assert [j.result(timeout=60) for j in jobs] == [2] * max_clients
     finally:
         for a in attackers:
@@ -358,6 +433,7 @@ def test_unauthenticated_watch_streams_cannot_lock_out_token_holders():
 
 def _hold(stub, first: list[pb.HarmonizeRequest], release: threading.Event, results: list, read: bool = True):
     """A stream that sends `first` and then nothing until `release` (an idle client); its status goes to results."""
+
     def requests():
         yield from first
         release.wait(60)
@@ -379,8 +455,9 @@ def _hold(stub, first: list[pb.HarmonizeRequest], release: threading.Event, resu
 
 
 def test_idle_streams_free_their_slots_and_a_real_client_gets_in():
-    r = create_server("127.0.0.1:0", ServerOptions(models=["cut"], max_clients=3, header_timeout=1.0,
-                                                   idle_timeout=2.0))
+    r = create_server(
+        "127.0.0.1:0", ServerOptions(models=["cut"], max_clients=3, header_timeout=1.0, idle_timeout=2.0)
+    )
     release = threading.Event()
     results: list = []
     try:
@@ -390,9 +467,14 @@ def test_idle_streams_free_their_slots_and_a_real_client_gets_in():
             holders = [
                 _hold(stub, [], release, results),  # sends nothing at all
                 _hold(stub, [header()], release, results),  # only a header
-                _hold(stub, [header(width=big, height=big, channels=4)] +
-                      [m for i in range(12) for m in frame_requests(i, big, big, 4, fill=0.25 + i)],
-                      release, results, read=False),  # sends frames but never takes the results
+                _hold(
+                    stub,
+                    [header(width=big, height=big, channels=4)]
+                    + [m for i in range(12) for m in frame_requests(i, big, big, 4, fill=0.25 + i)],
+                    release,
+                    results,
+                    read=False,
+                ),  # sends frames but never takes the results
             ]
             deadline = time.monotonic() + 2
             while r.service.slots.active < 3 and time.monotonic() < deadline:
@@ -416,7 +498,9 @@ def test_idle_streams_free_their_slots_and_a_real_client_gets_in():
         codes = sorted((c.name, d) for c, d in results)
         assert [c for c, _ in codes].count("DEADLINE_EXCEEDED") == 2, codes
         messages = " | ".join(d for _, d in codes)
-        assert "no StreamHeader within 1 s" in messages and "no data from the client for 2 s" in messages, codes
+        assert "no StreamHeader within 1 s" in messages and "no data from the client for 2 s" in messages, (
+            codes
+        )
         assert "CANCELLED" in [c for c, _ in codes], codes  # the one that took no results
     finally:
         release.set()
@@ -434,8 +518,9 @@ def big_frame_attack(port: int, megabytes: int = 600, metadata=()) -> tuple[grpc
     def requests():
         yield header(width=8192, height=8192, channels=8)
         for i in range(megabytes // 3):
-            yield pb.HarmonizeRequest(chunk=pb.Chunk(frame_index=0, plane=pb.PLANE_IMAGE, offset=i * len(chunk),
-                                                     data=chunk))
+            yield pb.HarmonizeRequest(
+                chunk=pb.Chunk(frame_index=0, plane=pb.PLANE_IMAGE, offset=i * len(chunk), data=chunk)
+            )
 
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
         return call(pb_grpc.HarmonizerStub(ch), requests(), metadata=metadata, timeout=120)
@@ -485,15 +570,20 @@ def test_a_refused_stream_gives_its_memory_back_at_once():
 def test_the_server_wide_budget_refuses_with_the_numbers_and_frees_on_exit():
     from vh.server.service import stream_bytes
 
-    r = create_server("127.0.0.1:0", ServerOptions(models=["cut"], max_clients=4, memory_budget=3 << 29,
-                                                   stream_memory=1 << 30, idle_timeout=30))
+    r = create_server(
+        "127.0.0.1:0",
+        ServerOptions(
+            models=["cut"], max_clients=4, memory_budget=3 << 29, stream_memory=1 << 30, idle_timeout=30
+        ),
+    )
     release = threading.Event()
     results: list = []
     try:
         engine = r.service.pool.models["cut"].engine
         size = 2048
-        need = stream_bytes(wire.Geometry(size, size, 4, np.dtype("<f4"), "ACEScg"), True, engine,
-                            r.service.config.limits)
+        need = stream_bytes(
+            wire.Geometry(size, size, 4, np.dtype("<f4"), "ACEScg"), True, engine, r.service.config.limits
+        )
         assert (1 << 30) * 0.75 < need < 1 << 30  # one fits the 1.5 GiB budget, two do not
         with grpc.insecure_channel(f"127.0.0.1:{r.port}") as ch:
             stub = pb_grpc.HarmonizerStub(ch)
@@ -501,12 +591,20 @@ def test_the_server_wide_budget_refuses_with_the_numbers_and_frees_on_exit():
             deadline = time.monotonic() + 5
             while not r.service.memory.streams and time.monotonic() < deadline:
                 time.sleep(0.05)
-            code, message = call(stub, [header(width=size, height=size, channels=4), *frame_requests(0, size, size, 4)])
+            code, message = call(
+                stub, [header(width=size, height=size, channels=4), *frame_requests(0, size, size, 4)]
+            )
             assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and one_line(message), (code, message)
-            assert "server memory is busy" in message and "1 streams hold" in message and "of 1.50 GiB" in message
+            assert (
+                "server memory is busy" in message
+                and "1 streams hold" in message
+                and "of 1.50 GiB" in message
+            )
             release.set()
             holder.join(30)
-            code, message = call(stub, [header(width=size, height=size, channels=4), *frame_requests(0, size, size, 4)])
+            code, message = call(
+                stub, [header(width=size, height=size, channels=4), *frame_requests(0, size, size, 4)]
+            )
             assert code == grpc.StatusCode.OK, message
             assert r.service.memory.reserved == 0 and r.service.memory.streams == 0
     finally:
@@ -523,20 +621,33 @@ def test_sigterm_exits_0_within_grace_plus_2_s_in_every_scenario():
     and at the signal a stream that sends nothing, one that takes no results, one mid-frame and a health Watch."""
     grace = 1.0
     for run in range(6):
-        proc, port = start_subprocess_server(["--device", "cpu", "--model", "cut", "--grace", str(grace),
-                                              "--log-level", "WARNING"])
+        proc, port = start_subprocess_server(
+            ["--device", "cpu", "--model", "cut", "--grace", str(grace), "--log-level", "WARNING"]
+        )
         release = threading.Event()
         results: list = []
         try:
             with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-                for garbage in ([b"\xff\xff\xff"], [b"\x0a\x03\xff\xfe\xfd"], [header().SerializeToString(), b"\x12"]):
+                for garbage in (
+                    [b"\xff\xff\xff"],
+                    [b"\x0a\x03\xff\xfe\xfd"],
+                    [header().SerializeToString(), b"\x12"],
+                ):
                     assert raw_call(ch, "/vh.server.v1.Harmonizer/Harmonize", garbage)[0] == INVALID
                 stub = pb_grpc.HarmonizerStub(ch)
                 big = 256
-                scenarios = [[], [header(), *frame_requests(0)[:1]],
-                             [header(width=big, height=big, channels=4),
-                              *[m for i in range(12) for m in frame_requests(i, big, big, 4, fill=0.25 + i)]]]
-                holders = [_hold(stub, s, release, results, read=i != 2) for i, s in enumerate(scenarios[: run % 3 + 1])]
+                scenarios = [
+                    [],
+                    [header(), *frame_requests(0)[:1]],
+                    [
+                        header(width=big, height=big, channels=4),
+                        *[m for i in range(12) for m in frame_requests(i, big, big, 4, fill=0.25 + i)],
+                    ],
+                ]
+                holders = [
+                    _hold(stub, s, release, results, read=i != 2)
+                    for i, s in enumerate(scenarios[: run % 3 + 1])
+                ]
                 watch = health_pb2_grpc.HealthStub(ch).Watch(health_pb2.HealthCheckRequest(), timeout=60)
                 assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
                 time.sleep(0.5)
@@ -583,10 +694,28 @@ def test_keepalive_frees_the_slot_of_a_client_that_froze():
     import subprocess
     import sys
 
-    proc, port = start_subprocess_server(["--device", "cpu", "--model", "cut", "--max-clients", "1",
-                                          "--keepalive", "1", "--idle-timeout", "600", "--log-level", "WARNING"])
-    frozen = subprocess.Popen([sys.executable, "-c", _FROZEN_CLIENT, f"127.0.0.1:{port}"], stdout=subprocess.PIPE,
-                              text=True, cwd=Path(__file__).resolve().parents[2])
+    proc, port = start_subprocess_server(
+        [
+            "--device",
+            "cpu",
+            "--model",
+            "cut",
+            "--max-clients",
+            "1",
+            "--keepalive",
+            "1",
+            "--idle-timeout",
+            "600",
+            "--log-level",
+            "WARNING",
+        ]
+    )
+    frozen = subprocess.Popen(
+        [sys.executable, "-c", _FROZEN_CLIENT, f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     try:
         assert frozen.stdout.readline().strip() == "streaming"
         frozen.send_signal(signal.SIGSTOP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from vh.core.errors import InputError, UnknownModelError
 from vh.server.pool import ModelPool, ModelSpec
 
@@ -17,8 +18,10 @@ def test_lookup_by_name_alias_and_default(pool):
         assert name == "cut"
     with pool.lease("reinhard", {}) as (name, _):
         assert name == "stats"
-    with pytest.raises(UnknownModelError, match="not loaded on this server; it serves: cut, stats"), \
-            pool.lease("histogram", {}):
+    with (
+        pytest.raises(UnknownModelError, match="not loaded on this server; it serves: cut, stats"),
+        pool.lease("histogram", {}),
+    ):
         pass
 
 
@@ -31,13 +34,16 @@ def test_stateless_models_share_an_engine_stateful_ones_get_their_own(pool):
         assert c in (a, b)  # returned engines are reused, not rebuilt
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"nope": 1.0}, "has no option 'nope'; its options: space, time_constant"),
-    ({"space": "hsv"}, "must be one of lab, lalphabeta, rgb"),
-    ({"time_constant": -1.0}, "must be >= 0"),
-    ({"time_constant": "fast"}, "is a number"),
-    ({"time_constant": float("nan")}, "must be finite"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"nope": 1.0}, "has no option 'nope'; its options: space, time_constant"),
+        ({"space": "hsv"}, "must be one of lab, lalphabeta, rgb"),
+        ({"time_constant": -1.0}, "must be >= 0"),
+        ({"time_constant": "fast"}, "is a number"),
+        ({"time_constant": float("nan")}, "must be finite"),
+    ],
+)
 def test_bad_options_are_input_errors(pool, options, message):
     with pytest.raises(InputError, match=message), pool.lease("stats", options):
         pass
@@ -49,7 +55,9 @@ def test_options_build_a_variant_once(pool):
         assert a.model.config.space == "rgb"
     with pool.lease("stats", {"space": "rgb"}) as (_, b):
         assert b.model.config.space == "rgb"
-    assert len(pool.models["stats"].variants) == 1  # the default time_constant (given as an int): same variant
+    assert (
+        len(pool.models["stats"].variants) == 1
+    )  # the default time_constant (given as an int): same variant
 
 
 def test_model_info(pool):

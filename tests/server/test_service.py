@@ -11,9 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.server.conftest import SlowIdentity, clip
 from vh.core.engine import Engine
 from vh.core.errors import InputError
 from vh.server.client import Client, InvalidRequest, JobCancelled, ServerBusy, Unsupported
@@ -21,13 +23,13 @@ from vh.server.main import ServerOptions, create_server
 from vh.server.v1 import harmonize_pb2 as pb
 from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
 
-from tests.server.conftest import SlowIdentity, clip
-
 
 def direct(model: str, frames, mattes, colorspace: str, **overrides):
     """What `vh harmonize` computes for the same pixels: the engine on float32, cast back to the wire dtype."""
     engine = Engine(model, **overrides)
-    outs = engine.run([f.astype(np.float32) for f in frames], [m.astype(np.float32) for m in mattes], colorspace)
+    outs = engine.run(
+        [f.astype(np.float32) for f in frames], [m.astype(np.float32) for m in mattes], colorspace
+    )
     return [o.astype(frames[0].dtype) for o in outs]
 
 
@@ -43,7 +45,10 @@ def test_get_info_lists_models_options_and_limits(client):
     assert info.api_version == "v1" and info.default_model == "cut"
     models = {m.name: m for m in info.models}
     assert set(models) == {"cut", "stats"}
-    assert models["stats"].window == 1 and (models["stats"].input_width, models["stats"].input_height) == (256, 256)
+    assert models["stats"].window == 1 and (models["stats"].input_width, models["stats"].input_height) == (
+        256,
+        256,
+    )
     options = {o.name: o for o in models["stats"].options}
     assert options["space"].kind == "choice" and "lab" in options["space"].choices
     assert options["time_constant"].default_value.WhichOneof("value") == "number"
@@ -57,7 +62,9 @@ def test_2k_float16_equals_direct_engine_bit_for_bit(client):
     got = list(client.harmonize(frames, mattes, colorspace="ACEScg", model="stats"))
     assert_bit_equal(got, direct("stats", frames, mattes, "ACEScg"))
     assert not np.array_equal(got[0], frames[0])  # the foreground was really repainted
-    assert np.array_equal(got[0][mattes[0] == 0], frames[0][mattes[0] == 0])  # and the background kept its bits
+    assert np.array_equal(
+        got[0][mattes[0] == 0], frames[0][mattes[0] == 0]
+    )  # and the background kept its bits
 
 
 @pytest.mark.slow
@@ -87,8 +94,10 @@ def test_nan_gets_the_engines_own_message(client):
     frames[1][5, 7, 2] = np.nan
     frames[1][0, 0, 0] = -np.inf
     mattes[2][3, 3] = np.inf
-    cases = ((frames, None, "frame 1001: 2 NaN/Inf pixel value(s) in the plate"),
-             (frames[2:], mattes[2:], "frame 1000: 1 NaN/Inf pixel value(s) in the matte"))
+    cases = (
+        (frames, None, "frame 1001: 2 NaN/Inf pixel value(s) in the plate"),
+        (frames[2:], mattes[2:], "frame 1000: 1 NaN/Inf pixel value(s) in the matte"),
+    )
     for bad_frames, bad_mattes, message in cases:
         bad_mattes = bad_mattes or [np.zeros_like(m) for m in mattes]  # empty: the frame would pass through
         with pytest.raises(InvalidRequest) as server_error:
@@ -110,8 +119,11 @@ def _chunked(values: np.ndarray, index: int, plane: int, cuts: list[int]) -> lis
 
 
 @settings(max_examples=60, deadline=None)
-@given(cuts=st.lists(st.integers(1, 16 * 24 * 4 * 2 - 1), max_size=12), dtype=st.sampled_from(["<f2", "<f4"]),
-       nan_at=st.none() | st.integers(0, 16 * 24 * 4 - 1))
+@given(
+    cuts=st.lists(st.integers(1, 16 * 24 * 4 * 2 - 1), max_size=12),
+    dtype=st.sampled_from(["<f2", "<f4"]),
+    nan_at=st.none() | st.integers(0, 16 * 24 * 4 - 1),
+)
 def test_incoming_converts_any_chunking_exactly_and_counts_nan(cuts, dtype, nan_at):
     """Chunks are converted as they arrive; one that splits a value (legal on the wire) has its plane converted whole
     once complete. Either way the frame is the plate in float32, bit for bit, and NaN/Inf get the engine's words."""
@@ -125,8 +137,9 @@ def test_incoming_converts_any_chunking_exactly_and_counts_nan(cuts, dtype, nan_
     matte = rng.random((16, 24)).astype(dtype)
     geometry = wire.Geometry(24, 16, 4, np.dtype(dtype), "ACEScg")
     incoming = _Incoming(geometry, pb.MATTE_SEPARATE, _Buffers(1 << 20), first_frame=1001)
-    chunks = (_chunked(image, 0, pb.PLANE_IMAGE, [c % image.nbytes for c in cuts])
-              + _chunked(matte, 0, pb.PLANE_MATTE, [c % matte.nbytes for c in cuts]))
+    chunks = _chunked(image, 0, pb.PLANE_IMAGE, [c % image.nbytes for c in cuts]) + _chunked(
+        matte, 0, pb.PLANE_MATTE, [c % matte.nbytes for c in cuts]
+    )
     for chunk in chunks[:-1]:
         assert incoming.add(chunk) is None
     if nan_at is not None:
@@ -146,8 +159,13 @@ def test_incoming_refuses_a_frame_over_the_limit_at_its_first_chunk():
     from vh.server.service import _Buffers, _Incoming
 
     image = np.zeros((4, 4, 3), np.float16)
-    incoming = _Incoming(wire.Geometry(4, 4, 3, np.dtype("<f2"), "ACEScg"), pb.MATTE_AUTO, _Buffers(1 << 20),
-                         first_frame=0, max_frames=2)
+    incoming = _Incoming(
+        wire.Geometry(4, 4, 3, np.dtype("<f2"), "ACEScg"),
+        pb.MATTE_AUTO,
+        _Buffers(1 << 20),
+        first_frame=0,
+        max_frames=2,
+    )
     for index in range(2):
         assert incoming.add(_chunked(image, index, pb.PLANE_IMAGE, [])[0]) is not None
     with pytest.raises(ResourceError, match="limit of 2 frames"):
@@ -176,7 +194,9 @@ def test_buffer_pool_keeps_a_budget_and_drops_the_least_recently_used_size_first
     pool = _Buffers(max_bytes=3000)
     small = [pool.take_array((100,), np.float32) for _ in range(3)]  # 400 bytes each
     big = [pool.take_array((500,), np.float32) for _ in range(2)]  # 2000 bytes each
-    pool.give(*small, small[0], small[0][:10], None)  # one buffer named twice is kept once; views and None never
+    pool.give(
+        *small, small[0], small[0][:10], None
+    )  # one buffer named twice is kept once; views and None never
     assert pool.spare_bytes == 1200
     pool.give(*big)  # 1200 + 4000 is over: the small ones (used longest ago) go first, then the first big one
     assert pool.spare_bytes == 2000 and pool.take_array((500,), np.float32) is big[1]
@@ -195,8 +215,9 @@ def test_concurrent_stateful_streams_do_not_mix(client):
     """`stats` smooths its statistics over time inside the model: each stream must get its own state."""
     clips = [clip(4, 64, 96, channels=3, dtype=np.float32, seed=s) for s in range(3)]
     with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(lambda c: list(client.harmonize(c[0], c[1], colorspace="ACEScg", model="stats")),
-                                clips))
+        results = list(
+            pool.map(lambda c: list(client.harmonize(c[0], c[1], colorspace="ACEScg", model="stats")), clips)
+        )
     for (frames, mattes), got in zip(clips, results):
         assert_bit_equal(got, direct("stats", frames, mattes, "ACEScg"))
 
@@ -225,7 +246,9 @@ def test_windows_of_concurrent_streams_are_batched(slow_server):
         results = [j.result(timeout=60) for j in jobs]
     assert all(len(r) == 4 for r in results)
     queue = slow_server.queue
-    assert queue.windows == 3 * 4 and queue.calls < queue.windows  # some calls carried windows of several streams
+    assert (
+        queue.windows == 3 * 4 and queue.calls < queue.windows
+    )  # some calls carried windows of several streams
 
 
 def _held_open(frames, gate: threading.Event):
@@ -279,9 +302,15 @@ def _abandon(port: int, frames, mattes, mode: str) -> None:
     h, w, c = frames[0].shape
 
     def requests():
-        yield pb.HarmonizeRequest(header=pb.StreamHeader(
-            model="cut", format=pb.FrameFormat(width=w, height=h, channels=c, dtype=pb.DTYPE_FLOAT32,
-                                               colorspace="ACEScg"), matte_source=pb.MATTE_SEPARATE))
+        yield pb.HarmonizeRequest(
+            header=pb.StreamHeader(
+                model="cut",
+                format=pb.FrameFormat(
+                    width=w, height=h, channels=c, dtype=pb.DTYPE_FLOAT32, colorspace="ACEScg"
+                ),
+                matte_source=pb.MATTE_SEPARATE,
+            )
+        )
         from vh.server import wire
 
         for i, (f, m) in enumerate(zip(frames, mattes)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from vh.core.errors import InputError, ResourceError
 from vh.server import wire
 from vh.server.v1 import harmonize_pb2 as pb
@@ -11,8 +12,9 @@ from vh.server.v1 import harmonize_pb2 as pb
 
 def _geometry(w=5, h=3, c=4, dtype=pb.DTYPE_FLOAT16, limits: wire.Limits | None = None):
     limits = limits or wire.Limits()
-    return wire.geometry_from_proto(pb.FrameFormat(width=w, height=h, channels=c, dtype=dtype, colorspace="ACEScg"),
-                                    limits)
+    return wire.geometry_from_proto(
+        pb.FrameFormat(width=w, height=h, channels=c, dtype=dtype, colorspace="ACEScg"), limits
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
@@ -66,14 +68,17 @@ def test_oversized_truncated_and_unexpected_planes():
     geometry = _geometry()
     a = wire.FrameAssembler(geometry, with_matte=False)
     with pytest.raises(InputError, match="does not match the header"):
-        a.add(pb.Chunk(frame_index=0, plane=pb.PLANE_IMAGE, offset=0, data=b"\0" * (geometry.image_bytes + 2)))
+        a.add(
+            pb.Chunk(frame_index=0, plane=pb.PLANE_IMAGE, offset=0, data=b"\0" * (geometry.image_bytes + 2))
+        )
     a = wire.FrameAssembler(geometry, with_matte=False)
     a.add(pb.Chunk(frame_index=0, plane=pb.PLANE_IMAGE, offset=0, data=b"\0" * 10))
     with pytest.raises(InputError, match="truncated"):
         a.finish()
     with pytest.raises(InputError, match="MATTE_SEPARATE"):
         wire.FrameAssembler(geometry, with_matte=False).add(
-            pb.Chunk(frame_index=0, plane=pb.PLANE_MATTE, offset=0, data=b"\0\0"))
+            pb.Chunk(frame_index=0, plane=pb.PLANE_MATTE, offset=0, data=b"\0\0")
+        )
     with pytest.raises(InputError, match="empty chunk"):
         wire.FrameAssembler(geometry, with_matte=False).add(pb.Chunk(frame_index=0, plane=pb.PLANE_IMAGE))
 
@@ -88,7 +93,9 @@ def test_format_validation_messages():
     with pytest.raises(ResourceError, match="over this server's limit of 64x64"):
         _geometry(w=65, limits=wire.Limits(max_width=64, max_height=64))
     with pytest.raises(InputError, match="colourspace"):
-        wire.geometry_from_proto(pb.FrameFormat(width=1, height=1, channels=3, dtype=pb.DTYPE_FLOAT32), wire.Limits())
+        wire.geometry_from_proto(
+            pb.FrameFormat(width=1, height=1, channels=3, dtype=pb.DTYPE_FLOAT32), wire.Limits()
+        )
     assert _geometry().image_bytes == 3 * 5 * 4 * 2
 
 
@@ -120,12 +127,15 @@ def test_read_checks_its_target():
 # The chunk codec: byte for byte what protobuf writes, and protobuf's reading of anything else
 
 
-@pytest.mark.parametrize("fields", [
-    (0, pb.PLANE_IMAGE, 0, b"\x01\x02"),
-    (7, pb.PLANE_MATTE, 3 << 20, b"\x00" * 300),  # multi-byte varints
-    (2**64 - 1, 2**31 - 1, 2**64 - 1, b"x"),  # the largest values
-    (0, pb.PLANE_UNSPECIFIED, 0, b""),  # every field at its default: an empty chunk
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        (0, pb.PLANE_IMAGE, 0, b"\x01\x02"),
+        (7, pb.PLANE_MATTE, 3 << 20, b"\x00" * 300),  # multi-byte varints
+        (2**64 - 1, 2**31 - 1, 2**64 - 1, b"x"),  # the largest values
+        (0, pb.PLANE_UNSPECIFIED, 0, b""),  # every field at its default: an empty chunk
+    ],
+)
 def test_chunk_codec_writes_what_protobuf_writes(fields):
     index, plane, offset, data = fields
     view = wire.ChunkView(index, plane, offset, memoryview(data))
@@ -151,7 +161,9 @@ def test_decoder_leaves_other_forms_to_protobuf():
         assert back == wire.ChunkView(parsed.frame_index, parsed.plane, parsed.offset, parsed.data)
     header = pb.HarmonizeRequest(header=pb.StreamHeader(model="cut"))
     assert wire.decode_request(header.SerializeToString()) == header
-    assert wire.decode_request(b"") == pb.HarmonizeRequest()  # an empty oneof stays a message for the server to refuse
+    assert (
+        wire.decode_request(b"") == pb.HarmonizeRequest()
+    )  # an empty oneof stays a message for the server to refuse
     accepted = pb.HarmonizeResponse(accepted=pb.StreamAccepted(model="cut"))
     assert wire.decode_response(accepted.SerializeToString()) == accepted
 
@@ -161,13 +173,20 @@ def test_decoder_agrees_with_protobuf_on_arbitrary_bytes():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    canonical = pb.HarmonizeRequest(chunk=pb.Chunk(frame_index=3, plane=1, offset=9, data=b"pix")).SerializeToString()
+    canonical = pb.HarmonizeRequest(
+        chunk=pb.Chunk(frame_index=3, plane=1, offset=9, data=b"pix")
+    ).SerializeToString()
 
     @settings(max_examples=500, deadline=None)
-    @given(st.one_of(st.binary(max_size=40),
-                     st.tuples(st.integers(0, len(canonical) - 1), st.integers(0, 255)).map(
-                         lambda t: canonical[:t[0]] + bytes([t[1]]) + canonical[t[0] + 1:]),
-                     st.integers(1, len(canonical)).map(lambda n: canonical[:n])))
+    @given(
+        st.one_of(
+            st.binary(max_size=40),
+            st.tuples(st.integers(0, len(canonical) - 1), st.integers(0, 255)).map(
+                lambda t: canonical[: t[0]] + bytes([t[1]]) + canonical[t[0] + 1 :]
+            ),
+            st.integers(1, len(canonical)).map(lambda n: canonical[:n]),
+        )
+    )
     def check(raw):
         try:
             parsed = pb.HarmonizeRequest.FromString(raw)
@@ -191,4 +210,6 @@ def test_resend_keeps_small_chunks_and_splits_big_ones():
     assert list(wire.resend([small], 10)) == [small]
     parts = list(wire.resend([small], 4))
     assert [(p.offset, bytes(p.data)) for p in parts] == [(0, data[:4]), (4, data[4:8]), (8, data[8:])]
-    assert all(p.message is None and p.frame_index == 2 for p in parts)  # re-encoded, not the original message
+    assert all(
+        p.message is None and p.frame_index == 2 for p in parts
+    )  # re-encoded, not the original message

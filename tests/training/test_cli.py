@@ -7,6 +7,7 @@ import os
 
 import cv2
 import pytest
+
 from vh.core.cli.main import main
 from vh.training.datasets.hyoutube import HYouTube
 
@@ -26,10 +27,30 @@ def few_pairs(shared_data, tmp_path, n: int = 4):
 @pytest.mark.realdata
 def test_make_dataset_from_pairs_and_davis(shared_data, tmp_path, capsys):
     out, sheet = tmp_path / "set", tmp_path / "sheet.png"
-    rc = main(["make-dataset", str(out), "--pairs", str(few_pairs(shared_data, tmp_path)),
-               "--davis", str(shared_data / "davis"), "--luts", str(shared_data / "luts"),
-               "--clips", "6", "--frames", "4", "--size", "64", "--davis-share", "0.5",
-               "--contact-sheet", str(sheet), "--sheet-clips", "3"])
+    rc = main(
+        [
+            "make-dataset",
+            str(out),
+            "--pairs",
+            str(few_pairs(shared_data, tmp_path)),
+            "--davis",
+            str(shared_data / "davis"),
+            "--luts",
+            str(shared_data / "luts"),
+            "--clips",
+            "6",
+            "--frames",
+            "4",
+            "--size",
+            "64",
+            "--davis-share",
+            "0.5",
+            "--contact-sheet",
+            str(sheet),
+            "--sheet-clips",
+            "3",
+        ]
+    )
     assert rc == 0
     assert "6 clips, 24 frames" in capsys.readouterr().out
     ds = HYouTube(out, split="train")
@@ -53,11 +74,35 @@ def test_make_dataset_errors_leave_nothing_behind(tmp_path, pairs_dir, capsys):
     assert "already exists" in capsys.readouterr().err
     # a LUT folder without LUTs fails before anything is written
     (tmp_path / "noluts").mkdir()
-    assert main(["make-dataset", str(tmp_path / "b"), "--pairs", str(pairs_dir), "--luts", str(tmp_path / "noluts")]) == 2
+    assert (
+        main(
+            [
+                "make-dataset",
+                str(tmp_path / "b"),
+                "--pairs",
+                str(pairs_dir),
+                "--luts",
+                str(tmp_path / "noluts"),
+            ]
+        )
+        == 2
+    )
     assert "no .cube LUTs" in capsys.readouterr().err
     # a broken pair discovered mid-build removes the partial set
     (pairs_dir / "masks" / "p03.png").write_bytes(b"not a png")
-    rc = main(["make-dataset", str(tmp_path / "c"), "--pairs", str(pairs_dir), "--clips", "12", "--size", "32",
-               "--frames", "2"])
+    rc = main(
+        [
+            "make-dataset",
+            str(tmp_path / "c"),
+            "--pairs",
+            str(pairs_dir),
+            "--clips",
+            "12",
+            "--size",
+            "32",
+            "--frames",
+            "2",
+        ]
+    )
     assert rc == 2 and "cannot read mask" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists", "noluts", "pairs"]

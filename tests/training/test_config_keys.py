@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+
 from vh.training.main import load_config
 
 
@@ -13,12 +14,18 @@ from vh.training.main import load_config
     [
         ({"optm": {"lr": 1e-3}}, "unknown config key 'optm' (did you mean 'optim'?)"),
         ({"optim": {"lr_rate": 1e-3}}, "unknown config key 'optim.lr_rate' (did you mean 'lr'?)"),
-        ({"optim": {"schedule": "cosin"}}, "optim.schedule must be one of constant, cosine, got 'cosin' (did you mean "
-         "'cosine'?)"),
-        ({"loss": {"lambda_temporl": 0.1}}, "unknown config key 'loss.lambda_temporl' (did you mean "
-         "'lambda_temporal'?)"),
-        ({"--set": "model.base_chanels=16"}, "unknown config key 'model.base_chanels' (did you mean "
-         "'base_channels'?)"),
+        (
+            {"optim": {"schedule": "cosin"}},
+            "optim.schedule must be one of constant, cosine, got 'cosin' (did you mean 'cosine'?)",
+        ),
+        (
+            {"loss": {"lambda_temporl": 0.1}},
+            "unknown config key 'loss.lambda_temporl' (did you mean 'lambda_temporal'?)",
+        ),
+        (
+            {"--set": "model.base_chanels=16"},
+            "unknown config key 'model.base_chanels' (did you mean 'base_channels'?)",
+        ),
         ({"--set": "optim.lr_rate=1"}, "unknown config key 'optim.lr_rate' (did you mean 'lr'?)"),
     ],
 )
@@ -36,7 +43,9 @@ def test_unknown_config_keys_are_one_line_with_the_nearest_key(tmp_path, capsys,
     path.write_text(yaml.safe_dump(config))
     if overrides:
         load_config(path)  # the file alone is valid: the typo comes from --set
-    argv = ["train", str(path), "--run-dir", str(tmp_path / "r")] + [a for o in overrides for a in ("--set", o)]
+    argv = ["train", str(path), "--run-dir", str(tmp_path / "r")] + [
+        a for o in overrides for a in ("--set", o)
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("vh: error: ") and message in err and "\n" not in err and "Traceback" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from vh.core.errors import InputError
 from vh.training.dancing import DancingConfig, make_dancing_clip
 from vh.training.flow import warp
@@ -16,7 +17,9 @@ def textured_pair(h: int = 120, w: int = 160, seed: int = 0) -> tuple[np.ndarray
     import cv2
 
     rng = np.random.default_rng(seed)
-    image = cv2.resize(rng.uniform(0, 1, (h // 12, w // 12, 3)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    image = cv2.resize(
+        rng.uniform(0, 1, (h // 12, w // 12, 3)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC
+    )
     yy, xx = np.mgrid[0:h, 0:w]
     mask = (((xx - w * 0.5) / (w * 0.22)) ** 2 + ((yy - h * 0.5) / (h * 0.3)) ** 2 < 1).astype(np.float32)
     return np.clip(image, 0, 1), mask
@@ -58,8 +61,13 @@ def test_flow_warps_frame_t_onto_frame_t_plus_1():
 
 def test_first_real_frame_is_the_photo_and_background_is_kept():
     image, mask = textured_pair()
-    clip = make_dancing_clip(image, mask, Recolor("adjust", [("hue", 40.0)]), np.random.default_rng(2),
-                             DancingConfig(frames=3, size=64))
+    clip = make_dancing_clip(
+        image,
+        mask,
+        Recolor("adjust", [("hue", 40.0)]),
+        np.random.default_rng(2),
+        DancingConfig(frames=3, size=64),
+    )
     assert clip.comp.shape == clip.real.shape == (3, 64, 64, 3) and clip.matte.shape == (3, 64, 64)
     bg = clip.matte == 0
     assert np.array_equal(clip.comp[bg], clip.real[bg])  # only the foreground is recoloured
@@ -70,10 +78,16 @@ def test_first_real_frame_is_the_photo_and_background_is_kept():
 
 def test_same_seed_same_clip_and_tiny_masks_rejected():
     image, mask = textured_pair()
-    a = make_dancing_clip(image, mask, sample_recolor(np.random.default_rng(5), ("adjust",)), np.random.default_rng(7))
-    b = make_dancing_clip(image, mask, sample_recolor(np.random.default_rng(5), ("adjust",)), np.random.default_rng(7))
+    a = make_dancing_clip(
+        image, mask, sample_recolor(np.random.default_rng(5), ("adjust",)), np.random.default_rng(7)
+    )
+    b = make_dancing_clip(
+        image, mask, sample_recolor(np.random.default_rng(5), ("adjust",)), np.random.default_rng(7)
+    )
     assert np.array_equal(a.comp, b.comp) and np.array_equal(a.flow, b.flow)
     with pytest.raises(InputError, match="min_coverage"):
         make_dancing_clip(image, np.zeros_like(mask), Recolor("adjust", []), np.random.default_rng(0))
     with pytest.raises(InputError, match="image is 160x120, mask 10x10"):
-        make_dancing_clip(image, np.ones((10, 10), np.float32), Recolor("adjust", []), np.random.default_rng(0))
+        make_dancing_clip(
+            image, np.ones((10, 10), np.float32), Recolor("adjust", []), np.random.default_rng(0)
+        )

@@ -5,21 +5,33 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from vh.core.errors import InputError
 from vh.training.data import ClipDataset, DataConfig, EpochSampler
 from vh.training.writer import write_dataset
 
 
 def config(pairs, **kw) -> DataConfig:
-    return DataConfig(sources=[{"kind": "pairs", "root": str(pairs)}], frames=3, size=32, recolor=["adjust", "reinhard"],
-                      length=16, flow=True, **kw)
+    return DataConfig(
+        sources=[{"kind": "pairs", "root": str(pairs)}],
+        frames=3,
+        size=32,
+        recolor=["adjust", "reinhard"],
+        length=16,
+        flow=True,
+        **kw,
+    )
 
 
 def test_samples_are_a_pure_function_of_seed_and_index(pairs_dir):
     a, b = ClipDataset(config(pairs_dir)), ClipDataset(config(pairs_dir))
     s1, s2 = a[11], b[11]
     assert s1.keys() == {"comp", "real", "matte", "flow"}
-    assert s1["comp"].shape == (3, 3, 32, 32) and s1["matte"].shape == (3, 1, 32, 32) and s1["flow"].shape == (2, 2, 32, 32)
+    assert (
+        s1["comp"].shape == (3, 3, 32, 32)
+        and s1["matte"].shape == (3, 1, 32, 32)
+        and s1["flow"].shape == (2, 2, 32, 32)
+    )
     assert all(s1[k].dtype == torch.float32 and torch.equal(s1[k], s2[k]) for k in s1)
     assert not torch.equal(a[12]["comp"], s1["comp"])
     assert not torch.equal(ClipDataset(config(pairs_dir, seed=1))[11]["real"], s1["real"])
@@ -41,13 +53,22 @@ def test_built_set_round_trips_with_flow(pairs_dir, tmp_path):
     clips = [ds.clip(i) for i in range(3)]
     stats = write_dataset(tmp_path / "set", clips)
     assert stats["clips"] == 3 and stats["frames"] == 9 and stats["bytes"] > 0
-    built = ClipDataset(DataConfig(sources=[{"kind": "hyoutube", "root": str(tmp_path / "set")}], frames=3, size=32,
-                                   flow=True, length=4))
+    built = ClipDataset(
+        DataConfig(
+            sources=[{"kind": "hyoutube", "root": str(tmp_path / "set")}],
+            frames=3,
+            size=32,
+            flow=True,
+            length=4,
+        )
+    )
     sample = built[0]
     name = built.clip(0).name  # "<index>_<source>/object_0"
     original = clips[int(name.split("_")[0])]
     assert np.abs(sample["flow"].numpy() - original.flow).max() < 0.02  # float16 storage
-    assert np.abs(sample["real"].numpy().transpose(0, 2, 3, 1) - original.real).mean() < 0.05  # JPEG q95, 4:2:0 chroma on a 32 px texture
+    assert (
+        np.abs(sample["real"].numpy().transpose(0, 2, 3, 1) - original.real).mean() < 0.05
+    )  # JPEG q95, 4:2:0 chroma on a 32 px texture
 
 
 def test_configuration_errors(pairs_dir):
@@ -58,5 +79,12 @@ def test_configuration_errors(pairs_dir):
     with pytest.raises(InputError, match="unknown data option"):
         DataConfig.from_dict({"frame": 8})
     with pytest.raises(InputError, match="DAVIS clips have no exact flow"):
-        ClipDataset(DataConfig(sources=[{"kind": "pairs", "root": str(pairs_dir)}, {"kind": "davis", "root": str(pairs_dir)}],
-                               flow=True))
+        ClipDataset(
+            DataConfig(
+                sources=[
+                    {"kind": "pairs", "root": str(pairs_dir)},
+                    {"kind": "davis", "root": str(pairs_dir)},
+                ],
+                flow=True,
+            )
+        )

@@ -42,9 +42,20 @@ def test_torchrun_two_ranks_end_identical(pairs_dir, tmp_path, repo_root):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(repo_root), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node", "2", str(tmp_path / "worker.py"),
-         str(tmp_path / "cfg.json"), str(run)],
-        env=env, capture_output=True, text=True, check=False, timeout=240,
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(tmp_path / "worker.py"),
+            str(tmp_path / "cfg.json"),
+            str(run),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     infos = [json.loads((run / f"rank{r}.json").read_text()) for r in (0, 1)]
@@ -70,9 +81,20 @@ def test_nan_on_one_rank_stops_every_rank(pairs_dir, tmp_path, repo_root):
     (tmp_path / "worker.py").write_text(WORKER)
     env = {**os.environ, "PYTHONPATH": str(repo_root), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node", "2", str(tmp_path / "worker.py"), str(tmp_path / "cfg.json"),
-         str(tmp_path / "run")],
-        env=env, capture_output=True, text=True, check=False, timeout=240,
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(tmp_path / "worker.py"),
+            str(tmp_path / "cfg.json"),
+            str(tmp_path / "run"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
     )
     assert proc.returncode != 0
     assert "loss 'rec' is nan at step 1" in proc.stderr

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from vh.training.flow import warp
 from vh.training.losses.huang import (
     LAMBDA_ADVERSARIAL,
@@ -111,7 +112,9 @@ def test_generator_loss_gradients_reach_both_frames():
     o = torch.zeros(1, 3, 4, 4, requires_grad=True)
     prev = torch.ones(1, 3, 4, 4, requires_grad=True)
     m = torch.ones(1, 1, 4, 4)
-    generator_loss(o, torch.zeros(1, 3, 4, 4), prev, torch.zeros(1, 2, 4, 4), m, torch.zeros(1, 1, 4, 4)).total.backward()
+    generator_loss(
+        o, torch.zeros(1, 3, 4, 4), prev, torch.zeros(1, 2, 4, 4), m, torch.zeros(1, 1, 4, 4)
+    ).total.backward()
     assert o.grad.abs().sum() > 0 and prev.grad.abs().sum() > 0
 
 
@@ -172,14 +175,20 @@ def test_warp_with_the_flow_reversed_is_wrong():
 def test_warp_with_the_dancing_builders_flow_reproduces_the_next_foreground():
     # The training data's own flow (vh.training.dancing) through S: frame t warped onto frame t+1's foreground.
     import cv2
+
     from vh.training.dancing import DancingConfig, make_dancing_clip
     from vh.training.recolor import Recolor
 
     ys, xs = np.mgrid[0:160, 0:200].astype(np.float64)
     image = _texture(xs, ys).astype(np.float32)  # [H, W, 3]
     mask = ((((xs - 100) / 45) ** 2 + ((ys - 80) / 35) ** 2) < 1).astype(np.float32)
-    clip = make_dancing_clip(image, mask, Recolor("adjust", adjustments=[("exposure", 0.5)]),
-                             np.random.default_rng(0), DancingConfig(frames=3, size=96))
+    clip = make_dancing_clip(
+        image,
+        mask,
+        Recolor("adjust", adjustments=[("exposure", 0.5)]),
+        np.random.default_rng(0),
+        DancingConfig(frames=3, size=96),
+    )
     sample = clip.to_sample(with_flow=True)  # real [T, 3, S, S], matte [T, 1, S, S], flow [T-1, 2, S, S]
     for t in range(2):
         # inside the foreground, away from its edge where pixels mix with the (separately moving) background

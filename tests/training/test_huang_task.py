@@ -133,8 +133,9 @@ def _hyoutube_pair(root, clip_name: str, size: int, start: int = 0):
 def test_few_alternating_steps_on_a_real_clip_separate_d_and_lower_g_reconstruction(shared_data):
     # dog-1: a LUT that brightens the dog by ~0.2; two consecutive frames at 32x32 (HYouTube data has no flow)
     batch = _hyoutube_pair(shared_data / "hyoutube_val", "dog-1/object_0", size=32)
-    task = make_task({"name": "huang_tiny", "input_size": 32, "base_channels": 8, "max_channels": 32, "depth": 3},
-                     lr=2e-3)
+    task = make_task(
+        {"name": "huang_tiny", "input_size": 32, "base_channels": 8, "max_channels": 32, "depth": 3}, lr=2e-3
+    )
     model = task.harmonizer()
 
     def measure() -> tuple[float, float]:

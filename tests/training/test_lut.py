@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from vh.core.errors import InputError
 from vh.training.lut import apply_lut, sanitized_cube
 
@@ -36,14 +37,18 @@ def trilinear(table: np.ndarray, rgb: np.ndarray, lo: float, hi: float) -> np.nd
     for dr in (0, 1):
         for dg in (0, 1):
             for db in (0, 1):
-                w = (f[:, 0] if dr else 1 - f[:, 0]) * (f[:, 1] if dg else 1 - f[:, 1]) * (f[:, 2] if db else 1 - f[:, 2])
+                w = (
+                    (f[:, 0] if dr else 1 - f[:, 0])
+                    * (f[:, 1] if dg else 1 - f[:, 1])
+                    * (f[:, 2] if db else 1 - f[:, 2])
+                )
                 out += w[:, None] * table[i0[:, 2] + db, i0[:, 1] + dg, i0[:, 0] + dr]
     return out.reshape(rgb.shape)
 
 
 def write_cube(path, size: int, fn, comment: bytes = b"") -> None:
     g = np.linspace(0, 1, size)
-    lines = [b"# " + comment, b"TITLE \"test\"", f"LUT_3D_SIZE {size}".encode()]
+    lines = [b"# " + comment, b'TITLE "test"', f"LUT_3D_SIZE {size}".encode()]
     for b in g:
         for gg in g:
             for r in g:
@@ -63,7 +68,16 @@ def test_ocio_matches_trilinear_on_a_synthetic_cube(tmp_path):
 @pytest.mark.realdata
 def test_ocio_matches_trilinear_on_real_luts(shared_data):
     image = np.random.default_rng(1).uniform(0, 1, (48, 64, 3)).astype(np.float32)
-    image[0, :8] = [[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0.5, 0.5, 0.5], [1, 1, 0], [0, 1, 1]]
+    image[0, :8] = [
+        [0, 0, 0],
+        [1, 1, 1],
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+        [0.5, 0.5, 0.5],
+        [1, 1, 0],
+        [0, 1, 1],
+    ]
     for name in ("1.cube", "10.cube", "47.cube"):  # size 16; negative values; latin-1 comment bytes
         path = shared_data / "luts" / name
         table, lo, hi = parse_cube(path)

@@ -8,6 +8,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+
 from vh.core.checkpoint import load_checkpoint
 from vh.core.errors import InputError
 from vh.training.main import load_config, run_training
@@ -24,10 +25,22 @@ def tiny_config(pairs: Path, **train) -> dict:
         "optim": {"lr": 0.03, "warmup_steps": 2},
         "data": {
             "sources": [{"kind": "pairs", "root": str(pairs)}],
-            "frames": 2, "size": 32, "length": 64, "recolor": ["adjust"], "seed": 3,
+            "frames": 2,
+            "size": 32,
+            "length": 64,
+            "recolor": ["adjust"],
+            "seed": 3,
         },
-        "train": {"batch_size": 4, "epochs": 2, "steps_per_epoch": 5, "num_workers": 0, "progress": False,
-                  "log_every": 1, "ckpt_every": 0, **train},
+        "train": {
+            "batch_size": 4,
+            "epochs": 2,
+            "steps_per_epoch": 5,
+            "num_workers": 0,
+            "progress": False,
+            "log_every": 1,
+            "ckpt_every": 0,
+            **train,
+        },
     }
 
 
@@ -79,8 +92,20 @@ def test_cli_train_with_overrides_and_clear_errors(pairs_dir, tmp_path, capsys):
 
     cfg_path = tmp_path / "tiny.yaml"
     cfg_path.write_text(yaml.safe_dump(tiny_config(pairs_dir, epochs=1, steps_per_epoch=2)))
-    rc = main(["train", str(cfg_path), "--run-dir", str(tmp_path / "r"), "--device", "cpu",
-               "--set", "optim.lr=1e-3", "--set", "train.batch_size=2"])
+    rc = main(
+        [
+            "train",
+            str(cfg_path),
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--device",
+            "cpu",
+            "--set",
+            "optim.lr=1e-3",
+            "--set",
+            "train.batch_size=2",
+        ]
+    )
     assert rc == 0
     resolved = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
     assert resolved["optim"]["lr"] == 1e-3 and resolved["train"]["batch_size"] == 2
@@ -135,7 +160,9 @@ def test_two_epochs_with_two_workers_do_not_hang(pairs_dir, tmp_path):
         for _ in range(3):
             cv2.GaussianBlur(image, (11, 11), 1.5)
             torch.randn(4_000_000).exp_()
-        history = run_training(tiny_config(pairs_dir, num_workers=2, epochs=2, steps_per_epoch=3), tmp_path / "r", "cpu")
+        history = run_training(
+            tiny_config(pairs_dir, num_workers=2, epochs=2, steps_per_epoch=3), tmp_path / "r", "cpu"
+        )
     finally:
         torch.set_num_threads(threads)
     assert history["step"] == 6 and len(history["epochs"]) == 2
@@ -145,7 +172,9 @@ def test_without_tensorboard_scalars_still_go_to_metrics_jsonl(pairs_dir, tmp_pa
     import json
     import sys
 
-    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails as if it were not installed
+    monkeypatch.setitem(
+        sys.modules, "torch.utils.tensorboard", None
+    )  # import fails as if it were not installed
     run_training(tiny_config(pairs_dir, epochs=1, steps_per_epoch=3), tmp_path / "r", device="cpu")
     assert not (tmp_path / "r" / "tb").exists()
     assert "tensorboard is not installed" in caplog.text

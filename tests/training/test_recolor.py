@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from vh.training.recolor import Recolor, adjust, lab_stats, sample_recolor
 
 GREY = np.full((4, 4, 3), 0.5, np.float32)
@@ -49,7 +50,9 @@ def test_scene_linear_grade_operations():
     assert warm[0] > warm[1] > warm[2]
     red = np.zeros((1, 1, 3), np.float32) + [0.8, 0.3, 0.2]
     flat = lin(grade(red, [("saturation", (0.0,))]))
-    assert np.ptp(flat) < 1e-5 and np.isclose(flat[0], srgb_to_linear(red)[0, 0] @ [0.2126, 0.7152, 0.0722], rtol=1e-4)
+    assert np.ptp(flat) < 1e-5 and np.isclose(
+        flat[0], srgb_to_linear(red)[0, 0] @ [0.2126, 0.7152, 0.0722], rtol=1e-4
+    )
     cdl = grade(GREY, [("cdl", (1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0))])
     assert np.allclose(cdl, GREY, atol=1e-5)  # the identity CDL
     mid = np.full((1, 1, 3), 0.18, np.float32)

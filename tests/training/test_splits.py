@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from vh.core.errors import InputError
 from vh.training.data import ClipDataset, DataConfig
 from vh.training.splits import DAVIS, LUT_NUMBERS, davis_sequences, filter_luts, pair_split
@@ -16,7 +17,9 @@ def test_partitions_are_disjoint_and_cover_the_sets():
     assert set(LUT_NUMBERS["train"]) | set(LUT_NUMBERS["unseen"]) == set(range(1, 71))
     luts = [Path(f"{n}.cube") for n in range(1, 71)] + [Path("custom.cube")]
     train, unseen = filter_luts(luts, "train"), filter_luts(luts, "unseen")
-    assert {p.stem for p in train} & {p.stem for p in unseen} == {"custom"}  # unnumbered LUTs are never held out
+    assert {p.stem for p in train} & {p.stem for p in unseen} == {
+        "custom"
+    }  # unnumbered LUTs are never held out
     names = [f"src/image_{i}" for i in range(2000)]
     held = [n for n in names if pair_split(n) == "unseen"]
     assert 150 < len(held) < 250  # about one in ten, and stable: a pure function of the name
@@ -45,11 +48,17 @@ def test_dataset_split_filters_pairs(pairs_dir):
 @pytest.mark.realdata
 def test_real_unseen_split_shares_nothing_with_training(shared_data):
     def dataset(split):
-        return ClipDataset(DataConfig(
-            sources=[{"kind": "pairs", "root": str(shared_data / "train_pairs")},
-                     {"kind": "davis", "root": str(shared_data / "davis")}],
-            split=split, recolor=["hyoutube"], luts=str(shared_data / "luts"),
-        ))
+        return ClipDataset(
+            DataConfig(
+                sources=[
+                    {"kind": "pairs", "root": str(shared_data / "train_pairs")},
+                    {"kind": "davis", "root": str(shared_data / "davis")},
+                ],
+                split=split,
+                recolor=["hyoutube"],
+                luts=str(shared_data / "luts"),
+            )
+        )
 
     train, unseen = dataset("train"), dataset("unseen")
     pairs = [{p.name for p in d.readers[0].pairs} for d in (train, unseen)]

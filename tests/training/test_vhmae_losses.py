@@ -80,5 +80,7 @@ def test_balance_loss_temporal_border_and_foreground_restriction():
 
 def test_total_loss_weights():
     one = torch.tensor(1.0)
-    assert total_loss(one, 2 * one, 3 * one, VHMAELossWeights(alpha=0.5, beta=0.7)).item() == pytest.approx(4.1)
+    assert total_loss(one, 2 * one, 3 * one, VHMAELossWeights(alpha=0.5, beta=0.7)).item() == pytest.approx(
+        4.1
+    )
     assert total_loss(one, 2 * one, 3 * one, VHMAELossWeights()).item() == pytest.approx(6.0)

@@ -26,7 +26,12 @@ def make_task(**config) -> VHMAETask:
 def test_rotate_flip_moves_comp_real_and_matte_together():
     g = torch.Generator().manual_seed(0)
     comp = torch.rand(6, 2, 3, 8, 8)
-    batch = {"comp": comp, "real": comp * 0.5, "matte": comp[:, :, :1] > 0.5, "flow": torch.zeros(6, 1, 2, 8, 8)}
+    batch = {
+        "comp": comp,
+        "real": comp * 0.5,
+        "matte": comp[:, :, :1] > 0.5,
+        "flow": torch.zeros(6, 1, 2, 8, 8),
+    }
     out = rotate_flip(batch, generator=g)
     assert set(out) == {"comp", "real", "matte"}  # flow would be wrong after a rotation: dropped
     torch.testing.assert_close(out["real"], out["comp"] * 0.5)
@@ -61,7 +66,9 @@ def test_warmup_epochs_follow_table_2():
         lrs.append(task.optimizers["net"].param_groups[0]["lr"])
         task.optimizers["net"].step()
         sched.step()
-    assert lrs[0] == pytest.approx(1e-3 / 100) and lrs[99] == pytest.approx(1e-3)  # 10 of 100 epochs = 100 steps
+    assert lrs[0] == pytest.approx(1e-3 / 100) and lrs[99] == pytest.approx(
+        1e-3
+    )  # 10 of 100 epochs = 100 steps
     assert lrs[550] == pytest.approx(0.5e-3, rel=0.02) and lrs[-1] < 1e-6
 
 
@@ -73,7 +80,9 @@ def test_train_step_returns_the_weighted_terms(one_torch_thread):
     batch = {"comp": torch.rand(2, 8, 3, 64, 64), "real": torch.rand(2, 8, 3, 64, 64), "matte": matte}
     before = [p.detach().clone() for p in task.harmonizer().parameters()]
     out = task.train_step(batch, 0)
-    assert out["loss"].item() == pytest.approx((out["rec"] + 0.5 * out["align"] + 2.0 * out["balance"]).item(), rel=1e-5)
+    assert out["loss"].item() == pytest.approx(
+        (out["rec"] + 0.5 * out["align"] + 2.0 * out["balance"]).item(), rel=1e-5
+    )
     assert all(torch.isfinite(v) for v in out.values())
     assert any(not torch.equal(a, b) for a, b in zip(before, task.harmonizer().parameters()))
 
@@ -91,10 +100,23 @@ def test_vh_train_runs_vhmae_tiny_and_checkpoint_loads(pairs_dir, tmp_path, one_
         "task": "vhmae",
         "model": {"name": "vhmae_tiny", "input_size": 64},
         "optim": {"lr": 1e-3, "warmup_steps": 1},
-        "data": {"sources": [{"kind": "pairs", "root": str(pairs_dir)}], "frames": 8, "size": 64, "length": 8,
-                 "recolor": ["adjust"], "seed": 1},
-        "train": {"batch_size": 2, "epochs": 1, "steps_per_epoch": 2, "num_workers": 0, "progress": False,
-                  "log_every": 1, "ckpt_every": 0},
+        "data": {
+            "sources": [{"kind": "pairs", "root": str(pairs_dir)}],
+            "frames": 8,
+            "size": 64,
+            "length": 8,
+            "recolor": ["adjust"],
+            "seed": 1,
+        },
+        "train": {
+            "batch_size": 2,
+            "epochs": 1,
+            "steps_per_epoch": 2,
+            "num_workers": 0,
+            "progress": False,
+            "log_every": 1,
+            "ckpt_every": 0,
+        },
     }
     history = run_training(cfg, tmp_path / "run", device="cpu")
     assert history["step"] == 2
@@ -111,7 +133,9 @@ def read_clip(root: Path, clip: str, frames: int, side: int) -> dict[str, torch.
         out = []
         for f in sorted(folder.iterdir())[:frames]:
             if mask:
-                m = cv2.resize(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE), (side, side), interpolation=cv2.INTER_NEAREST)
+                m = cv2.resize(
+                    cv2.imread(str(f), cv2.IMREAD_GRAYSCALE), (side, side), interpolation=cv2.INTER_NEAREST
+                )
                 out.append((m > 127).astype(np.float32)[None])  # [1, H, W]
             else:
                 im = cv2.resize(cv2.imread(str(f))[:, :, ::-1], (side, side), interpolation=cv2.INTER_LINEAR)
@@ -167,19 +191,42 @@ def test_torchrun_two_ranks_train_vhmae_identically(pairs_dir, tmp_path, repo_ro
         "task": "vhmae",
         "model": {"name": "vhmae_tiny", "input_size": 64, "depth": 2},
         "optim": {"lr": 1e-3},
-        "data": {"sources": [{"kind": "pairs", "root": str(pairs_dir)}], "frames": 8, "size": 64, "length": 8,
-                 "recolor": ["adjust"], "seed": 1},
-        "train": {"batch_size": 1, "epochs": 1, "steps_per_epoch": 2, "num_workers": 0, "progress": False,
-                  "ckpt_every": 0},
+        "data": {
+            "sources": [{"kind": "pairs", "root": str(pairs_dir)}],
+            "frames": 8,
+            "size": 64,
+            "length": 8,
+            "recolor": ["adjust"],
+            "seed": 1,
+        },
+        "train": {
+            "batch_size": 1,
+            "epochs": 1,
+            "steps_per_epoch": 2,
+            "num_workers": 0,
+            "progress": False,
+            "ckpt_every": 0,
+        },
     }
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     (tmp_path / "worker.py").write_text(WORKER)
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
     env = {**os.environ, "PYTHONPATH": str(repo_root), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node", "2", str(tmp_path / "worker.py"), str(tmp_path / "cfg.json"),
-         str(tmp_path / "run")],
-        env=env, capture_output=True, text=True, check=False, timeout=300,
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(tmp_path / "worker.py"),
+            str(tmp_path / "cfg.json"),
+            str(tmp_path / "run"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     w0, w1 = (load_file(str(tmp_path / "run" / f"rank{r}.safetensors")) for r in (0, 1))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
 from vh.core.models.base import Harmonizer, blend
 from vh.core.models.registry import register_model
 from vh.training.tasks.base import TrainTask, register_task
@@ -28,7 +29,9 @@ class TinyHarmonizer(Harmonizer):
     def __init__(self, config: TinyConfig | None = None):
         super().__init__()
         self.config = config or TinyConfig()
-        self.net = nn.Sequential(nn.Conv2d(10, self.config.hidden, 1), nn.ReLU(), nn.Conv2d(self.config.hidden, 3, 1))
+        self.net = nn.Sequential(
+            nn.Conv2d(10, self.config.hidden, 1), nn.ReLU(), nn.Conv2d(self.config.hidden, 3, 1)
+        )
 
     def forward(self, comp: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
         b, t, _, h, w = comp.shape

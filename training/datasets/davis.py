@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from vh.core.errors import InputError
 
 from .imagefiles import check_same_size, list_images, read_image, read_label_map
@@ -57,12 +58,16 @@ class Davis:
             if not (images / name).is_dir():
                 raise InputError(f"DAVIS sequence {name!r} not found in {images}")
             frames = list_images(images / name)
-            masks = {p.stem: p for p in list_images(annotations / name)} if (annotations / name).is_dir() else {}
+            masks = (
+                {p.stem: p for p in list_images(annotations / name)} if (annotations / name).is_dir() else {}
+            )
             if not frames:
                 raise InputError(f"DAVIS sequence {images / name} holds no frames")
             missing = [f for f in frames if f.stem not in masks]
             if missing:
-                raise InputError(f"missing mask for {missing[0]}: expected {annotations / name / missing[0].stem}.png")
+                raise InputError(
+                    f"missing mask for {missing[0]}: expected {annotations / name / missing[0].stem}.png"
+                )
             mask_paths = tuple(masks[f.stem] for f in frames)
             ids = [1]
             if objects == "all":

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from vh.core.errors import InputError, MissingFrameError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -115,7 +116,9 @@ def read_mask(path: Path) -> np.ndarray:
 class HYouTube:
     """The clip-objects of one list file of a HYouTube-layout folder."""
 
-    def __init__(self, root: str | os.PathLike, split: str = "test", list_file: str | os.PathLike | None = None):
+    def __init__(
+        self, root: str | os.PathLike, split: str = "test", list_file: str | os.PathLike | None = None
+    ):
         self.root = Path(root)
         if not self.root.is_dir():
             raise InputError(f"dataset folder not found: {self.root}")
@@ -123,7 +126,9 @@ class HYouTube:
         if not self.list_file.is_absolute() and not self.list_file.exists():
             self.list_file = self.root / self.list_file
         if not self.list_file.is_file():
-            raise InputError(f"list file not found: {self.list_file} (expected '{split}_list.txt' in {self.root})")
+            raise InputError(
+                f"list file not found: {self.list_file} (expected '{split}_list.txt' in {self.root})"
+            )
         self.clips: list[ClipRecord] = [self._record(line_no, line) for line_no, line in self._lines()]
         if not self.clips:
             raise InputError(f"list file {self.list_file} names no clips")
@@ -156,7 +161,9 @@ class HYouTube:
                 )
             extra = sorted(set(files) - set(real), key=_frame_key)
             if extra:
-                raise MissingFrameError(f"real frame {extra[0]} is missing in {real_dir} (present in {folder})")
+                raise MissingFrameError(
+                    f"real frame {extra[0]} is missing in {real_dir} (present in {folder})"
+                )
         # the name is the composite's path below its kind folder, "<clip>/object_k", as prediction folders use it
         comp_rel = Path(parts[2])
         name = Path(*comp_rel.parts[1:]).as_posix() if len(comp_rel.parts) > 1 else comp_rel.as_posix()
@@ -188,10 +195,16 @@ class HYouTube:
         mask_path = clip.mask_dir / clip.mask_files[index]
         real, comp, mask = read_rgb(real_path), read_rgb(comp_path), read_mask(mask_path)
         if comp.shape != real.shape:
-            raise InputError(f"size mismatch: composite {comp_path} is {_wh(comp)}, real {real_path} is {_wh(real)}")
+            raise InputError(
+                f"size mismatch: composite {comp_path} is {_wh(comp)}, real {real_path} is {_wh(real)}"
+            )
         if mask.shape != real.shape[:2]:
-            raise InputError(f"size mismatch: mask {mask_path} is {_wh(mask)}, real {real_path} is {_wh(real)}")
-        return FrameTriplet(index=index, stem=Path(clip.real_files[index]).stem, comp=comp, real=real, mask=mask)
+            raise InputError(
+                f"size mismatch: mask {mask_path} is {_wh(mask)}, real {real_path} is {_wh(real)}"
+            )
+        return FrameTriplet(
+            index=index, stem=Path(clip.real_files[index]).stem, comp=comp, real=real, mask=mask
+        )
 
     def read(self, clip: ClipRecord, start: int = 0, stop: int | None = None) -> Iterator[FrameTriplet]:
         """Stream frames [start, stop) of `clip`, one at a time."""

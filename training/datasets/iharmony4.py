@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from vh.core.errors import InputError
 
 from .imagefiles import check_same_size, list_images, read_image, read_list_file, read_mask
@@ -26,7 +27,11 @@ class Triplet:
 
     def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(composite [H, W, 3], mask [H, W] in {0, 1}, real [H, W, 3]), float32."""
-        comp, mask, real = read_image(self.composite_path), read_mask(self.mask_path), read_image(self.real_path)
+        comp, mask, real = (
+            read_image(self.composite_path),
+            read_mask(self.mask_path),
+            read_image(self.real_path),
+        )
         check_same_size(comp, mask, self.composite_path, self.mask_path)
         check_same_size(real, mask, self.real_path, self.mask_path)
         return comp, mask, real

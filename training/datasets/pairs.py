@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from vh.core.errors import InputError
 
 from .imagefiles import check_same_size, list_images, read_image, read_list_file, read_mask
@@ -56,14 +57,18 @@ class ImageMaskFolder:
         else:
             sources = sorted(d for d in self.root.iterdir() if (d / "images").is_dir())
             if not sources:
-                raise InputError(f"{self.root} has no images/ folder (nor subfolders with images/ and masks/)")
+                raise InputError(
+                    f"{self.root} has no images/ folder (nor subfolders with images/ and masks/)"
+                )
             pairs = [p for d in sources for p in _pairs_in(d, d.name + "/")]
         if list_file is not None:
             wanted = read_list_file(Path(list_file))
             by_name = {p.name: p for p in pairs} | {p.image_path.stem: p for p in pairs}
             unknown = [w for w in wanted if Path(w).stem not in by_name and w not in by_name]
             if unknown:
-                raise InputError(f"list file {list_file} names {len(unknown)} unknown pairs, e.g. {unknown[0]!r}")
+                raise InputError(
+                    f"list file {list_file} names {len(unknown)} unknown pairs, e.g. {unknown[0]!r}"
+                )
             pairs = [by_name.get(w) or by_name[Path(w).stem] for w in wanted]
         if not pairs:
             raise InputError(f"{self.root} holds no image+mask pairs")

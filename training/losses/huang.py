@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
 from vh.training.flow import warp
 
 LAMBDA_TEMPORAL = 2e-2  # lambda1

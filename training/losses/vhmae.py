@@ -25,7 +25,9 @@ def token_pixel_mask(fg: torch.Tensor, shape: torch.Size, tubelet: tuple[int, in
     return pixels.transpose(1, 2)  # [B, T, 1, H, W]
 
 
-def rec_loss(pred: torch.Tensor, real: torch.Tensor, fg: torch.Tensor, tubelet: tuple[int, int]) -> torch.Tensor:
+def rec_loss(
+    pred: torch.Tensor, real: torch.Tensor, fg: torch.Tensor, tubelet: tuple[int, int]
+) -> torch.Tensor:
     """L_rec: mean squared error on raw pixels (no per-patch normalisation: the colour is the answer) over the
     pixels and channels of the foreground tubelets."""
     mask = token_pixel_mask(fg, pred.shape, tubelet)  # [B, T, 1, H, W]
@@ -50,7 +52,9 @@ def align_loss(pam_comp: torch.Tensor, pam_real: torch.Tensor) -> torch.Tensor:
     return ((a - b) ** 2).sum(-1).mean()
 
 
-def balance_loss(pred: torch.Tensor, real: torch.Tensor, fg: torch.Tensor, tubelet: tuple[int, int]) -> torch.Tensor:
+def balance_loss(
+    pred: torch.Tensor, real: torch.Tensor, fg: torch.Tensor, tubelet: tuple[int, int]
+) -> torch.Tensor:
     """L_balance: |(y_a - y_b) - (t_a - t_b)|^2 over neighbouring pixels a, b on either side of a tubelet border.
 
     Pairs straddle the vertical and horizontal patch edges (columns/rows p*k - 1 and p*k) and the temporal

@@ -82,7 +82,9 @@ class TrainTask:
     model_name: str = ""
 
     def __init__(self, config: dict[str, Any], device: torch.device, precision: str = "fp32"):
-        self.config = config  # the whole resolved run config; tasks read their sections ("model", "loss", ...)
+        self.config = (
+            config  # the whole resolved run config; tasks read their sections ("model", "loss", ...)
+        )
         self.device = torch.device(device)
         self.precision = precision  # "bf16" enables autocast on CUDA; "fp32" disables it
         self.nets: dict[str, nn.Module] = {}
@@ -158,7 +160,9 @@ class TrainTask:
         if bad:
             raise NonFiniteLossError(self.step, name, value)
 
-    def optimize(self, optimizer: str, loss: torch.Tensor, name: str = "loss", clip: float | None = None) -> None:
+    def optimize(
+        self, optimizer: str, loss: torch.Tensor, name: str = "loss", clip: float | None = None
+    ) -> None:
         """zero_grad, backward, optional grad-norm clip, step, for the optimizer named `optimizer`.
 
         The finiteness check comes first so a NaN never reaches the weights (or the other DDP ranks' gradients).
@@ -246,9 +250,13 @@ def list_tasks() -> list[str]:
             try:
                 _import_task_module(info.name)
             except Exception as exc:  # noqa: BLE001 - a broken task module must not hide the others
-                logging.getLogger("vh.training").warning("task module %s failed to import: %s", info.name, exc)
+                logging.getLogger("vh.training").warning(
+                    "task module %s failed to import: %s", info.name, exc
+                )
     return sorted(_TASKS)
 
 
-def create_task(name: str, config: dict[str, Any], device: torch.device | str, precision: str = "fp32") -> TrainTask:
+def create_task(
+    name: str, config: dict[str, Any], device: torch.device | str, precision: str = "fp32"
+) -> TrainTask:
     return get_task(name)(config, torch.device(device), precision)

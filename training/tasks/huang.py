@@ -54,7 +54,9 @@ class HuangTask(TrainTask):
     def build_models(self) -> dict[str, nn.Module]:
         model = create_model(self.model_name, **self.model_overrides)
         if not isinstance(model, HuangHarmonizer):
-            raise TypeError(f"task 'huang' trains Huang models, not {type(model).__name__} ({self.model_name!r})")
+            raise TypeError(
+                f"task 'huang' trains Huang models, not {type(model).__name__} ({self.model_name!r})"
+            )
         self.model = model
         # G and D are separate entries so that the framework can wrap each (DDP) and each gets its own optimizer;
         # they stay submodules of `self.model`, the harmonizer whose state dict (G and D) is the checkpoint.
@@ -121,9 +123,14 @@ class HuangTask(TrainTask):
         for i in range(t):
             prev = seq[:, i - 1] if i > 0 and flow is not None else None
             terms = generator_loss(
-                seq[:, i], real_seq[:, i], prev,
-                flow[:, i - 1] if prev is not None else None, matte[:, i], d_seq[:, i],
-                self.lambda_temporal, self.lambda_adversarial,
+                seq[:, i],
+                real_seq[:, i],
+                prev,
+                flow[:, i - 1] if prev is not None else None,
+                matte[:, i],
+                d_seq[:, i],
+                self.lambda_temporal,
+                self.lambda_adversarial,
             )
             totals.append(terms.total)
             recs.append(terms.reconstruction.detach())

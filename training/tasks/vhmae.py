@@ -35,7 +35,10 @@ from .base import TrainTask, register_task, warmup_cosine
 
 
 def rotate_flip(
-    batch: dict[str, torch.Tensor], rotate: bool = True, flip: bool = True, generator: torch.Generator | None = None
+    batch: dict[str, torch.Tensor],
+    rotate: bool = True,
+    flip: bool = True,
+    generator: torch.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
     """Random per-clip rot90 (k in 0..3) and left-right flip of comp/real/matte [B, T, C, H, W] (H == W).
 
@@ -73,14 +76,18 @@ class VHMAETask(TrainTask):
     def __init__(self, config: dict[str, Any], device: torch.device, precision: str = "fp32"):
         super().__init__(config, device, precision)
         loss_cfg = config.get("loss", {})
-        self.weights = VHMAELossWeights(alpha=float(loss_cfg.get("alpha", 1.0)), beta=float(loss_cfg.get("beta", 1.0)))
+        self.weights = VHMAELossWeights(
+            alpha=float(loss_cfg.get("alpha", 1.0)), beta=float(loss_cfg.get("beta", 1.0))
+        )
         aug = config.get("augment", {})
         self.rotate, self.flip = bool(aug.get("rotate", True)), bool(aug.get("flip", True))
 
     def build_models(self) -> dict[str, nn.Module]:
         model = create_model(self.model_name, **self.model_overrides)
         if not isinstance(model, VHMAE):
-            raise TypeError(f"task 'vhmae' trains VHMAE models, not {type(model).__name__} ({self.model_name!r})")
+            raise TypeError(
+                f"task 'vhmae' trains VHMAE models, not {type(model).__name__} ({self.model_name!r})"
+            )
         # The registered network is a view whose forward is `reconstruct`; the harmonizer is its `.model`.
         return {"net": Reconstructor(model)}
 
@@ -89,7 +96,10 @@ class VHMAETask(TrainTask):
         # MAE practice: no weight decay on biases and LayerNorm gains (1-D tensors).
         params = [p for p in self.raw["net"].parameters() if p.requires_grad]
         groups = [
-            {"params": [p for p in params if p.ndim >= 2], "weight_decay": float(o.get("weight_decay", 0.05))},
+            {
+                "params": [p for p in params if p.ndim >= 2],
+                "weight_decay": float(o.get("weight_decay", 0.05)),
+            },
             {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
         ]
         betas = tuple(float(b) for b in o.get("betas", (0.9, 0.95)))
@@ -157,10 +167,15 @@ def sweep_rows(path: str) -> list[tuple[str, list[str]]]:
         rows = [(float(a), float(b)) for a, b in grid]
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         raise InputError(f"sweep file {path} must hold `grid: [[alpha, beta], ...]`: {exc}") from exc
-    return [(f"alpha{a:g}_beta{b:g}", ["--set", f"loss.alpha={a:g}", "--set", f"loss.beta={b:g}"]) for a, b in rows]
+    return [
+        (f"alpha{a:g}_beta{b:g}", ["--set", f"loss.alpha={a:g}", "--set", f"loss.beta={b:g}"])
+        for a, b in rows
+    ]
 
 
-if __name__ == "__main__":  # python -m vh.training.tasks.vhmae SWEEP.yaml -> "name --set ... --set ..." per line
+if (
+    __name__ == "__main__"
+):  # python -m vh.training.tasks.vhmae SWEEP.yaml -> "name --set ... --set ..." per line
     import sys
 
     for name, args in sweep_rows(sys.argv[1]):

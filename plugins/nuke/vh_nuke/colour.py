@@ -37,10 +37,12 @@ def _config_from_knobs(root) -> str:
     if name == "custom":
         path = _value(root, "customOCIOConfigPath")
         if not path:
-            raise ValueError("the script uses a custom OCIO config but its path is empty (Project Settings > Color)")
+            raise ValueError(
+                "the script uses a custom OCIO config but its path is empty (Project Settings > Color)"
+            )
         return path
     if name.startswith("fn-nuke_"):
-        return "ocio://" + name[len("fn-nuke_"):]
+        return "ocio://" + name[len("fn-nuke_") :]
     if name.startswith("ocio://") or os.path.isabs(name):
         return name
     if name == "nuke-default":

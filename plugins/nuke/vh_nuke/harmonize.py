@@ -109,7 +109,9 @@ def start(node) -> Optional[threading.Thread]:
     job = job_for(node, plate, matte)
     cancel = threading.Event()
     _running[node.name()] = cancel
-    worker = threading.Thread(target=_work, args=(node, job, folder, cancel), name=f"vh-{node.name()}", daemon=True)
+    worker = threading.Thread(
+        target=_work, args=(node, job, folder, cancel), name=f"vh-{node.name()}", daemon=True
+    )
     set_status(node, f"sending frames {first}-{last} to {job['server']}...")
     worker.start()
     return worker
@@ -134,17 +136,23 @@ def _work(node, job: Dict, folder: str, cancel_flag: threading.Event) -> None:
 
     outcome: Dict = {}
     try:
-        result = vh_outproc.run_job(job, cache_root(), progress=progress, cancelled=cancelled, outcome=outcome)
+        result = vh_outproc.run_job(
+            job, cache_root(), progress=progress, cancelled=cancelled, outcome=outcome
+        )
     except vh_outproc.JobError as exc:
         stopped = isinstance(exc, vh_outproc.JobCancelled) or cancelled()
         message = "cancelled: no result kept" if stopped else f"error: {exc}"
         nuke.executeInMainThread(_finish, args=(node, None, job, message))
     except Exception as exc:  # never let a worker die silently: the node must say what happened
-        nuke.executeInMainThread(_finish, args=(node, None, job, f"error: unexpected {type(exc).__name__}: {exc}"))
+        nuke.executeInMainThread(
+            _finish, args=(node, None, job, f"error: unexpected {type(exc).__name__}: {exc}")
+        )
     else:
         seconds = time.monotonic() - started
-        message = (f"harmonized frames {job['first']}-{job['last']} with {job['model'] or 'the default model'} "
-                   f"in {seconds:.1f} s")
+        message = (
+            f"harmonized frames {job['first']}-{job['last']} with {job['model'] or 'the default model'} "
+            f"in {seconds:.1f} s"
+        )
         if job.get("export_cube") and outcome.get("cube"):
             nuke.executeInMainThread(_finish_as_ocio, args=(node, outcome["cube"], message))
         else:

@@ -111,4 +111,4 @@ def _make_knob(spec: dict):
 
 def option_values(node) -> Dict[str, object]:
     """The model options the user set, by option name."""
-    return {k[len(OPTION_PREFIX):]: node[k].value() for k in node.knobs() if k.startswith(OPTION_PREFIX)}
+    return {k[len(OPTION_PREFIX) :]: node[k].value() for k in node.knobs() if k.startswith(OPTION_PREFIX)}

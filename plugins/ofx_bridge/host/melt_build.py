@@ -24,10 +24,20 @@ REPO = Path(__file__).resolve().parents[3]
 ARCHIVE = REPO.parent / "shared" / "third_party" / "mlt-src.tar.gz"
 DEFAULT_BUILD = REPO / "build" / "melt"
 # Debian packages the configure step needs (besides cmake, g++ and pkg-config); .ci/run installs them.
-DEBIAN_PACKAGES = ("libglib2.0-dev libxml2-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev "
-                   "libavfilter-dev libavdevice-dev libswresample-dev")
-PKG_CONFIG_MODULES = ("glib-2.0", "libxml-2.0", "libavformat", "libavcodec", "libswscale", "libavutil",
-                      "libavfilter", "libswresample")
+DEBIAN_PACKAGES = (
+    "libglib2.0-dev libxml2-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev "
+    "libavfilter-dev libavdevice-dev libswresample-dev"
+)
+PKG_CONFIG_MODULES = (
+    "glib-2.0",
+    "libxml-2.0",
+    "libavformat",
+    "libavcodec",
+    "libswscale",
+    "libavutil",
+    "libavfilter",
+    "libswresample",
+)
 WANTED_MODULES = {"MOD_OPENFX", "MOD_AVFORMAT", "MOD_XML"}
 
 
@@ -47,7 +57,9 @@ class Melt:
         env = dict(os.environ if base is None else base)
         env["MLT_REPOSITORY"] = str(self.lib / "mlt")
         env["MLT_DATA"] = str(self.source / "src" / "modules")
-        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(self.lib), env.get("LD_LIBRARY_PATH", "")) if p)
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            p for p in (str(self.lib), env.get("LD_LIBRARY_PATH", "")) if p
+        )
         if plugin_path is not None:
             env["OFX_PLUGIN_PATH"] = str(plugin_path)
         return env
@@ -58,21 +70,30 @@ def missing_prerequisites() -> list[str]:
     if shutil.which("c++") is None and shutil.which("g++") is None and shutil.which("clang++") is None:
         missing.append("a C++ compiler")
     if "pkg-config" not in missing:
-        missing += [m for m in PKG_CONFIG_MODULES
-                    if subprocess.run(["pkg-config", "--exists", m], check=False).returncode != 0]
+        missing += [
+            m
+            for m in PKG_CONFIG_MODULES
+            if subprocess.run(["pkg-config", "--exists", m], check=False).returncode != 0
+        ]
     return missing
 
 
 def _module_options(source: Path) -> list[str]:
     """-DMOD_X=OFF for every module option MLT declares, except the three we need (ON)."""
     text = (source / "CMakeLists.txt").read_text()
-    names = sorted({line.split("(", 1)[1].split()[0] for line in text.splitlines()
-                    if line.strip().startswith("option(MOD_")})
+    names = sorted(
+        {
+            line.split("(", 1)[1].split()[0]
+            for line in text.splitlines()
+            if line.strip().startswith("option(MOD_")
+        }
+    )
     return [f"-D{name}={'ON' if name in WANTED_MODULES else 'OFF'}" for name in names]
 
 
-def build_melt(build_dir: str | os.PathLike = DEFAULT_BUILD, *, archive: str | os.PathLike = ARCHIVE,
-               jobs: int = 2) -> Melt:
+def build_melt(
+    build_dir: str | os.PathLike = DEFAULT_BUILD, *, archive: str | os.PathLike = ARCHIVE, jobs: int = 2
+) -> Melt:
     """Unpack, configure and build melt (once); returns where it is."""
     build_root = Path(build_dir)
     source = build_root / "mlt"
@@ -84,16 +105,32 @@ def build_melt(build_dir: str | os.PathLike = DEFAULT_BUILD, *, archive: str | o
         raise MeltUnavailable(f"no MLT source: {archive} is absent (it lives in ../shared/third_party)")
     missing = missing_prerequisites()
     if missing:
-        raise MeltUnavailable(f"cannot build melt: {', '.join(missing)} not found (install cmake g++ pkg-config "
-                              f"{DEBIAN_PACKAGES})")
+        raise MeltUnavailable(
+            f"cannot build melt: {', '.join(missing)} not found (install cmake g++ pkg-config "
+            f"{DEBIAN_PACKAGES})"
+        )
     build_root.mkdir(parents=True, exist_ok=True)
     if not (source / "CMakeLists.txt").is_file():
         with tarfile.open(archive) as tar:
             tar.extractall(build_root, filter="data")
-    configure = ["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", "-DGPL=ON",
-                 "-DGPL3=OFF", "-DBUILD_TESTING=OFF", "-DBUILD_DOCS=OFF", "-DCLANG_FORMAT=OFF",
-                 "-DBUILD_TESTS_WITH_QT6=OFF", "-DUSE_LADSPA=OFF", "-DUSE_LV2=OFF", "-DUSE_VST2=OFF",
-                 *_module_options(source)]
+    configure = [
+        "cmake",
+        "-S",
+        str(source),
+        "-B",
+        str(build),
+        "-DCMAKE_BUILD_TYPE=Release",
+        "-DGPL=ON",
+        "-DGPL3=OFF",
+        "-DBUILD_TESTING=OFF",
+        "-DBUILD_DOCS=OFF",
+        "-DCLANG_FORMAT=OFF",
+        "-DBUILD_TESTS_WITH_QT6=OFF",
+        "-DUSE_LADSPA=OFF",
+        "-DUSE_LV2=OFF",
+        "-DUSE_VST2=OFF",
+        *_module_options(source),
+    ]
     for command in (configure, ["cmake", "--build", str(build), "-j", str(jobs)]):
         result = subprocess.run(command, check=False, capture_output=True, text=True)
         if result.returncode != 0:

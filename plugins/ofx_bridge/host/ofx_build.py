@@ -33,23 +33,35 @@ def missing_tools() -> list[str]:
     return missing
 
 
-def build_bundle(build_dir: str | os.PathLike = DEFAULT_BUILD, *, sanitize: bool = False, jobs: int = 2) -> Path:
+def build_bundle(
+    build_dir: str | os.PathLike = DEFAULT_BUILD, *, sanitize: bool = False, jobs: int = 2
+) -> Path:
     """Build (or bring up to date) the plugin; returns the .ofx.bundle folder."""
     missing = missing_tools()
     if missing:
         raise BuildUnavailable(
             f"cannot build the OFX plugin: {', '.join(missing)} not found (install cmake g++ pkg-config "
-            "libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc)")
+            "libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc)"
+        )
     build = Path(build_dir)
     build.mkdir(parents=True, exist_ok=True)
-    configure = ["cmake", "-S", str(SOURCE), "-B", str(build), "-DCMAKE_BUILD_TYPE=" + ("Debug" if sanitize else "Release"),
-                 f"-DVH_OFX_SANITIZE={'ON' if sanitize else 'OFF'}"]
+    configure = [
+        "cmake",
+        "-S",
+        str(SOURCE),
+        "-B",
+        str(build),
+        "-DCMAKE_BUILD_TYPE=" + ("Debug" if sanitize else "Release"),
+        f"-DVH_OFX_SANITIZE={'ON' if sanitize else 'OFF'}",
+    ]
     for command in (configure, ["cmake", "--build", str(build), "-j", str(jobs)]):
         result = subprocess.run(command, check=False, capture_output=True, text=True)
         if result.returncode != 0:
             log = (result.stdout + result.stderr)[-3000:]
             if command is configure and ("grpc" in log.lower() or "protobuf" in log.lower()):
-                raise BuildUnavailable(f"cannot configure the OFX plugin (gRPC/protobuf C++ packages?):\n{log}")
+                raise BuildUnavailable(
+                    f"cannot configure the OFX plugin (gRPC/protobuf C++ packages?):\n{log}"
+                )
             raise RuntimeError(f"{' '.join(command)} failed:\n{log}")
     bundle = build / BUNDLE
     if not (bundle / "Contents" / "Info.plist").is_file():

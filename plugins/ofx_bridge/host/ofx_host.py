@@ -43,8 +43,12 @@ REPLY_DEFAULT = 14
 
 CONTEXT_GENERAL = "OfxImageEffectContextGeneral"
 CONTEXT_FILTER = "OfxImageEffectContextFilter"
-DEPTHS = {"float": ("OfxBitDepthFloat", np.float32), "half": ("OfxBitDepthHalf", np.float16),
-          "short": ("OfxBitDepthShort", np.uint16), "byte": ("OfxBitDepthByte", np.uint8)}
+DEPTHS = {
+    "float": ("OfxBitDepthFloat", np.float32),
+    "half": ("OfxBitDepthHalf", np.float16),
+    "short": ("OfxBitDepthShort", np.uint16),
+    "byte": ("OfxBitDepthByte", np.uint8),
+}
 SCALE = {"short": 65535.0, "byte": 255.0}  # integer depths hold 0..1 as 0..SCALE
 COMPONENTS = {4: "OfxImageComponentRGBA", 1: "OfxImageComponentAlpha", 3: "OfxImageComponentRGB"}
 
@@ -69,96 +73,123 @@ MainEntry = PROTO(C.c_int, S, H, H, H)
 
 
 class OfxPlugin(C.Structure):
-    _fields_ = [("pluginApi", S), ("apiVersion", C.c_int), ("pluginIdentifier", S),
-                ("pluginVersionMajor", C.c_uint), ("pluginVersionMinor", C.c_uint),
-                ("setHost", SetHost), ("mainEntry", MainEntry)]
+    _fields_ = [
+        ("pluginApi", S),
+        ("apiVersion", C.c_int),
+        ("pluginIdentifier", S),
+        ("pluginVersionMajor", C.c_uint),
+        ("pluginVersionMinor", C.c_uint),
+        ("setHost", SetHost),
+        ("mainEntry", MainEntry),
+    ]
 
 
 def _suite(name: str, fields: list[tuple[str, object]]) -> type[C.Structure]:
     return type(name, (C.Structure,), {"_fields_": fields})
 
 
-PropertySuiteV1 = _suite("PropertySuiteV1", [
-    ("propSetPointer", PROTO(C.c_int, H, S, C.c_int, C.c_void_p)),
-    ("propSetString", PROTO(C.c_int, H, S, C.c_int, S)),
-    ("propSetDouble", PROTO(C.c_int, H, S, C.c_int, C.c_double)),
-    ("propSetInt", PROTO(C.c_int, H, S, C.c_int, C.c_int)),
-    ("propSetPointerN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_void_p))),
-    ("propSetStringN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(S))),
-    ("propSetDoubleN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_double))),
-    ("propSetIntN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_int))),
-    ("propGetPointer", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_void_p))),
-    ("propGetString", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_void_p))),
-    ("propGetDouble", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_double))),
-    ("propGetInt", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_int))),
-    ("propGetPointerN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_void_p))),
-    ("propGetStringN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_void_p))),
-    ("propGetDoubleN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_double))),
-    ("propGetIntN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_int))),
-    ("propReset", PROTO(C.c_int, H, S)),
-    ("propGetDimension", PROTO(C.c_int, H, S, C.POINTER(C.c_int))),
-])
+PropertySuiteV1 = _suite(
+    "PropertySuiteV1",
+    [
+        ("propSetPointer", PROTO(C.c_int, H, S, C.c_int, C.c_void_p)),
+        ("propSetString", PROTO(C.c_int, H, S, C.c_int, S)),
+        ("propSetDouble", PROTO(C.c_int, H, S, C.c_int, C.c_double)),
+        ("propSetInt", PROTO(C.c_int, H, S, C.c_int, C.c_int)),
+        ("propSetPointerN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_void_p))),
+        ("propSetStringN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(S))),
+        ("propSetDoubleN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_double))),
+        ("propSetIntN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_int))),
+        ("propGetPointer", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_void_p))),
+        ("propGetString", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_void_p))),
+        ("propGetDouble", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_double))),
+        ("propGetInt", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_int))),
+        ("propGetPointerN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_void_p))),
+        ("propGetStringN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_void_p))),
+        ("propGetDoubleN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_double))),
+        ("propGetIntN", PROTO(C.c_int, H, S, C.c_int, C.POINTER(C.c_int))),
+        ("propReset", PROTO(C.c_int, H, S)),
+        ("propGetDimension", PROTO(C.c_int, H, S, C.POINTER(C.c_int))),
+    ],
+)
 
 _V = C.c_void_p  # a variadic slot (see the platform note above)
-ParameterSuiteV1 = _suite("ParameterSuiteV1", [
-    ("paramDefine", PROTO(C.c_int, H, S, S, C.POINTER(H))),
-    ("paramGetHandle", PROTO(C.c_int, H, S, C.POINTER(H), C.c_void_p)),
-    ("paramSetGetPropertySet", PROTO(C.c_int, H, C.POINTER(H))),
-    ("paramGetPropertySet", PROTO(C.c_int, H, C.POINTER(H))),
-    ("paramGetValue", PROTO(C.c_int, H, _V, _V, _V, _V)),
-    ("paramGetValueAtTime", PROTO(C.c_int, H, C.c_double, _V, _V, _V, _V)),
-    ("paramGetDerivative", PROTO(C.c_int, H, C.c_double, _V, _V, _V, _V)),
-    ("paramGetIntegral", PROTO(C.c_int, H, C.c_double, C.c_double, _V, _V, _V, _V)),
-    ("paramSetValue", PROTO(C.c_int, H, _V, _V, _V, _V)),
-    ("paramSetValueAtTime", PROTO(C.c_int, H, C.c_double, _V, _V, _V, _V)),
-    ("paramGetNumKeys", PROTO(C.c_int, H, C.POINTER(C.c_uint))),
-    ("paramGetKeyTime", PROTO(C.c_int, H, C.c_uint, C.POINTER(C.c_double))),
-    ("paramGetKeyIndex", PROTO(C.c_int, H, C.c_double, C.c_int, C.POINTER(C.c_int))),
-    ("paramDeleteKey", PROTO(C.c_int, H, C.c_double)),
-    ("paramDeleteAllKeys", PROTO(C.c_int, H)),
-    ("paramCopy", PROTO(C.c_int, H, H, C.c_double, C.c_void_p)),
-    ("paramEditBegin", PROTO(C.c_int, H, S)),
-    ("paramEditEnd", PROTO(C.c_int, H)),
-])
+ParameterSuiteV1 = _suite(
+    "ParameterSuiteV1",
+    [
+        ("paramDefine", PROTO(C.c_int, H, S, S, C.POINTER(H))),
+        ("paramGetHandle", PROTO(C.c_int, H, S, C.POINTER(H), C.c_void_p)),
+        ("paramSetGetPropertySet", PROTO(C.c_int, H, C.POINTER(H))),
+        ("paramGetPropertySet", PROTO(C.c_int, H, C.POINTER(H))),
+        ("paramGetValue", PROTO(C.c_int, H, _V, _V, _V, _V)),
+        ("paramGetValueAtTime", PROTO(C.c_int, H, C.c_double, _V, _V, _V, _V)),
+        ("paramGetDerivative", PROTO(C.c_int, H, C.c_double, _V, _V, _V, _V)),
+        ("paramGetIntegral", PROTO(C.c_int, H, C.c_double, C.c_double, _V, _V, _V, _V)),
+        ("paramSetValue", PROTO(C.c_int, H, _V, _V, _V, _V)),
+        ("paramSetValueAtTime", PROTO(C.c_int, H, C.c_double, _V, _V, _V, _V)),
+        ("paramGetNumKeys", PROTO(C.c_int, H, C.POINTER(C.c_uint))),
+        ("paramGetKeyTime", PROTO(C.c_int, H, C.c_uint, C.POINTER(C.c_double))),
+        ("paramGetKeyIndex", PROTO(C.c_int, H, C.c_double, C.c_int, C.POINTER(C.c_int))),
+        ("paramDeleteKey", PROTO(C.c_int, H, C.c_double)),
+        ("paramDeleteAllKeys", PROTO(C.c_int, H)),
+        ("paramCopy", PROTO(C.c_int, H, H, C.c_double, C.c_void_p)),
+        ("paramEditBegin", PROTO(C.c_int, H, S)),
+        ("paramEditEnd", PROTO(C.c_int, H)),
+    ],
+)
 
-ImageEffectSuiteV1 = _suite("ImageEffectSuiteV1", [
-    ("getPropertySet", PROTO(C.c_int, H, C.POINTER(H))),
-    ("getParamSet", PROTO(C.c_int, H, C.POINTER(H))),
-    ("clipDefine", PROTO(C.c_int, H, S, C.POINTER(H))),
-    ("clipGetHandle", PROTO(C.c_int, H, S, C.POINTER(H), C.c_void_p)),
-    ("clipGetPropertySet", PROTO(C.c_int, H, C.POINTER(H))),
-    ("clipGetImage", PROTO(C.c_int, H, C.c_double, C.POINTER(OfxRectD), C.POINTER(H))),
-    ("clipReleaseImage", PROTO(C.c_int, H)),
-    ("clipGetRegionOfDefinition", PROTO(C.c_int, H, C.c_double, C.POINTER(OfxRectD))),
-    ("abort", PROTO(C.c_int, H)),
-    ("imageMemoryAlloc", PROTO(C.c_int, H, C.c_size_t, C.POINTER(H))),
-    ("imageMemoryFree", PROTO(C.c_int, H)),
-    ("imageMemoryLock", PROTO(C.c_int, H, C.POINTER(C.c_void_p))),
-    ("imageMemoryUnlock", PROTO(C.c_int, H)),
-])
+ImageEffectSuiteV1 = _suite(
+    "ImageEffectSuiteV1",
+    [
+        ("getPropertySet", PROTO(C.c_int, H, C.POINTER(H))),
+        ("getParamSet", PROTO(C.c_int, H, C.POINTER(H))),
+        ("clipDefine", PROTO(C.c_int, H, S, C.POINTER(H))),
+        ("clipGetHandle", PROTO(C.c_int, H, S, C.POINTER(H), C.c_void_p)),
+        ("clipGetPropertySet", PROTO(C.c_int, H, C.POINTER(H))),
+        ("clipGetImage", PROTO(C.c_int, H, C.c_double, C.POINTER(OfxRectD), C.POINTER(H))),
+        ("clipReleaseImage", PROTO(C.c_int, H)),
+        ("clipGetRegionOfDefinition", PROTO(C.c_int, H, C.c_double, C.POINTER(OfxRectD))),
+        ("abort", PROTO(C.c_int, H)),
+        ("imageMemoryAlloc", PROTO(C.c_int, H, C.c_size_t, C.POINTER(H))),
+        ("imageMemoryFree", PROTO(C.c_int, H)),
+        ("imageMemoryLock", PROTO(C.c_int, H, C.POINTER(C.c_void_p))),
+        ("imageMemoryUnlock", PROTO(C.c_int, H)),
+    ],
+)
 
-MemorySuiteV1 = _suite("MemorySuiteV1", [
-    ("memoryAlloc", PROTO(C.c_int, H, C.c_size_t, C.POINTER(C.c_void_p))),
-    ("memoryFree", PROTO(C.c_int, C.c_void_p)),
-])
+MemorySuiteV1 = _suite(
+    "MemorySuiteV1",
+    [
+        ("memoryAlloc", PROTO(C.c_int, H, C.c_size_t, C.POINTER(C.c_void_p))),
+        ("memoryFree", PROTO(C.c_int, C.c_void_p)),
+    ],
+)
 
 _Message = PROTO(C.c_int, H, S, S, S, _V)
 MessageSuiteV1 = _suite("MessageSuiteV1", [("message", _Message)])
-MessageSuiteV2 = _suite("MessageSuiteV2", [("message", _Message), ("setPersistentMessage", _Message),
-                                           ("clearPersistentMessage", PROTO(C.c_int, H))])
+MessageSuiteV2 = _suite(
+    "MessageSuiteV2",
+    [
+        ("message", _Message),
+        ("setPersistentMessage", _Message),
+        ("clearPersistentMessage", PROTO(C.c_int, H)),
+    ],
+)
 
 ThreadFunction = PROTO(None, C.c_uint, C.c_uint, C.c_void_p)
-MultiThreadSuiteV1 = _suite("MultiThreadSuiteV1", [
-    ("multiThread", PROTO(C.c_int, C.c_void_p, C.c_uint, C.c_void_p)),
-    ("multiThreadNumCPUs", PROTO(C.c_int, C.POINTER(C.c_uint))),
-    ("multiThreadIndex", PROTO(C.c_int, C.POINTER(C.c_uint))),
-    ("multiThreadIsSpawnedThread", PROTO(C.c_int)),
-    ("mutexCreate", PROTO(C.c_int, C.POINTER(H), C.c_int)),
-    ("mutexDestroy", PROTO(C.c_int, H)),
-    ("mutexLock", PROTO(C.c_int, H)),
-    ("mutexUnLock", PROTO(C.c_int, H)),
-    ("mutexTryLock", PROTO(C.c_int, H)),
-])
+MultiThreadSuiteV1 = _suite(
+    "MultiThreadSuiteV1",
+    [
+        ("multiThread", PROTO(C.c_int, C.c_void_p, C.c_uint, C.c_void_p)),
+        ("multiThreadNumCPUs", PROTO(C.c_int, C.POINTER(C.c_uint))),
+        ("multiThreadIndex", PROTO(C.c_int, C.POINTER(C.c_uint))),
+        ("multiThreadIsSpawnedThread", PROTO(C.c_int)),
+        ("mutexCreate", PROTO(C.c_int, C.POINTER(H), C.c_int)),
+        ("mutexDestroy", PROTO(C.c_int, H)),
+        ("mutexLock", PROTO(C.c_int, H)),
+        ("mutexUnLock", PROTO(C.c_int, H)),
+        ("mutexTryLock", PROTO(C.c_int, H)),
+    ],
+)
 
 _libc = C.CDLL(None)
 _libc.malloc.restype = C.c_void_p
@@ -284,7 +315,9 @@ class OfxHost:
         self.bundle = Path(bundle)
         self.temporal = temporal
         self.render_time: float | None = None
-        binary = self.bundle / "Contents" / "Linux-x86-64" / f"{self.bundle.name.removesuffix('.ofx.bundle')}.ofx"
+        binary = (
+            self.bundle / "Contents" / "Linux-x86-64" / f"{self.bundle.name.removesuffix('.ofx.bundle')}.ofx"
+        )
         if not binary.is_file():
             raise FileNotFoundError(f"no plugin binary at {binary}")
         self.errors: list[str] = []  # protocol violations and exceptions inside suite calls
@@ -310,15 +343,26 @@ class OfxHost:
         if self.plugin.pluginApi != b"OfxImageEffectPluginAPI":
             raise OfxError(f"not an image effect: {self.plugin.pluginApi!r}")
         self.identifier = self.plugin.pluginIdentifier.decode()
-        self.host_props = PropertySet("host", {
-            "OfxPropName": "org.vh.headless-test-host", "OfxPropLabel": "vh headless test host",
-            "OfxImageEffectHostPropIsBackground": 1, "OfxImageEffectPropSupportsOverlays": 0,
-            "OfxImageEffectPropSupportsMultiResolution": 1, "OfxImageEffectPropSupportsTiles": 1,
-            "OfxImageEffectPropTemporalClipAccess": int(temporal), "OfxImageEffectPropSupportsMultipleClipDepths": 0,
-            "OfxImageEffectPropSupportedContexts": [CONTEXT_GENERAL, CONTEXT_FILTER],
-            "OfxImageEffectPropSupportedPixelDepths": ["OfxBitDepthFloat", "OfxBitDepthHalf", "OfxBitDepthShort",
-                                                       "OfxBitDepthByte"],
-        })
+        self.host_props = PropertySet(
+            "host",
+            {
+                "OfxPropName": "org.vh.headless-test-host",
+                "OfxPropLabel": "vh headless test host",
+                "OfxImageEffectHostPropIsBackground": 1,
+                "OfxImageEffectPropSupportsOverlays": 0,
+                "OfxImageEffectPropSupportsMultiResolution": 1,
+                "OfxImageEffectPropSupportsTiles": 1,
+                "OfxImageEffectPropTemporalClipAccess": int(temporal),
+                "OfxImageEffectPropSupportsMultipleClipDepths": 0,
+                "OfxImageEffectPropSupportedContexts": [CONTEXT_GENERAL, CONTEXT_FILTER],
+                "OfxImageEffectPropSupportedPixelDepths": [
+                    "OfxBitDepthFloat",
+                    "OfxBitDepthHalf",
+                    "OfxBitDepthShort",
+                    "OfxBitDepthByte",
+                ],
+            },
+        )
         self._build_suites()
         self._host_struct = OfxHostStruct(self._handle(self.host_props), self._fetch_suite)
         self.plugin.setHost(C.byref(self._host_struct))
@@ -351,13 +395,17 @@ class OfxHost:
         return obj
 
     # -- actions ---------------------------------------------------------------------------------------------- #
-    def _call(self, action: str, handle_obj, in_args: PropertySet | None = None,
-              out_args: PropertySet | None = None) -> int:
+    def _call(
+        self, action: str, handle_obj, in_args: PropertySet | None = None, out_args: PropertySet | None = None
+    ) -> int:
         handle = self._handle(handle_obj) if handle_obj is not None else None
         try:
-            return self.plugin.mainEntry(action.encode(), handle,
-                                         self._handle(in_args) if in_args else None,
-                                         self._handle(out_args) if out_args else None)
+            return self.plugin.mainEntry(
+                action.encode(),
+                handle,
+                self._handle(in_args) if in_args else None,
+                self._handle(out_args) if out_args else None,
+            )
         finally:  # argument sets live for one action only
             for args in (in_args, out_args):
                 if args is not None:
@@ -375,23 +423,40 @@ class OfxHost:
             if context not in supported:
                 raise OfxError(f"plugin does not support {context} (only {supported})")
             effect = _Effect(PropertySet("descriptor", {"OfxImageEffectPropContext": context}))
-            self._check("OfxImageEffectActionDescribeInContext", effect,
-                        PropertySet("args", {"OfxImageEffectPropContext": context}))
+            self._check(
+                "OfxImageEffectActionDescribeInContext",
+                effect,
+                PropertySet("args", {"OfxImageEffectPropContext": context}),
+            )
             self.contexts[context] = effect
         return self.contexts[context]
 
-    def create_instance(self, source: Clip, matte: Clip | None = None, *, context: str = CONTEXT_GENERAL,
-                        params: dict | None = None) -> OfxInstance:
+    def create_instance(
+        self,
+        source: Clip,
+        matte: Clip | None = None,
+        *,
+        context: str = CONTEXT_GENERAL,
+        params: dict | None = None,
+    ) -> OfxInstance:
         desc = self.describe_in_context(context)
         first = source.frames(source.frame_range[0]) if source.frames else None
         if first is None:
             raise ValueError("the source clip has no first frame")
         height, width = first.shape[:2]
-        effect = _Effect(PropertySet("instance", {
-            "OfxPropType": "OfxTypeImageEffectInstance", "OfxImageEffectPropContext": context,
-            "OfxPropInstanceData": 0, "OfxImageEffectPropProjectSize": [float(width), float(height)],
-            "OfxImageEffectPropFrameRate": 25.0, "OfxImageEffectInstancePropSequentialRender": 0,
-        }))
+        effect = _Effect(
+            PropertySet(
+                "instance",
+                {
+                    "OfxPropType": "OfxTypeImageEffectInstance",
+                    "OfxImageEffectPropContext": context,
+                    "OfxPropInstanceData": 0,
+                    "OfxImageEffectPropProjectSize": [float(width), float(height)],
+                    "OfxImageEffectPropFrameRate": 25.0,
+                    "OfxImageEffectInstancePropSequentialRender": 0,
+                },
+            )
+        )
         effect.props.values["OfxPropInstanceData"] = ("ptr", [None])
         for name in desc.clips:
             clip = {"Source": source, "Matte": matte}.get(name)
@@ -400,17 +465,30 @@ class OfxHost:
             if clip is not None or name == "Output":  # Output: the Source's components, as Filter hosts do
                 sample = np.asarray((clip or source).frames((clip or source).frame_range[0]))
                 comps = COMPONENTS[1 if sample.ndim == 2 else sample.shape[2]]
-            props = PropertySet("clip", {
-                "OfxPropName": name, "OfxImageClipPropConnected": int(name == "Output" or clip is not None),
-                "OfxImageEffectPropPixelDepth": depth, "OfxImageEffectPropComponents": comps,
-                "OfxImageEffectPropFrameRange": [float(source.frame_range[0]), float(source.frame_range[1])],
-                "OfxImageEffectPropFrameRate": 25.0, "OfxImagePropPixelAspectRatio": 1.0,
-                "OfxImageClipPropContinuousSamples": 0,
-            })
+            props = PropertySet(
+                "clip",
+                {
+                    "OfxPropName": name,
+                    "OfxImageClipPropConnected": int(name == "Output" or clip is not None),
+                    "OfxImageEffectPropPixelDepth": depth,
+                    "OfxImageEffectPropComponents": comps,
+                    "OfxImageEffectPropFrameRange": [
+                        float(source.frame_range[0]),
+                        float(source.frame_range[1]),
+                    ],
+                    "OfxImageEffectPropFrameRate": 25.0,
+                    "OfxImagePropPixelAspectRatio": 1.0,
+                    "OfxImageClipPropContinuousSamples": 0,
+                },
+            )
             if clip is not None:
-                props.set_all("OfxImageEffectPropFrameRange", [float(clip.frame_range[0]), float(clip.frame_range[1])])
+                props.set_all(
+                    "OfxImageEffectPropFrameRange", [float(clip.frame_range[0]), float(clip.frame_range[1])]
+                )
             out_source = Clip(None, source.frame_range, source.depth, source.origin, source.row_padding)
-            effect.clips[name] = _ClipInstance(name, props, clip if name != "Output" else out_source, (width, height))
+            effect.clips[name] = _ClipInstance(
+                name, props, clip if name != "Output" else out_source, (width, height)
+            )
         for name, param in desc.params.items():
             props = PropertySet("param")
             props.values = dict(param.props.values)
@@ -485,6 +563,7 @@ class OfxHost:
                 items = list(items) + [None] * max(0, index + 1 - len(items))
                 items[index] = value
                 props.values[key] = (kind, items)
+
             set_one.__name__ = f"propSet[{kind}]"
             return set_one
 
@@ -494,6 +573,7 @@ class OfxHost:
             def set_n(handle, name, count, values):
                 for i in range(count):
                     one(handle, name, i, values[i])
+
             set_n.__name__ = f"propSetN[{kind}]"
             return set_n
 
@@ -512,6 +592,7 @@ class OfxHost:
         def getter(kind):
             def get_one(handle, name, index, out):
                 out[0] = read(handle, name, index, kind)
+
             get_one.__name__ = f"propGet[{kind}]"
             return get_one
 
@@ -519,6 +600,7 @@ class OfxHost:
             def get_n(handle, name, count, out):
                 for i in range(count):
                     out[i] = read(handle, name, i, kind)
+
             get_n.__name__ = f"propGetN[{kind}]"
             return get_n
 
@@ -532,13 +614,24 @@ class OfxHost:
             raise _Status(ERR_UNSUPPORTED)
 
         return {
-            "propSetPointer": setter("ptr"), "propSetString": setter("str"), "propSetDouble": setter("double"),
-            "propSetInt": setter("int"), "propSetPointerN": setter_n("ptr"), "propSetStringN": setter_n("str"),
-            "propSetDoubleN": setter_n("double"), "propSetIntN": setter_n("int"),
-            "propGetPointer": getter("ptr"), "propGetString": getter("str"), "propGetDouble": getter("double"),
-            "propGetInt": getter("int"), "propGetPointerN": getter_n("ptr"), "propGetStringN": getter_n("str"),
-            "propGetDoubleN": getter_n("double"), "propGetIntN": getter_n("int"),
-            "propReset": prop_reset, "propGetDimension": prop_get_dimension,
+            "propSetPointer": setter("ptr"),
+            "propSetString": setter("str"),
+            "propSetDouble": setter("double"),
+            "propSetInt": setter("int"),
+            "propSetPointerN": setter_n("ptr"),
+            "propSetStringN": setter_n("str"),
+            "propSetDoubleN": setter_n("double"),
+            "propSetIntN": setter_n("int"),
+            "propGetPointer": getter("ptr"),
+            "propGetString": getter("str"),
+            "propGetDouble": getter("double"),
+            "propGetInt": getter("int"),
+            "propGetPointerN": getter_n("ptr"),
+            "propGetStringN": getter_n("str"),
+            "propGetDoubleN": getter_n("double"),
+            "propGetIntN": getter_n("int"),
+            "propReset": prop_reset,
+            "propGetDimension": prop_get_dimension,
         }
 
     # parameter suite
@@ -596,11 +689,17 @@ class OfxHost:
             else:
                 raise TypeError(f"this host cannot receive a variadic double (paramSetValue on {param.type})")
 
-        return {"paramDefine": param_define, "paramGetHandle": param_get_handle,
-                "paramSetGetPropertySet": param_set_get_property_set,
-                "paramGetPropertySet": param_get_property_set, "paramGetValue": param_get_value,
-                "paramGetValueAtTime": param_get_value_at_time, "paramSetValue": param_set_value,
-                "paramEditBegin": lambda h, n: None, "paramEditEnd": lambda h: None}
+        return {
+            "paramDefine": param_define,
+            "paramGetHandle": param_get_handle,
+            "paramSetGetPropertySet": param_set_get_property_set,
+            "paramGetPropertySet": param_get_property_set,
+            "paramGetValue": param_get_value,
+            "paramGetValueAtTime": param_get_value_at_time,
+            "paramSetValue": param_set_value,
+            "paramEditBegin": lambda h, n: None,
+            "paramEditEnd": lambda h: None,
+        }
 
     # image effect suite
     def _effect_impl(self) -> dict:
@@ -667,12 +766,21 @@ class OfxHost:
         def image_memory_lock(ptr, out):
             out[0] = ptr
 
-        return {"getPropertySet": get_property_set, "getParamSet": get_param_set, "clipDefine": clip_define,
-                "clipGetHandle": clip_get_handle, "clipGetPropertySet": clip_get_property_set,
-                "clipGetImage": clip_get_image, "clipReleaseImage": clip_release_image,
-                "clipGetRegionOfDefinition": clip_get_rod, "abort": lambda h: int(self.aborted),
-                "imageMemoryAlloc": image_memory_alloc, "imageMemoryFree": image_memory_free,
-                "imageMemoryLock": image_memory_lock, "imageMemoryUnlock": lambda h: None}
+        return {
+            "getPropertySet": get_property_set,
+            "getParamSet": get_param_set,
+            "clipDefine": clip_define,
+            "clipGetHandle": clip_get_handle,
+            "clipGetPropertySet": clip_get_property_set,
+            "clipGetImage": clip_get_image,
+            "clipReleaseImage": clip_release_image,
+            "clipGetRegionOfDefinition": clip_get_rod,
+            "abort": lambda h: int(self.aborted),
+            "imageMemoryAlloc": image_memory_alloc,
+            "imageMemoryFree": image_memory_free,
+            "imageMemoryLock": image_memory_lock,
+            "imageMemoryUnlock": lambda h: None,
+        }
 
     def _image(self, clip: _ClipInstance, time: float) -> _Image | None:
         inst = self._current
@@ -706,22 +814,30 @@ class OfxHost:
         raw = (np.zeros if clip.name == "Output" else np.empty)(height * row_bytes, np.uint8)
         # Bottom-up rows: memory row 0 is the image's bottom row (OFX's y axis points up).
         view_bottom_up = np.lib.stride_tricks.as_strided(
-            raw.view(dtype), shape=(height, width, comps), strides=(row_bytes, comps * item, item))
+            raw.view(dtype), shape=(height, width, comps), strides=(row_bytes, comps * item, item)
+        )
         if clip.name != "Output":
             if depth in SCALE:
                 view_bottom_up[:] = np.rint(np.clip(pixels[::-1], 0.0, 1.0) * SCALE[depth])
             else:
                 view_bottom_up[:] = pixels[::-1]  # one copy, converting to the clip's depth on the way
         x1, y1 = clip.source.origin
-        props = PropertySet("image", {
-            "OfxImageEffectPropPixelDepth": DEPTHS[depth][0], "OfxImageEffectPropComponents": COMPONENTS[comps],
-            "OfxImagePropBounds": [x1, y1, x1 + width, y1 + height],
-            "OfxImagePropRegionOfDefinition": [x1, y1, x1 + width, y1 + height],
-            "OfxImagePropRowBytes": row_bytes, "OfxImagePropPixelAspectRatio": 1.0,
-            "OfxImageEffectPropPreMultiplication": "OfxImageUnPreMultiplied", "OfxImagePropField": "OfxImageFieldNone",
-            "OfxImagePropUniqueIdentifier": f"{clip.name}:{t}", "OfxImageEffectPropRenderScale": [1.0, 1.0],
-            "OfxPropTime": float(time),
-        })
+        props = PropertySet(
+            "image",
+            {
+                "OfxImageEffectPropPixelDepth": DEPTHS[depth][0],
+                "OfxImageEffectPropComponents": COMPONENTS[comps],
+                "OfxImagePropBounds": [x1, y1, x1 + width, y1 + height],
+                "OfxImagePropRegionOfDefinition": [x1, y1, x1 + width, y1 + height],
+                "OfxImagePropRowBytes": row_bytes,
+                "OfxImagePropPixelAspectRatio": 1.0,
+                "OfxImageEffectPropPreMultiplication": "OfxImageUnPreMultiplied",
+                "OfxImagePropField": "OfxImageFieldNone",
+                "OfxImagePropUniqueIdentifier": f"{clip.name}:{t}",
+                "OfxImageEffectPropRenderScale": [1.0, 1.0],
+                "OfxPropTime": float(time),
+            },
+        )
         props.values["OfxImagePropData"] = ("ptr", [raw.ctypes.data])
         image = _Image(raw, props, clip, time, view_bottom_up[::-1])
         self.live_images[self._handle(props)] = image
@@ -770,8 +886,11 @@ class OfxHost:
         def clear_persistent(handle):
             self.persistent.pop(handle or 0, None)
 
-        return {"message": message, "setPersistentMessage": set_persistent,
-                "clearPersistentMessage": clear_persistent}
+        return {
+            "message": message,
+            "setPersistentMessage": set_persistent,
+            "clearPersistentMessage": clear_persistent,
+        }
 
     # multithread suite: real threads (ctypes releases the GIL while the plugin's function runs)
     def _thread_impl(self) -> dict:
@@ -820,10 +939,17 @@ class OfxHost:
             if not self._mutexes[handle].acquire(blocking=False):
                 raise _Status(FAILED)
 
-        return {"multiThread": multi_thread, "multiThreadNumCPUs": num_cpus, "multiThreadIndex": thread_index,
-                "multiThreadIsSpawnedThread": is_spawned, "mutexCreate": mutex_create,
-                "mutexDestroy": mutex_destroy, "mutexLock": mutex_lock, "mutexUnLock": mutex_unlock,
-                "mutexTryLock": mutex_try_lock}
+        return {
+            "multiThread": multi_thread,
+            "multiThreadNumCPUs": num_cpus,
+            "multiThreadIndex": thread_index,
+            "multiThreadIsSpawnedThread": is_spawned,
+            "mutexCreate": mutex_create,
+            "mutexDestroy": mutex_destroy,
+            "mutexLock": mutex_lock,
+            "mutexUnLock": mutex_unlock,
+            "mutexTryLock": mutex_try_lock,
+        }
 
 
 class _Status(Exception):
@@ -865,16 +991,25 @@ class OfxInstance:
         """Change a parameter as a user would: set it, then send InstanceChanged."""
         self.host._current = self
         self.effect.params[name].value = value
-        args = PropertySet("args", {"OfxPropType": "OfxTypeParameter", "OfxPropName": name,
-                                    "OfxPropChangeReason": "OfxChangeUserEdited", "OfxPropTime": float(time),
-                                    "OfxImageEffectPropRenderScale": [1.0, 1.0]})
+        args = PropertySet(
+            "args",
+            {
+                "OfxPropType": "OfxTypeParameter",
+                "OfxPropName": name,
+                "OfxPropChangeReason": "OfxChangeUserEdited",
+                "OfxPropTime": float(time),
+                "OfxImageEffectPropRenderScale": [1.0, 1.0],
+            },
+        )
         self.host._check("OfxActionInstanceChanged", self.effect, args)
 
     def frames_needed(self, time: float) -> dict[str, list[tuple[int, int]]]:
         """GetFramesNeeded: clip name -> list of inclusive (first, last) ranges."""
         self.host._current = self
         inputs = [n for n, c in self.effect.clips.items() if n != "Output"]
-        out = PropertySet("out", {f"OfxImageClipPropFrameRange_{n}": [float(time), float(time)] for n in inputs})
+        out = PropertySet(
+            "out", {f"OfxImageClipPropFrameRange_{n}": [float(time), float(time)] for n in inputs}
+        )
         args = PropertySet("args", {"OfxPropTime": float(time), "OfxImageEffectPropRenderScale": [1.0, 1.0]})
         self.host._check("OfxImageEffectActionGetFramesNeeded", self.effect, args, out)
         result = {}
@@ -883,13 +1018,21 @@ class OfxInstance:
             result[n] = [(round(values[i]), round(values[i + 1])) for i in range(0, len(values), 2)]
         return result
 
-    def regions_of_interest(self, time: float, region: tuple[float, float, float, float]) -> dict[str, list[float]]:
+    def regions_of_interest(
+        self, time: float, region: tuple[float, float, float, float]
+    ) -> dict[str, list[float]]:
         """GetRegionsOfInterest for an output `region` (x1, y1, x2, y2): clip name -> the input region it needs."""
         self.host._current = self
         inputs = [n for n in self.effect.clips if n != "Output"]
         out = PropertySet("out", {f"OfxImageClipPropRoI_{n}": [float(v) for v in region] for n in inputs})
-        args = PropertySet("args", {"OfxPropTime": float(time), "OfxImageEffectPropRenderScale": [1.0, 1.0],
-                                    "OfxImageEffectPropRegionOfInterest": [float(v) for v in region]})
+        args = PropertySet(
+            "args",
+            {
+                "OfxPropTime": float(time),
+                "OfxImageEffectPropRenderScale": [1.0, 1.0],
+                "OfxImageEffectPropRegionOfInterest": [float(v) for v in region],
+            },
+        )
         self.host._check("OfxImageEffectActionGetRegionsOfInterest", self.effect, args, out)
         return {n: out.get_all(f"OfxImageClipPropRoI_{n}") for n in inputs}
 
@@ -901,11 +1044,17 @@ class OfxInstance:
         width, height = self.size
         x1, y1 = self.source.origin
         window = window or (x1, y1, x1 + width, y1 + height)
-        args = PropertySet("args", {
-            "OfxPropTime": float(time), "OfxImageEffectPropFieldToRender": "OfxImageFieldNone",
-            "OfxImageEffectPropRenderWindow": list(window), "OfxImageEffectPropRenderScale": [1.0, 1.0],
-            "OfxImageEffectPropSequentialRenderStatus": 0, "OfxImageEffectPropInteractiveRenderStatus": 0,
-        })
+        args = PropertySet(
+            "args",
+            {
+                "OfxPropTime": float(time),
+                "OfxImageEffectPropFieldToRender": "OfxImageFieldNone",
+                "OfxImageEffectPropRenderWindow": list(window),
+                "OfxImageEffectPropRenderScale": [1.0, 1.0],
+                "OfxImageEffectPropSequentialRenderStatus": 0,
+                "OfxImageEffectPropInteractiveRenderStatus": 0,
+            },
+        )
         self.outputs.pop(time, None)
         self.host.render_time = time
         try:
@@ -943,7 +1092,9 @@ class OfxInstance:
         if self.host.live_images:
             leaks.append(f"{len(self.host.live_images)} images not released")
         if self.host.live_memory:
-            leaks.append(f"{len(self.host.live_memory)} memory blocks ({sum(self.host.live_memory.values())} bytes) "
-                         "not freed")
+            leaks.append(
+                f"{len(self.host.live_memory)} memory blocks ({sum(self.host.live_memory.values())} bytes) "
+                "not freed"
+            )
         if leaks:
             raise OfxError("after DestroyInstance: " + "; ".join(leaks))

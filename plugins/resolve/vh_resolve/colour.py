@@ -34,5 +34,6 @@ def ocio_settings(project):
     if timeline in _TIMELINE_SPACES:
         return config, _TIMELINE_SPACES[timeline]
     raise ValueError(
-        "timeline colour space %r has no OCIO equivalent here; set VH_COLORSPACE (and VH_OCIO) to name it" % timeline
+        "timeline colour space %r has no OCIO equivalent here; set VH_COLORSPACE (and VH_OCIO) to name it"
+        % timeline
     )

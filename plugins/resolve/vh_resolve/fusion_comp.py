@@ -19,7 +19,9 @@ import vh_outproc
 from . import colour, settings
 
 PLATE_TOOLS = ("MediaIn", "Loader")
-DEFAULT_COLORSPACE = "Linear Rec.709 (sRGB)"  # Fusion Studio's linear working space when no project says otherwise
+DEFAULT_COLORSPACE = (
+    "Linear Rec.709 (sRGB)"  # Fusion Studio's linear working space when no project says otherwise
+)
 SAVER_EXR_FLOAT = 2  # OpenEXRFormat.Depth: 1 = half, 2 = float
 
 
@@ -35,7 +37,9 @@ def selected_plate_and_matte(comp):
     tools = list((comp.GetToolList(True) or {}).values())
     plates = [t for t in tools if _reg_id(t) in PLATE_TOOLS]
     if not plates:
-        raise FusionScriptError("select the plate (a MediaIn or Loader) and, optionally, a matte tool, then run again")
+        raise FusionScriptError(
+            "select the plate (a MediaIn or Loader) and, optionally, a matte tool, then run again"
+        )
     plate = plates[0]
     others = [t for t in tools if t is not plate]
     return plate, (others[0] if others else None)
@@ -55,7 +59,9 @@ def render_to_exr(comp, tool, folder, name, first, last):
                 other.SetAttrs({"TOOLB_PassThrough": True})  # render only our Saver
                 muted.append(other)
         if not comp.Render({"Start": first, "End": last, "Wait": True}):
-            raise FusionScriptError("the Fusion render of %s failed; see the console" % tool.GetAttrs()["TOOLS_Name"])
+            raise FusionScriptError(
+                "the Fusion render of %s failed; see the console" % tool.GetAttrs()["TOOLS_Name"]
+            )
     finally:
         for other in muted:
             other.SetAttrs({"TOOLB_PassThrough": False})
@@ -65,11 +71,20 @@ def render_to_exr(comp, tool, folder, name, first, last):
 
 def ask_settings(comp, server, model):
     """Fusion's AskUser dialog for server, model and strength; None when the user cancels."""
-    answer = comp.AskUser("VHMAE Harmonize", {
-        1: {1: "server", 2: "Text", "Name": "vh-server address", "Default": server, "Lines": 1},
-        2: {1: "model", 2: "Text", "Name": "model (empty = server default)", "Default": model, "Lines": 1},
-        3: {1: "strength", 2: "Slider", "Name": "strength", "Default": 1.0, "Min": 0.0, "Max": 1.0},
-    })
+    answer = comp.AskUser(
+        "VHMAE Harmonize",
+        {
+            1: {1: "server", 2: "Text", "Name": "vh-server address", "Default": server, "Lines": 1},
+            2: {
+                1: "model",
+                2: "Text",
+                "Name": "model (empty = server default)",
+                "Default": model,
+                "Lines": 1,
+            },
+            3: {1: "strength", 2: "Slider", "Name": "strength", "Default": 1.0, "Min": 0.0, "Max": 1.0},
+        },
+    )
     if answer is None:
         return None
     return answer["server"], answer["model"], float(answer["strength"])
@@ -85,8 +100,14 @@ def main(comp, project=None, ask=True, server=None, model=None, strength=1.0, lo
             if chosen is None:
                 return None
             server, model, strength = chosen
-        config, space = colour.ocio_settings(project) if project is not None else (
-            os.environ.get("VH_OCIO", colour.STUDIO_CONFIG), os.environ.get("VH_COLORSPACE", DEFAULT_COLORSPACE))
+        config, space = (
+            colour.ocio_settings(project)
+            if project is not None
+            else (
+                os.environ.get("VH_OCIO", colour.STUDIO_CONFIG),
+                os.environ.get("VH_COLORSPACE", DEFAULT_COLORSPACE),
+            )
+        )
         attrs = comp.GetAttrs()
         first, last = int(attrs["COMPN_RenderStart"]), int(attrs["COMPN_RenderEnd"])
         folder = settings.work_dir("vh-fusion-")
@@ -94,11 +115,21 @@ def main(comp, project=None, ask=True, server=None, model=None, strength=1.0, lo
             log("[vh] rendering frames %d-%d to EXR..." % (first, last))
             plate_pattern = render_to_exr(comp, plate, folder, "plate", first, last)
             matte_pattern = render_to_exr(comp, matte, folder, "matte", first, last) if matte else None
-            job = dict(server=server, plate=plate_pattern, matte=matte_pattern, first=first, last=last,
-                       model=model, strength=strength, colorspace=space, ocio_config=config,
-                       client_name="Fusion / vh_resolve")
-            result = vh_outproc.run_job(job, settings.cache_root(), progress=lambda d, t, m: log("[vh] %s" % m),
-                                        cancelled=cancelled)
+            job = dict(
+                server=server,
+                plate=plate_pattern,
+                matte=matte_pattern,
+                first=first,
+                last=last,
+                model=model,
+                strength=strength,
+                colorspace=space,
+                ocio_config=config,
+                client_name="Fusion / vh_resolve",
+            )
+            result = vh_outproc.run_job(
+                job, settings.cache_root(), progress=lambda d, t, m: log("[vh] %s" % m), cancelled=cancelled
+            )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     except vh_outproc.JobCancelled:

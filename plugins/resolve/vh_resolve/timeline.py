@@ -30,10 +30,18 @@ def render_item(project, item, folder, poll=0.2):
     start, end = int(item.GetStart()), int(item.GetEnd())  # GetEnd is exclusive
     if not project.SetCurrentRenderFormatAndCodec(RENDER_FORMAT, RENDER_CODEC):
         raise TimelineScriptError("this Resolve cannot render %s/%s" % (RENDER_FORMAT, RENDER_CODEC))
-    project.SetRenderSettings({
-        "SelectAllFrames": False, "MarkIn": start, "MarkOut": end - 1, "TargetDir": folder,
-        "CustomName": "plate", "ExportVideo": True, "ExportAudio": False, "ExportAlpha": True,
-    })
+    project.SetRenderSettings(
+        {
+            "SelectAllFrames": False,
+            "MarkIn": start,
+            "MarkOut": end - 1,
+            "TargetDir": folder,
+            "CustomName": "plate",
+            "ExportVideo": True,
+            "ExportAudio": False,
+            "ExportAlpha": True,
+        }
+    )
     job_id = project.AddRenderJob()
     if not job_id:
         raise TimelineScriptError("could not add a render job (is the Deliver page busy?)")
@@ -49,7 +57,9 @@ def render_item(project, item, folder, poll=0.2):
         project.DeleteRenderJob(job_id)
     files = sorted(glob.glob(os.path.join(folder, "*.exr")))
     if len(files) != end - start:
-        raise TimelineScriptError("expected %d rendered frames, found %d in %s" % (end - start, len(files), folder))
+        raise TimelineScriptError(
+            "expected %d rendered frames, found %d in %s" % (end - start, len(files), folder)
+        )
     return files
 
 
@@ -75,12 +85,21 @@ def main(resolve, server=None, model=None, strength=1.0, log=print, cancelled=No
         log("[vh] rendering %s to EXR..." % item.GetName())
         pattern = as_sequence(render_item(project, item, folder), folder)
         count = int(item.GetEnd()) - int(item.GetStart())
-        job = dict(server=server or settings.server(), plate=pattern, first=1, last=count,
-                   model=model if model is not None else settings.model(), strength=strength,
-                   colorspace=space, ocio_config=config, client_name="Resolve / vh_resolve",
-                   require_matte=True)  # the clip's alpha is the matte: refuse an opaque one
-        result = vh_outproc.run_job(job, settings.cache_root(), progress=lambda d, t, m: log("[vh] %s" % m),
-                                    cancelled=cancelled)
+        job = dict(
+            server=server or settings.server(),
+            plate=pattern,
+            first=1,
+            last=count,
+            model=model if model is not None else settings.model(),
+            strength=strength,
+            colorspace=space,
+            ocio_config=config,
+            client_name="Resolve / vh_resolve",
+            require_matte=True,
+        )  # the clip's alpha is the matte: refuse an opaque one
+        result = vh_outproc.run_job(
+            job, settings.cache_root(), progress=lambda d, t, m: log("[vh] %s" % m), cancelled=cancelled
+        )
     except vh_outproc.JobCancelled:
         log("[vh] cancelled: no result kept")
         return None
@@ -100,8 +119,15 @@ def place_above(project, timeline, item, result_pattern, count):
         raise TimelineScriptError("Resolve could not import %s" % result_pattern)
     timeline.AddTrack("video")
     track = timeline.GetTrackCount("video")
-    placed = media_pool.AppendToTimeline([{
-        "mediaPoolItem": imported[0], "startFrame": 0, "endFrame": count - 1,
-        "trackIndex": track, "recordFrame": int(item.GetStart()),
-    }])
+    placed = media_pool.AppendToTimeline(
+        [
+            {
+                "mediaPoolItem": imported[0],
+                "startFrame": 0,
+                "endFrame": count - 1,
+                "trackIndex": track,
+                "recordFrame": int(item.GetStart()),
+            }
+        ]
+    )
     return placed[0] if placed else None

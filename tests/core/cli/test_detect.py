@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from vh.core.checkpoint import save_checkpoint
 from vh.core.cli.main import main
 from vh.core.io import ClipInfo, open_writer, probe, read_frames
@@ -17,7 +18,9 @@ SIZE = 32  # the tiny model's working size: inputs of this size are not resized,
 def checkpoint(tmp_path_factory) -> tuple[Path, torch.nn.Module]:
     torch.manual_seed(0)
     model = create_model("huang_tiny", input_size=SIZE, base_channels=4, max_channels=16, depth=3).eval()
-    with torch.no_grad():  # both heads start at 0 (identity G, all-0 D); give them weights, D's map around 0.5
+    with (
+        torch.no_grad()
+    ):  # both heads start at 0 (identity G, all-0 D); give them weights, D's map around 0.5
         torch.nn.init.normal_(model.generator.unet.head.weight, std=0.5)
         torch.nn.init.normal_(model.discriminator.head.weight, std=0.5)
         model.discriminator.head.bias.fill_(0.5)
@@ -31,7 +34,9 @@ def _frames(n: int, h: int, w: int) -> list[np.ndarray]:
     out = []
     for _ in range(n):
         frame = np.tile(np.linspace(0.1, 0.9, w, dtype=np.float32)[None, :, None], (h, 1, 3))
-        frame[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] *= rng.uniform(0.5, 1.5, 3).astype(np.float32)  # pasted
+        frame[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] *= rng.uniform(0.5, 1.5, 3).astype(
+            np.float32
+        )  # pasted
         out.append(np.clip(frame, 0, 1))
     return out
 
@@ -48,13 +53,28 @@ def test_png_sequence_to_single_channel_exr_matches_the_discriminator(tmp_path, 
     ckpt, model = checkpoint
     frames = _frames(3, SIZE, SIZE)
     _write(tmp_path / "comp.####.png", frames)
-    assert main(["detect", str(tmp_path / "comp.####.png"), "-o", str(tmp_path / "matte.####.exr"),
-                 "--checkpoint", str(ckpt), "--batch", "2"]) == 0
+    assert (
+        main(
+            [
+                "detect",
+                str(tmp_path / "comp.####.png"),
+                "-o",
+                str(tmp_path / "matte.####.exr"),
+                "--checkpoint",
+                str(ckpt),
+                "--batch",
+                "2",
+            ]
+        )
+        == 0
+    )
     info = probe(tmp_path / "matte.####.exr")
     assert info.n_frames == 3 and info.channels == 1 and (info.width, info.height) == (SIZE, SIZE)
     written = np.stack([f[..., 0] for f in read_frames(info)])  # [T, H, W]
     # the PNG holds 8-bit values: feed exactly those to D
-    comp = torch.from_numpy(np.stack([f for f in read_frames(tmp_path / "comp.####.png")])).permute(0, 3, 1, 2)
+    comp = torch.from_numpy(np.stack([f for f in read_frames(tmp_path / "comp.####.png")])).permute(
+        0, 3, 1, 2
+    )
     with torch.no_grad():
         expected = model.detect(comp[:, None])[:, 0, 0].numpy()  # [T, H, W]
     assert np.abs(written - expected).max() < 1e-3  # EXR half precision
@@ -64,8 +84,21 @@ def test_png_sequence_to_single_channel_exr_matches_the_discriminator(tmp_path, 
 def test_resizes_to_the_working_size_and_back_and_thresholds(tmp_path, checkpoint):
     ckpt, _ = checkpoint
     _write(tmp_path / "comp.####.png", _frames(2, 45, 70))
-    assert main(["detect", str(tmp_path / "comp.####.png"), "-o", str(tmp_path / "m.####.png"),
-                 "--checkpoint", str(ckpt), "--threshold", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "detect",
+                str(tmp_path / "comp.####.png"),
+                "-o",
+                str(tmp_path / "m.####.png"),
+                "--checkpoint",
+                str(ckpt),
+                "--threshold",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     info = probe(tmp_path / "m.####.png")
     assert (info.width, info.height, info.n_frames) == (70, 45, 2)
     values = np.unique(np.concatenate([f.ravel() for f in read_frames(info)]))
@@ -75,8 +108,21 @@ def test_resizes_to_the_working_size_and_back_and_thresholds(tmp_path, checkpoin
 def test_video_in_video_out(tmp_path, checkpoint):
     ckpt, _ = checkpoint
     _write(tmp_path / "comp.mp4", _frames(4, SIZE, 48))
-    assert main(["detect", str(tmp_path / "comp.mp4"), "-o", str(tmp_path / "matte.mp4"),
-                 "--checkpoint", str(ckpt), "--frames", "1-2"]) == 0
+    assert (
+        main(
+            [
+                "detect",
+                str(tmp_path / "comp.mp4"),
+                "-o",
+                str(tmp_path / "matte.mp4"),
+                "--checkpoint",
+                str(ckpt),
+                "--frames",
+                "1-2",
+            ]
+        )
+        == 0
+    )
     info = probe(tmp_path / "matte.mp4")
     assert info.n_frames == 2 and (info.width, info.height) == (48, SIZE)
     grey = next(iter(read_frames(info)))
@@ -98,8 +144,13 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, checkpoint, capsys, 
     _write(tmp_path / "comp.####.png", _frames(2, SIZE, SIZE))
     out = tmp_path / "out"
     out.mkdir()
-    args = ["detect", str(tmp_path / "comp.####.png"), "-o", str(out / "m.####.exr"),
-            *[a.replace("CKPT", str(ckpt)).replace("OUT", str(out)).replace("IN", str(tmp_path)) for a in extra]]
+    args = [
+        "detect",
+        str(tmp_path / "comp.####.png"),
+        "-o",
+        str(out / "m.####.exr"),
+        *[a.replace("CKPT", str(ckpt)).replace("OUT", str(out)).replace("IN", str(tmp_path)) for a in extra],
+    ]
     if "-o" in extra:
         args = args[:2] + args[4:]
     assert main(args) == 2
@@ -116,8 +167,19 @@ def test_a_model_without_a_detector_is_refused(tmp_path, capsys):
     stats = create_model("stats")
     save_checkpoint(tmp_path / "stats", stats, "stats", step=0)
     _write(tmp_path / "comp.####.png", _frames(1, SIZE, SIZE))
-    assert main(["detect", str(tmp_path / "comp.####.png"), "-o", str(tmp_path / "m.####.exr"),
-                 "--checkpoint", str(tmp_path / "stats")]) == 2
+    assert (
+        main(
+            [
+                "detect",
+                str(tmp_path / "comp.####.png"),
+                "-o",
+                str(tmp_path / "m.####.exr"),
+                "--checkpoint",
+                str(tmp_path / "stats"),
+            ]
+        )
+        == 2
+    )
     assert "cannot predict a matte" in capsys.readouterr().err
 
 
@@ -129,8 +191,22 @@ def test_harmonize_with_an_auto_matte_repaints_only_where_detect_sees_disharmony
     comp = tmp_path / "comp.####.png"
     assert main(["detect", str(comp), "-o", str(tmp_path / "matte.####.exr"), "--checkpoint", str(ckpt)]) == 0
     # PNG out: same colourspace as the PNG in (an EXR output would be written scene-linear)
-    assert main(["harmonize", str(comp), "--matte", "auto", "-o", str(tmp_path / "out.####.png"),
-                 "--checkpoint", str(ckpt), "-q"]) == 0
+    assert (
+        main(
+            [
+                "harmonize",
+                str(comp),
+                "--matte",
+                "auto",
+                "-o",
+                str(tmp_path / "out.####.png"),
+                "--checkpoint",
+                str(ckpt),
+                "-q",
+            ]
+        )
+        == 0
+    )
     mattes = [f[..., 0] for f in read_frames(tmp_path / "matte.####.exr")]
     outs = list(read_frames(tmp_path / "out.####.png"))
     ins = list(read_frames(comp))

@@ -17,8 +17,23 @@ def tiny(tmp_path):
 
 def test_table_and_json(tiny, tmp_path, capsys):
     out = tmp_path / "r.json"
-    rc = main(["eval", str(tiny), "-m", "cut", "-m", "stats", "--option", "time_constant=2", "--size", "16",
-               "--direct", "--json", str(out)])
+    rc = main(
+        [
+            "eval",
+            str(tiny),
+            "-m",
+            "cut",
+            "-m",
+            "stats",
+            "--option",
+            "time_constant=2",
+            "--size",
+            "16",
+            "--direct",
+            "--json",
+            str(out),
+        ]
+    )
     assert rc == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["model", "MSE", "fMSE", "PSNR", "fSSIM", "TL", "flicker", "s/frame", "worse"]
@@ -47,7 +62,10 @@ def test_through_the_engine(tiny, capsys):
         (["-m", "stats", "--option", "space=hsv"], "must be one of"),
         (["-m", "histogram", "--option", "bins=100000000"], "is 100000000 but must be <= 4096"),
         (["-m", "stats", "--option", "time_constant=1e300"], "but must be <= 1000"),
-        (["-m", "stats", "-o", "space=lab"], "-o names the results file; pass the model option 'space=lab' as"),
+        (
+            ["-m", "stats", "-o", "space=lab"],
+            "-o names the results file; pass the model option 'space=lab' as",
+        ),
         (["-m", "cut", "--json", "/nonexistent-folder/x.json"], "does not exist"),
         (["-m", "cut", "--predictions", "/nonexistent-folder"], "predictions folder not found"),
     ],
@@ -85,5 +103,8 @@ def test_an_empty_mask_clip_is_skipped_counted_and_metrics_stay_finite(tmp_path,
     assert "Infinity" not in text and "NaN" not in text
     payload = json.loads(text)
     for result in payload["results"]:
-        assert result["skipped_clips"] == ["b/object_0"] and set(result["clips"]) == {"a/object_0", "c/object_0"}
+        assert result["skipped_clips"] == ["b/object_0"] and set(result["clips"]) == {
+            "a/object_0",
+            "c/object_0",
+        }
         assert all(isinstance(result[k], float) and np.isfinite(result[k]) for k in ("mse", "fmse", "psnr"))

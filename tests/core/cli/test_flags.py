@@ -4,6 +4,7 @@ old spellings still parse (hidden from --help)."""
 from __future__ import annotations
 
 import pytest
+
 from vh.core.cli.main import build_parser
 
 
@@ -21,10 +22,28 @@ def test_shared_flags_mean_the_same_everywhere(head):
     assert args.output == "out" and args.checkpoint == "c" and args.option == ["amount=0.5"]
     assert args.model in ("stats", ["stats"])
     if head[0] != "eval" and head[0] != "demo":
-        args = _parse(*head, "-o", "out", "--ocio", "cfg.ocio", "--strength", "0.5", "--crf", "20",
-                      "--codec", "h264", "--prores-profile", "hq")
-        assert (args.ocio, args.strength, args.crf, args.codec, args.prores_profile) == ("cfg.ocio", 0.5, 20, "h264",
-                                                                                          "hq")
+        args = _parse(
+            *head,
+            "-o",
+            "out",
+            "--ocio",
+            "cfg.ocio",
+            "--strength",
+            "0.5",
+            "--crf",
+            "20",
+            "--codec",
+            "h264",
+            "--prores-profile",
+            "hq",
+        )
+        assert (args.ocio, args.strength, args.crf, args.codec, args.prores_profile) == (
+            "cfg.ocio",
+            0.5,
+            20,
+            "h264",
+            "hq",
+        )
 
 
 def test_old_spellings_are_hidden_aliases(capsys):
@@ -32,8 +51,11 @@ def test_old_spellings_are_hidden_aliases(capsys):
     assert _parse("harmonize", "in.exr", "-o", "o.exr", "--config", "cfg.ocio").ocio == "cfg.ocio"
     assert _parse("eval", "data", "--json", "r.json").output == "r.json"
     assert _parse("demo", "--frames", "4").length == 4 and _parse("demo").length == 24
-    for argv, hidden in ((["remote", "harmonize", "-h"], "--config"), (["eval", "-h"], "--json"),
-                         (["demo", "-h"], "--frames")):
+    for argv, hidden in (
+        (["remote", "harmonize", "-h"], "--config"),
+        (["eval", "-h"], "--json"),
+        (["demo", "-h"], "--frames"),
+    ):
         with pytest.raises(SystemExit):
             _parse(*argv)
         assert hidden not in capsys.readouterr().out

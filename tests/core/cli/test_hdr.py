@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from vh.core.cli.main import main
 from vh.core.io import ClipInfo, open_writer, read_image
 
@@ -31,14 +32,30 @@ def test_neutral_highlights_keep_their_hue(tmp_path, capsys, model):
     with open_writer(tmp_path / "p.####.exr", like) as w:
         for _ in range(3):
             w.write(_frame())
-    assert main(["harmonize", str(tmp_path / "p.####.exr"), "-o", str(tmp_path / "o.####.exr"), "--model", model,
-                 "-q"]) == 0, capsys.readouterr().err
+    assert (
+        main(
+            [
+                "harmonize",
+                str(tmp_path / "p.####.exr"),
+                "-o",
+                str(tmp_path / "o.####.exr"),
+                "--model",
+                model,
+                "-q",
+            ]
+        )
+        == 0
+    ), capsys.readouterr().err
     src, out = read_image(tmp_path / "p.0002.exr"), read_image(tmp_path / "o.0002.exr")
     body = out[20:30, 30:100, :3].reshape(-1, 3).mean(0)
-    assert abs(body[0] / body[2] - src[20:30, 30:100, 0].mean() / src[20:30, 30:100, 2].mean()) > 0.2  # corrected
+    assert (
+        abs(body[0] / body[2] - src[20:30, 30:100, 0].mean() / src[20:30, 30:100, 2].mean()) > 0.2
+    )  # corrected
     means = []
     for i, level in enumerate(LEVELS):
-        px = out[41:45, 37 + 24 * i : 41 + 24 * i, :3].reshape(-1, 3)  # the patch's inside, away from its edge
+        px = out[41:45, 37 + 24 * i : 41 + 24 * i, :3].reshape(
+            -1, 3
+        )  # the patch's inside, away from its edge
         rgb = px.mean(0)
         assert np.isfinite(px).all()
         assert rgb.max() / rgb.min() < 1.02, f"neutral {level} came out as {rgb}"

@@ -8,6 +8,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import OpenImageIO as oiio
+
 from vh.core.cli.main import main
 from vh.core.io import read_image
 
@@ -47,7 +48,9 @@ def _spec(path):
 
 def test_exr_metadata_and_data_windows_pass_through_per_frame(tmp_path, capsys):
     plate = _plate(tmp_path)
-    assert main(["harmonize", str(plate), "-o", str(tmp_path / "out.####.exr"), "-q"]) == 0, capsys.readouterr()
+    assert main(["harmonize", str(plate), "-o", str(tmp_path / "out.####.exr"), "-q"]) == 0, (
+        capsys.readouterr()
+    )
     for i, n in enumerate((1001, 1002, 1003)):
         src, out = _spec(tmp_path / f"p.{n}.exr"), _spec(tmp_path / f"out.{n}.exr")
         assert (out.x, out.y, out.width, out.height) == (10, 8, 40, 30)

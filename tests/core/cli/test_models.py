@@ -15,9 +15,12 @@ def test_lists_every_model_with_its_declared_ranges(capsys):
     heads = [ln.split(":")[0].replace(" (default)", "") for ln in out.splitlines() if not ln.startswith(" ")]
     assert heads == list_models()
     assert re.search(r"^stats: .*weights: none needed", out, re.M)
-    assert re.search(r"^vhmae_cpu \(default\): aliases: vhmae; .*weights: shipped \(vhmae_cpu.safetensors\)", out, re.M)
-    assert re.search(r"^vhmae_tiny: .*window 8 frame\(s\); weights: (shipped|not shipped: pass --checkpoint)", out,
-                     re.M)
+    assert re.search(
+        r"^vhmae_cpu \(default\): aliases: vhmae; .*weights: shipped \(vhmae_cpu.safetensors\)", out, re.M
+    )
+    assert re.search(
+        r"^vhmae_tiny: .*window 8 frame\(s\); weights: (shipped|not shipped: pass --checkpoint)", out, re.M
+    )
     assert "--option bins=<int 2..4096> (default 64)" in out
     for name in list_models():
         for o in model_options(name):

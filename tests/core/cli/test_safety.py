@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from vh.core.cli.main import main
 from vh.core.io import ClipInfo, open_writer, read_image
 
@@ -50,15 +51,23 @@ def _big_sequence(pattern: Path, n: int, nan_first: bool = False) -> str:
 
 @pytest.mark.parametrize(
     "output",
-    ["plate.####.exr", "plate.%04d.exr", "plate.#.exr", "matte.####.exr", "plate.1003.exr", "sub/../plate.####.exr"],
+    [
+        "plate.####.exr",
+        "plate.%04d.exr",
+        "plate.#.exr",
+        "matte.####.exr",
+        "plate.1003.exr",
+        "sub/../plate.####.exr",
+    ],
 )
 def test_output_over_a_source_is_refused_and_nothing_changes(tmp_path, capsys, output):
     _write_seq(tmp_path / "plate.####.exr", _plate(5))
     _write_matte_seq(tmp_path / "matte.####.exr", [_matte()] * 5)
     (tmp_path / "sub").mkdir()
     before = _snapshot(tmp_path)
-    code, err = _run(capsys, tmp_path / "plate.####.exr", "--matte", tmp_path / "matte.####.exr",
-                     "-o", tmp_path / output)
+    code, err = _run(
+        capsys, tmp_path / "plate.####.exr", "--matte", tmp_path / "matte.####.exr", "-o", tmp_path / output
+    )
     assert code == 2
     line = _error_line(err)
     assert "source" in line or "single image" in line, line
@@ -77,8 +86,9 @@ def test_output_over_a_selected_frame_of_the_source_is_refused(tmp_path, capsys)
 @pytest.mark.parametrize("name", ["shot.mp4", "still.png"])
 def test_video_and_image_outputs_equal_to_the_input_are_refused(tmp_path, capsys, name):
     frames = _plate(3 if name.endswith(".mp4") else 1, alpha=True)
-    like = ClipInfo.make(64, 48, 4, len(frames), fps=24, pixel_type="uint8",
-                         kind="video" if name.endswith(".mp4") else "image")
+    like = ClipInfo.make(
+        64, 48, 4, len(frames), fps=24, pixel_type="uint8", kind="video" if name.endswith(".mp4") else "image"
+    )
     with open_writer(tmp_path / name, like) as w:
         for f in frames:
             w.write(np.clip(f, 0, 1))
@@ -99,8 +109,10 @@ def test_temporaries_of_a_killed_run_are_removed_by_the_next_run(tmp_path, capsy
     plate = _big_sequence(tmp_path / "plate.####.exr", 10)
     out = tmp_path / "out"
     out.mkdir()
-    child = subprocess.Popen([*VH, "harmonize", plate, "-o", str(out / "o.####.exr"), "-q", "--model", "cut"],
-                             stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [*VH, "harmonize", plate, "-o", str(out / "o.####.exr"), "-q", "--model", "cut"],
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not any(p.name.startswith(".") for p in out.iterdir()):
         assert child.poll() is None and time.monotonic() < deadline, "the run ended before writing a frame"
@@ -127,8 +139,12 @@ def test_nan_in_the_first_frame_exits_2_every_time(tmp_path, runs):
     plate = _big_sequence(tmp_path / "plate.####.exr", 4, nan_first=True)
 
     def once(i: int) -> subprocess.CompletedProcess:
-        return subprocess.run([*VH, "harmonize", plate, "-o", str(tmp_path / f"o{i}.####.exr"), "-q"],
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [*VH, "harmonize", plate, "-o", str(tmp_path / f"o{i}.####.exr"), "-q"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     with ThreadPoolExecutor(2) as pool:
         done = list(pool.map(once, range(runs)))
@@ -144,10 +160,18 @@ def test_nan_in_the_first_frame_exits_2_every_time(tmp_path, runs):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--model", "histogram", "--option", "bins=100000000"], "option 'bins' of model 'histogram' is 100000000 "
-         "but must be <= 4096"),
-        (["--model", "stats", "--option", "time_constant=1e300"], "option 'time_constant' of model 'stats' is 1e+300 but must be <= 1000"),
-        (["--model", "stats", "--option", "time_constnt=4"], "has no option 'time_constnt' (did you mean 'time_constant'?)"),
+        (
+            ["--model", "histogram", "--option", "bins=100000000"],
+            "option 'bins' of model 'histogram' is 100000000 but must be <= 4096",
+        ),
+        (
+            ["--model", "stats", "--option", "time_constant=1e300"],
+            "option 'time_constant' of model 'stats' is 1e+300 but must be <= 1000",
+        ),
+        (
+            ["--model", "stats", "--option", "time_constnt=4"],
+            "has no option 'time_constnt' (did you mean 'time_constant'?)",
+        ),
         (["--threads", "100000"], "--threads must be 1.."),
         (["--strength", "1.5"], "--strength must be within 0..1"),
         (["--crf", "20"], "--crf is for video outputs"),
@@ -165,7 +189,9 @@ def test_the_server_checks_options_with_the_same_ranges():
     from vh.server.pool import ModelPool, ModelSpec
 
     pool = ModelPool([ModelSpec(name="histogram", model="histogram")], device="cpu", batch=1)
-    with pytest.raises(InputError, match=r"^option 'bins' of model 'histogram' is 100000000 but must be <= 4096$"):
+    with pytest.raises(
+        InputError, match=r"^option 'bins' of model 'histogram' is 100000000 but must be <= 4096$"
+    ):
         with pool.lease("histogram", {"bins": 100000000}):
             pass
 
@@ -243,7 +269,17 @@ def test_an_ocio_config_with_a_missing_lut_is_one_line(shot, capsys):
     cfg.addColorSpace(cs)
     cfg.setSearchPath(str(folder))
     (folder / "show.ocio").write_text(cfg.serialize())
-    code, err = _run(capsys, plate, "--matte", matte, "-o", folder / "out.####.exr",
-                     "--ocio", folder / "show.ocio", "--colorspace", "graded")
+    code, err = _run(
+        capsys,
+        plate,
+        "--matte",
+        matte,
+        "-o",
+        folder / "out.####.exr",
+        "--ocio",
+        folder / "show.ocio",
+        "--colorspace",
+        "graded",
+    )
     assert code == 2 and "missing_grade.cube" in _error_line(err)
     assert not list(folder.glob("*out*"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+
 from vh.core.errors import InputError
 from vh.core.io import ClipInfo, parse_frame_range
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import OpenImageIO as oiio
 import pytest
+
 from vh.core.errors import InputError, MissingFrameError
 from vh.core.io import ClipInfo, SequencePattern, open_writer, probe, read_frames, read_image, write_image
 

@@ -15,6 +15,7 @@ import textwrap
 
 import numpy as np
 import pytest
+
 from vh.core.io import ClipInfo, open_writer, read_image
 
 N = 4
@@ -60,7 +61,9 @@ def _render(folder, value: float) -> None:
 def _child(folder, value: float, kill_at: int, sig: int) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", _CHILD, str(folder), str(value), str(kill_at), str(sig)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

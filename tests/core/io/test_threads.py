@@ -49,7 +49,9 @@ def test_closing_a_chain_of_prefetches_stops_every_stage():
         finally:
             closed.set()
 
-    middle = (i * 2 for i in prefetch(source(), depth=1))  # still referenced here, so only an explicit close ends it
+    middle = (
+        i * 2 for i in prefetch(source(), depth=1)
+    )  # still referenced here, so only an explicit close ends it
     outer = prefetch(middle, depth=1)
     assert [next(outer) for _ in range(3)] == [0, 2, 4]
     outer.close()

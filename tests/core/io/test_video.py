@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+
 from vh.core.errors import InputError, OutputError
 from vh.core.io import ClipInfo, open_writer, probe, read_frames
 

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+
 from vh.core.errors import InputError, OutputError
 from vh.core.io import ClipInfo, open_writer, probe, read_image, write_image
 

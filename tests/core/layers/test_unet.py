@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from vh.core.layers.unet import UNet, UNetConfig
 
 

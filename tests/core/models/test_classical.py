@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from vh.core.errors import InputError
 from vh.core.models import create_model, list_models, resolve_name
 from vh.core.models.classical import SPACES, from_space, to_space
@@ -94,7 +95,9 @@ def test_colour_spaces_round_trip(space):
 
 def test_lab_of_white_and_black():
     white, black = torch.ones(3, 1, 1, dtype=torch.float64), torch.zeros(3, 1, 1, dtype=torch.float64)
-    assert torch.allclose(to_space(white, "lab").flatten(), torch.tensor([100.0, 0.0, 0.0], dtype=torch.float64), atol=1e-3)
+    assert torch.allclose(
+        to_space(white, "lab").flatten(), torch.tensor([100.0, 0.0, 0.0], dtype=torch.float64), atol=1e-3
+    )
     assert torch.allclose(to_space(black, "lab").flatten(), torch.zeros(3, dtype=torch.float64), atol=1e-6)
 
 

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+
 from vh.core.checkpoint import load_checkpoint, save_checkpoint
 from vh.core.models import Harmonizer, create_model, list_models
 from vh.core.models.huang import HuangHarmonizer, to_signed, to_unit
@@ -14,7 +15,9 @@ def _params(module: torch.nn.Module) -> int:
 def tiny() -> HuangHarmonizer:
     torch.manual_seed(0)
     model = create_model("huang_tiny", base_channels=4, max_channels=16, depth=3, input_size=32).eval()
-    with torch.no_grad():  # both heads start at zero (identity G, all-harmonious D): give them weights to test
+    with (
+        torch.no_grad()
+    ):  # both heads start at zero (identity G, all-harmonious D): give them weights to test
         for head in (model.generator.unet.head, model.discriminator.head):
             torch.nn.init.normal_(head.weight, std=0.5)
         model.discriminator.head.bias.fill_(0.5)
@@ -96,7 +99,9 @@ def test_mask_free_mode_uses_the_discriminators_map(tiny):
 
 def test_detect_threshold_binarizes(tiny):
     comp, _ = _clip()
-    m = create_model("huang_tiny", base_channels=4, max_channels=16, depth=3, input_size=32, detect_threshold=0.5)
+    m = create_model(
+        "huang_tiny", base_channels=4, max_channels=16, depth=3, input_size=32, detect_threshold=0.5
+    )
     m.load_state_dict(tiny.state_dict())
     with torch.no_grad():
         soft, hard = tiny.detect(comp), m.detect(comp)

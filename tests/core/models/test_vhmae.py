@@ -89,9 +89,14 @@ def test_padded_batch_equals_per_sample_loop():
     """Four clips with 0, 4, 48 and 64 (all) foreground tokens of 64, batched vs one at a time."""
     model = tiny()
     comp = torch.rand(4, 8, 3, SIDE, SIDE)
-    matte = torch.cat([
-        box_matte(1, 0, 0, 0, 0), box_matte(1, 20, 28, 20, 28), box_matte(1, 0, 48, 0, 64), box_matte(1, 0, 64, 0, 64)
-    ])
+    matte = torch.cat(
+        [
+            box_matte(1, 0, 0, 0, 0),
+            box_matte(1, 20, 28, 20, 28),
+            box_matte(1, 0, 48, 0, 64),
+            box_matte(1, 0, 64, 0, 64),
+        ]
+    )
     with torch.no_grad():
         batched = model.reconstruct(comp, matte)
         assert batched.fg.sum(1).tolist() == [0, 4, 48, 64]
@@ -143,12 +148,17 @@ def table1_flops(n_fg: int, depth: int = 12, decoder_depth: int = 4) -> int:
     def blocks(count: int, L: int, d: int) -> int:  # qkv + proj + 4x MLP = 12 L d^2; QK^T and AV = 2 L^2 d
         return count * 2 * (12 * L * d * d + 2 * L * L * d)
 
-    return 2 * (
-        N * 1536 * D  # tubelet embedding (3 x 2 x 16 x 16 -> 768)
-        + n_fg * (D * D + D * Dd)  # PAM 768 -> 768 -> 384 on the foreground only
-        + n_vis * D * Dd  # encoder projector
-        + N * Dd * 1536  # head
-    ) + blocks(depth, n_vis, D) + blocks(decoder_depth, N, Dd)
+    return (
+        2
+        * (
+            N * 1536 * D  # tubelet embedding (3 x 2 x 16 x 16 -> 768)
+            + n_fg * (D * D + D * Dd)  # PAM 768 -> 768 -> 384 on the foreground only
+            + n_vis * D * Dd  # encoder projector
+            + N * Dd * 1536  # head
+        )
+        + blocks(depth, n_vis, D)
+        + blocks(decoder_depth, N, Dd)
+    )
 
 
 def test_table1_flops_reference_values(record_property):
@@ -172,7 +182,11 @@ def test_flops_per_window_follow_the_visible_count(fraction):
     with counter, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
         model.reconstruct(torch.rand(1, 8, 3, 256, 256), matte)
     n_fg = int(1024 * fraction)
-    assert counter.get_total_flops() == table1_flops(n_fg, depth=2, decoder_depth=1) == model.config.matmul_flops(n_fg)
+    assert (
+        counter.get_total_flops()
+        == table1_flops(n_fg, depth=2, decoder_depth=1)
+        == model.config.matmul_flops(n_fg)
+    )
 
 
 def test_checkpoint_roundtrip_rebuilds_the_same_model(tmp_path):

@@ -27,7 +27,12 @@ from typing import Any
 import numpy as np
 
 GUI = False
-env: dict[str, Any] = {"gui": False, "NukeVersionMajor": 15, "NukeVersionMinor": 1, "NukeVersionString": "15.1v3"}
+env: dict[str, Any] = {
+    "gui": False,
+    "NukeVersionMajor": 15,
+    "NukeVersionMinor": 1,
+    "NukeVersionString": "15.1v3",
+}
 NUKE_VERSION_STRING = "15.1v3"
 NUKE_VERSION_MAJOR = 15
 
@@ -259,7 +264,9 @@ class Node:
 
 
 class Group(Node):
-    def __init__(self, node_class: str = "Group", name: str | None = None, parent: Group | None = None) -> None:
+    def __init__(
+        self, node_class: str = "Group", name: str | None = None, parent: Group | None = None
+    ) -> None:
         self._children: list[Node] = []
         super().__init__(node_class, name, parent)
 
@@ -324,7 +331,9 @@ class Read(Node):
             return None
         path = _frame_path(pattern, frame)
         if not os.path.exists(path):
-            return None  # on_error black: the real node would show black or an error; the plugin never reads it
+            return (
+                None  # on_error black: the real node would show black or an error; the plugin never reads it
+            )
         return _oiio_read(path)
 
 
@@ -345,7 +354,12 @@ class Write(Node):
             pixels = pixels[..., 3:4] if pixels.shape[-1] > 3 else np.zeros_like(pixels[..., :1])
         elif channels == "rgb":
             pixels = pixels[..., :3]
-        _oiio_write(_frame_path(self["file"].value(), frame), pixels, self["datatype"].value(), self["compression"].value())
+        _oiio_write(
+            _frame_path(self["file"].value(), frame),
+            pixels,
+            self["datatype"].value(),
+            self["compression"].value(),
+        )
 
 
 class _OCIOFileTransform(Node):
@@ -366,7 +380,9 @@ class _OCIOFileTransform(Node):
         rgb = np.ascontiguousarray(src[..., :3], np.float32).copy()
         cpu.applyRGB(rgb)
         if self["maskChannelMask"].value() == "rgba.alpha" and self.input(1) is not None:
-            m = self.input(1)._render(frame)  # a one-channel image reads as that channel (as the job reads it)
+            m = self.input(1)._render(
+                frame
+            )  # a one-channel image reads as that channel (as the job reads it)
             mask = m[..., 3] if m.shape[-1] >= 4 else m[..., 0]
         elif self["maskChannelInput"].value() == "rgba.alpha":
             mask = src[..., 3]
@@ -377,19 +393,41 @@ class _OCIOFileTransform(Node):
         return out
 
 
-_NODE_TYPES: dict[str, type[Node]] = {"Input": Input, "Read": Read, "Switch": Switch, "Write": Write, "Group": Group,
-                                      "OCIOFileTransform": _OCIOFileTransform}
+_NODE_TYPES: dict[str, type[Node]] = {
+    "Input": Input,
+    "Read": Read,
+    "Switch": Switch,
+    "Write": Write,
+    "Group": Group,
+    "OCIOFileTransform": _OCIOFileTransform,
+}
 
 _KNOB_DEFAULTS: dict[str, list[tuple[str, type[Knob], Any]]] = {
-    "Read": [("file", File_Knob, ""), ("first", Int_Knob, 1), ("last", Int_Knob, 1), ("raw", Boolean_Knob, False),
-             ("on_error", String_Knob, "error"), ("reload", PyScript_Knob, "")],
-    "Write": [("file", File_Knob, ""), ("file_type", String_Knob, ""), ("datatype", String_Knob, "16 bit half"),
-              ("compression", String_Knob, "Zip (1 scanline)"), ("channels", String_Knob, "rgb"),
-              ("raw", Boolean_Knob, False), ("create_directories", Boolean_Knob, False)],
+    "Read": [
+        ("file", File_Knob, ""),
+        ("first", Int_Knob, 1),
+        ("last", Int_Knob, 1),
+        ("raw", Boolean_Knob, False),
+        ("on_error", String_Knob, "error"),
+        ("reload", PyScript_Knob, ""),
+    ],
+    "Write": [
+        ("file", File_Knob, ""),
+        ("file_type", String_Knob, ""),
+        ("datatype", String_Knob, "16 bit half"),
+        ("compression", String_Knob, "Zip (1 scanline)"),
+        ("channels", String_Knob, "rgb"),
+        ("raw", Boolean_Knob, False),
+        ("create_directories", Boolean_Knob, False),
+    ],
     "Switch": [("which", Int_Knob, 0)],
     "Input": [("number", Int_Knob, 0)],
-    "OCIOFileTransform": [("file", File_Knob, ""), ("working_space", String_Knob, "scene_linear"),
-                          ("maskChannelMask", String_Knob, "none"), ("maskChannelInput", String_Knob, "none")],
+    "OCIOFileTransform": [
+        ("file", File_Knob, ""),
+        ("working_space", String_Knob, "scene_linear"),
+        ("maskChannelMask", String_Knob, "none"),
+        ("maskChannelInput", String_Knob, "none"),
+    ],
 }
 
 
@@ -462,8 +500,14 @@ def thisKnob() -> Knob:
     return _this_knob[-1]
 
 
-def execute(nameOrNode: Node | str, start: int, end: int, incr: int = 1, views: list[str] | None = None,
-            continueOnError: bool = False) -> None:
+def execute(
+    nameOrNode: Node | str,
+    start: int,
+    end: int,
+    incr: int = 1,
+    views: list[str] | None = None,
+    continueOnError: bool = False,
+) -> None:
     node = toNode(nameOrNode) if isinstance(nameOrNode, str) else nameOrNode
     if node is None or node.Class() != "Write":
         raise RuntimeError(f"{nameOrNode}: not a Write node")
@@ -542,8 +586,16 @@ class Menu:
     def addMenu(self, name: str, icon: str = "", index: int = -1) -> Menu:
         return self.items.setdefault(name, Menu(name))
 
-    def addCommand(self, name: str, command: Any = None, shortcut: str = "", icon: str = "", tooltip: str = "",
-                   index: int = -1, readonly: bool = False) -> None:
+    def addCommand(
+        self,
+        name: str,
+        command: Any = None,
+        shortcut: str = "",
+        icon: str = "",
+        tooltip: str = "",
+        index: int = -1,
+        readonly: bool = False,
+    ) -> None:
         self.items[name] = command
 
     def findItem(self, name: str) -> Any:
@@ -564,7 +616,9 @@ def process_main_thread(timeout: float = 0.0) -> int:
     ran = 0
     while True:
         try:
-            call, args, kwargs = _main_queue.get(timeout=timeout) if timeout and not ran else _main_queue.get_nowait()
+            call, args, kwargs = (
+                _main_queue.get(timeout=timeout) if timeout and not ran else _main_queue.get_nowait()
+            )
         except queue.Empty:
             return ran
         call(*args, **kwargs)
@@ -589,7 +643,10 @@ def _run_callback(node: Node | None, knob: Knob | None, script: str) -> None:
     _this_node.append(node)  # type: ignore[arg-type]
     _this_knob.append(knob)  # type: ignore[arg-type]
     try:
-        exec(compile(script, f"<{node.name() if node else '?'} callback>", "exec"), {"nuke": sys.modules["nuke"]})
+        exec(
+            compile(script, f"<{node.name() if node else '?'} callback>", "exec"),
+            {"nuke": sys.modules["nuke"]},
+        )
     finally:
         _this_node.pop()
         _this_knob.pop()
@@ -603,9 +660,17 @@ def _find_on_plugin_path(filename: str) -> str | None:
 
 
 # addUserKnob type ids (Nuke NDK "Knobs By ID")
-_USER_KNOBS: dict[int, type[Knob]] = {1: String_Knob, 2: File_Knob, 3: Int_Knob, 4: Enumeration_Knob,
-                                      6: Boolean_Knob, 7: Double_Knob, 20: Tab_Knob, 22: PyScript_Knob,
-                                      26: Text_Knob}
+_USER_KNOBS: dict[int, type[Knob]] = {
+    1: String_Knob,
+    2: File_Knob,
+    3: Int_Knob,
+    4: Enumeration_Knob,
+    6: Boolean_Knob,
+    7: Double_Knob,
+    20: Tab_Knob,
+    22: PyScript_Knob,
+    26: Text_Knob,
+}
 
 
 def _unquote(raw: str) -> str:
@@ -621,7 +686,7 @@ def parse_user_knob(spec: str) -> Knob:
     """One `addUserKnob {ID name [l label] [M {items}] [T script/text] [R min max] [t tooltip] [+/-FLAGS]}`."""
     body = spec.strip()[1:-1]
     items_match = re.search(r"\bM \{([^}]*)\}", body)
-    body_wo_items = body[: items_match.start()] + body[items_match.end():] if items_match else body
+    body_wo_items = body[: items_match.start()] + body[items_match.end() :] if items_match else body
     tokens = shlex.split(body_wo_items, posix=True)
     kind, name = int(tokens[0]), tokens[1]
     if kind not in _USER_KNOBS:

@@ -146,7 +146,10 @@ class Composition:
         return {i + 1: t for i, t in enumerate(tools)}
 
     def GetAttrs(self) -> dict[str, Any]:
-        return {"COMPN_RenderStart": float(self.render_range[0]), "COMPN_RenderEnd": float(self.render_range[1])}
+        return {
+            "COMPN_RenderStart": float(self.render_range[0]),
+            "COMPN_RenderEnd": float(self.render_range[1]),
+        }
 
     def Render(self, args: dict[str, Any]) -> bool:
         _record(self, "Render", dict(args))
@@ -182,7 +185,12 @@ class MediaPoolItem:
         self.file_path, self.first, self.last, self.name = file_path, first, last, name
 
     def GetClipProperty(self, propertyName: str | None = None) -> str | dict:
-        props = {"File Path": self.file_path, "Clip Name": self.name, "Start": str(self.first), "End": str(self.last)}
+        props = {
+            "File Path": self.file_path,
+            "Clip Name": self.name,
+            "Start": str(self.first),
+            "End": str(self.last),
+        }
         return props if propertyName is None else props.get(propertyName, "")
 
     def GetName(self) -> str:

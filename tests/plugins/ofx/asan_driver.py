@@ -32,13 +32,18 @@ def main(bundle: str, address: str) -> int:
     for depth, padding in (("float", 0), ("half", 24)):
         source = ofx_host.Clip(plates.get, (1, frames), depth, (3, 5), padding)
         matte = ofx_host.Clip(mattes.get, (1, frames), depth, (3, 5), padding)
-        inst = host.create_instance(source, matte, params={"serverAddress": address, "model": "stats",
-                                                           "windowSize": 4})
+        inst = host.create_instance(
+            source, matte, params={"serverAddress": address, "model": "stats", "windowSize": 4}
+        )
         inst.set_param("connect", None)
         for t in (1, 2, 7, 3, 10, 9):  # misses, hits, out of order, the short last window
             assert inst.render(t).shape == (height, width, 4)
         inst.purge_caches()
-        for bad in ({"model": "missing"}, {"modelOptions": "time_constant=x"}, {"serverAddress": "127.0.0.1:1"}):
+        for bad in (
+            {"model": "missing"},
+            {"modelOptions": "time_constant=x"},
+            {"serverAddress": "127.0.0.1:1"},
+        ):
             for name, value in bad.items():
                 inst.set_param(name, value)
             try:
@@ -52,8 +57,9 @@ def main(bundle: str, address: str) -> int:
             inst.set_param("modelOptions", "")
         assert inst.render(6).shape == (height, width, 4)
         inst.destroy()  # raises if any image or memory block is still held
-    no_matte = host.create_instance(ofx_host.Clip(plates.get, (1, frames)), None,
-                                    params={"serverAddress": address, "windowSize": 2})
+    no_matte = host.create_instance(
+        ofx_host.Clip(plates.get, (1, frames)), None, params={"serverAddress": address, "windowSize": 2}
+    )
     no_matte.render(2)
     no_matte.destroy()
     host.unload()

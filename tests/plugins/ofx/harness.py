@@ -28,7 +28,9 @@ class ExrSequence:
     `channels` picks channels by index (e.g. (3,) for the alpha of RGBA); `keep` frames stay decoded.
     """
 
-    def __init__(self, pattern: str, first: int, last: int, channels: tuple[int, ...] | None = None, keep: int = 16):
+    def __init__(
+        self, pattern: str, first: int, last: int, channels: tuple[int, ...] | None = None, keep: int = 16
+    ):
         self.pattern, self.first, self.last, self.channels = pattern, first, last, channels
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._keep = keep
@@ -60,8 +62,13 @@ class ExrSequence:
         return self._cache[t]
 
 
-def reference(frames: list[np.ndarray], mattes: list[np.ndarray] | None, model: str = "stats",
-              colorspace: str = "scene_linear", **options) -> list[np.ndarray]:
+def reference(
+    frames: list[np.ndarray],
+    mattes: list[np.ndarray] | None,
+    model: str = "stats",
+    colorspace: str = "scene_linear",
+    **options,
+) -> list[np.ndarray]:
     """The same clip through vh.core.engine.Engine, the path `vh harmonize` takes (no server, no plugin)."""
     from vh.core.engine import Engine
 
@@ -70,8 +77,13 @@ def reference(frames: list[np.ndarray], mattes: list[np.ndarray] | None, model: 
     return list(engine.run(frames, matte_iter, colorspace=colorspace))
 
 
-def real_plate(video_folder: Path, out_folder: Path, frames: int = 12, size: tuple[int, int] = (2048, 1080),
-               cast: tuple[float, float, float] = (0.55, 0.75, 1.35)) -> tuple[str, str]:
+def real_plate(
+    video_folder: Path,
+    out_folder: Path,
+    frames: int = 12,
+    size: tuple[int, int] = (2048, 1080),
+    cast: tuple[float, float, float] = (0.55, 0.75, 1.35),
+) -> tuple[str, str]:
     """A real scene-linear composite as EXR: the portrait video's foreground, given a cold cast, over its background.
 
     Frames 1..frames of `video_folder`/{foreground,mask,background}.mp4 (1920x1080 sRGB video), resized to
@@ -80,6 +92,7 @@ def real_plate(video_folder: Path, out_folder: Path, frames: int = 12, size: tup
     """
     import av
     import cv2
+
     from vh.core.color import WORKING_SPACE, convert
 
     def decode(name: str):

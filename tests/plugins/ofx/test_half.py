@@ -14,7 +14,9 @@ def half_check(ofx_bundle):
     tool = ofx_bundle.parent / "vh_ofx_half_check"
     if not tool.is_file():
         pytest.fail(f"the build did not produce {tool}")
-    return lambda mode, data: subprocess.run([str(tool), mode], input=data, capture_output=True, check=True).stdout
+    return lambda mode, data: (
+        subprocess.run([str(tool), mode], input=data, capture_output=True, check=True).stdout
+    )
 
 
 def test_every_half_decodes_like_numpy(half_check):
@@ -35,11 +37,40 @@ def test_floats_encode_like_numpy_including_ties_subnormals_and_overflow(half_ch
     ordered = np.sort(finite)
     mids = ((ordered[:-1].astype(np.float64) + ordered[1:]) / 2).astype(np.float32)
     rng = np.random.default_rng(0)
-    random = rng.standard_normal(100_000).astype(np.float32) * np.float32(10.0) ** rng.integers(-9, 6, 100_000)
-    special = np.float32([0.0, -0.0, 65504, 65519.99, 65520, 65536, 1e30, -1e30, np.inf, -np.inf, 2**-24, 2**-25,
-                          3 * 2**-26, 2**-26, 1e-30])
-    values = np.concatenate([finite, above, below, mids, np.nextafter(mids, np.float32(np.inf)),
-                             np.nextafter(mids, np.float32(-np.inf)), random, special]).astype(np.float32)
+    random = rng.standard_normal(100_000).astype(np.float32) * np.float32(10.0) ** rng.integers(
+        -9, 6, 100_000
+    )
+    special = np.float32(
+        [
+            0.0,
+            -0.0,
+            65504,
+            65519.99,
+            65520,
+            65536,
+            1e30,
+            -1e30,
+            np.inf,
+            -np.inf,
+            2**-24,
+            2**-25,
+            3 * 2**-26,
+            2**-26,
+            1e-30,
+        ]
+    )
+    values = np.concatenate(
+        [
+            finite,
+            above,
+            below,
+            mids,
+            np.nextafter(mids, np.float32(np.inf)),
+            np.nextafter(mids, np.float32(-np.inf)),
+            random,
+            special,
+        ]
+    ).astype(np.float32)
     got = np.frombuffer(half_check("encode", values.tobytes()), np.uint16)
     with np.errstate(over="ignore"):
         want = values.astype(np.float16).view(np.uint16)

@@ -28,16 +28,21 @@ def _runtime(name: str) -> str | None:
     compiler = shutil.which("g++") or shutil.which("c++")
     if compiler is None:
         return None
-    path = subprocess.run([compiler, f"-print-file-name={name}"], check=False, capture_output=True,
-                          text=True).stdout.strip()
+    path = subprocess.run(
+        [compiler, f"-print-file-name={name}"], check=False, capture_output=True, text=True
+    ).stdout.strip()
     return path if os.path.isabs(path) and os.path.exists(path) else None
 
 
 @pytest.fixture(scope="module")
 def server_address():
     """vh-server as its own process (not sanitized): the sanitizer's report is then only about the host side."""
-    process = subprocess.Popen([sys.executable, "-m", "vh.server.main", "--port", "0", "--model", "stats"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vh.server.main", "--port", "0", "--model", "stats"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         for line in process.stdout:
@@ -62,9 +67,17 @@ def test_no_sanitizer_errors_and_no_leaks_in_the_plugin(server_address, tmp_path
         bundle = ofx_build.build_bundle(REPO / "build" / "ofx-asan", sanitize=True)
     except ofx_build.BuildUnavailable as exc:
         pytest.skip(str(exc))
-    env = dict(os.environ, LD_PRELOAD=f"{asan} {stdcxx}", ASAN_OPTIONS="detect_leaks=1:malloc_context_size=30")
-    run = subprocess.run([sys.executable, str(DRIVER), str(bundle), server_address], check=False, env=env,
-                         capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ, LD_PRELOAD=f"{asan} {stdcxx}", ASAN_OPTIONS="detect_leaks=1:malloc_context_size=30"
+    )
+    run = subprocess.run(
+        [sys.executable, str(DRIVER), str(bundle), server_address],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     report = run.stdout + run.stderr
     (tmp_path / "asan.txt").write_text(report)  # kept for a human when this fails
     assert "asan driver: all actions completed" in run.stdout, report[-4000:]
@@ -72,6 +85,8 @@ def test_no_sanitizer_errors_and_no_leaks_in_the_plugin(server_address, tmp_path
     leaks = re.split(r"\n(?=(?:Direct|Indirect) leak)", report)[1:]
     ours = [block for block in leaks if PLUGIN_FRAMES.search(block)]
     summary = re.search(r"SUMMARY: AddressSanitizer: .*", report)
-    print(f"LeakSanitizer: {len(leaks)} leaked blocks at exit, {len(ours)} allocated through the plugin; "
-          f"{summary.group(0) if summary else 'no leaks at all'}")
+    print(
+        f"LeakSanitizer: {len(leaks)} leaked blocks at exit, {len(ours)} allocated through the plugin; "
+        f"{summary.group(0) if summary else 'no leaks at all'}"
+    )
     assert ours == [], "\n\n".join(ours)[:4000]

@@ -43,10 +43,14 @@ def make_prores_4444(data: Path, path: Path) -> None:
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuva444p10le"
         stream.options = {"profile": "4"}  # 4444
         for comp, matte in zip(comps, mattes):
-            rgb = cv2.resize(cv2.cvtColor(cv2.imread(str(comp)), cv2.COLOR_BGR2RGB), (WIDTH, HEIGHT),
-                             interpolation=cv2.INTER_AREA)
-            alpha = cv2.resize(cv2.imread(str(matte), cv2.IMREAD_GRAYSCALE), (WIDTH, HEIGHT),
-                               interpolation=cv2.INTER_AREA)
+            rgb = cv2.resize(
+                cv2.cvtColor(cv2.imread(str(comp)), cv2.COLOR_BGR2RGB),
+                (WIDTH, HEIGHT),
+                interpolation=cv2.INTER_AREA,
+            )
+            alpha = cv2.resize(
+                cv2.imread(str(matte), cv2.IMREAD_GRAYSCALE), (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA
+            )
             rgba = np.dstack([rgb, alpha]).astype(np.uint16) * 257
             for packet in stream.encode(av.VideoFrame.from_ndarray(rgba, format="rgba64le")):
                 out.mux(packet)
@@ -60,9 +64,11 @@ def clip(tmp_path_factory, shared_data):
     path = folder / "clip.mov"
     make_prores_4444(shared_data, path)
     profile = folder / "profile"  # the clip's own size and rate, so that melt does not scale
-    profile.write_text(f"description=vh test\nframe_rate_num=25\nframe_rate_den=1\nwidth={WIDTH}\nheight={HEIGHT}\n"
-                       "progressive=1\nsample_aspect_num=1\nsample_aspect_den=1\ndisplay_aspect_num=20\n"
-                       "display_aspect_den=11\ncolorspace=709\n")
+    profile.write_text(
+        f"description=vh test\nframe_rate_num=25\nframe_rate_den=1\nwidth={WIDTH}\nheight={HEIGHT}\n"
+        "progressive=1\nsample_aspect_num=1\nsample_aspect_den=1\ndisplay_aspect_num=20\n"
+        "display_aspect_den=11\ncolorspace=709\n"
+    )
     return path, profile
 
 
@@ -78,11 +84,23 @@ def run_melt(melt, bundle: Path, clip, out: Path, *filter_args: str) -> subproce
     command = [str(melt.executable), "-silent", "-profile", str(profile), str(path)]
     if filter_args:
         command += ["-filter", FILTER, *filter_args]
-    command += ["-consumer", f"avformat:{out}/f_%04d.png", "vcodec=png", "pix_fmt=rgba", "mlt_image_format=rgba"]
+    command += [
+        "-consumer",
+        f"avformat:{out}/f_%04d.png",
+        "vcodec=png",
+        "pix_fmt=rgba",
+        "mlt_image_format=rgba",
+    ]
     for attempt in range(3):
         try:
-            result = subprocess.run(command, env=melt.env(bundle.parent), stdin=subprocess.DEVNULL,
-                                    capture_output=True, text=True, timeout=90)
+            result = subprocess.run(
+                command,
+                env=melt.env(bundle.parent),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
             break
         except subprocess.TimeoutExpired:
             if any(out.glob("f_*.png")) or attempt == 2:
@@ -98,8 +116,13 @@ def frames(folder: Path) -> list[np.ndarray]:
 
 
 def test_melt_lists_the_effect(melt, ofx_bundle):
-    result = subprocess.run([str(melt.executable), "-query", "filters"], env=melt.env(ofx_bundle.parent),
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(melt.executable), "-query", "filters"],
+        env=melt.env(ofx_bundle.parent),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "openfx.org.vh.VHMAEHarmonize" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
 
 
@@ -108,9 +131,19 @@ def test_melt_render_matches_vh_harmonize_frame_by_frame(melt, ofx_bundle, clip,
 
     colorspace = "colorspace=sRGB - Texture"  # melt's pixels are display-referred video; as `vh` reads PNG
     run_melt(melt, ofx_bundle, clip, tmp_path / "plate")
-    run_melt(melt, ofx_bundle, clip, tmp_path / "zero", f"serverAddress={vh_server}", "model=stats", colorspace,
-             "strength=0")
-    run_melt(melt, ofx_bundle, clip, tmp_path / "melt", f"serverAddress={vh_server}", "model=stats", colorspace)
+    run_melt(
+        melt,
+        ofx_bundle,
+        clip,
+        tmp_path / "zero",
+        f"serverAddress={vh_server}",
+        "model=stats",
+        colorspace,
+        "strength=0",
+    )
+    run_melt(
+        melt, ofx_bundle, clip, tmp_path / "melt", f"serverAddress={vh_server}", "model=stats", colorspace
+    )
     plate, zero, got = frames(tmp_path / "plate"), frames(tmp_path / "zero"), frames(tmp_path / "melt")
     # The effect sees exactly the frames melt decodes: at strength 0 it hands them back bit for bit.
     for t in range(FRAMES):
@@ -120,8 +153,24 @@ def test_melt_render_matches_vh_harmonize_frame_by_frame(melt, ofx_bundle, clip,
     pattern = str(tmp_path / "plate" / "f_%04d.png")
     (tmp_path / "vh").mkdir()
     for t in range(1, FRAMES + 1):
-        assert vh(["harmonize", pattern, "--frames", f"{t}-{t}", "--model", "stats", "--colorspace", "sRGB - Texture",
-                   "-q", "-o", str(tmp_path / "vh" / "f_%04d.png")]) == 0
+        assert (
+            vh(
+                [
+                    "harmonize",
+                    pattern,
+                    "--frames",
+                    f"{t}-{t}",
+                    "--model",
+                    "stats",
+                    "--colorspace",
+                    "sRGB - Texture",
+                    "-q",
+                    "-o",
+                    str(tmp_path / "vh" / "f_%04d.png"),
+                ]
+            )
+            == 0
+        )
     want = frames(tmp_path / "vh")
     diffs = np.stack([np.abs(g - w) for g, w in zip(got, want)])
     print(f"melt vs vh harmonize over {FRAMES} frames: max {diffs.max():.6f}, mean {diffs.mean():.3e}")
@@ -144,7 +193,9 @@ def test_melt_with_a_dead_server_logs_one_line_and_passes_the_plate_through(melt
     run_melt(melt, ofx_bundle, clip, tmp_path / "plate")
     result = run_melt(melt, ofx_bundle, clip, tmp_path / "dead", f"serverAddress={address}", "model=stats")
     errors = [line for line in result.stderr.splitlines() if "OfxMessageError" in line]
-    assert len(errors) >= FRAMES, result.stderr[-3000:]  # at least one per frame (melt may render a frame twice)
+    assert len(errors) >= FRAMES, result.stderr[
+        -3000:
+    ]  # at least one per frame (melt may render a frame twice)
     assert all(address in line and "not reachable" in line for line in errors), errors[0]
     for got, plate in zip(frames(tmp_path / "dead"), frames(tmp_path / "plate")):
         np.testing.assert_array_equal(got, plate)  # not black: the plate, untouched

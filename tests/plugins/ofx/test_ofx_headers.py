@@ -27,8 +27,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 OURS = REPO / "plugins" / "ofx_bridge" / "include" / "vh_ofx_api.h"
 OFFICIAL = REPO.parent / "shared" / "third_party" / "openfx" / "include"
-OFFICIAL_HEADERS = ("ofxCore.h", "ofxProperty.h", "ofxImageEffect.h", "ofxParam.h", "ofxMemory.h", "ofxMessage.h",
-                    "ofxMultiThread.h")
+OFFICIAL_HEADERS = (
+    "ofxCore.h",
+    "ofxProperty.h",
+    "ofxImageEffect.h",
+    "ofxParam.h",
+    "ofxMemory.h",
+    "ofxMessage.h",
+    "ofxMultiThread.h",
+)
 PROSE_ONLY = {"kOfxImageClipPropFrameRangePrefix", "kOfxImageClipPropRoIPrefix"}
 
 
@@ -108,9 +115,13 @@ def translation_unit() -> str:
         lines.append(f'static_assert(sizeof(ours::{s}) == sizeof(::{s}), "sizeof {s}");')
         lines.append(f'static_assert(alignof(ours::{s}) == alignof(::{s}), "alignof {s}");')
         for m in members:
-            lines.append(f'static_assert(offsetof(ours::{s}, {m}) == offsetof(::{s}, {m}), "offset of {s}::{m}");')
-            lines.append(f"static_assert(sameSignature<decltype(ours::{s}::{m}), decltype(::{s}::{m})>(), "
-                         f'"type of {s}::{m}");')
+            lines.append(
+                f'static_assert(offsetof(ours::{s}, {m}) == offsetof(::{s}, {m}), "offset of {s}::{m}");'
+            )
+            lines.append(
+                f"static_assert(sameSignature<decltype(ours::{s}::{m}), decltype(::{s}::{m})>(), "
+                f'"type of {s}::{m}");'
+            )
     lines.append("int main() { return 0; }")
     return "\n".join(lines) + "\n"
 
@@ -128,18 +139,36 @@ def compiler() -> str:
 def test_our_header_declares_what_the_checks_cover():
     strings, statuses, structs = our_declarations()
     assert len(strings) > 80 and len(statuses) == 16
-    assert {"OfxPropertySuiteV1", "OfxParameterSuiteV1", "OfxImageEffectSuiteV1", "OfxMemorySuiteV1",
-            "OfxMessageSuiteV1", "OfxMessageSuiteV2", "OfxMultiThreadSuiteV1", "OfxHost", "OfxPlugin",
-            "OfxRectI", "OfxRectD", "OfxRangeD"} <= set(structs)
+    assert {
+        "OfxPropertySuiteV1",
+        "OfxParameterSuiteV1",
+        "OfxImageEffectSuiteV1",
+        "OfxMemorySuiteV1",
+        "OfxMessageSuiteV1",
+        "OfxMessageSuiteV2",
+        "OfxMultiThreadSuiteV1",
+        "OfxHost",
+        "OfxPlugin",
+        "OfxRectI",
+        "OfxRectD",
+        "OfxRangeD",
+    } <= set(structs)
     assert structs["OfxRectI"] == ["x1", "y1", "x2", "y2"]
-    assert len(structs["OfxImageEffectSuiteV1"]) == 13 and structs["OfxPropertySuiteV1"][-1] == "propGetDimension"
+    assert (
+        len(structs["OfxImageEffectSuiteV1"]) == 13
+        and structs["OfxPropertySuiteV1"][-1] == "propGetDimension"
+    )
 
 
 def test_our_header_agrees_with_the_official_openfx_headers(compiler, tmp_path):
     source = tmp_path / "agree.cpp"
     source.write_text(translation_unit())
-    result = subprocess.run([compiler, "-std=c++17", "-fsyntax-only", "-Wall", "-I", str(OFFICIAL), str(source)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [compiler, "-std=c++17", "-fsyntax-only", "-Wall", "-I", str(OFFICIAL), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     assert result.stderr == ""  # no macro-redefinition or other warning either
 
@@ -150,16 +179,26 @@ def test_the_check_catches_a_wrong_declaration(compiler, tmp_path):
     broken = OURS.read_text()
     broken = broken.replace('#define kOfxPropTime "OfxPropTime"', '#define kOfxPropTime "OfxPropTimes"')
     broken = broken.replace("  int x1, y1, x2, y2;", "  int y1, x1, x2, y2;")
-    broken = broken.replace("OfxStatus (*propSetDouble)(OfxPropertySetHandle properties, const char* property, "
-                            "int index, double value);",
-                            "OfxStatus (*propSetDouble)(OfxPropertySetHandle properties, const char* property, "
-                            "int index, float value);")
+    broken = broken.replace(
+        "OfxStatus (*propSetDouble)(OfxPropertySetHandle properties, const char* property, "
+        "int index, double value);",
+        "OfxStatus (*propSetDouble)(OfxPropertySetHandle properties, const char* property, "
+        "int index, float value);",
+    )
     fake = tmp_path / "vh_ofx_api.h"
     fake.write_text(broken)
     source = tmp_path / "broken.cpp"
     source.write_text(text.replace(f'#include "{OURS}"', f'#include "{fake}"'))
-    result = subprocess.run([compiler, "-std=c++17", "-fsyntax-only", "-I", str(OFFICIAL), str(source)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [compiler, "-std=c++17", "-fsyntax-only", "-I", str(OFFICIAL), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
-    for message in ("kOfxPropTime differs", "offset of OfxRectI::x1", "type of OfxPropertySuiteV1::propSetDouble"):
+    for message in (
+        "kOfxPropTime differs",
+        "offset of OfxRectI::x1",
+        "type of OfxPropertySuiteV1::propSetDouble",
+    ):
         assert message in result.stderr, result.stderr[-3000:]

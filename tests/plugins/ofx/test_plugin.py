@@ -48,17 +48,31 @@ def test_describe_declares_a_temporal_filter_with_source_matte_output(host):
     props = host.descriptor.props
     assert host.identifier == "org.vh.VHMAEHarmonize"
     assert props.get("OfxPropLabel") == "VHMAE Harmonize"
-    assert set(props.get_all("OfxImageEffectPropSupportedContexts")) == {ofx_host.CONTEXT_FILTER, ofx_host.CONTEXT_GENERAL}
+    assert set(props.get_all("OfxImageEffectPropSupportedContexts")) == {
+        ofx_host.CONTEXT_FILTER,
+        ofx_host.CONTEXT_GENERAL,
+    }
     # Byte and short too, for hosts (editors such as MLT) that offer nothing else.
     assert set(props.get_all("OfxImageEffectPropSupportedPixelDepths")) == {
-        "OfxBitDepthFloat", "OfxBitDepthHalf", "OfxBitDepthShort", "OfxBitDepthByte"}
+        "OfxBitDepthFloat",
+        "OfxBitDepthHalf",
+        "OfxBitDepthShort",
+        "OfxBitDepthByte",
+    }
     assert props.get("OfxImageEffectPropTemporalClipAccess") == 1
     for context in (ofx_host.CONTEXT_FILTER, ofx_host.CONTEXT_GENERAL):
         effect = host.describe_in_context(context)
         assert set(effect.clips) == {"Source", "Matte", "Output"}
         assert effect.clips["Matte"].props.get("OfxImageClipPropOptional") == 1
-        assert {"serverAddress", "model", "modelOptions", "strength", "windowSize", "colorspace", "status"} <= set(
-            effect.params)
+        assert {
+            "serverAddress",
+            "model",
+            "modelOptions",
+            "strength",
+            "windowSize",
+            "colorspace",
+            "status",
+        } <= set(effect.params)
 
 
 def test_frames_needed_is_the_fixed_window_holding_t_clamped_to_the_clip(host, small_plate):
@@ -112,9 +126,11 @@ def test_window_is_sent_once_and_reused_until_the_input_changes(host, small_plat
     source = ExrSequence(plate, FIRST, LAST)
     edits: dict[int, np.ndarray] = {}
     clip = ofx_host.Clip(lambda t: edits.get(t, source(t)), (FIRST, LAST))
-    inst = host.create_instance(clip, ofx_host.Clip(ExrSequence(matte, FIRST, LAST), (FIRST, LAST)),
-                                params={"serverAddress": vh_server, "model": "stats", "modelOptions": PER_FRAME,
-                                        "windowSize": 4})
+    inst = host.create_instance(
+        clip,
+        ofx_host.Clip(ExrSequence(matte, FIRST, LAST), (FIRST, LAST)),
+        params={"serverAddress": vh_server, "model": "stats", "modelOptions": PER_FRAME, "windowSize": 4},
+    )
     fetched = lambda: host.stats["images"]
     before = fetched()
     first = inst.render(1)
@@ -197,7 +213,10 @@ def test_a_stopped_server_fails_the_render_with_a_message_and_the_host_carries_o
     [
         ({"model": "no_such_model"}, "has no model 'no_such_model'; available: stats, cut"),
         ({"model": "stats", "modelOptions": "bogus=1"}, "model stats has no option 'bogus'; options: "),
-        ({"model": "stats", "modelOptions": "time_constant=soon"}, "option time_constant=soon is not a valid float"),
+        (
+            {"model": "stats", "modelOptions": "time_constant=soon"},
+            "option time_constant=soon is not a valid float",
+        ),
         ({"model": "stats", "colorspace": "NotAColourspace"}, "NotAColourspace"),
         ({"serverAddress": ""}, "no vh-server address set"),
     ],
@@ -241,7 +260,9 @@ def test_a_host_abort_cancels_the_stream_and_fails_the_render(host, small_plate,
     inst.destroy()
 
 
-def test_a_partial_render_window_asks_for_whole_frames_and_fills_only_the_window(host, small_plate, vh_server):
+def test_a_partial_render_window_asks_for_whole_frames_and_fills_only_the_window(
+    host, small_plate, vh_server
+):
     plate, matte = small_plate
     inst = instance(host, plate, matte, serverAddress=vh_server, model="stats", windowSize=1, origin=(4, 2))
     full_rod = [4.0, 2.0, 164.0, 98.0]  # the source's bounds: x1, y1, x2, y2
@@ -279,8 +300,10 @@ def test_the_cache_keeps_the_two_most_recent_windows(host, small_plate, vh_serve
 
 def _quantised(plate: str, scale: float, last: int = 4) -> dict[int, np.ndarray]:
     seq = ExrSequence(plate, FIRST, last)
-    return {t: np.rint(np.clip(seq(t), 0, 1) * scale).astype(np.float32) / np.float32(scale)
-            for t in range(FIRST, last + 1)}
+    return {
+        t: np.rint(np.clip(seq(t), 0, 1) * scale).astype(np.float32) / np.float32(scale)
+        for t in range(FIRST, last + 1)
+    }
 
 
 @pytest.mark.parametrize("depth, scale", [("short", 65535.0), ("byte", 255.0)])

@@ -29,8 +29,19 @@ def vh_harmonize(plate: str, matte: str, out_folder: Path) -> ExrSequence:
     from vh.core.cli.main import main
 
     for first, last in WINDOWS:
-        argv = ["harmonize", plate, "--matte", matte, "-o", str(out_folder / "out.%04d.exr"), "--model", "stats",
-                "--frames", f"{first}-{last}", "--quiet"]
+        argv = [
+            "harmonize",
+            plate,
+            "--matte",
+            matte,
+            "-o",
+            str(out_folder / "out.%04d.exr"),
+            "--model",
+            "stats",
+            "--frames",
+            f"{first}-{last}",
+            "--quiet",
+        ]
         assert main(argv) == 0, f"vh {' '.join(argv)} failed"
     return ExrSequence(str(out_folder / "out.%04d.exr"), 1, FRAMES)
 
@@ -41,22 +52,29 @@ def test_12_frame_2k_float_plate_matches_vh_harmonize(ofx_bundle, plate_2k, vh_s
     plate, matte = plate_2k
     source, mattes = ExrSequence(plate, 1, FRAMES), ExrSequence(matte, 1, FRAMES)
     host = ofx_host.OfxHost(ofx_bundle)
-    inst = host.create_instance(ofx_host.Clip(source, (1, FRAMES)), ofx_host.Clip(mattes, (1, FRAMES)),
-                                params={"serverAddress": vh_server, "model": "stats"})
+    inst = host.create_instance(
+        ofx_host.Clip(source, (1, FRAMES)),
+        ofx_host.Clip(mattes, (1, FRAMES)),
+        params={"serverAddress": vh_server, "model": "stats"},
+    )
     start = time.perf_counter()
     outputs = [inst.render(t) for t in range(1, FRAMES + 1)]
     seconds = time.perf_counter() - start
     inst.destroy()
     host.unload()
     assert host.errors == []
-    print(f"OFX path: {FRAMES} frames of 2048x1080 RGBA float in {seconds:.1f} s ({FRAMES / seconds:.2f} frames/s)")
+    print(
+        f"OFX path: {FRAMES} frames of 2048x1080 RGBA float in {seconds:.1f} s ({FRAMES / seconds:.2f} frames/s)"
+    )
 
     expected = vh_harmonize(plate, matte, tmp_path)
     worst = 0.0
     for t, got in enumerate(outputs, 1):
         want, original = expected(t), source(t)
         assert got.shape == want.shape == (1080, 2048, 4)
-        np.testing.assert_allclose(got, want, rtol=2**-10, atol=2**-14, err_msg=f"frame {t}")  # half precision
+        np.testing.assert_allclose(
+            got, want, rtol=2**-10, atol=2**-14, err_msg=f"frame {t}"
+        )  # half precision
         worst = max(worst, float(np.abs(got - want).max()))
         background = original[..., 3] == 0
         np.testing.assert_array_equal(got[background], original[background])  # background bit-exact

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+
 from vh.core.errors import InputError
 from vh.training.datasets.davis import Davis
 

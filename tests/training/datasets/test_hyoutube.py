@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from vh.core.errors import InputError, MissingFrameError
 from vh.training.datasets.hyoutube import HYouTube
 
@@ -24,8 +25,10 @@ def make_dataset(root: Path, clips=("a", "b"), frames: int = 3, h: int = 12, w: 
         for i in range(frames):
             stem = f"{i:05d}"
             _write(root / "real_videos" / c / f"{stem}.jpg", rng.integers(0, 255, (h, w, 3), np.uint8))
-            _write(root / "synthetic_composite_videos" / c / "object_0" / f"{stem}.jpg",
-                   rng.integers(0, 255, (h, w, 3), np.uint8))
+            _write(
+                root / "synthetic_composite_videos" / c / "object_0" / f"{stem}.jpg",
+                rng.integers(0, 255, (h, w, 3), np.uint8),
+            )
             mask = np.zeros((h, w), np.uint8)
             mask[2:8, 3:9] = 255
             _write(root / "foreground_mask" / c / "object_0" / f"{stem}.png", mask)
@@ -93,7 +96,9 @@ def test_missing_folder(tmp_path):
 def test_missing_mask_frame_is_named(tmp_path):
     root = make_dataset(tmp_path)
     (root / "foreground_mask/b/object_0/00001.png").unlink()
-    with pytest.raises(MissingFrameError, match=r"mask frame 00001 is missing in .*foreground_mask/b/object_0"):
+    with pytest.raises(
+        MissingFrameError, match=r"mask frame 00001 is missing in .*foreground_mask/b/object_0"
+    ):
         HYouTube(root)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+
 from vh.core.errors import InputError
 from vh.training.datasets.iharmony4 import IHarmony4
 
@@ -32,7 +33,7 @@ def make_original_layout(root, mask_value=(0, 0, 200)):
 
 def test_original_naming_and_any_channel_mask(tmp_path):
     make_original_layout(tmp_path)
-    (comp, mask, real), = [t.read() for t in IHarmony4(tmp_path)]
+    ((comp, mask, real),) = [t.read() for t in IHarmony4(tmp_path)]
     assert mask.sum() == 9 and comp.shape == real.shape == (8, 10, 3)
 
 

@@ -7,6 +7,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+
 from vh.core.errors import InputError
 from vh.training.datasets.pairs import ImageMaskFolder
 
@@ -38,7 +39,9 @@ def test_missing_mask_size_mismatch_and_empty_list_fail_clearly(tmp_path):
         ImageMaskFolder(root)
     cv2.imwrite(str(root / "masks" / "p01.png"), np.zeros((5, 7), np.uint8))
     folder = ImageMaskFolder(root)
-    with pytest.raises(InputError, match=r"size mismatch: image .*p01\.jpg is 96x72 but mask .*p01\.png is 7x5"):
+    with pytest.raises(
+        InputError, match=r"size mismatch: image .*p01\.jpg is 96x72 but mask .*p01\.png is 7x5"
+    ):
         folder[1].read()
     (tmp_path / "empty.txt").write_text("\n# nothing\n")
     with pytest.raises(InputError, match="list file .*empty.txt is empty"):

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 import torch
+
 from vh.core.errors import VhError
 from vh.training.tasks.base import (
     NonFiniteLossError,

@@ -8,13 +8,17 @@ if _site not in sys.path:
     sys.path.insert(0, _site)
 
 if sys.version_info < (3, 9):
-    print("[vh] VHMAE Harmonize needs Python 3.9+ in Resolve (Preferences > General > Python); found %d.%d"
-          % sys.version_info[:2])
+    print(
+        "[vh] VHMAE Harmonize needs Python 3.9+ in Resolve (Preferences > General > Python); found %d.%d"
+        % sys.version_info[:2]
+    )
 else:
     try:
         from vh_resolve import fusion_comp
     except ImportError as exc:
-        print("[vh] cannot load the VHMAE Harmonize scripts (%s); run: python3 plugins/resolve/install.py" % exc)
+        print(
+            "[vh] cannot load the VHMAE Harmonize scripts (%s); run: python3 plugins/resolve/install.py" % exc
+        )
     else:
         _comp = globals().get("comp") or fusion.GetCurrentComp()  # noqa: F821 (Fusion predefines comp/fusion)
         _project = None

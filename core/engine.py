@@ -42,6 +42,7 @@ import cv2
 import numpy as np
 import torch
 
+from vh.core.auto_matte import AutoMatte, AutoMatteConfig
 from vh.core.errors import InputError, MissingWeightsError, ResourceError
 from vh.core.models.base import Harmonizer
 from vh.core.models.guard import ConsensusGuard, GuardConfig
@@ -239,14 +240,19 @@ class Engine:
                 ) from exc
             return out.float().cpu()
 
+    @property
+    def detector(self) -> Harmonizer | None:
+        """The model that predicts its own matte (`detect`), unwrapped from the guard; None for others."""
+        model = self.model.inner if isinstance(self.model, ConsensusGuard) else self.model
+        return model if hasattr(model, "detect") else None
+
     @torch.inference_mode()
     def detect(self, comp: torch.Tensor) -> torch.Tensor | None:
         """The model's own matte for comp [B, T, 3, h, w] -> [B, T, 1, h, w] (models with `detect`), else None."""
-        model = self.model.inner if isinstance(self.model, ConsensusGuard) else self.model
-        if not hasattr(model, "detect"):
+        if self.detector is None:
             return None
         with self._lock:
-            return model.detect(comp.to(self.device, torch.float32)).float().cpu()
+            return self.detector.detect(comp.to(self.device, torch.float32)).float().cpu()
 
     # -- clips -----------------------------------------------------------------------------------------------------
 
@@ -324,6 +330,9 @@ class EngineStream:
         self._size_lo: tuple[int, int] | None = None
         self._empty = 0
         self._finished = False
+        # the detector's maps, cleaned in frame order (frames finish in order); its calibrated level if it has one
+        threshold = getattr(engine.detector, "matte_threshold", AutoMatteConfig.threshold)
+        self.auto_matte = AutoMatte(AutoMatteConfig(threshold=threshold))
         if self.model.stateful:
             self.model.reset()
 
@@ -394,6 +403,13 @@ class EngineStream:
         if self._empty:
             log.warning(
                 "%d of %d frame(s) had an empty matte and were passed through unchanged", self._empty, self._n
+            )
+        if self.auto_matte.empty:
+            log.warning(
+                "%d of %d frame(s): the detector found no disharmonious region it is sure of; they pass through "
+                "unchanged",
+                self.auto_matte.empty,
+                self.auto_matte.frames,
             )
         if self.model.stateful:
             self.model.reset()
@@ -519,6 +535,8 @@ class EngineStream:
         matte_lo, matte = f.matte_lo, f.matte
         if matte is None:  # auto matte
             matte_lo = self._auto_matte(f, out_lo)
+            if not matte_lo.any():
+                return f.plate  # nothing the detector is sure of: unchanged, to the bit
             matte = np.clip(resize(matte_lo, f.plate.shape[:2]), 0.0, 1.0)
         t = self.transfer.fit(f.comp_lo, out_lo, matte_lo)
         return self._apply(t, f.plate, matte)
@@ -526,7 +544,7 @@ class EngineStream:
     def _auto_matte(self, f: _Frame, out_lo: np.ndarray) -> np.ndarray:
         if f.detected:
             total = sum(w for _, w in f.detected)
-            return sum(m * w for m, w in f.detected) / total  # [h, w]
+            return self.auto_matte(sum(m * w for m, w in f.detected) / total)  # [h, w]
         # the model predicted its own matte internally: take it from where the model changed the image
         change = np.abs(out_lo - f.comp_lo).max(axis=2)  # [h, w]
         return np.clip(cv2.GaussianBlur(change / 0.02, (0, 0), 1.5), 0.0, 1.0)

@@ -16,9 +16,8 @@ class Clip:
     comp: np.ndarray  # [T, H, W, 3] recoloured foreground over the background
     real: np.ndarray  # [T, H, W, 3] ground truth
     matte: np.ndarray  # [T, H, W] 1 = foreground
-    flow: np.ndarray | None = (
-        None  # [T-1, 2, H, W] backward flow in pixels: warp(frame_t, flow_t) ~ frame_t+1
-    )
+    #: [T-1, 2, H, W] backward flow in pixels, warp(frame_t, flow_t) ~ frame_t+1; None: no exact flow known.
+    flow: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # JSON-able provenance (source, recolour, seed)
 
     def __len__(self) -> int:
@@ -34,9 +33,11 @@ class Clip:
             "matte": torch.from_numpy(np.ascontiguousarray(self.matte[:, None])),  # [T, 1, H, W]
         }
         if with_flow:
-            if self.flow is None:
-                raise ValueError(f"clip {self.name} has no flow")
-            sample["flow"] = torch.from_numpy(
-                np.ascontiguousarray(self.flow, dtype=np.float32)
-            )  # [T-1, 2, H, W]
+            # Clips with no exact flow (real video) batch with those that have it: zero flow, marked invalid,
+            # so that a temporal loss skips them instead of trusting a made-up motion.
+            t, _, h, w = sample["comp"].shape
+            valid = self.flow is not None
+            flow = self.flow if valid else np.zeros((t - 1, 2, h, w), np.float32)
+            sample["flow"] = torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32))  # [T-1, 2, H, W]
+            sample["flow_valid"] = torch.full((t - 1,), float(valid))  # [T-1], 1 = exact flow
         return sample

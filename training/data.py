@@ -44,7 +44,8 @@ class DataConfig:
     sources: list[dict[str, Any]] = field(default_factory=list)
     frames: int = 8
     size: int = 256
-    flow: bool = False  # put exact flow in batches; needs sources that have it (pairs, iharmony4, built sets)
+    #: put exact flow in batches (pairs, iharmony4 and built sets have it); DAVIS clips come with flow_valid = 0
+    flow: bool = False
     recolor: list[str] = field(
         default_factory=lambda: list(DEFAULT_KINDS)
     )  # a kind listed twice: twice as often
@@ -110,8 +111,6 @@ class ClipDataset(Dataset):
             raise InputError("no data sources configured (data.sources is empty)")
         config.validate()
         self.config = config
-        if config.flow and any(spec.get("kind") == "davis" for spec in config.sources):
-            raise InputError("data.flow is set but DAVIS clips have no exact flow; drop the davis source")
         self.kinds = [s["kind"] for s in config.sources]
         self.readers = [_open_source(s, config.split) for s in config.sources]
         weights = np.array([float(s.get("weight", 1.0)) for s in config.sources])

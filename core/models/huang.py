@@ -161,10 +161,18 @@ def _build(defaults: HuangConfig, overrides: dict) -> HuangHarmonizer:
     return HuangHarmonizer(HuangConfig(**{**values, **overrides}))
 
 
-@register_model("huang", aliases=("huang2019",))
-def huang(**overrides) -> HuangHarmonizer:
+@register_model("huang_paper", aliases=("huang2019",))
+def huang_paper(**overrides) -> HuangHarmonizer:
     """Paper size: 512x512, pix2pix-sized UNets (~50M parameters each)."""
     return _build(HuangConfig(), overrides)
+
+
+@register_model("huang_cpu", aliases=("huang",))
+def huang_cpu(**overrides) -> HuangHarmonizer:
+    """The shipped model (vh/core/weights/huang_cpu): 128x128, 16-128 channels, 5 levels, residual G."""
+    return _build(
+        HuangConfig(input_size=128, base_channels=16, depth=5, max_channels=128, residual=True), overrides
+    )
 
 
 @register_model("huang_small")
@@ -175,7 +183,7 @@ def huang_small(**overrides) -> HuangHarmonizer:
 
 @register_model("huang_tiny")
 def huang_tiny(**overrides) -> HuangHarmonizer:
-    """128x128, 16-128 channels, 5 levels (~1.4M parameters each), residual G: trains on a CPU in minutes."""
+    """64x64, 8-64 channels, 4 levels (~0.2M parameters each), residual G: smoke runs in minutes."""
     return _build(
-        HuangConfig(input_size=128, base_channels=16, depth=5, max_channels=128, residual=True), overrides
+        HuangConfig(input_size=64, base_channels=8, depth=4, max_channels=64, residual=True), overrides
     )

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from vh.core.errors import InputError
+from vh.training.clip import Clip
 from vh.training.data import ClipDataset, DataConfig, EpochSampler
 from vh.training.writer import write_dataset
 
@@ -26,7 +27,7 @@ def config(pairs, **kw) -> DataConfig:
 def test_samples_are_a_pure_function_of_seed_and_index(pairs_dir):
     a, b = ClipDataset(config(pairs_dir)), ClipDataset(config(pairs_dir))
     s1, s2 = a[11], b[11]
-    assert s1.keys() == {"comp", "real", "matte", "flow"}
+    assert s1.keys() == {"comp", "real", "matte", "flow", "flow_valid"}
     assert (
         s1["comp"].shape == (3, 3, 32, 32)
         and s1["matte"].shape == (3, 1, 32, 32)
@@ -78,13 +79,17 @@ def test_configuration_errors(pairs_dir):
         ClipDataset(DataConfig(sources=[{"kind": "coco", "root": "x"}]))
     with pytest.raises(InputError, match="unknown data option"):
         DataConfig.from_dict({"frame": 8})
-    with pytest.raises(InputError, match="DAVIS clips have no exact flow"):
-        ClipDataset(
-            DataConfig(
-                sources=[
-                    {"kind": "pairs", "root": str(pairs_dir)},
-                    {"kind": "davis", "root": str(pairs_dir)},
-                ],
-                flow=True,
-            )
-        )
+
+
+def test_clips_without_exact_flow_batch_with_a_flow_marked_invalid():
+    t, h, w = 3, 4, 5
+    frames = np.zeros((t, h, w, 3), np.float32)
+    exact = np.ones((t - 1, 2, h, w), np.float32)
+    with_flow = Clip("dancing", frames, frames, frames[..., 0], exact).to_sample(with_flow=True)
+    video = Clip("davis", frames, frames, frames[..., 0]).to_sample(with_flow=True)
+    assert with_flow["flow_valid"].tolist() == [1.0, 1.0] and torch.equal(
+        with_flow["flow"], torch.ones(2, 2, h, w)
+    )
+    assert video["flow_valid"].tolist() == [0.0, 0.0] and not video["flow"].any()
+    batch = torch.utils.data.default_collate([with_flow, video])
+    assert batch["flow"].shape == (2, t - 1, 2, h, w) and batch["flow_valid"].shape == (2, t - 1)

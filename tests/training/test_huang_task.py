@@ -87,6 +87,17 @@ def test_temporal_term_needs_flow_and_matches_the_warp():
     assert float(no_flow["rec"]) == pytest.approx(float(with_flow["rec"]))
 
 
+def test_temporal_term_leaves_out_clips_without_exact_flow():
+    batch = synthetic_batch(flow=True)
+    batch["flow_valid"] = torch.ones(2, 1)
+    both = make_task().train_step(dict(batch), step=0)
+    batch["flow_valid"] = torch.tensor([[1.0], [0.0]])  # the second clip is real video: no exact flow
+    one = make_task().train_step(dict(batch), step=0)
+    batch["flow_valid"] = torch.zeros(2, 1)
+    none = make_task().train_step(dict(batch), step=0)
+    assert float(none["temporal"]) == 0.0 < float(one["temporal"]) < float(both["temporal"])
+
+
 @pytest.mark.parametrize("name", ["huang.yaml", "huang_tiny.yaml"])
 def test_shipped_configs_resolve_and_build(repo_root, name):
     from vh.training.main import load_config, resolve

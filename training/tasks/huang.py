@@ -88,6 +88,8 @@ class HuangTask(TrainTask):
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor | float]:
         comp, real, matte = batch["comp"], batch["real"], batch["matte"]  # [B, T, 3|1, H, W], 0..1
         flow = batch.get("flow")  # [B, T-1, 2, H, W] or None
+        # [B, T-1], 1 = exact flow; real-video clips carry none, and their temporal term is left out
+        flow_valid = batch.get("flow_valid")
         b, t, _, h, w = comp.shape
         G, D = self.nets["G"], self.nets["D"]  # possibly DDP-wrapped
         image = to_signed(comp).reshape(b * t, 3, h, w)  # [B*T, 3, H, W], I in [-1, 1]
@@ -122,12 +124,17 @@ class HuangTask(TrainTask):
         totals, recs, temps, advs = [], [], [], []
         for i in range(t):
             prev = seq[:, i - 1] if i > 0 and flow is not None else None
+            temporal_matte = matte[
+                :, i
+            ]  # [B, 1, H, W]; zero where the flow is unknown: an empty region adds 0
+            if prev is not None and flow_valid is not None:
+                temporal_matte = temporal_matte * flow_valid[:, i - 1, None, None, None]
             terms = generator_loss(
                 seq[:, i],
                 real_seq[:, i],
                 prev,
                 flow[:, i - 1] if prev is not None else None,
-                matte[:, i],
+                temporal_matte,
                 d_seq[:, i],
                 self.lambda_temporal,
                 self.lambda_adversarial,

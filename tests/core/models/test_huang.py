@@ -4,6 +4,7 @@ import torch
 
 from vh.core.checkpoint import load_checkpoint, save_checkpoint
 from vh.core.models import Harmonizer, create_model, list_models
+from vh.core.models.registry import resolve_name
 from vh.core.models.huang import HuangHarmonizer, to_signed, to_unit
 
 
@@ -34,18 +35,20 @@ def _clip(b: int = 2, h: int = 24, w: int = 40) -> tuple[torch.Tensor, torch.Ten
 
 
 def test_registered_variants_and_interface():
-    assert {"huang", "huang_small", "huang_tiny"} <= set(list_models())
-    m = create_model("huang_tiny")
+    assert {"huang_paper", "huang_cpu", "huang_small", "huang_tiny"} <= set(list_models())
+    assert resolve_name("huang") == "huang_cpu" and resolve_name("huang2019") == "huang_paper"
+    m = create_model("huang")  # the shipped size
     assert isinstance(m, Harmonizer)
     assert m.window == 1 and m.supports_auto_matte and not m.stateful
-    assert m.input_size == (128, 128)
+    assert m.input_size == (128, 128) and m.config.residual
+    assert create_model("huang_tiny").input_size == (64, 64)
     assert create_model("huang_small").input_size == (256, 256)
 
 
 def test_paper_size_is_pix2pix_scale():
     # Built on the meta device: no memory, just the parameter count (~50M per network at 512x512).
     with torch.device("meta"):
-        m = create_model("huang")
+        m = create_model("huang_paper")
     assert m.input_size == (512, 512)
     assert 40e6 < _params(m.generator) < 60e6
     assert 40e6 < _params(m.discriminator) < 60e6
@@ -58,7 +61,7 @@ def test_overrides_and_unknown_fields():
     with pytest.raises(TypeError, match="unknown Huang config"):
         create_model("huang_tiny", width=3)
     with pytest.raises(ValueError, match="smaller than"):
-        create_model("huang_tiny", input_size=16)
+        create_model("huang_tiny", input_size=8)  # 4 levels need at least 16
 
 
 def test_range_conversion_round_trips():

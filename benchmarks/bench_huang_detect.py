@@ -1,23 +1,22 @@
-"""Mask agreement of the Huang et al. disharmony discriminator: IoU between D(I_t) and the true mask on HYouTube.
+"""How well the Huang et al. detector finds the disharmonious region: IoU of the auto matte against the truth.
 
-    python benchmarks/bench_huang_detect.py --checkpoint runs/ht/checkpoints/ckpt-0001024
-    python benchmarks/bench_huang_detect.py --checkpoint CKPT --thresholds 0.5 0.25 0.1 --json detect.json
+    python benchmarks/bench_huang_detect.py --data out/unseen/lut                 # the shipped huang weights
+    python benchmarks/bench_huang_detect.py --checkpoint CKPT --data DIR --thresholds 0.5 0.25 --json out.json
 
-This is the mask-free mode of the paper (Sec. III-C): no matte goes in, D predicts one. For each frame of every
-clip of a HYouTube-layout folder (read with `vh.training.datasets.hyoutube`), the composite and the mask go to
---size x --size as the evaluation protocol of ../shared/data/README.md says (cv2.INTER_LINEAR for the frame,
-cv2.INTER_NEAREST then > 127 for the mask). D then sees the frame the way `vh detect` and the engine feed it: resized
-to the model's working size (area averaging), and its soft map comes back to --size bilinearly
-(`--detect-size protocol` runs D directly on the --size frame instead). The predicted matte is map > threshold.
+This is the mask-free mode of the paper (Sec. III-C): no matte goes in, D predicts one. For every clip of a
+HYouTube-layout folder, composites and masks go to --size x --size as the evaluation protocol of the shared data
+README says (bilinear frames, nearest masks > 127); D sees each frame as the engine feeds it (area-resized to the
+model's working size). Scored per clip (per-frame IoU averaged over the clip, then over clips; also pooled):
 
-Reported per threshold:
-  - mean IoU:   per-frame IoU averaged over the frames of a clip, then over clips (the protocol's averaging)
-  - pooled IoU: sum of intersections / sum of unions over every pixel of every frame
-  - marked:     the fraction of pixels the predicted matte marks, to tell a detector from a flood fill
-and once, independent of the threshold:
-  - mean D inside / outside the true mask (the clamped 0..1 map, pooled over pixels), the separation D learned
-  - the IoU an all-ones matte scores (the foreground's coverage): a detector must beat it to be useful.
-A frame where both the true and the predicted matte are empty counts as IoU 1 (they agree exactly).
+  - auto matte: D's maps through the engine's cleaning (vh.core.auto_matte: temporal smoothing, largest components,
+    feather) at the model's calibrated `matte_threshold`: the matte `--matte auto` and `vh detect` use;
+  - D > t: D's raw map cut at each --thresholds level, without cleaning;
+  - all ones and a centred ellipse: guesses that know nothing of colour, which a detector must beat;
+  - mean D inside / outside the true mask: the separation D learned;
+  - on the real footage each composite was made from, where there is nothing to find: the share of frames on
+    which the auto matte stays empty (a detector of objects rather than of disharmony fails here).
+
+A frame where both the true and the predicted matte are empty counts as IoU 1.
 """
 
 from __future__ import annotations
@@ -26,50 +25,19 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
-import torch
 
-from vh.core.checkpoint import load_checkpoint
-from vh.core.engine import resize, working_size
-from vh.core.models.base import Harmonizer
+from vh.core.checkpoint import load_checkpoint, shipped_checkpoint
+from vh.core.engine import resize
+from vh.core.models.registry import resolve_name
+from vh.training.calibrate_matte import IoU, auto_mattes, load_clip, soft_maps
 from vh.training.datasets.hyoutube import HYouTube
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = "../shared/data/hyoutube_val"
-
-
-@dataclass
-class Counts:
-    """Running IoU sums for one threshold (or for the all-ones reference)."""
-
-    clip_ious: list[float] = field(default_factory=list)  # one mean per clip
-    intersection: int = 0
-    union: int = 0
-    marked: int = 0
-    pixels: int = 0
-
-    def add_clip(self, preds: np.ndarray, truth: np.ndarray) -> None:
-        """preds, truth: bool [T, H, W] for one clip."""
-        inter = np.logical_and(preds, truth).sum(axis=(1, 2))  # [T]
-        union = np.logical_or(preds, truth).sum(axis=(1, 2))  # [T]
-        # both empty means perfect agreement; the protocol averages per frame, so such a frame must get a value
-        frame_iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)  # [T]
-        self.clip_ious.append(float(frame_iou.mean()))
-        self.intersection += int(inter.sum())
-        self.union += int(union.sum())
-        self.marked += int(preds.sum())
-        self.pixels += preds.size
-
-    def summary(self) -> dict[str, float]:
-        return {
-            "mean_iou": float(np.mean(self.clip_ious)),
-            "pooled_iou": self.intersection / max(self.union, 1),
-            "marked": self.marked / max(self.pixels, 1),
-        }
 
 
 @dataclass
@@ -106,112 +74,92 @@ def resolve_data(path: str) -> Path:
     return root
 
 
-def load_clip(ds: HYouTube, index: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(composites float32 [T, size, size, 3] in 0..1, true mask bool [T, size, size]) per the protocol."""
-    comps, masks = [], []
-    for frame in ds.read(ds[index]):
-        comp = cv2.resize(frame.comp, (size, size), interpolation=cv2.INTER_LINEAR)
-        mask = cv2.resize(frame.mask, (size, size), interpolation=cv2.INTER_NEAREST)
-        comps.append(comp.astype(np.float32) / 255.0)
-        masks.append(mask > 127)
-    return np.stack(comps), np.stack(masks)
-
-
-def detect_clip(
-    model: Harmonizer, comps: np.ndarray, detect_size: tuple[int, int] | None, device: str
-) -> np.ndarray:
-    """D's soft map in 0..1 for one clip: comps [T, S, S, 3] -> [T, S, S]; detect_size None runs D at S."""
-    size = comps.shape[1:3]
-    frames = (
-        comps if detect_size is None else np.stack([resize(c, detect_size) for c in comps])
-    )  # [T, h, w, 3]
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].to(device)  # [B=1, T, 3, h, w]: a clip in one call
-    with torch.no_grad():
-        soft = model.detect(x)[0, :, 0].float().cpu().numpy()  # [T, h, w]
-    if detect_size is not None:
-        soft = np.stack([resize(s, size) for s in soft])  # [T, S, S], bilinear when growing, as `vh detect`
-    return np.clip(soft, 0.0, 1.0)
+def centred_ellipse(shape: tuple[int, ...]) -> np.ndarray:
+    """bool [T, H, W]: the ellipse inscribed in the frame's central half, a guess that knows only framing."""
+    t, h, w = shape
+    y, x = np.mgrid[:h, :w]
+    inside = ((y - (h - 1) / 2) / (h / 4)) ** 2 + ((x - (w - 1) / 2) / (w / 4)) ** 2 <= 1.0
+    return np.broadcast_to(inside, shape)
 
 
 def run(args: argparse.Namespace) -> dict:
     data = resolve_data(args.data)
     ds = HYouTube(data, split="test")
-    # detect_threshold=0 so detect() returns D's soft map whatever the checkpoint says; we binarize ourselves
-    model, meta = load_checkpoint(args.checkpoint, args.device, detect_threshold=0.0)
+    if args.checkpoint:
+        model, meta = load_checkpoint(args.checkpoint, args.device)
+    else:  # the shipped weights, as `--model huang` loads them
+        model, meta = load_checkpoint(shipped_checkpoint(resolve_name("huang")), args.device)
     if not hasattr(model, "detect"):
         raise SystemExit(f"model {meta['model']!r} has no detect(); pass a Huang checkpoint")
-    detect_size = None if args.detect_size == "protocol" else working_size(model, args.size, args.size)
-    if detect_size == (args.size, args.size):
-        detect_size = None  # no resampling round trip when the model already works at the protocol size
-
-    counts = {t: Counts() for t in args.thresholds}
-    ones, separation = Counts(), Separation()
+    model.eval()
+    raw = {t: IoU() for t in args.thresholds}
+    auto, untouched, ones, ellipse, separation = IoU(), IoU(), IoU(), IoU(), Separation()
     start = time.perf_counter()
     for index in range(len(ds)):
-        comps, truth = load_clip(ds, index, args.size)
-        soft = detect_clip(model, comps, detect_size, args.device)
-        for t, c in counts.items():
-            c.add_clip(soft > t, truth)
+        comps, reals, truth = load_clip(ds, index, args.size)
+        real_mattes = auto_mattes(soft_maps(model, reals), model.matte_threshold, truth.shape[1:])
+        untouched.add_clip(real_mattes, np.zeros_like(truth))  # IoU 1 exactly where nothing is found
+        soft = soft_maps(model, comps)  # [T, h, w] at the working size
+        auto.add_clip(auto_mattes(soft, model.matte_threshold, truth.shape[1:]), truth)
+        soft = np.stack([resize(m, truth.shape[1:]) for m in soft])  # [T, S, S], bilinear as the engine
+        for t, score in raw.items():
+            score.add_clip(soft > t, truth)
         ones.add_clip(np.ones_like(truth), truth)
+        ellipse.add_clip(centred_ellipse(truth.shape), truth)
         separation.add_clip(soft, truth)
-    seconds = time.perf_counter() - start
-
     return {
         "data": str(data),
-        "checkpoint": str(args.checkpoint),
+        "checkpoint": str(args.checkpoint or "shipped"),
         "model": meta["model"],
         "step": meta.get("step"),
         "clips": len(ds),
         "frames": sum(len(c) for c in ds),
         "size": args.size,
-        "detect_size": list(detect_size) if detect_size else [args.size, args.size],
-        "seconds": seconds,
-        "thresholds": {str(t): c.summary() for t, c in counts.items()},
+        "seconds": time.perf_counter() - start,
+        "matte_threshold": model.matte_threshold,
+        "auto_matte": auto.summary(),
+        "real_frames_left_alone": untouched.summary()["mean_iou"],
+        "thresholds": {str(t): score.summary() for t, score in raw.items()},
         "all_ones": ones.summary(),
+        "centred_ellipse": ellipse.summary(),
         **separation.summary(),
     }
 
 
 def print_table(result: dict) -> None:
-    h, w = result["detect_size"]
     print(
         f"{result['model']} step {result['step']} on {result['data']}: {result['clips']} clips, "
-        f"{result['frames']} frames at {result['size']}x{result['size']}, D at {w}x{h} ({result['seconds']:.1f} s)"
+        f"{result['frames']} frames at {result['size']}x{result['size']} ({result['seconds']:.1f} s)"
     )
-    print(f"{'matte':<14}{'mean IoU':>10}{'pooled IoU':>12}{'marked':>9}")
-    for t, s in result["thresholds"].items():
-        print(f"{'D > ' + t:<14}{s['mean_iou']:>10.4f}{s['pooled_iou']:>12.4f}{s['marked']:>9.4f}")
-    s = result["all_ones"]
-    print(f"{'all ones':<14}{s['mean_iou']:>10.4f}{s['pooled_iou']:>12.4f}{s['marked']:>9.4f}")
+    rows = {f"auto matte ({result['matte_threshold']:.2f})": result["auto_matte"]}
+    rows.update({f"D > {t}": s for t, s in result["thresholds"].items()})
+    rows.update({"all ones": result["all_ones"], "centred ellipse": result["centred_ellipse"]})
+    print(f"{'matte':<20}{'mean IoU':>10}{'pooled IoU':>12}{'marked':>9}")
+    for name, s in rows.items():
+        print(f"{name:<20}{s['mean_iou']:>10.4f}{s['pooled_iou']:>12.4f}{s['marked']:>9.4f}")
     print(f"mean D inside the true mask {result['d_inside']:.4f}, outside {result['d_outside']:.4f}")
+    print(
+        f"real footage (nothing to find): the auto matte stays empty on {result['real_frames_left_alone']:.1%} "
+        "of frames"
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
-        description="IoU between the Huang discriminator's matte D(I_t) and the true mask on a HYouTube-layout folder."
-    )
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
         "--data",
         default=DEFAULT_DATA,
         help=f"HYouTube-layout folder with test_list.txt, relative to the repo root (default: {DEFAULT_DATA})",
     )
-    ap.add_argument(
-        "--checkpoint", required=True, help="vh checkpoint of a Huang model (.safetensors, .json or stem)"
-    )
+    ap.add_argument("--checkpoint", help="a Huang checkpoint (default: the shipped huang weights)")
     ap.add_argument(
         "--thresholds",
         type=float,
         nargs="+",
         default=[0.5, 0.25],
-        help="levels at which D's map becomes the predicted matte (default: 0.5 0.25)",
+        help="levels at which D's raw map is cut, beside the auto matte (default: 0.5 0.25)",
     )
     ap.add_argument("--size", type=int, default=256, help="protocol frame size, square (default: 256)")
-    ap.add_argument(
-        "--detect-size",
-        choices=("model", "protocol"),
-        default="model",
-        help="where D runs: the model's working size, as `vh detect` does (default), or --size directly",
-    )
     ap.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
     ap.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     args = ap.parse_args(argv)

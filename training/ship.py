@@ -1,7 +1,8 @@
 """Package a training checkpoint as the model's shipped weights: fp16 safetensors + sidecar in vh/core/weights.
 
     python -m vh.training.ship runs/vhmae_cpu/checkpoints/ckpt-0001024 --name vhmae_cpu \\
-        --command "vh train training/configs/vhmae_cpu.yaml --run-dir runs/vhmae_cpu --device cpu" [--command ...]
+        --command "vh train training/configs/vhmae_cpu.yaml --run-dir runs/vhmae_cpu --device cpu" [--command ...] \\
+        [--set matte_threshold=0.3]
 
 The sidecar keeps what made the weights (the run's resolved config, step, data summary, the exact commands and
 the wall-clock training time from the run's metrics.jsonl), so the packaged file describes itself; the model
@@ -14,16 +15,24 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
 
-def ship(checkpoint: str, name: str, commands: list[str], out_dir: Path | None = None) -> Path:
+def ship(
+    checkpoint: str,
+    name: str,
+    commands: list[str],
+    out_dir: Path | None = None,
+    calibrated: dict[str, Any] | None = None,
+) -> Path:
+    """`calibrated`: config values measured after training (e.g. the auto matte's level), set on the weights."""
     from vh.core.checkpoint import SHIPPED_DIR, load_checkpoint, save_checkpoint
     from vh.core.errors import InputError
     from vh.core.models.registry import create_model
 
-    model, meta = load_checkpoint(checkpoint)
+    model, meta = load_checkpoint(checkpoint, **(calibrated or {}))
     reference = create_model(name)
     if type(reference) is not type(model) or getattr(reference, "config", None) != getattr(
         model, "config", None
@@ -55,6 +64,7 @@ def ship(checkpoint: str, name: str, commands: list[str], out_dir: Path | None =
         **extra,
         source_checkpoint=Path(checkpoint).name,
         commands=commands,
+        calibrated=calibrated or {},
         train_seconds=seconds,
     )
 
@@ -70,12 +80,22 @@ def main(argv: list[str] | None = None) -> int:
         required=True,
         help="the exact training command, recorded in the sidecar; repeat for a resumed run's commands",
     )
+    p.add_argument(
+        "--set",
+        dest="calibrated",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config value calibrated after training, e.g. --set matte_threshold=0.3 (repeatable)",
+    )
     p.add_argument("--out-dir", type=Path, help="default: the package's weights folder")
     args = p.parse_args(argv)
     from vh.core.errors import VhError
+    from vh.training.main import parse_override
 
     try:
-        print(ship(args.checkpoint, args.name, args.commands, args.out_dir))
+        calibrated = {".".join(key): value for key, value in map(parse_override, args.calibrated)}
+        print(ship(args.checkpoint, args.name, args.commands, args.out_dir, calibrated))
     except VhError as exc:
         print(f"vh: error: {exc}", file=sys.stderr)
         return 2

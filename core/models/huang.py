@@ -41,6 +41,9 @@ class HuangConfig:
     residual: bool = False
     #: mask-free mode: 0 feeds D's soft map (clamped to 0..1) to G, as the paper does; > 0 binarizes it at that level.
     detect_threshold: float = 0.0
+    #: the engine's auto matte: the level of D's temporally smoothed map that counts as disharmonious. Shipped
+    #: weights carry a level calibrated on training-side clips (vh.training.calibrate_matte).
+    matte_threshold: float = 0.5
 
     def unet(self, in_channels: int, out_channels: int, activation: str) -> UNetConfig:
         return UNetConfig(
@@ -106,6 +109,10 @@ class HuangHarmonizer(Harmonizer):
         # reports later (and what G's adversarial term pushes against) is learned, not a quirk of the init.
         nn.init.zeros_(self.discriminator.head.weight)
         nn.init.zeros_(self.discriminator.head.bias)
+
+    @property
+    def matte_threshold(self) -> float:
+        return self.config.matte_threshold
 
     @classmethod
     def options(cls) -> list[ModelOption]:

@@ -1,0 +1,145 @@
+"""Calibrate the level at which a detector's map becomes the auto matte, on training-side clips only.
+
+    python -m vh.training.calibrate_matte runs/huang_cpu/checkpoints/ckpt-0000640 --data out/calib_matte
+
+Per clip of a HYouTube-layout folder, the detector sees each composite as the engine feeds it (area-resized to the
+model's working size) and its soft maps go through the engine's own cleaning (`vh.core.auto_matte.AutoMatte`:
+temporal smoothing, largest components, feather) at each candidate level. The level with the best mean IoU against
+the true masks wins, where the real footage each composite was made from counts as a clip whose true matte is
+empty: a level that also "finds" the untouched original is marking objects, not disharmony. Ship it as the model's `matte_threshold` (`python -m vh.training.ship ... --set
+matte_threshold=LEVEL`). Build the folder from the training side of the held-out split, e.g.
+
+    vh make-dataset out/calib_matte --pairs ../shared/data/train_pairs --davis ../shared/data/davis \\
+        --luts ../shared/data/luts --holdout train --recolor hyoutube,grade --clips 16 --frames 8 --size 256 \\
+        --seed 4004 --split test --davis-share 0.5
+
+IoU is computed per frame at --size (the protocol size of the data README: bilinear frames, nearest masks > 127)
+and averaged over a clip's frames, then over clips. A frame where both the true and the predicted matte are empty
+counts as IoU 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from vh.core.auto_matte import AutoMatte, AutoMatteConfig
+from vh.core.engine import resize, working_size
+from vh.core.models.base import Harmonizer
+
+#: candidate levels of the smoothed map
+LEVELS = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
+
+
+@dataclass
+class IoU:
+    """Running IoU of one predicted matte against the truth, over clips."""
+
+    clip_ious: list[float] = field(default_factory=list)  # one mean per clip
+    intersection: int = 0
+    union: int = 0
+    marked: int = 0
+    pixels: int = 0
+
+    def add_clip(self, preds: np.ndarray, truth: np.ndarray) -> None:
+        """preds, truth: bool [T, H, W] for one clip."""
+        inter = np.logical_and(preds, truth).sum(axis=(1, 2))  # [T]
+        union = np.logical_or(preds, truth).sum(axis=(1, 2))  # [T]
+        # both empty means perfect agreement; the protocol averages per frame, so such a frame must get a value
+        self.clip_ious.append(float(np.where(union > 0, inter / np.maximum(union, 1), 1.0).mean()))
+        self.intersection += int(inter.sum())
+        self.union += int(union.sum())
+        self.marked += int(preds.sum())
+        self.pixels += preds.size
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.clip_ious)) if self.clip_ious else float("nan")
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "mean_iou": self.mean,
+            "pooled_iou": self.intersection / max(self.union, 1),
+            "marked": self.marked / max(self.pixels, 1),
+        }
+
+
+def load_clip(ds, index: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(composites, real frames float32 [T, size, size, 3] in 0..1, true mask bool [T, size, size]), per the
+    protocol."""
+    comps, reals, masks = [], [], []
+    for frame in ds.read(ds[index]):
+        for images, image in ((comps, frame.comp), (reals, frame.real)):
+            images.append(
+                cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
+            )
+        masks.append(cv2.resize(frame.mask, (size, size), interpolation=cv2.INTER_NEAREST) > 127)
+    return np.stack(comps), np.stack(reals), np.stack(masks)
+
+
+def soft_maps(model: Harmonizer, comps: np.ndarray) -> np.ndarray:
+    """The detector's maps at its working size, as the engine gets them: comps [T, S, S, 3] -> [T, h, w] 0..1."""
+    size = working_size(model, *comps.shape[1:3])
+    frames = np.stack([resize(c, size) for c in comps])  # [T, h, w, 3]
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2)[None]  # [B=1, T, 3, h, w]
+    with torch.inference_mode():
+        return model.detect(x)[0, :, 0].float().clamp(0.0, 1.0).numpy()  # [T, h, w]
+
+
+def auto_mattes(soft: np.ndarray, threshold: float, size: tuple[int, int]) -> np.ndarray:
+    """The engine's cleaned matte for each of a clip's maps [T, h, w], brought to `size` (H, W) and cut at 0.5."""
+    auto = AutoMatte(AutoMatteConfig(threshold=threshold))
+    return np.stack([resize(auto(s), size) > 0.5 for s in soft])  # [T, H, W] bool
+
+
+def calibrate(model: Harmonizer, data: Path, size: int = 256, levels=LEVELS) -> dict[float, IoU]:
+    """IoU per level over every composite clip (truth: its mask) and its real footage (truth: nothing to find)."""
+    from vh.training.datasets.hyoutube import HYouTube
+
+    ds = HYouTube(data, split="test")
+    scores = {level: IoU() for level in levels}
+    for index in range(len(ds)):
+        comps, reals, truth = load_clip(ds, index, size)
+        for frames, target in ((comps, truth), (reals, np.zeros_like(truth))):
+            soft = soft_maps(model, frames)
+            for level, score in scores.items():
+                score.add_clip(auto_mattes(soft, level, truth.shape[1:]), target)
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m vh.training.calibrate_matte", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("checkpoint", help="a detector's checkpoint (a Huang model)")
+    p.add_argument("--data", required=True, type=Path, help="HYouTube-layout folder built from training data")
+    p.add_argument("--size", type=int, default=256, help="protocol frame size (default: 256)")
+    args = p.parse_args(argv)
+    from vh.core.checkpoint import load_checkpoint
+    from vh.core.errors import VhError
+
+    try:
+        model, meta = load_checkpoint(args.checkpoint)
+        if not hasattr(model, "detect"):
+            raise VhError(f"{args.checkpoint} holds {meta['model']!r}, which has no detector")
+        scores = calibrate(model.eval(), args.data, args.size)
+    except VhError as exc:
+        print(f"vh: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'level':>6}{'mean IoU':>10}{'pooled IoU':>12}{'marked':>9}")
+    for level, score in scores.items():
+        s = score.summary()
+        print(f"{level:>6.2f}{s['mean_iou']:>10.4f}{s['pooled_iou']:>12.4f}{s['marked']:>9.4f}")
+    best = max(scores, key=lambda level: scores[level].mean)
+    print(f"best level {best:.2f}: mean IoU {scores[best].mean:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

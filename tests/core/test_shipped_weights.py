@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -90,3 +91,68 @@ def test_shipped_vhmae_lowers_fmse_on_a_real_clip(shared_data):
     by_name = {r.name: r.scores for r in results}
     assert by_name["vhmae"].fmse < 0.8 * by_name["cut"].fmse, by_name
     assert np.isfinite(by_name["vhmae"].fssim)
+
+
+# -- Huang et al. 2019 ---------------------------------------------------------------------------------------------
+
+
+def test_huang_weights_ship_as_fp16_with_a_calibrated_matte_level_and_a_model_card():
+    from safetensors.torch import load_file
+
+    path = shipped_checkpoint("huang_cpu")
+    assert path is not None and path.stat().st_size < 8 * 2**20
+    meta = read_meta(path)
+    assert meta["model"] == "huang_cpu" and meta["step"] > 0 and meta["data"]["split"] == "train"
+    assert set(meta["calibrated"]) == {"matte_threshold"}
+    assert meta["config"]["matte_threshold"] == meta["calibrated"]["matte_threshold"]
+    tensors = load_file(str(path))
+    assert {t.dtype for t in tensors.values()} == {torch.float16}
+    assert any(k.startswith("generator.") for k in tensors) and any(k.startswith("discriminator.") for k in tensors)
+    card = (SHIPPED_DIR / "MODEL_CARD_huang.md").read_text()
+    for must in ("research", "unseen", "IoU", "fMSE", *meta["commands"]):
+        assert must in card
+
+
+def test_huang_loads_its_shipped_g_and_d_behind_the_guard():
+    from vh.core.models.huang import HuangHarmonizer
+
+    engine = Engine("huang")
+    assert isinstance(engine.model, ConsensusGuard) and isinstance(engine.model.inner, HuangHarmonizer)
+    model = engine.model.inner
+    assert float(model.generator.unet.head.weight.abs().sum()) > 0  # G trained away from the identity
+    assert float(model.discriminator.head.weight.abs().sum()) > 0  # D trained away from "all harmonious"
+    assert engine.detector is model and model.matte_threshold == read_meta(shipped_checkpoint("huang_cpu"))[
+        "config"
+    ]["matte_threshold"]
+
+
+def _real_clip(shared_data, name: str, frames: int = 6):
+    """(composites, real frames float32 [T, H, W, 3] 0..1, masks bool [T, H, W]) of a hyoutube_val clip."""
+    from vh.core.io.hyoutube import HYouTube
+
+    ds = HYouTube(shared_data / "hyoutube_val", split="test")
+    record = next(r for r in ds if r.name == name)
+    triplets = list(ds.read(record))[:frames]
+    comps = np.stack([t.comp for t in triplets]).astype(np.float32) / 255
+    reals = np.stack([t.real for t in triplets]).astype(np.float32) / 255
+    return comps, reals, np.stack([t.mask > 127 for t in triplets])
+
+
+@pytest.mark.realdata
+def test_shipped_d_marks_the_recoloured_foreground_above_the_background(shared_data):
+    from vh.training.calibrate_matte import soft_maps
+
+    comps, _, masks = _real_clip(shared_data, "dog-0")
+    model = Engine("huang").detector
+    soft = soft_maps(model, comps)  # [T, h, w] at the working size
+    truth = np.stack([cv2.resize(m.astype(np.float32), soft.shape[:0:-1], interpolation=cv2.INTER_AREA) > 0.5 for m in masks])
+    inside, outside = float(soft[truth].mean()), float(soft[~truth].mean())
+    assert inside > outside + 0.1, (inside, outside)
+
+
+@pytest.mark.realdata
+def test_auto_matte_leaves_footage_with_no_disharmony_unchanged(shared_data):
+    _, reals, _ = _real_clip(shared_data, "dog-0")
+    plates = list(reals)
+    out = list(Engine("huang").run(plates, None, "srgb_tx"))
+    assert all(np.array_equal(o, p) for o, p in zip(out, plates, strict=True))

@@ -253,7 +253,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "vh.server.main",
+                "vh.server.serve",
                 "--device",
                 "cpu",
                 "--model",

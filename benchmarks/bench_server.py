@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vh.server import wire
 from vh.server.client import Client
-from vh.server.main import ServerOptions, create_server
+from vh.server.serve import ServerOptions, create_server
 from vh.server.v1 import harmonize_pb2 as pb
 
 ECHO_METHOD = "/bench.Echo/Stream"

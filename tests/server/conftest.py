@@ -53,7 +53,7 @@ def slow_model():
 @pytest.fixture(scope="module")
 def server():
     """An in-process server with the cheap `cut` model (default) and `stats`."""
-    from vh.server.main import ServerOptions, create_server
+    from vh.server.serve import ServerOptions, create_server
 
     running = create_server("127.0.0.1:0", ServerOptions(models=["cut", "stats"], max_clients=8, max_batch=8))
     yield running
@@ -90,8 +90,8 @@ def clip(n: int, height: int, width: int, channels: int = 4, dtype=np.float16, s
 
 
 def start_subprocess_server(args: list[str], env: dict | None = None, timeout: float = 90.0):
-    """`python -m vh.server.main ... --port 0` as a subprocess; returns (process, port) once it is ready."""
-    cmd = [sys.executable, "-m", "vh.server.main", "--port", "0", *args]
+    """`python -m vh.server.serve ... --port 0` as a subprocess; returns (process, port) once it is ready."""
+    cmd = [sys.executable, "-m", "vh.server.serve", "--port", "0", *args]
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,

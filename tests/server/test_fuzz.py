@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vh.server import wire
-from vh.server.main import ServerOptions, create_server
+from vh.server.serve import ServerOptions, create_server
 from vh.server.v1 import harmonize_pb2 as pb
 from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
 

@@ -12,7 +12,7 @@ import pytest
 from tests.server.conftest import clip
 from vh.core.engine import Engine
 from vh.server.client import Client
-from vh.server.main import ServerOptions, create_server
+from vh.server.serve import ServerOptions, create_server
 
 
 def _timed(frames, sent: list):

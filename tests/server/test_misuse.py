@@ -22,7 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tests.server.conftest import clip, start_subprocess_server
 from vh.server import wire
 from vh.server.client import Client, RetryPolicy
-from vh.server.main import ServerOptions, create_server, main
+from vh.server.serve import ServerOptions, create_server, main
 from vh.server.service import HealthService
 from vh.server.v1 import harmonize_pb2 as pb
 from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
@@ -231,7 +231,7 @@ def test_launch_failures_print_one_line_and_exit_2(tmp_path):
                 [
                     sys.executable,
                     "-m",
-                    "vh.server.main",
+                    "vh.server.serve",
                     "--device",
                     "cpu",
                     "--model",

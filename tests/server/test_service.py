@@ -19,7 +19,7 @@ from tests.server.conftest import SlowIdentity, clip
 from vh.core.engine import Engine
 from vh.core.errors import InputError
 from vh.server.client import Client, InvalidRequest, JobCancelled, ServerBusy, Unsupported
-from vh.server.main import ServerOptions, create_server
+from vh.server.serve import ServerOptions, create_server
 from vh.server.v1 import harmonize_pb2 as pb
 from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
 

@@ -8,7 +8,7 @@ measured) two ways:
 
 - "ofx": the headless host renders frames 1..N in order; the plugin sends windows of --window frames and serves
   the rest of each window from its cache. Measured per clip (fresh instance each repeat).
-- "client": vh.server.client.Client sends the same windows as separate streams, exactly the plugin's requests.
+- "client": vh.client.remote.Client sends the same windows as separate streams, exactly the plugin's requests.
 
 Both talk to the same server, so the ratio isolates the bridge's cost (host image layout, packing, fingerprinting,
 C++ gRPC) from the model's. The test host builds every OFX image from a numpy array in Python, which a real host
@@ -101,7 +101,7 @@ def run_ofx(bundle, address, plates, mattes, args) -> tuple[float, list[float], 
 
 
 def run_client(address, plates, mattes, args) -> float:
-    from vh.server.client import Client
+    from vh.client.remote import Client
 
     dtype = np.float16 if args.depth == "half" else np.float32
     frames = len(plates)

@@ -16,7 +16,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.server.conftest import clip, start_subprocess_server
-from vh.server.client import AuthenticationError, Client, RetryPolicy, ServerUnavailable
+from vh.client.remote import AuthenticationError, Client, RetryPolicy, ServerUnavailable
 from vh.server.serve import ServerOptions, build_parser, create_server
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[4]
 SOURCE = REPO / "plugins" / "ofx_bridge"
+PROTO = REPO / "client" / "v1" / "harmonize.proto"
 DEFAULT_BUILD = REPO / "build" / "ofx"
 BUNDLE = "VHMAEHarmonize.ofx.bundle"
 
@@ -53,6 +54,8 @@ def build_bundle(
         str(build),
         "-DCMAKE_BUILD_TYPE=" + ("Debug" if sanitize else "Release"),
         f"-DVH_OFX_SANITIZE={'ON' if sanitize else 'OFF'}",
+        # given, not left to the cache: a build folder configured before the proto moved keeps the old path
+        f"-DVH_PROTO={PROTO}",
     ]
     for command in (configure, ["cmake", "--build", str(build), "-j", str(jobs)]):
         result = subprocess.run(command, check=False, capture_output=True, text=True)

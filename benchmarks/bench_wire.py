@@ -15,6 +15,10 @@ drift hits both alike. A model that repaints (`stats` by default) makes the serv
 every frame, so every pixel crosses the codec four times (client out, server in, server out, client in).
 Reported: medians over the rounds of each codec's frames/s over the whole clip (first frame's latency
 included) and the ratio.
+
+Measured (2 shared CPU cores, 12 frames of 1920x1080 float32 RGBA + matte, `stats`, 5 rounds): protobuf 2.59
+frames/s, hand codec 2.79, 1.08x; under the 1.3x that would have paid for keeping 120 lines of wire format by
+hand, so vh uses plain protobuf.
 """
 
 from __future__ import annotations

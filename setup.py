@@ -3,7 +3,7 @@ pyproject.toml. Subpackages are discovered, so a new folder with an __init__.py 
 
 from setuptools import find_packages, setup
 
-PACKAGE_DIRS = {"vh.core": "core", "vh.server": "server", "vh.training": "training"}
+PACKAGE_DIRS = {"vh.core": "core", "vh.client": "client", "vh.server": "server", "vh.training": "training"}
 
 packages = []
 for name, folder in PACKAGE_DIRS.items():

@@ -38,8 +38,8 @@ from tests.server.test_misuse import (  # noqa: E402
     raw_call,
     rss_mb,
 )
-from vh.server.v1 import harmonize_pb2 as pb  # noqa: E402
-from vh.server.v1 import harmonize_pb2_grpc as pb_grpc  # noqa: E402
+from vh.client.v1 import harmonize_pb2 as pb  # noqa: E402
+from vh.client.v1 import harmonize_pb2_grpc as pb_grpc  # noqa: E402
 
 TOKEN = "attack-table-token"
 AUTH = (("authorization", f"Bearer {TOKEN}"),)
@@ -161,7 +161,7 @@ def main() -> int:
     ]
 
     def nan_frame():
-        from vh.server.client import Client, RetryPolicy
+        from vh.client.remote import Client, RetryPolicy
 
         frames, mattes = clip(1, 4096, 4096, channels=4, dtype=np.float32)
         frames[0][-1, -1, 0] = np.nan
@@ -253,7 +253,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "vh.server.main",
+                "vh.server.serve",
                 "--device",
                 "cpu",
                 "--model",

@@ -8,7 +8,7 @@ measured) two ways:
 
 - "ofx": the headless host renders frames 1..N in order; the plugin sends windows of --window frames and serves
   the rest of each window from its cache. Measured per clip (fresh instance each repeat).
-- "client": vh.server.client.Client sends the same windows as separate streams, exactly the plugin's requests.
+- "client": vh.client.remote.Client sends the same windows as separate streams, exactly the plugin's requests.
 
 Both talk to the same server, so the ratio isolates the bridge's cost (host image layout, packing, fingerprinting,
 C++ gRPC) from the model's. The test host builds every OFX image from a numpy array in Python, which a real host
@@ -30,10 +30,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "plugins" / "ofx_bridge" / "host"))
+sys.path.insert(0, str(REPO))  # the test host lives under tests/
 
-import ofx_build
-import ofx_host
+from tests.plugins.ofx.host import ofx_build, ofx_host  # noqa: E402
 
 H, W = 1080, 2048
 
@@ -56,7 +55,7 @@ def plate(frames: int) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
 
 def start_server(model: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "vh.server.main", "--port", "0", "--model", model],
+        [sys.executable, "-m", "vh.server.serve", "--port", "0", "--model", model],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -82,8 +81,8 @@ def run_ofx(bundle, address, plates, mattes, args) -> tuple[float, list[float], 
     host._image = timed_image
     frames = len(plates)
     inst = host.create_instance(
-        ofx_host.Clip(plates.get, (1, frames), args.depth),
-        ofx_host.Clip(mattes.get, (1, frames), args.depth),
+        ofx_host.InputClip(plates.get, (1, frames), args.depth),
+        ofx_host.InputClip(mattes.get, (1, frames), args.depth),
         params={"serverAddress": address, "model": args.model, "windowSize": args.window},
     )
     hits = []
@@ -102,7 +101,7 @@ def run_ofx(bundle, address, plates, mattes, args) -> tuple[float, list[float], 
 
 
 def run_client(address, plates, mattes, args) -> float:
-    from vh.server.client import Client
+    from vh.client.remote import Client
 
     dtype = np.float16 if args.depth == "half" else np.float32
     frames = len(plates)

@@ -27,8 +27,8 @@ Two matte cases are measured, because they answer different questions:
                the model's size, the model call, the check that `cut` changed nothing), so the frame still goes
                back unchanged, but after the engine's cost, not the transport's. On a CPU-only machine the
                engine's rate is about the echo's, so this case measures compute as much as transport.
-Both send every frame back as the messages that brought it (see vh.server.wire): a model that repaints adds one
-copy of the frame's bytes to serialize its result.
+The server sends an unchanged frame back as the chunks that brought it, serialized again by protobuf (see
+vh.client.wire); the echo returns the very bytes.
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vh.server import wire
-from vh.server.client import Client
-from vh.server.main import ServerOptions, create_server
-from vh.server.v1 import harmonize_pb2 as pb
+from vh.client import wire
+from vh.client.remote import Client
+from vh.client.v1 import harmonize_pb2 as pb
+from vh.server.serve import ServerOptions, create_server
 
 ECHO_METHOD = "/bench.Echo/Stream"
 
@@ -59,8 +59,7 @@ ECHO_METHOD = "/bench.Echo/Stream"
 def start_echo() -> tuple[grpc.Server, int]:
     """A bare bidi stream of bytes: every message holding an image chunk goes back as it came (no protobuf).
 
-    It looks only at the chunk's plane (without copying the message), so the traffic equals the server's: frame and
-    matte in, image out.
+    It looks only at the chunk's plane, so the traffic equals the server's: frame and matte in, image out.
     """
 
     def echo(requests, context):
@@ -93,7 +92,7 @@ def run_echo(port: int, frames, mattes, chunk_bytes: int) -> list[float]:
         f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", wire.MAX_MESSAGE_BYTES)]
     )
     call = channel.stream_stream(
-        ECHO_METHOD, request_serializer=wire.serialize, response_deserializer=wire.decode_response
+        ECHO_METHOD, request_serializer=wire.serialize_request, response_deserializer=wire.decode_response
     )
 
     def requests():

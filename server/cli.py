@@ -65,8 +65,8 @@ def _connection_arguments(p: argparse.ArgumentParser) -> None:
 def _client(args: argparse.Namespace):
     from pathlib import Path
 
+    from vh.client.remote import Client
     from vh.core.errors import InputError
-    from vh.server.client import Client
 
     servers = args.server or [s for s in os.environ.get("VH_SERVER", DEFAULT_SERVER).split(",") if s]
     token = root = None

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vh.client import wire
+from vh.client.v1 import harmonize_pb2 as pb
 from vh.core.errors import InputError, UnknownModelError
 from vh.core.models import ModelOption
 from vh.core.models.registry import list_aliases, resolve_name
 from vh.core.options import check_option as _check_option
-from vh.server import wire
-from vh.server.v1 import harmonize_pb2 as pb
 
 log = logging.getLogger("vh.server")
 

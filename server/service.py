@@ -1,4 +1,4 @@
-"""The Harmonizer servicer: a thin layer between the wire (vh.server.wire) and the engines (vh.server.pool).
+"""The Harmonizer servicer: a thin layer between the wire (vh.client.wire) and the engines (vh.server.pool).
 
 One Harmonize stream = a pipeline of three threads: one receives chunks, one converts them into frames as they
 arrive, and the handler pushes frames into its engine stream and sends each harmonized frame back as soon as its
@@ -23,16 +23,16 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health
 
+from vh.client import wire
+from vh.client.v1 import harmonize_pb2 as pb
+from vh.client.v1 import harmonize_pb2_grpc as pb_grpc
 from vh.core.engine import count_nonfinite, require_finite
 from vh.core.errors import InputError, ResourceError
 from vh.core.io.threads import prefetch
-from vh.server import wire
 from vh.server.batching import DeviceQueue, StreamCancelled
 from vh.server.configs import ConfigPolicy
 from vh.server.interceptors import CancelledError, DeadlineError, PreconditionError, UnavailableError
 from vh.server.pool import ModelPool
-from vh.server.v1 import harmonize_pb2 as pb
-from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
 
 log = logging.getLogger("vh.server")
 

@@ -2,14 +2,17 @@
 
     vh make-dataset OUT --pairs train_pairs --davis davis --luts luts --clips 500 --frames 8 --size 256
     vh train CONFIG.yaml --run-dir runs/x [--resume [STATE]] [--device cuda] [--set optim.lr=1e-4 ...]
+    torchrun --nproc_per_node 8 -m vh.training.cli CONFIG.yaml --run-dir runs/x    # one process per GPU
 
-Heavy imports (torch, cv2, OCIO) happen inside `run`, so `vh --help` stays instant.
+This module parses and calls `vh.training.train`, which never imports it back. Heavy imports (torch, cv2,
+OCIO) happen inside `run`, so `vh --help` stays instant.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 log = logging.getLogger("vh.training")
 
@@ -105,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .main import load_config, run_training
+    from .train import load_config, run_training
 
     config = load_config(args.config, args.overrides)
     history = run_training(config, args.run_dir, args.device, args.resume)
@@ -191,3 +194,22 @@ def _init_worker(config) -> None:
 
 def _worker_clip(index: int):
     return _worker_dataset.clip(index)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for `torchrun -m vh.training.cli` (the options of `vh train`)."""
+    from vh.core.errors import VhError
+
+    parser = argparse.ArgumentParser(prog="vh.training.cli")
+    add_arguments(parser, "train")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except VhError as exc:
+        print(f"vh: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,8 +27,8 @@ import numpy as np
 
 from vh.core.errors import InputError
 
-from .clip import Clip
 from .recolor import Recolor
+from .training_clip import TrainingClip
 
 
 @dataclass
@@ -100,7 +100,7 @@ def make_dancing_clip(
     rng: np.random.Generator,
     config: DancingConfig | None = None,
     name: str = "clip",
-) -> Clip:
+) -> TrainingClip:
     """A dancing clip from `image` float32 [H, W, 3] and `mask` [H, W] (1 = foreground); see the module doc."""
     import cv2
 
@@ -184,4 +184,4 @@ def make_dancing_clip(
         flow[t] = np.where(matte[t + 1][None] > 0.5, fg_flow, bg_flow)
 
     meta = {"source": name, "kind": "dancing", "recolor": recolor.describe(), "config": asdict(config)}
-    return Clip(name, comp, real, matte, flow, meta)
+    return TrainingClip(name, comp, real, matte, flow, meta)

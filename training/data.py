@@ -29,10 +29,10 @@ from torch.utils.data import Dataset, Sampler
 
 from vh.core.errors import InputError
 
-from .clip import Clip
 from .dancing import DancingConfig, make_dancing_clip
 from .recolor import DEFAULT_KINDS, KINDS, Recolor, sample_recolor
 from .splits import check_split, davis_sequences, filter_luts, pair_split
+from .training_clip import TrainingClip
 from .videoclips import VideoClipConfig, make_video_clip
 
 SOURCE_KINDS = ("pairs", "iharmony4", "davis", "hyoutube")
@@ -140,7 +140,7 @@ class ClipDataset(Dataset):
         donor = self._donor if self.donor_readers else None
         return sample_recolor(rng, tuple(self.config.recolor), self.luts, donor)
 
-    def clip(self, index: int) -> Clip:
+    def clip(self, index: int) -> TrainingClip:
         """The clip for `index` (any non-negative int; epochs use index = epoch * length + j)."""
         rng = np.random.default_rng([self.config.seed, index])
         for attempt in range(10):  # a tiny mask or a short sequence: draw another item, deterministically
@@ -166,7 +166,7 @@ class ClipDataset(Dataset):
             f"no usable item after 10 draws for clip {index}: masks too small or sequences too short"
         )
 
-    def _read_built(self, reader, record, rng: np.random.Generator) -> Clip:
+    def _read_built(self, reader, record, rng: np.random.Generator) -> TrainingClip:
         import cv2
 
         n, size = self.config.frames, self.config.size
@@ -190,7 +190,9 @@ class ClipDataset(Dataset):
                 raise InputError(
                     f"{path} holds flow at {flow.shape[-1]}x{flow.shape[-2]}; data.size is {size}"
                 )
-        return Clip(record.name, np.stack(comp), np.stack(real), np.stack(matte), flow, {"kind": "built"})
+        return TrainingClip(
+            record.name, np.stack(comp), np.stack(real), np.stack(matte), flow, {"kind": "built"}
+        )
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return self.clip(int(index)).to_sample(with_flow=self.config.flow)
@@ -244,5 +246,5 @@ def init_worker(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def describe_meta(clip: Clip) -> str:
+def describe_meta(clip: TrainingClip) -> str:
     return json.dumps(clip.meta, sort_keys=True, default=str)

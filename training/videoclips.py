@@ -3,7 +3,7 @@
 A window of T consecutive frames is cropped to a square around the object (one box for the whole window, so the
 camera motion stays the video's own) and resized; the composite is the same frames with the foreground
 recoloured by one transform bound to the first frame, exactly as HYouTube applies one LUT per clip. Real videos
-have no exact flow, so these clips carry none (`Clip.flow is None`).
+have no exact flow, so these clips carry none (`TrainingClip.flow is None`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 
 from vh.core.errors import InputError
 
-from .clip import Clip
 from .datasets.davis import DavisSequence
 from .recolor import Recolor
+from .training_clip import TrainingClip
 
 
 @dataclass
@@ -33,7 +33,7 @@ def make_video_clip(
     rng: np.random.Generator,
     config: VideoClipConfig | None = None,
     start: int | None = None,
-) -> Clip:
+) -> TrainingClip:
     import cv2
 
     config = config or VideoClipConfig()
@@ -73,4 +73,4 @@ def make_video_clip(
         "crop": [x0, y0, side],
         "recolor": recolor.describe(),
     }
-    return Clip(f"{sequence.name}-{start:05d}", comp, real, matte, None, meta)
+    return TrainingClip(f"{sequence.name}-{start:05d}", comp, real, matte, None, meta)

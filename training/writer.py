@@ -23,7 +23,7 @@ import numpy as np
 
 from vh.core.errors import OutputError
 
-from .clip import Clip
+from .training_clip import TrainingClip
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
@@ -41,13 +41,13 @@ def _imwrite(path: Path, rgb_or_grey: np.ndarray, jpeg_quality: int) -> None:
         raise OutputError(f"cannot write {path}")
 
 
-def clip_folder_name(index: int, clip: Clip) -> str:
+def clip_folder_name(index: int, clip: TrainingClip) -> str:
     """`000042_<source>`: unique even when one photo yields several clips, and sorted in build order."""
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in clip.name)
     return f"{index:06d}_{safe}"
 
 
-def write_clip(root: Path, clip: Clip, name: str, jpeg_quality: int = 95) -> str:
+def write_clip(root: Path, clip: TrainingClip, name: str, jpeg_quality: int = 95) -> str:
     """Write one clip under `root` as `name`; returns its list-file line."""
     real_dir = root / "real_videos" / name
     mask_dir = root / "foreground_mask" / name / "object_0"
@@ -68,7 +68,7 @@ def write_clip(root: Path, clip: Clip, name: str, jpeg_quality: int = 95) -> str
 
 def write_dataset(
     out: str | Path,
-    clips: Iterable[Clip],
+    clips: Iterable[TrainingClip],
     split: str = "train",
     jpeg_quality: int = 95,
     overwrite: bool = False,
@@ -108,7 +108,7 @@ def write_dataset(
     return {"clips": len(lines), "frames": frames, "bytes": size}
 
 
-def contact_sheet(clips: list[Clip], path: str | Path, frames: int = 4) -> Path:
+def contact_sheet(clips: list[TrainingClip], path: str | Path, frames: int = 4) -> Path:
     """A PNG with one row per clip: `frames` composite frames, then the same real frames, then the first matte."""
     import cv2
 

@@ -1,5 +1,6 @@
 # vh: Nuke start-up (runs in terminal sessions too, so no UI code here).
-# Puts the gizmo's folder on the plugin path and the shared out-of-process runner (../common) on sys.path, and
+# Puts the gizmo's folder on the plugin path and the out-of-process runner (vh_outproc: a copy in ./inhost,
+# else the repository's client/inhost) on sys.path, and
 # warns once, in the terminal, when no vh installation is configured (the node shows the same message).
 # Nothing here imports grpcio, protobuf or numpy: jobs run in the vh installation's own Python.
 import os
@@ -9,9 +10,10 @@ import nuke
 
 _here = os.path.dirname(os.path.abspath(__file__))
 nuke.pluginAddPath(_here)
-for _common in (os.path.join(_here, "common"), os.path.join(os.path.dirname(_here), "common")):
-    if os.path.isfile(os.path.join(_common, "vh_outproc.py")) and _common not in sys.path:
-        sys.path.append(_common)
+_repo = os.path.dirname(os.path.dirname(_here))
+for _runner in (os.path.join(_here, "inhost"), os.path.join(_repo, "client", "inhost")):
+    if os.path.isfile(os.path.join(_runner, "vh_outproc.py")) and _runner not in sys.path:
+        sys.path.append(_runner)
         break
 
 from vh_nuke import deps

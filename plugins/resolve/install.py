@@ -5,7 +5,7 @@ and sets up the vh installation the jobs run in (out of process: no gRPC in Reso
 
 - `--vh-python PATH`: an existing Python with vh installed; or
 - by default, a virtual environment (~/.vh/venv, `--venv`) made with `--python` (3.10+) holding the thin client:
-  grpcio, protobuf, numpy and vh itself without its heavy dependencies (`--no-deps`: no torch).
+  grpcio, protobuf, numpy, OpenImageIO (EXR frames) and vh itself without its heavy dependencies (no torch).
 
 Its path goes into ~/.vh/host.json (`--config`), which the Python and Lua scripts read ($VH_PYTHON overrides).
 
@@ -28,7 +28,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-COMMON = os.path.join(REPO, "plugins", "common")
+IN_HOST = os.path.join(REPO, "client", "inhost")
 VH_HOME = os.path.join(os.path.expanduser("~"), ".vh")
 
 
@@ -65,7 +65,7 @@ def plan(target_scripts, site):
                 (os.path.join(HERE, "scripts", kind, name), os.path.join(target_scripts, kind, name))
             )
     pairs.append((os.path.join(HERE, "vh_resolve"), os.path.join(site, "vh_resolve")))
-    pairs.append((os.path.join(COMMON, "vh_outproc.py"), os.path.join(site, "vh_outproc.py")))
+    pairs.append((os.path.join(IN_HOST, "vh_outproc.py"), os.path.join(site, "vh_outproc.py")))
     return pairs
 
 
@@ -78,7 +78,8 @@ def venv_python(venv):
 
 
 def make_vh_venv(python, venv):
-    """A virtual environment with the thin client (grpcio, protobuf, numpy + vh --no-deps); returns its Python."""
+    """A virtual environment with the thin client (vh --no-deps, and what vh.client needs); returns its
+    Python."""
     version = subprocess.check_output(
         [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], universal_newlines=True
     ).strip()
@@ -89,7 +90,8 @@ def make_vh_venv(python, venv):
         )
     subprocess.check_call([python, "-m", "venv", venv])
     pip = [venv_python(venv), "-m", "pip", "install", "--upgrade"]
-    subprocess.check_call(pip + ["grpcio", "protobuf", "numpy"])
+    # numpy, gRPC and protobuf for the client; OpenImageIO (and vh.core.io's OCIO and PyAV) for the EXR frames
+    subprocess.check_call(pip + ["grpcio", "protobuf", "numpy", "OpenImageIO", "opencolorio", "av"])
     subprocess.check_call(pip + ["--no-deps", REPO])
     return venv_python(venv)
 

@@ -47,7 +47,7 @@ def make_plate(
 @pytest.fixture(scope="module")
 def vh_server():
     """A real vh-server on 127.0.0.1 with the classical models loaded; yields its address."""
-    from vh.server.main import ServerOptions, create_server
+    from vh.server.serve import ServerOptions, create_server
 
     running = create_server("127.0.0.1:0", ServerOptions(models=["stats", "cut"]))
     try:

@@ -3,7 +3,7 @@
 No 3.9 interpreter is installable here, so the minimum version is checked statically with vermin (annotations
 evaluated, as Python 3.9 evaluates those of modules without `from __future__ import annotations`). The imports are
 checked against the standard library of the running Python: grpcio, protobuf, numpy and vh itself run out of
-process, in the vh installation's Python (plugins/common/vh_outproc.py).
+process, in the vh installation's Python (client/inhost/vh_outproc.py starts it).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-IN_HOST = [REPO / "plugins" / "common", REPO / "plugins" / "nuke", REPO / "plugins" / "resolve"]
+IN_HOST = [REPO / "client" / "inhost", REPO / "plugins" / "nuke", REPO / "plugins" / "resolve"]
 # Modules the host provides, and the plugins' own.
 HOST_MODULES = {"nuke", "DaVinciResolveScript", "vh_nuke", "vh_resolve", "vh_outproc", "install"}
 VERMIN_ARGS = ["--target=3.9-", "--violations", "--eval-annotations", "--no-tips", "--no-parse-comments"]

@@ -19,13 +19,13 @@ from .conftest import make_plate, read_exr
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "plugins" / "resolve"
-COMMON = REPO / "plugins" / "common"
+IN_HOST = REPO / "client" / "inhost"
 
 
 @pytest.fixture(autouse=True)
 def _plugin(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(PLUGIN))
-    monkeypatch.syspath_prepend(str(COMMON))
+    monkeypatch.syspath_prepend(str(IN_HOST))
     monkeypatch.setenv("VH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("VH_PYTHON", sys.executable)  # the vh installation the jobs run in
     for name in ("VH_OCIO", "VH_COLORSPACE", "VH_SERVER", "VH_MODEL"):

@@ -53,7 +53,7 @@ def slow_model():
 @pytest.fixture(scope="module")
 def server():
     """An in-process server with the cheap `cut` model (default) and `stats`."""
-    from vh.server.main import ServerOptions, create_server
+    from vh.server.serve import ServerOptions, create_server
 
     running = create_server("127.0.0.1:0", ServerOptions(models=["cut", "stats"], max_clients=8, max_batch=8))
     yield running
@@ -62,7 +62,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def client(server):
-    from vh.server.client import Client
+    from vh.client.remote import Client
 
     with Client(f"127.0.0.1:{server.port}", timeout=120) as c:
         yield c
@@ -89,9 +89,12 @@ def clip(n: int, height: int, width: int, channels: int = 4, dtype=np.float16, s
     return frames, mattes
 
 
-def start_subprocess_server(args: list[str], env: dict | None = None, timeout: float = 90.0):
-    """`python -m vh.server.main ... --port 0` as a subprocess; returns (process, port) once it is ready."""
-    cmd = [sys.executable, "-m", "vh.server.main", "--port", "0", *args]
+def start_subprocess_server(
+    args: list[str], env: dict | None = None, timeout: float = 90.0, launcher: list[str] | None = None
+):
+    """`python -m vh.server.serve ... --port 0` as a subprocess (or `python *launcher ...`: a script that runs
+    vh-server's main); returns (process, port) once it is ready."""
+    cmd = [sys.executable, *(launcher or ["-m", "vh.server.serve"]), "--port", "0", *args]
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,

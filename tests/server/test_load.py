@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tests.server.conftest import clip
+from vh.client.remote import Client
 from vh.core.engine import Engine
-from vh.server.client import Client
-from vh.server.main import ServerOptions, create_server
+from vh.server.serve import ServerOptions, create_server
 
 
 def _timed(frames, sent: list):

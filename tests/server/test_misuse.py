@@ -20,12 +20,12 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.server.conftest import clip, start_subprocess_server
-from vh.server import wire
-from vh.server.client import Client, RetryPolicy
-from vh.server.main import ServerOptions, create_server, main
+from vh.client import wire
+from vh.client.remote import Client, RetryPolicy
+from vh.client.v1 import harmonize_pb2 as pb
+from vh.client.v1 import harmonize_pb2_grpc as pb_grpc
+from vh.server.serve import ServerOptions, create_server, main
 from vh.server.service import HealthService
-from vh.server.v1 import harmonize_pb2 as pb
-from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
 
 TOKEN = "s3cret-token"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -231,7 +231,7 @@ def test_launch_failures_print_one_line_and_exit_2(tmp_path):
                 [
                     sys.executable,
                     "-m",
-                    "vh.server.main",
+                    "vh.server.serve",
                     "--device",
                     "cpu",
                     "--model",
@@ -482,7 +482,7 @@ def test_idle_streams_free_their_slots_and_a_real_client_gets_in():
             assert r.service.slots.active == 3
             frames, mattes = clip(1, 32, 48, channels=3, dtype=np.float32)
             with Client(f"127.0.0.1:{r.port}", retry=RetryPolicy(attempts=1), timeout=30) as good:
-                from vh.server.client import ServerBusy
+                from vh.client.remote import ServerBusy
 
                 with pytest.raises(ServerBusy):  # every slot is held by an idle stream
                     list(good.harmonize(frames, mattes, colorspace="ACEScg"))
@@ -552,7 +552,7 @@ def test_a_refused_stream_gives_its_memory_back_at_once():
         frames, mattes = clip(1, 4096, 4096, channels=4, dtype=np.float32)
         frames[0][-1, -1, 0] = np.nan
         with Client(f"127.0.0.1:{port}", retry=RetryPolicy(attempts=1), timeout=120) as client:
-            from vh.server.client import InvalidRequest
+            from vh.client.remote import InvalidRequest
 
             with pytest.raises(InvalidRequest):  # warm-up: the interpreter's and allocator's own growth
                 list(client.harmonize(frames, mattes, colorspace="ACEScg"))
@@ -673,7 +673,7 @@ def test_sigterm_exits_0_within_grace_plus_2_s_in_every_scenario():
 
 _FROZEN_CLIENT = """
 import sys, time, grpc
-from vh.server.v1 import harmonize_pb2 as pb, harmonize_pb2_grpc as pb_grpc
+from vh.client.v1 import harmonize_pb2 as pb, harmonize_pb2_grpc as pb_grpc
 from tests.server.test_misuse import header, frame_requests
 
 def requests():

@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.server.conftest import SlowIdentity, clip
+from vh.client.remote import Client, InvalidRequest, JobCancelled, ServerBusy, Unsupported
+from vh.client.v1 import harmonize_pb2 as pb
+from vh.client.v1 import harmonize_pb2_grpc as pb_grpc
 from vh.core.engine import Engine
 from vh.core.errors import InputError
-from vh.server.client import Client, InvalidRequest, JobCancelled, ServerBusy, Unsupported
-from vh.server.main import ServerOptions, create_server
-from vh.server.v1 import harmonize_pb2 as pb
-from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
+from vh.server.serve import ServerOptions, create_server
 
 
 def direct(model: str, frames, mattes, colorspace: str, **overrides):
@@ -111,7 +111,7 @@ def test_nan_gets_the_engines_own_message(client):
 
 
 def _chunked(values: np.ndarray, index: int, plane: int, cuts: list[int]) -> list:
-    from vh.server import wire
+    from vh.client import wire
 
     data = memoryview(values.tobytes())
     edges = [0, *sorted(c for c in cuts if 0 < c < len(data)), len(data)]
@@ -127,7 +127,7 @@ def _chunked(values: np.ndarray, index: int, plane: int, cuts: list[int]) -> lis
 def test_incoming_converts_any_chunking_exactly_and_counts_nan(cuts, dtype, nan_at):
     """Chunks are converted as they arrive; one that splits a value (legal on the wire) has its plane converted whole
     once complete. Either way the frame is the plate in float32, bit for bit, and NaN/Inf get the engine's words."""
-    from vh.server import wire
+    from vh.client import wire
     from vh.server.service import _Buffers, _Incoming
 
     rng = np.random.default_rng(len(cuts))
@@ -154,8 +154,8 @@ def test_incoming_converts_any_chunking_exactly_and_counts_nan(cuts, dtype, nan_
 
 
 def test_incoming_refuses_a_frame_over_the_limit_at_its_first_chunk():
+    from vh.client import wire
     from vh.core.errors import ResourceError
-    from vh.server import wire
     from vh.server.service import _Buffers, _Incoming
 
     image = np.zeros((4, 4, 3), np.float16)
@@ -311,7 +311,7 @@ def _abandon(port: int, frames, mattes, mode: str) -> None:
                 matte_source=pb.MATTE_SEPARATE,
             )
         )
-        from vh.server import wire
+        from vh.client import wire
 
         for i, (f, m) in enumerate(zip(frames, mattes)):
             chunks = list(wire.encode_frame(i, f, m, np.dtype("<f4"), 64 * 1024))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from vh.training.main import load_config
+from vh.training.train import load_config
 
 
 @pytest.mark.parametrize(

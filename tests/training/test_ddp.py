@@ -14,13 +14,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from .test_main import tiny_config
+from .test_train import tiny_config
 
 WORKER = textwrap.dedent(
     """
     import json, os, sys
     from safetensors.torch import save_file
-    from vh.training.main import Trainer
+    from vh.training.train import Trainer
 
     config = json.loads(open(sys.argv[1]).read())
     trainer = Trainer(config, sys.argv[2], device="cpu")

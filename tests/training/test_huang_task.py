@@ -100,7 +100,7 @@ def test_temporal_term_leaves_out_clips_without_exact_flow():
 
 @pytest.mark.parametrize("name", ["huang.yaml", "huang_tiny.yaml"])
 def test_shipped_configs_resolve_and_build(repo_root, name):
-    from vh.training.main import load_config, resolve
+    from vh.training.train import load_config, resolve
 
     config = load_config(repo_root / "training" / "configs" / name)
     resolved, train, _, data = resolve(config)

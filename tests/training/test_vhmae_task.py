@@ -94,7 +94,7 @@ def test_sweep_file_mirrors_table_3(repo_root):
 
 
 def test_vh_train_runs_vhmae_tiny_and_checkpoint_loads(pairs_dir, tmp_path, one_torch_thread):
-    from vh.training.main import run_training
+    from vh.training.train import run_training
 
     cfg = {
         "task": "vhmae",

@@ -53,7 +53,7 @@ def _render(node, input_index: int, folder: str, name: str, first: int, last: in
 
 
 def job_for(node, plate: str, matte: Optional[str]) -> Dict:
-    """The job (vh.server.host_job.HostJob's fields) that the node's knobs and the script's colour describe."""
+    """The job (vh.client.host_job.HostJob's fields) that the node's knobs and the script's colour describe."""
     config, space = colour.ocio_settings(nuke.root())
     return dict(
         server=node["server"].value(),

@@ -18,7 +18,7 @@ import vh_outproc
 
 from . import colour, settings
 
-RENDER_FORMAT, RENDER_CODEC = "exr", "RGBFloat"  # uncompressed float EXR: what vh.server.exr reads
+RENDER_FORMAT, RENDER_CODEC = "exr", "RGBFloat"  # uncompressed float EXR, read by the job runner
 
 
 class TimelineScriptError(Exception):

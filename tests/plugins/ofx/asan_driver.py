@@ -1,6 +1,7 @@
 """Drive the plugin through every action and failure path; run under AddressSanitizer by test_leaks.py.
 
-    LD_PRELOAD=$(g++ -print-file-name=libasan.so) python tests/plugins/ofx/asan_driver.py BUNDLE ADDRESS
+    # from the repository root
+    LD_PRELOAD=$(g++ -print-file-name=libasan.so) python -m tests.plugins.ofx.asan_driver BUNDLE ADDRESS
 
 Imports only the host (ctypes + numpy), not torch or OpenImageIO, so that the sanitizer's report is about the
 plugin and the libraries it links. Exits 0 when every expected outcome happened.
@@ -9,12 +10,10 @@ plugin and the libraries it links. Exits 0 when every expected outcome happened.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "plugins" / "ofx_bridge" / "host"))
-import ofx_host
+from tests.plugins.ofx.host import ofx_host
 
 
 def main(bundle: str, address: str) -> int:
@@ -30,8 +29,8 @@ def main(bundle: str, address: str) -> int:
 
     host = ofx_host.OfxHost(bundle)
     for depth, padding in (("float", 0), ("half", 24)):
-        source = ofx_host.Clip(plates.get, (1, frames), depth, (3, 5), padding)
-        matte = ofx_host.Clip(mattes.get, (1, frames), depth, (3, 5), padding)
+        source = ofx_host.InputClip(plates.get, (1, frames), depth, (3, 5), padding)
+        matte = ofx_host.InputClip(mattes.get, (1, frames), depth, (3, 5), padding)
         inst = host.create_instance(
             source, matte, params={"serverAddress": address, "model": "stats", "windowSize": 4}
         )
@@ -58,7 +57,7 @@ def main(bundle: str, address: str) -> int:
         assert inst.render(6).shape == (height, width, 4)
         inst.destroy()  # raises if any image or memory block is still held
     no_matte = host.create_instance(
-        ofx_host.Clip(plates.get, (1, frames)), None, params={"serverAddress": address, "windowSize": 2}
+        ofx_host.InputClip(plates.get, (1, frames)), None, params={"serverAddress": address, "windowSize": 2}
     )
     no_matte.render(2)
     no_matte.destroy()

@@ -1,23 +1,17 @@
-"""Shared pieces of the OFX tests: the headless host (loaded from plugins/ofx_bridge/host), EXR-backed clips
+"""Shared pieces of the OFX tests: the headless host (tests/plugins/ofx/host), EXR-backed clips
 and the reference result from the engine that `vh harmonize` runs."""
 
 from __future__ import annotations
 
-import sys
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
 
-REPO = Path(__file__).resolve().parents[3]
-HOST_DIR = REPO / "plugins" / "ofx_bridge" / "host"
-if str(HOST_DIR) not in sys.path:
-    sys.path.insert(0, str(HOST_DIR))
+from .host import melt_build, ofx_build, ofx_host
 
-import melt_build
-import ofx_build
-import ofx_host
+REPO = Path(__file__).resolve().parents[3]
 
 __all__ = ["ExrSequence", "melt_build", "ofx_build", "ofx_host", "reference"]
 

@@ -14,13 +14,12 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from .harness import REPO, ofx_build
 
-DRIVER = Path(__file__).with_name("asan_driver.py")
+DRIVER = "tests.plugins.ofx.asan_driver"
 PLUGIN_FRAMES = re.compile(r"VHMAEHarmonize|plugins/ofx_bridge|vh::ofx")
 
 
@@ -38,7 +37,7 @@ def _runtime(name: str) -> str | None:
 def server_address():
     """vh-server as its own process (not sanitized): the sanitizer's report is then only about the host side."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "vh.server.main", "--port", "0", "--model", "stats"],
+        [sys.executable, "-m", "vh.server.serve", "--port", "0", "--model", "stats"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -71,7 +70,8 @@ def test_no_sanitizer_errors_and_no_leaks_in_the_plugin(server_address, tmp_path
         os.environ, LD_PRELOAD=f"{asan} {stdcxx}", ASAN_OPTIONS="detect_leaks=1:malloc_context_size=30"
     )
     run = subprocess.run(
-        [sys.executable, str(DRIVER), str(bundle), server_address],
+        [sys.executable, "-m", DRIVER, str(bundle), server_address],
+        cwd=REPO,
         check=False,
         env=env,
         capture_output=True,

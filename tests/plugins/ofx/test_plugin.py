@@ -28,10 +28,12 @@ def host(ofx_bundle):
 def instance(host, plate, matte=None, *, depth="float", row_padding=0, origin=(0, 0), last=LAST, **params):
     """An instance on frames FIRST..last of the EXR plate (and matte). The server's cost is per frame sent, so
     tests that do not need the default window of 8 use short windows to stay fast."""
-    source = ofx_host.Clip(ExrSequence(plate, FIRST, last), (FIRST, last), depth, origin, row_padding)
+    source = ofx_host.InputClip(ExrSequence(plate, FIRST, last), (FIRST, last), depth, origin, row_padding)
     matte_clip = None
     if matte is not None:
-        matte_clip = ofx_host.Clip(ExrSequence(matte, FIRST, last), (FIRST, last), depth, origin, row_padding)
+        matte_clip = ofx_host.InputClip(
+            ExrSequence(matte, FIRST, last), (FIRST, last), depth, origin, row_padding
+        )
     return host.create_instance(source, matte_clip, params=params)
 
 
@@ -125,10 +127,10 @@ def test_window_is_sent_once_and_reused_until_the_input_changes(host, small_plat
     plate, matte = small_plate
     source = ExrSequence(plate, FIRST, LAST)
     edits: dict[int, np.ndarray] = {}
-    clip = ofx_host.Clip(lambda t: edits.get(t, source(t)), (FIRST, LAST))
+    clip = ofx_host.InputClip(lambda t: edits.get(t, source(t)), (FIRST, LAST))
     inst = host.create_instance(
         clip,
-        ofx_host.Clip(ExrSequence(matte, FIRST, LAST), (FIRST, LAST)),
+        ofx_host.InputClip(ExrSequence(matte, FIRST, LAST), (FIRST, LAST)),
         params={"serverAddress": vh_server, "model": "stats", "modelOptions": PER_FRAME, "windowSize": 4},
     )
     fetched = lambda: host.stats["images"]
@@ -187,7 +189,7 @@ def test_zero_strength_returns_the_plate(host, small_plate, vh_server):
 
 
 def test_a_stopped_server_fails_the_render_with_a_message_and_the_host_carries_on(host, small_plate):
-    from vh.server.main import ServerOptions, create_server
+    from vh.server.serve import ServerOptions, create_server
 
     plate, matte = small_plate
     running = create_server("127.0.0.1:0", ServerOptions(models=["stats"]))
@@ -234,7 +236,7 @@ def test_bad_settings_are_reported_in_one_line(host, small_plate, vh_server, par
 def test_a_source_without_alpha_is_refused(host, small_plate, vh_server):
     plate, _ = small_plate
     rgb = ExrSequence(plate, FIRST, LAST, channels=(0, 1, 2))
-    inst = host.create_instance(ofx_host.Clip(rgb, (FIRST, LAST)), params={"serverAddress": vh_server})
+    inst = host.create_instance(ofx_host.InputClip(rgb, (FIRST, LAST)), params={"serverAddress": vh_server})
     with pytest.raises(ofx_host.OfxRenderError) as failure:
         inst.render(1)
     assert "RGBA" in failure.value.message
@@ -313,11 +315,13 @@ def test_integer_depths_match_the_float_path_on_the_same_values(host, small_plat
     plate, matte = small_plate
     frames = _quantised(plate, scale)
     params = {"serverAddress": vh_server, "model": "stats", "windowSize": 4}
-    mattes = ofx_host.Clip(ExrSequence(matte, FIRST, 4), (FIRST, 4))
-    as_float = host.create_instance(ofx_host.Clip(frames.get, (FIRST, 4), "float"), mattes, params=params)
+    mattes = ofx_host.InputClip(ExrSequence(matte, FIRST, 4), (FIRST, 4))
+    as_float = host.create_instance(
+        ofx_host.InputClip(frames.get, (FIRST, 4), "float"), mattes, params=params
+    )
     want = [np.clip(as_float.render(t), 0, 1) for t in range(FIRST, 5)]
     as_float.destroy()
-    as_int = host.create_instance(ofx_host.Clip(frames.get, (FIRST, 4), depth), mattes, params=params)
+    as_int = host.create_instance(ofx_host.InputClip(frames.get, (FIRST, 4), depth), mattes, params=params)
     got = [as_int.render(t) for t in range(FIRST, 5)]
     as_int.destroy()
     for t, (g, w) in enumerate(zip(got, want), FIRST):
@@ -332,8 +336,8 @@ def test_an_rgb_source_with_a_matte_gives_rgb_like_the_rgba_path(host, small_pla
     want = rgba.render(3)
     rgba.destroy()
     rgb_frames = ExrSequence(plate, FIRST, 4, channels=(0, 1, 2))
-    mattes = ofx_host.Clip(ExrSequence(matte, FIRST, 4), (FIRST, 4))
-    rgb = host.create_instance(ofx_host.Clip(rgb_frames, (FIRST, 4)), mattes, params=params)
+    mattes = ofx_host.InputClip(ExrSequence(matte, FIRST, 4), (FIRST, 4))
+    rgb = host.create_instance(ofx_host.InputClip(rgb_frames, (FIRST, 4)), mattes, params=params)
     got = rgb.render(3)
     rgb.destroy()
     assert got.shape == (96, 160, 3)

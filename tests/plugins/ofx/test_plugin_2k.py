@@ -53,8 +53,8 @@ def test_12_frame_2k_float_plate_matches_vh_harmonize(ofx_bundle, plate_2k, vh_s
     source, mattes = ExrSequence(plate, 1, FRAMES), ExrSequence(matte, 1, FRAMES)
     host = ofx_host.OfxHost(ofx_bundle)
     inst = host.create_instance(
-        ofx_host.Clip(source, (1, FRAMES)),
-        ofx_host.Clip(mattes, (1, FRAMES)),
+        ofx_host.InputClip(source, (1, FRAMES)),
+        ofx_host.InputClip(mattes, (1, FRAMES)),
         params={"serverAddress": vh_server, "model": "stats"},
     )
     start = time.perf_counter()

@@ -4,7 +4,7 @@
 -- what "VHMAE Harmonize.py" does without Python in the host: select the plate (a MediaIn or Loader) and,
 -- optionally, a tool whose alpha is the matte, then run Workspace > Scripts > Comp > VHMAE Harmonize. It renders
 -- the comp's render range through a temporary Saver to float EXR, runs the job out of process in the Python of a
--- vh installation (python -m vh.server.host_job_cli, which talks to vh-server), prints its progress lines to the
+-- vh installation (python -m vh.client.host_job_cli, which talks to vh-server), prints its progress lines to the
 -- console, and adds a Loader on the result wired into everything the plate fed (one undo step).
 --
 -- The vh installation: $VH_PYTHON, else "python" in ~/.vh/host.json (written by plugins/resolve/install.py).
@@ -124,7 +124,7 @@ function vh.run_job(job, cache_root, work, log)
   f:write(vh.json_encode(job), "\n")
   f:close()
   log("to cancel, create " .. cancel_file)
-  local command = table.concat({ quote(python), "-m", "vh.server.host_job_cli", "run", "--cache-root", quote(cache_root),
+  local command = table.concat({ quote(python), "-m", "vh.client.host_job_cli", "run", "--cache-root", quote(cache_root),
                                  "--job", quote(job_file), "--cancel-file", quote(cancel_file) }, " ") .. " 2>&1"
   if vh.WINDOWS then command = '"' .. command .. '"' end  -- cmd.exe strips one pair of outer quotes
   local pipe = io.popen(command, "r")

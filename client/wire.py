@@ -8,12 +8,12 @@ client stays loadable inside a DCC's Python.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from vh.client.v1 import harmonize_pb2 as pb
 from vh.core.errors import InputError, ResourceError
-from vh.server.v1 import harmonize_pb2 as pb
 
 #: Chunk payload that fits gRPC's default 4 MiB message limit with room for framing, so that a client built
 #: with default channel options (C++ OFX bridge, Nuke's Python) never needs to raise its limits.
@@ -143,36 +143,24 @@ def option_to_proto(value: float | bool | str) -> pb.OptionValue:
 
 
 # ---------------------------------------------------------------------------------------------------------- #
-# Chunks, encoded and decoded without protobuf's copies
+# Chunks
 #
-# Python protobuf copies a bytes field at every step: into the message, out of it on each read, and twice more to
-# serialize it. Chunks carry all of a stream's pixels, so Harmonize reads and writes them here, straight from and
-# into the wire format: a chunk is sent as a view of its frame and received as a view of the message it came in.
-# HarmonizeRequest.chunk and HarmonizeResponse.chunk are both field 2, so one codec serves both directions. Any
-# other message (a header, or a chunk in a form this codec does not write) goes through the generated classes,
-# so the semantics stay protobuf's.
+# Harmonize's messages go through the generated classes. Python protobuf copies a bytes field on every read, so a
+# received chunk is read out of its message once, into a ChunkView; a chunk to send is a ChunkView whose data is a
+# view of the frame it was cut from, copied once into its message when that is serialized.
 
 HARMONIZE_METHOD = f"/{pb.DESCRIPTOR.services_by_name['Harmonizer'].full_name}/Harmonize"
-
-_KIND_CHUNK = 0x12  # field 2 (chunk), length-delimited
-_VARINT_FIELDS = {0x08: 1, 0x10: 2, 0x18: 3}  # frame_index, plane, offset
-_DATA_KEY = 0x22  # field 4 (data), length-delimited
 
 
 @dataclass(frozen=True, slots=True)
 class ChunkView:
-    """One Chunk message's fields, `data` being a view (of the frame it was cut from, or of the message it arrived
-    in) rather than a copy.
-
-    `message` is the serialized message the chunk was read from. Sending the chunk on unchanged sends that message
-    as it is: a request chunk's bytes are also a valid response with the same chunk (both are field 2).
-    """
+    """One Chunk message's fields; `data` is the bytes read out of a received message, or a view of the frame a
+    chunk to send was cut from."""
 
     frame_index: int
     plane: int
     offset: int
     data: memoryview | bytes
-    message: bytes | None = field(default=None, compare=False, repr=False)
 
     def to_proto(self) -> pb.Chunk:
         return pb.Chunk(
@@ -180,76 +168,20 @@ class ChunkView:
         )
 
 
-def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1  # negative enum values go as 10-byte two's complement, as protobuf writes them
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _read_varint(view: memoryview, pos: int) -> tuple[int | None, int]:
-    value = shift = 0
-    for i in range(pos, min(pos + 10, len(view))):
-        byte = view[i]
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return (value if value < 1 << 64 else None), i + 1
-    return None, pos
-
-
-def serialize(message: ChunkView | pb.HarmonizeRequest | pb.HarmonizeResponse) -> bytes:
-    """Harmonize's serializer, both directions: a ChunkView costs one copy of its data, as protobuf would write it."""
-    if not isinstance(message, ChunkView):
+def _serializer(message_type: type) -> Callable[[object], bytes]:
+    def serialize(message: ChunkView | message_type) -> bytes:
+        if isinstance(message, ChunkView):
+            message = message_type(chunk=message.to_proto())
         return message.SerializeToString()
-    if message.message is not None:
-        return message.message
-    body = bytearray()
-    for key, value in ((0x08, message.frame_index), (0x10, message.plane), (0x18, message.offset)):
-        if value:  # proto3 leaves zeros out
-            body += bytes([key]) + _varint(value)
-    size = len(message.data)
-    if size:
-        body += bytes([_DATA_KEY]) + _varint(size)
-    return b"".join((bytes([_KIND_CHUNK]), _varint(len(body) + size), body, message.data))
 
-
-def _parse_chunk(raw: bytes) -> ChunkView | None:
-    """The chunk of a message holding nothing but one canonically written chunk, else None."""
-    view = memoryview(raw)
-    if len(view) < 2 or view[0] != _KIND_CHUNK:
-        return None
-    size, pos = _read_varint(view, 1)
-    if size is None or pos + size != len(view):
-        return None
-    fields: dict[int, int | memoryview] = {}
-    while pos < len(view):
-        key, pos = _read_varint(view, pos)
-        if key in _VARINT_FIELDS and _VARINT_FIELDS[key] not in fields:
-            value, pos = _read_varint(view, pos)
-            if value is None:
-                return None
-            fields[_VARINT_FIELDS[key]] = value
-        elif key == _DATA_KEY and 4 not in fields:
-            length, pos = _read_varint(view, pos)
-            if length is None or pos + length > len(view):
-                return None
-            fields[4], pos = view[pos : pos + length], pos + length
-        else:  # another field, a repeat (protobuf merges those), or garbage: protobuf's to judge
-            return None
-    if fields.get(2, 0) >= 1 << 31:  # an enum is int32: leave the truncation rules to protobuf
-        return None
-    return ChunkView(fields.get(1, 0), fields.get(2, 0), fields.get(3, 0), fields.get(4, b""), message=raw)
+    serialize.__doc__ = (
+        f"Harmonize's serializer: a {message_type.__name__}, or a ChunkView sent as its chunk."
+    )
+    return serialize
 
 
 def _decoder(message_type: type) -> Callable[[bytes], object]:
     def decode(raw: bytes) -> ChunkView | message_type:
-        chunk = _parse_chunk(raw)
-        if chunk is not None:
-            return chunk
         message = message_type.FromString(raw)
         if message.WhichOneof("kind") == "chunk":
             c = message.chunk
@@ -260,6 +192,8 @@ def _decoder(message_type: type) -> Callable[[bytes], object]:
     return decode
 
 
+serialize_request = _serializer(pb.HarmonizeRequest)
+serialize_response = _serializer(pb.HarmonizeResponse)
 decode_request = _decoder(pb.HarmonizeRequest)
 decode_response = _decoder(pb.HarmonizeResponse)
 
@@ -291,8 +225,8 @@ def encode_frame(
 
 
 def resend(chunks: list[ChunkView], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[ChunkView]:
-    """Received chunks to send back unchanged: as they came (their own messages) when within `chunk_bytes`, else
-    split, so that a client with default message limits can take them."""
+    """Received chunks to send back unchanged: as they came when within `chunk_bytes`, else split, so that a client
+    with default message limits can take them."""
     for c in chunks:
         if len(c.data) <= chunk_bytes:
             yield c
@@ -319,8 +253,8 @@ def _copy(dst: np.ndarray, src: np.ndarray) -> None:
 class Frame:
     """A complete frame as it arrived: each plane is the list of its chunks, views of the messages they came in.
 
-    Nothing is copied until `read` puts a plane into an array, in the wire dtype or converted on the way, and a
-    frame passed through unchanged can go back as the very messages that brought it (`ChunkView.message`).
+    Nothing more is copied until `read` puts a plane into an array, in the wire dtype or converted on the way, and
+    a frame passed through unchanged goes back as the chunks that brought it.
     """
 
     index: int
@@ -358,7 +292,7 @@ class FrameAssembler:
     """Collects a stream's Chunks into frames, checking every byte range against the contract.
 
     Feed chunks in order with `add`; it returns the frame whose last plane that chunk completed, else None.
-    `finish` checks that no frame was left half-sent. Chunks are kept as they came (views, see ChunkView), so
+    `finish` checks that no frame was left half-sent. Chunks are kept as they came (see ChunkView), so
     the assembler copies nothing: `Frame.read` does, once, straight into the array the frame is wanted in.
     """
 

@@ -9,7 +9,7 @@ import numpy as np
 
 
 @dataclass
-class Clip:
+class TrainingClip:
     """T frames at one size, float32, sRGB-encoded 0..1 (host layout, channels last)."""
 
     name: str

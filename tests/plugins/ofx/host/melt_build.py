@@ -1,6 +1,6 @@
-"""Build MLT's ``melt`` with its OpenFX host module from ``../shared/third_party/mlt-src.tar.gz``; tests and by hand.
+"""Build MLT's ``melt`` with its OpenFX host module from ``../shared/third_party/mlt-src.tar.gz``; test infrastructure.
 
-    python plugins/ofx_bridge/host/melt_build.py [BUILD_DIR]
+    python -m tests.plugins.ofx.host.melt_build [BUILD_DIR]
 
 MLT is a real, independent OpenFX host (the one behind Shotcut and Kdenlive); the tests render through it to check
 the plugin outside our own test host. The build is cached: a second call only checks that ``melt`` is there.
@@ -20,7 +20,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 ARCHIVE = REPO.parent / "shared" / "third_party" / "mlt-src.tar.gz"
 DEFAULT_BUILD = REPO / "build" / "melt"
 # Debian packages the configure step needs (besides cmake, g++ and pkg-config); .ci/run installs them.
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(build_melt(args.build_dir, jobs=args.jobs).executable)
     except MeltUnavailable as exc:
-        print(f"melt_build.py: {exc}", file=sys.stderr)
+        print(f"melt_build: {exc}", file=sys.stderr)
         return 2
     return 0
 

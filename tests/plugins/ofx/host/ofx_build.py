@@ -1,6 +1,6 @@
-"""Configure and build the OFX bundle with CMake; used by the tests, the benchmark and by hand.
+"""Configure and build the OFX bundle with CMake; used by the tests and the OFX benchmark.
 
-    python plugins/ofx_bridge/host/ofx_build.py [--sanitize] [BUILD_DIR]
+    python -m tests.plugins.ofx.host.ofx_build [--sanitize] [BUILD_DIR]
 
 Incremental: a second call only recompiles what changed. Raises BuildUnavailable (with the reason) when cmake or
 the gRPC/protobuf C++ development packages are missing, so callers can skip rather than fail.
@@ -15,8 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-SOURCE = Path(__file__).resolve().parents[1]  # plugins/ofx_bridge
-REPO = SOURCE.parents[1]
+REPO = Path(__file__).resolve().parents[4]
+SOURCE = REPO / "plugins" / "ofx_bridge"
+PROTO = REPO / "client" / "v1" / "harmonize.proto"
 DEFAULT_BUILD = REPO / "build" / "ofx"
 BUNDLE = "VHMAEHarmonize.ofx.bundle"
 
@@ -53,6 +54,8 @@ def build_bundle(
         str(build),
         "-DCMAKE_BUILD_TYPE=" + ("Debug" if sanitize else "Release"),
         f"-DVH_OFX_SANITIZE={'ON' if sanitize else 'OFF'}",
+        # given, not left to the cache: a build folder configured before the proto moved keeps the old path
+        f"-DVH_PROTO={PROTO}",
     ]
     for command in (configure, ["cmake", "--build", str(build), "-j", str(jobs)]):
         result = subprocess.run(command, check=False, capture_output=True, text=True)
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(build_bundle(args.build_dir, sanitize=args.sanitize))
     except BuildUnavailable as exc:
-        print(f"build.py: {exc}", file=sys.stderr)
+        print(f"ofx_build: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -8,7 +8,7 @@ A cache entry appears only complete: frames are written into a hidden `.partial-
 place after the last frame and its manifest. A cancelled or failed job removes its partial folder, so nothing
 that looks complete is ever left behind.
 
-Imports only numpy, grpcio and protobuf (through the client), for host Pythons.
+Frames are read and written with vh.core.io (OpenImageIO); nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from vh.client.remote import Client, JobCancelled
 from vh.core.errors import InputError
-from vh.server.client import Client, JobCancelled
-from vh.server.exr import ExrError, read_exr, write_exr
+from vh.core.io import probe, read_image, write_image
 
 RESULT_NAME = "harmonized.%04d.exr"
 MANIFEST = "manifest.json"
@@ -75,7 +75,7 @@ def cache_key(job: HostJob) -> str:
     for frame in job.frames():
         for pattern in (job.plate, job.matte):
             if pattern is not None:
-                pixels, _ = _read(pattern, frame)
+                pixels = _read(pattern, frame)
                 h.update(repr(pixels.shape).encode())
                 h.update(np.ascontiguousarray(pixels).tobytes())
     return h.hexdigest()[:32]
@@ -87,15 +87,11 @@ def cached_result(job: HostJob, cache_root: str, key: str | None = None) -> str 
     return os.path.join(entry, RESULT_NAME) if os.path.exists(os.path.join(entry, MANIFEST)) else None
 
 
-def _read(pattern: str, frame: int) -> tuple[np.ndarray, str]:
+def _read(pattern: str, frame: int) -> np.ndarray:
     path = pattern % frame
-    try:
-        image = read_exr(path)
-    except FileNotFoundError:
-        raise InputError(f"rendered frame {path} is missing") from None
-    except ExrError as exc:
-        raise InputError(str(exc)) from None
-    return image.pixels, image.pixel_type
+    if not os.path.exists(path):
+        raise InputError(f"rendered frame {path} is missing")
+    return read_image(path)
 
 
 def _matte_plane(pixels: np.ndarray) -> np.ndarray:
@@ -127,19 +123,18 @@ def run_job(
     client = client or Client(job.server)
     total = len(job.frames())
     started = time.monotonic()
-    pixel_type = "half"  # the plate's, once its first frame is read; results are written the same way
+    # results are stored as the plate is (half or float)
+    pixel_type = probe(job.plate % job.first).pixel_type
 
     def frames():
-        nonlocal pixel_type
         for frame in job.frames():
             if cancelled and cancelled():
                 return
-            pixels, pixel_type = _read(job.plate, frame)
-            yield pixels
+            yield _read(job.plate, frame)
 
     def mattes():
         for frame in job.frames():
-            yield _matte_plane(_read(job.matte, frame)[0])
+            yield _matte_plane(_read(job.matte, frame))
 
     try:
         remote = client.harmonize(
@@ -160,14 +155,9 @@ def run_job(
             if cancelled and cancelled():
                 remote.cancel()
                 raise JobCancelled("cancelled by the user")
-            names = (
-                ["R", "G", "B", "A"]
-                if out.shape[-1] == 4
-                else ["R", "G", "B"]
-                if out.shape[-1] == 3
-                else None
+            write_image(
+                os.path.join(partial, RESULT_NAME % frame), out, pixel_type=pixel_type, compression="zips"
             )
-            write_exr(os.path.join(partial, RESULT_NAME % frame), out, channels=names, pixel_type=pixel_type)
             done += 1
             if progress:
                 progress(done, total, f"frame {frame} ({done}/{total})")

@@ -1,9 +1,9 @@
-"""Regenerate the Python stubs of every server/vN/*.proto: `python -m vh.server.codegen`.
+"""Regenerate the Python stubs of every client/vN/*.proto: `python -m vh.client.codegen`.
 
 The generated `*_pb2.py`, `*_pb2.pyi` and `*_pb2_grpc.py` are committed so that a plain install needs no
 grpcio-tools; never edit them by hand. protoc names imports after the proto's path below its include root, so
-the protos are staged in a temporary root as `vh/server/vN/x.proto`: the stubs then say
-`from vh.server.v1 import harmonize_pb2`, which is the import path the package really has.
+the protos are staged in a temporary root as `vh/client/vN/x.proto`: the stubs then say
+`from vh.client.v1 import harmonize_pb2`, which is the import path the package really has.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-SERVER_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 
 
 def proto_files() -> list[Path]:
-    return sorted(SERVER_DIR.glob("v*/*.proto"))
+    return sorted(PACKAGE_DIR.glob("v*/*.proto"))
 
 
 def generate(check: bool = False) -> list[Path]:
@@ -28,7 +28,7 @@ def generate(check: bool = False) -> list[Path]:
         import grpc_tools
         from grpc_tools import protoc
     except ImportError as exc:  # only developers regenerate; users get the committed stubs
-        raise SystemExit("vh.server.codegen needs grpcio-tools: pip install grpcio-tools") from exc
+        raise SystemExit("vh.client.codegen needs grpcio-tools: pip install grpcio-tools") from exc
 
     changed: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="vh-codegen-") as tmp:
@@ -37,7 +37,7 @@ def generate(check: bool = False) -> list[Path]:
         out.mkdir()
         staged = []
         for proto in proto_files():
-            target = root / "vh" / "server" / proto.parent.name / proto.name
+            target = root / "vh" / "client" / proto.parent.name / proto.name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(proto, target)
             staged.append(str(target.relative_to(root)))
@@ -53,10 +53,10 @@ def generate(check: bool = False) -> list[Path]:
         ]
         if protoc.main(argv) != 0:
             raise SystemExit("protoc failed (see its message above)")
-        for produced in sorted((out / "vh" / "server").rglob("*")):
+        for produced in sorted((out / "vh" / "client").rglob("*")):
             if not produced.is_file() or not produced.name.endswith(GENERATED_SUFFIXES):
                 continue
-            dest = SERVER_DIR / produced.relative_to(out / "vh" / "server")
+            dest = PACKAGE_DIR / produced.relative_to(out / "vh" / "client")
             new = produced.read_bytes()
             if dest.exists() and dest.read_bytes() == new:
                 continue
@@ -67,14 +67,14 @@ def generate(check: bool = False) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vh.server.codegen", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m vh.client.codegen", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if the committed stubs are stale; write nothing"
     )
     args = parser.parse_args(argv)
     changed = generate(check=args.check)
     for path in changed:
-        print(f"{'stale' if args.check else 'wrote'} {path.relative_to(SERVER_DIR.parent)}")
+        print(f"{'stale' if args.check else 'wrote'} {path.relative_to(PACKAGE_DIR.parent)}")
     if args.check and changed:
         return 1
     return 0

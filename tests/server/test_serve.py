@@ -16,8 +16,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.server.conftest import clip, start_subprocess_server
-from vh.server.client import AuthenticationError, Client, RetryPolicy, ServerUnavailable
-from vh.server.main import ServerOptions, build_parser, create_server
+from vh.client.remote import AuthenticationError, Client, RetryPolicy, ServerUnavailable
+from vh.server.serve import ServerOptions, build_parser, create_server
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -168,7 +168,7 @@ def test_reflection_lists_the_service(server):
 
 
 def test_launch_errors_are_one_line(tmp_path, capsys):
-    from vh.server.main import main
+    from vh.server.serve import main
 
     assert main(["--device", "cpu", "--model", "no-such-model", "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()

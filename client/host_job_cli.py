@@ -1,7 +1,7 @@
-"""The host plugins' job, out of process: `python -m vh.server.host_job_cli {run,info}`.
+"""The host plugins' job, out of process: `python -m vh.client.host_job_cli {run,info}`.
 
 Nuke and Resolve run their own Pythons (Nuke 14: 3.9, with its own protobuf), where grpcio/protobuf cannot be
-installed safely. Their in-host code (standard library only, `plugins/common/vh_outproc.py`) therefore starts
+installed safely. Their in-host code (standard library only, `client/inhost/vh_outproc.py`) therefore starts
 this module with the Python of a `vh` installation and talks to it through pipes, one JSON object per line:
 
     run  --cache-root DIR   stdin: the job (one line, HostJob's fields; optional "require_matte": true, and
@@ -54,10 +54,10 @@ def check_matte(pattern: str, first: int, last: int) -> None:
     import numpy as np
 
     from vh.core.errors import InputError
-    from vh.server.exr import read_exr
+    from vh.core.io import read_image
 
     for frame in range(first, last + 1):
-        pixels = read_exr(pattern % frame).pixels
+        pixels = read_image(pattern % frame)
         if pixels.shape[-1] >= 4 and float(np.min(pixels[..., 3])) < 0.999:
             return
     raise InputError(
@@ -68,8 +68,8 @@ def check_matte(pattern: str, first: int, last: int) -> None:
 def run(cache_root: str, job_file: str | None = None, cancel_file: str | None = None) -> int:
     import os
 
-    from vh.server.client import JobCancelled
-    from vh.server.host_job import HostJob, run_job
+    from vh.client.host_job import HostJob, run_job
+    from vh.client.remote import JobCancelled
 
     cancel = threading.Event()
     try:
@@ -120,7 +120,7 @@ def export_job_cube(job, pattern: str) -> str:
     import os
 
     from vh.core import lut_export
-    from vh.server.exr import read_exr
+    from vh.core.io import read_image
 
     path = os.path.join(os.path.dirname(pattern), "shot.cube")
     if os.path.exists(path):
@@ -128,13 +128,13 @@ def export_job_cube(job, pattern: str) -> str:
 
     def frames():
         for frame in job.frames():
-            plate = read_exr(job.plate % frame).pixels
+            plate = read_image(job.plate % frame)
             if job.matte is not None:
-                m = read_exr(job.matte % frame).pixels
+                m = read_image(job.matte % frame)
                 matte = m[..., 3] if m.shape[-1] >= 4 else m[..., 0]
             else:
                 matte = plate[..., 3] if plate.shape[-1] >= 4 else plate[..., 0] * 0 + 1
-            yield plate, read_exr(pattern % frame).pixels, matte
+            yield plate, read_image(pattern % frame), matte
 
     lut_export.write_cube(path, lut_export.fit(*lut_export.samples(frames())))
     return path
@@ -156,7 +156,7 @@ def _option(spec) -> dict:
 
 
 def info(address: str, timeout: float) -> int:
-    from vh.server.client import Client
+    from vh.client.remote import Client
 
     try:
         with Client(address) as client:
@@ -182,7 +182,7 @@ def info(address: str, timeout: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m vh.server.host_job_cli", description=__doc__.splitlines()[0]
+        prog="python -m vh.client.host_job_cli", description=__doc__.splitlines()[0]
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run one job read from stdin")

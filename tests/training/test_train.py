@@ -11,8 +11,8 @@ from safetensors.torch import load_file
 
 from vh.core.checkpoint import load_checkpoint
 from vh.core.errors import InputError
-from vh.training.main import load_config, run_training
 from vh.training.tasks.base import NonFiniteLossError
+from vh.training.train import load_config, run_training
 
 from . import tiny_task  # noqa: F401  (registers the "test_tiny" task and model)
 

@@ -18,7 +18,7 @@ are declared with fixed pointer arguments, which is ABI-compatible for pointer/i
 AArch64 Linux (the only targets this host runs on); paramSetValue of a double parameter is not supported.
 
     host = OfxHost(bundle)
-    inst = host.create_instance(source=Clip(frames, (1, 12)), matte=Clip(mattes, (1, 12)))
+    inst = host.create_instance(source=InputClip(frames, (1, 12)), matte=InputClip(mattes, (1, 12)))
     out = inst.render(5)         # float32 [H, W, 4], top-down; raises OfxRenderError with the plugin's message
     inst.destroy(); host.unload()
 """
@@ -247,7 +247,7 @@ class PropertySet:
 
 
 @dataclass
-class Clip:
+class InputClip:
     """An input clip: `frames(t)` returns a top-down [H, W, C] array (C 4 for RGBA, 1 for Alpha) or None."""
 
     frames: Callable[[int], np.ndarray | None] | None
@@ -279,7 +279,7 @@ class _Image:
 class _ClipInstance:
     name: str
     props: PropertySet
-    source: Clip | None = None  # None: the output clip (or an unconnected input)
+    source: InputClip | None = None  # None: the output clip (or an unconnected input)
     size: tuple[int, int] = (0, 0)  # output: width, height
 
 
@@ -433,8 +433,8 @@ class OfxHost:
 
     def create_instance(
         self,
-        source: Clip,
-        matte: Clip | None = None,
+        source: InputClip,
+        matte: InputClip | None = None,
         *,
         context: str = CONTEXT_GENERAL,
         params: dict | None = None,
@@ -485,7 +485,7 @@ class OfxHost:
                 props.set_all(
                     "OfxImageEffectPropFrameRange", [float(clip.frame_range[0]), float(clip.frame_range[1])]
                 )
-            out_source = Clip(None, source.frame_range, source.depth, source.origin, source.row_padding)
+            out_source = InputClip(None, source.frame_range, source.depth, source.origin, source.row_padding)
             effect.clips[name] = _ClipInstance(
                 name, props, clip if name != "Output" else out_source, (width, height)
             )
@@ -970,7 +970,7 @@ def _unsupported(name: str) -> Callable:
 class OfxInstance:
     """One effect instance: render frames, change parameters, destroy."""
 
-    def __init__(self, host: OfxHost, effect: _Effect, size: tuple[int, int], source: Clip):
+    def __init__(self, host: OfxHost, effect: _Effect, size: tuple[int, int], source: InputClip):
         self.host = host
         self.effect = effect
         self.size = size

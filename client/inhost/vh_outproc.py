@@ -4,10 +4,10 @@ The host's Python never imports grpcio, protobuf or numpy: hosts ship their own 
 copy in the same process is the classic way to break them. Instead the job runs in the Python of a `vh`
 installation (any Python >= 3.10 where `pip install vh` works), started as
 
-    <vh python> -m vh.server.host_job_cli run --cache-root DIR
+    <vh python> -m vh.client.host_job_cli run --cache-root DIR
 
 and driven through pipes: the job goes in as one JSON line, progress comes back as JSON lines on stdout, and
-"cancel" on stdin stops it cleanly (the job removes its partial output). See vh/server/host_job_cli.py.
+"cancel" on stdin stops it cleanly (the job removes its partial output). See vh/client/host_job_cli.py.
 
 Which Python: $VH_PYTHON, else "python" in ~/.vh/host.json (written by the Resolve installer or by hand),
 else a `vh` virtual environment at ~/.vh/venv.
@@ -24,7 +24,7 @@ from typing import Callable, Dict, List, Optional
 
 CONFIG_FILE = os.path.join(os.path.expanduser("~"), ".vh", "host.json")
 DEFAULT_VENV = os.path.join(os.path.expanduser("~"), ".vh", "venv")
-MODULE = "vh.server.host_job_cli"
+MODULE = "vh.client.host_job_cli"
 #: Seconds a job gets to stop after "cancel" before it is terminated.
 CANCEL_GRACE = 20.0
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import grpc
 
+from vh.client import wire
 from vh.core.errors import InputError, VhError
 from vh.core.models.registry import DEFAULT_MODEL
-from vh.server import wire
 
 log = logging.getLogger("vh.server")
 
@@ -125,14 +125,14 @@ def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = 
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection
 
+    from vh.client import wire
+    from vh.client.v1 import harmonize_pb2
     from vh.core import runtime
-    from vh.server import wire
     from vh.server.batching import DeviceQueue
     from vh.server.configs import ConfigPolicy
     from vh.server.interceptors import ErrorInterceptor, TokenInterceptor
     from vh.server.pool import ModelPool, ModelSpec
     from vh.server.service import HarmonizerService, HealthService, ServiceConfig
-    from vh.server.v1 import harmonize_pb2
 
     opts = options or ServerOptions()
     _check_options(opts)
@@ -194,7 +194,7 @@ def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = 
         ],
         maximum_concurrent_rpcs=threads,
     )
-    # Registered by hand for Harmonize's codec (vh.server.wire): frames move as views, not protobuf copies.
+    # Registered by hand for Harmonize's codec (vh.client.wire): each chunk is read out of its message once.
     server.add_generic_rpc_handlers(
         (
             grpc.method_handlers_generic_handler(
@@ -208,7 +208,7 @@ def create_server(address: str = "127.0.0.1:0", options: ServerOptions | None = 
                     "Harmonize": grpc.stream_stream_rpc_method_handler(
                         service.Harmonize,
                         request_deserializer=wire.decode_request,
-                        response_serializer=wire.serialize,
+                        response_serializer=wire.serialize_response,
                     ),
                 },
             ),

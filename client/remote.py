@@ -3,7 +3,7 @@
 Imports only grpcio, protobuf and numpy (plus vh's own light modules), so a DCC's Python (Nuke, Resolve) can
 load it without torch.
 
-    from vh.server.client import Client
+    from vh.client.remote import Client
     with Client("127.0.0.1:50051") as client:
         for out in client.harmonize(frames, mattes, colorspace="ACEScg", model="stats"):
             ...                                   # [H, W, C] in the frames' dtype, same order
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
+from vh.client import wire
+from vh.client.v1 import harmonize_pb2 as pb
+from vh.client.v1 import harmonize_pb2_grpc as pb_grpc
 from vh.core.errors import InputError, VhError
-from vh.server import wire
-from vh.server.v1 import harmonize_pb2 as pb
-from vh.server.v1 import harmonize_pb2_grpc as pb_grpc
 
 # --------------------------------------------------------------------------------------------------------------
 # Errors
@@ -175,7 +175,7 @@ class Client:
         # Harmonize through wire's codec: frames go out as views and come back as views, not protobuf copies
         self._harmonize = self._channel.stream_stream(
             wire.HARMONIZE_METHOD,
-            request_serializer=wire.serialize,
+            request_serializer=wire.serialize_request,
             response_deserializer=wire.decode_response,
         )
 
@@ -222,7 +222,7 @@ class Client:
         frame_count: int = 0,
         first_frame: int = 0,
         timeout: float | None = None,
-        client_name: str = "vh.server.client",
+        client_name: str = "vh.client.remote",
         out: np.ndarray | None = None,
     ) -> Job:
         """Start a job; iterate the returned Job for the harmonized frames (in order), or `cancel()` it.

@@ -1,7 +1,7 @@
 """`vh train`: config -> data -> task -> (DDP) loop -> checkpoints, TensorBoard logs and validation.
 
     vh train training/configs/vhmae_base.yaml --run-dir runs/vhmae --set optim.lr=5e-4
-    torchrun --nproc_per_node 8 -m vh.training.main CONFIG --run-dir runs/vhmae      # one process per GPU
+    torchrun --nproc_per_node 8 -m vh.training.cli CONFIG --run-dir runs/vhmae       # one process per GPU
 
 Run folder:
 
@@ -18,12 +18,10 @@ position) and loader workers never touch the global RNG.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import logging
 import os
 import random
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vh.core.errors import InputError, OutputError, VhError
+from vh.core.errors import InputError, OutputError
 
 log = logging.getLogger("vh.training")
 
@@ -586,22 +584,3 @@ def run_training(
     finally:
         if trainer.dist.world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point for `torchrun -m vh.training.main` (same options as `vh train`)."""
-    from . import cli
-
-    parser = argparse.ArgumentParser(prog="vh.training.main")
-    cli.add_arguments(parser, "train")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return cli.run(args)
-    except VhError as exc:
-        print(f"vh: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

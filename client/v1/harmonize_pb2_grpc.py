@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from vh.server.v1 import harmonize_pb2 as vh_dot_server_dot_v1_dot_harmonize__pb2
+from vh.client.v1 import harmonize_pb2 as vh_dot_client_dot_v1_dot_harmonize__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in vh/server/v1/harmonize_pb2_grpc.py depends on'
+        + ' but the generated code in vh/client/v1/harmonize_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,13 +36,13 @@ class HarmonizerStub:
         """
         self.GetInfo = channel.unary_unary(
                 '/vh.server.v1.Harmonizer/GetInfo',
-                request_serializer=vh_dot_server_dot_v1_dot_harmonize__pb2.GetInfoRequest.SerializeToString,
-                response_deserializer=vh_dot_server_dot_v1_dot_harmonize__pb2.ServerInfo.FromString,
+                request_serializer=vh_dot_client_dot_v1_dot_harmonize__pb2.GetInfoRequest.SerializeToString,
+                response_deserializer=vh_dot_client_dot_v1_dot_harmonize__pb2.ServerInfo.FromString,
                 _registered_method=True)
         self.Harmonize = channel.stream_stream(
                 '/vh.server.v1.Harmonizer/Harmonize',
-                request_serializer=vh_dot_server_dot_v1_dot_harmonize__pb2.HarmonizeRequest.SerializeToString,
-                response_deserializer=vh_dot_server_dot_v1_dot_harmonize__pb2.HarmonizeResponse.FromString,
+                request_serializer=vh_dot_client_dot_v1_dot_harmonize__pb2.HarmonizeRequest.SerializeToString,
+                response_deserializer=vh_dot_client_dot_v1_dot_harmonize__pb2.HarmonizeResponse.FromString,
                 _registered_method=True)
 
 
@@ -71,13 +71,13 @@ def add_HarmonizerServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'GetInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetInfo,
-                    request_deserializer=vh_dot_server_dot_v1_dot_harmonize__pb2.GetInfoRequest.FromString,
-                    response_serializer=vh_dot_server_dot_v1_dot_harmonize__pb2.ServerInfo.SerializeToString,
+                    request_deserializer=vh_dot_client_dot_v1_dot_harmonize__pb2.GetInfoRequest.FromString,
+                    response_serializer=vh_dot_client_dot_v1_dot_harmonize__pb2.ServerInfo.SerializeToString,
             ),
             'Harmonize': grpc.stream_stream_rpc_method_handler(
                     servicer.Harmonize,
-                    request_deserializer=vh_dot_server_dot_v1_dot_harmonize__pb2.HarmonizeRequest.FromString,
-                    response_serializer=vh_dot_server_dot_v1_dot_harmonize__pb2.HarmonizeResponse.SerializeToString,
+                    request_deserializer=vh_dot_client_dot_v1_dot_harmonize__pb2.HarmonizeRequest.FromString,
+                    response_serializer=vh_dot_client_dot_v1_dot_harmonize__pb2.HarmonizeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -105,8 +105,8 @@ class Harmonizer:
             request,
             target,
             '/vh.server.v1.Harmonizer/GetInfo',
-            vh_dot_server_dot_v1_dot_harmonize__pb2.GetInfoRequest.SerializeToString,
-            vh_dot_server_dot_v1_dot_harmonize__pb2.ServerInfo.FromString,
+            vh_dot_client_dot_v1_dot_harmonize__pb2.GetInfoRequest.SerializeToString,
+            vh_dot_client_dot_v1_dot_harmonize__pb2.ServerInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -132,8 +132,8 @@ class Harmonizer:
             request_iterator,
             target,
             '/vh.server.v1.Harmonizer/Harmonize',
-            vh_dot_server_dot_v1_dot_harmonize__pb2.HarmonizeRequest.SerializeToString,
-            vh_dot_server_dot_v1_dot_harmonize__pb2.HarmonizeResponse.FromString,
+            vh_dot_client_dot_v1_dot_harmonize__pb2.HarmonizeRequest.SerializeToString,
+            vh_dot_client_dot_v1_dot_harmonize__pb2.HarmonizeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from vh.core.color import linear_to_srgb, rgb_to_xyz, srgb_to_linear
 from vh.core.options import build_config, check_options, option
 
 from .base import Harmonizer, blend
@@ -32,12 +33,9 @@ SPACES = ("lab", "lalphabeta", "rgb")
 # Colour spaces (channels on dim -3 of [..., 3, H, W])
 # --------------------------------------------------------------------------------------------------------------
 
-# linear Rec.709/sRGB primaries -> CIE XYZ, D65
-_RGB_TO_XYZ = torch.tensor(
-    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]],
-    dtype=torch.float64,
-)
-_D65 = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
+# linear Rec.709/sRGB primaries -> CIE XYZ, and the XYZ of their white (D65), which Lab divides by
+_RGB_TO_XYZ = torch.from_numpy(rgb_to_xyz())
+_D65 = _RGB_TO_XYZ.sum(1)
 # Reinhard et al. 2001: linear RGB -> LMS cone space, then a decorrelating rotation of log LMS to l-alpha-beta
 _RGB_TO_LMS = torch.tensor(
     [[0.3811, 0.5783, 0.0402], [0.1967, 0.7244, 0.0782], [0.0241, 0.1288, 0.8444]], dtype=torch.float64
@@ -58,16 +56,6 @@ _RANGES = {
 def _mix(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Apply a 3x3 matrix to the channel dim (-3) of [..., 3, H, W]."""
     return torch.einsum("ij,...jhw->...ihw", matrix.to(x), x)
-
-
-def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1.0 / 2.4) - 0.055)
 
 
 _EPS_LAB = (6.0 / 29.0) ** 3

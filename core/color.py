@@ -297,10 +297,5 @@ def from_working(pixels: np.ndarray, dst: str, config: str | os.PathLike | None 
     return convert(pixels, working_space(config), dst, config)
 
 
-def colorspace_names(config: str | os.PathLike | None = None) -> list[str]:
-    """All colourspace names in the config (for `--help` texts and error messages)."""
-    return list(load_config(config).getColorSpaceNames())
-
-
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())

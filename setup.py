@@ -1,5 +1,6 @@
-"""Maps the one import root `vh` onto the top-level folders (see DESIGN: layout); everything else is in
-pyproject.toml. Subpackages are discovered, so a new folder with an __init__.py needs no edit here."""
+"""Maps the one import root `vh` onto the top-level folders (docs/architecture.md, "Import root and folders");
+everything else is in pyproject.toml. Subpackages are discovered, so a new folder with an __init__.py needs no
+edit here."""
 
 from setuptools import find_packages, setup
 

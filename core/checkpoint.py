@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .errors import InputError
+from .io.publish import atomic_write, atomic_write_text
 from .models.base import Harmonizer
 from .models.registry import create_model
 
@@ -76,11 +77,9 @@ def save_checkpoint(
         "data": data or {},
         **extra,
     }
-    tmp_w, tmp_j = weights.with_suffix(".safetensors.tmp"), sidecar.with_suffix(".json.tmp")
-    save_file(state, str(tmp_w), metadata={"format": FORMAT, "model": name, "step": str(step)})
-    tmp_j.write_text(json.dumps(meta, indent=2, sort_keys=True))
-    os.replace(tmp_w, weights)
-    os.replace(tmp_j, sidecar)
+    with atomic_write(weights) as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT, "model": name, "step": str(step)})
+    atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True))
     return weights
 
 

@@ -26,7 +26,7 @@ DEFAULT_CONFIG = "ocio://cg-config-v2.2.0_aces-v1.3_ocio-v2.4"
 WORKING_SPACE = "sRGB Encoded Rec.709 (sRGB)"
 
 # Roles that, in studio configs, usually name an sRGB-encoded (display-referred, 0..1) space; tried in order
-# when a user config has no colourspace called WORKING_SPACE.
+# when OCIO cannot identify the working space in a user config (see `_identify`).
 _WORKING_FALLBACK_ROLES = ("color_picking", "texture_paint", "matte_paint")
 
 # Extensions whose pixels are usually scene-linear floats.
@@ -80,36 +80,47 @@ def _load_config(key: str) -> ocio.Config:
 def working_space(config: str | os.PathLike | None = None) -> str:
     """The name of the sRGB-encoded Rec.709 space the models work in, as spelled by `config`.
 
-    User configs may not have our exact name: take a colourspace whose name or alias mentions sRGB and is not
-    linear, else the `color_picking`/`texture_paint` role, else fail with a message saying what to add.
+    User configs may not have our exact name: OCIO identifies the space by what it does (`_identify`), else
+    the `color_picking`/`texture_paint` role names it, else this fails with a message saying what to add.
     """
     return _working_space(_config_key(config))
 
 
 @functools.lru_cache(maxsize=16)
 def _working_space(key: str) -> str:
+    name = _identify(key, WORKING_SPACE)
+    if name:
+        return name
     cfg = _load_config(key)
-    cs = cfg.getColorSpace(WORKING_SPACE)
-    if cs is not None:
-        return cs.getName()
-    candidates = []
-    for cs in cfg.getColorSpaces(ocio.SEARCH_REFERENCE_SPACE_SCENE, ocio.COLORSPACE_ALL):
-        names = [cs.getName(), *cs.getAliases()]
-        if any("srgb" in n.lower() for n in names) and not any("lin" in n.lower() for n in names):
-            candidates.append(cs.getName())
-    if candidates:
-        # Prefer plain Rec.709 primaries ("sRGB", "sRGB - Texture") over wide-gamut variants ("sRGB AP1").
-        plain = [n for n in candidates if not any(t in n.lower() for t in ("ap1", "p3", "2020", "aces"))]
-        return (plain or candidates)[0]
     for role in _WORKING_FALLBACK_ROLES:
         name = cfg.getRoleColorSpace(role)
         if name:
             return name
     raise InputError(
-        f"OCIO config {key} has no sRGB-encoded colourspace (looked for '{WORKING_SPACE}', "
-        f"an 'sRGB' name or alias, "
-        f"and the roles {', '.join(_WORKING_FALLBACK_ROLES)}); add one of them to the config"
+        f"OCIO config {key} has no sRGB-encoded colourspace that OCIO can identify (by the name "
+        f"'{WORKING_SPACE}', or by its transforms, which needs the aces_interchange role) and none of the "
+        f"roles {', '.join(_WORKING_FALLBACK_ROLES)}; add one of them to the config"
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _identify(key: str, builtin_name: str) -> str | None:
+    """The colourspace of config `key` that is `builtin_name` of OCIO's built-in config, found by its name or
+    alias, else by comparing what the transforms do (OCIO's IdentifyBuiltinColorSpace, through the config's
+    interchange roles); None when neither finds it."""
+    cfg = _load_config(key)
+    cs = cfg.getColorSpace(builtin_name)
+    if cs is not None:
+        return cs.getName()
+    try:
+        return ocio.Config.IdentifyBuiltinColorSpace(cfg, _builtin_config(), builtin_name) or None
+    except OCIO_ERRORS:  # no interchange role and OCIO's heuristics found no known space to anchor on
+        return None
+
+
+@functools.cache
+def _builtin_config() -> ocio.Config:
+    return ocio.Config.CreateFromBuiltinConfig(DEFAULT_CONFIG.removeprefix("ocio://"))
 
 
 def resolve_colorspace(name: str, config: str | os.PathLike | None = None) -> str:
@@ -136,7 +147,46 @@ def _resolve(key: str, name: str) -> str:
 
 #: OpenEXR's chromaticities (red, green, blue, white as x, y) when a file has no attribute: Rec.709 / D65
 REC709_CHROMATICITIES = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
-# Linear colourspaces an EXR's chromaticities identify, by their names in the built-in configs.
+#: Rec.709 luma weights, as ITU-R BT.709 publishes them (to four places; the Y row of `rgb_to_xyz()` rounded)
+REC709_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+
+
+# The closed-form colour maths that runs outside OCIO, because it runs on torch tensors inside a model or per
+# sample in training: the sRGB curve and the RGB -> XYZ matrix, built from the standards' parameters.
+
+# IEC 61966-2-1: linear segment of slope 12.92 below 0.0031308 (linear), a 2.4 power with offset 0.055 above
+_SRGB_SLOPE, _SRGB_BREAK, _SRGB_OFFSET, _SRGB_POWER = 12.92, 0.0031308, 0.055, 2.4
+
+
+def srgb_to_linear(x):
+    """sRGB-encoded values (clamped to 0..1) -> linear light, for a NumPy array or a torch tensor alike."""
+    x = x.clip(0.0, 1.0)
+    curve = ((x + _SRGB_OFFSET) / (1.0 + _SRGB_OFFSET)) ** _SRGB_POWER
+    return _select(x <= _SRGB_BREAK * _SRGB_SLOPE, x / _SRGB_SLOPE, curve)
+
+
+def linear_to_srgb(x):
+    """Linear light (clamped to 0..1) -> sRGB-encoded values, for a NumPy array or a torch tensor alike."""
+    x = x.clip(0.0, 1.0)
+    curve = (1.0 + _SRGB_OFFSET) * x ** (1.0 / _SRGB_POWER) - _SRGB_OFFSET
+    return _select(x <= _SRGB_BREAK, x * _SRGB_SLOPE, curve)
+
+
+def _select(condition, a, b):
+    return np.where(condition, a, b) if isinstance(condition, np.ndarray) else a.where(condition, b)
+
+
+def rgb_to_xyz(chromaticities: tuple[float, ...] = REC709_CHROMATICITIES) -> np.ndarray:
+    """The 3x3 matrix (float64) from linear RGB with these primaries and white point (x, y of red, green,
+    blue, white) to CIE XYZ, scaled so that the white has Y = 1 (SMPTE RP 177). Its row sums are the white."""
+    xy = np.reshape(np.asarray(chromaticities, np.float64), (4, 2))
+    xyz = np.stack([xy[:, 0] / xy[:, 1], np.ones(4), (1.0 - xy.sum(1)) / xy[:, 1]], 1)  # [4, 3] at Y = 1
+    primaries, white = xyz[:3].T, xyz[3]  # primaries as columns
+    return primaries * np.linalg.solve(primaries, white)  # each primary scaled so that they sum to the white
+
+
+# Linear colourspaces an EXR's chromaticities identify, by their names in the built-in config; a user config's
+# own spelling is found by `_identify`.
 _LINEAR_SPACES = {
     "Linear Rec.709 (sRGB)": REC709_CHROMATICITIES,
     "ACEScg": (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767),
@@ -165,8 +215,9 @@ def default_colorspace(
         cfg = load_config(config)
         if chromaticities is not None and len(chromaticities) == 8:
             for name, xy in _LINEAR_SPACES.items():
-                if np.allclose(chromaticities, xy, atol=2e-3) and cfg.getColorSpace(name) is not None:
-                    return cfg.getColorSpace(name).getName()
+                found = np.allclose(chromaticities, xy, atol=2e-3) and _identify(_config_key(config), name)
+                if found:
+                    return found
         name = cfg.getRoleColorSpace(ocio.ROLE_SCENE_LINEAR)
         if not name:
             raise InputError(
@@ -244,11 +295,6 @@ def to_working(pixels: np.ndarray, src: str, config: str | os.PathLike | None = 
 def from_working(pixels: np.ndarray, dst: str, config: str | os.PathLike | None = None) -> np.ndarray:
     """Pixels in the model working space -> colourspace `dst`."""
     return convert(pixels, working_space(config), dst, config)
-
-
-def colorspace_names(config: str | os.PathLike | None = None) -> list[str]:
-    """All colourspace names in the config (for `--help` texts and error messages)."""
-    return list(load_config(config).getColorSpaceNames())
 
 
 def _one_line(exc: BaseException) -> str:

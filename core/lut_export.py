@@ -123,7 +123,9 @@ def write_cube(path: str | os.PathLike, transform: GlobalTransform, size: int = 
         "DOMAIN_MAX " + " ".join(f"{v:.9g}" for v in transform.high),
     ]
     lines += [f"{v[0]:.9g} {v[1]:.9g} {v[2]:.9g}" for v in table]
-    _publish(path, "\n".join(lines) + "\n")
+    from vh.core.io.publish import atomic_write_text  # not at the top: `vh --help` imports this module
+
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -192,14 +194,9 @@ def write_cc(path: str | os.PathLike, cdl: Cdl) -> None:
         "  </SatNode>\n"
         "</ColorCorrection>\n"
     )
-    _publish(path, text)
+    from vh.core.io.publish import atomic_write_text
 
-
-def _publish(path: str | os.PathLike, text: str) -> None:
-    tmp = f"{path}.partial"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -465,7 +465,7 @@ class Transform:
 # A highlight instead keeps its own hue and gets the correction's exposure: its colour scaled by the luminance ratio
 # the transform gives its in-range version. Between 1.0 and 1.0 + _HDR_KNEE the two blend, so there is no seam.
 _HDR_KNEE = 0.25
-_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec.709 weights
+_LUMA = color.REC709_LUMA
 
 
 def keep_highlight_hue(

@@ -14,6 +14,8 @@ import logging
 import os
 import time
 
+from vh.core.options import ModelOption
+
 log = logging.getLogger("vh.remote")
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -89,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from vh.core.options import describe
+
     with _client(args) as client:
         info = client.info()
     lim = info.limits
@@ -108,11 +112,22 @@ def _info(args: argparse.Namespace) -> int:
             + (f", weights {m.checkpoint}" if m.checkpoint else "")
         )
         for o in m.options:
-            print(
-                f"    --option {o.name}=<{o.kind}> (default {getattr(o.default_value, o.default_value.WhichOneof('value'))}) "
-                f"{o.help}"
-            )
+            print(f"    {describe(_option(o))}")
     return 0
+
+
+def _option(spec) -> ModelOption:
+    """A GetInfo OptionSpec as the ModelOption it was made from, to be listed as `vh models` lists it."""
+    which = spec.default_value.WhichOneof("value")
+    return ModelOption(
+        name=spec.name,
+        kind=spec.kind,
+        default=getattr(spec.default_value, which) if which else None,
+        help=spec.help,
+        minimum=spec.minimum if spec.HasField("minimum") else None,
+        maximum=spec.maximum if spec.HasField("maximum") else None,
+        choices=tuple(spec.choices),
+    )
 
 
 def _wire_dtype(args: argparse.Namespace, info) -> type:
@@ -134,6 +149,7 @@ def _harmonize(args: argparse.Namespace) -> int:
     from vh.core import color, io
     from vh.core.cli import common
     from vh.core.cli.harmonize import _writer_options
+    from vh.core.options import parse_options
 
     if args.checkpoint:
         from vh.core.errors import InputError
@@ -144,7 +160,7 @@ def _harmonize(args: argparse.Namespace) -> int:
     colorspace = args.colorspace or color.default_colorspace(
         args.input, args.ocio, is_float=info.is_float, chromaticities=info.extra.get("chromaticities")
     )
-    options = common.parse_options(args.option)
+    options = parse_options(args.option)
     frames = io.read_frames(info)
     if args.matte:
         mattes, source = io.read_mattes(args.matte, info), "separate"

@@ -20,13 +20,10 @@ from typing import Any
 from vh.client import wire
 from vh.client.v1 import harmonize_pb2 as pb
 from vh.core.errors import InputError, UnknownModelError
-from vh.core.models import ModelOption
 from vh.core.models.registry import list_aliases, resolve_name
-from vh.core.options import check_option as _check_option
+from vh.core.options import ModelOption, OptionValue, check_options
 
 log = logging.getLogger("vh.server")
-
-OptionValue = float | int | bool | str
 
 
 @dataclass(frozen=True)
@@ -144,16 +141,9 @@ class ModelPool:
                     free.append(private)
 
     def _overrides(self, loaded: LoadedModel, options: dict[str, OptionValue]) -> dict[str, OptionValue]:
-        specs = {o.name: o for o in loaded.options}
-        overrides = {}
-        for key, value in sorted(options.items()):
-            if key not in specs:
-                known = ", ".join(specs) or "none"
-                raise InputError(f"model {loaded.spec.name!r} has no option {key!r}; its options: {known}")
-            checked = _check_option(specs[key], value, loaded.spec.name)
-            if checked != specs[key].default:
-                overrides[key] = checked
-        return overrides
+        defaults = {o.name: o.default for o in loaded.options}
+        checked = check_options(loaded.options, options, loaded.spec.name)
+        return {k: v for k, v in checked.items() if v != defaults[k]}
 
     def _variant(self, loaded: LoadedModel, overrides: dict[str, OptionValue]) -> Any:
         if not overrides:

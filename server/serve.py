@@ -448,15 +448,11 @@ def _read_token(path: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    device = f"cuda:{args.gpu}" if args.gpu is not None else (args.device or "cpu")
     try:
-        if device.startswith("cuda"):
-            import torch
+        from vh.core.engine import parse_device
 
-            if not torch.cuda.is_available() or torch.device(device).index >= torch.cuda.device_count():
-                raise InputError(
-                    f"{device} is not available on this machine; use --device cpu or another --gpu"
-                )
+        # checked before any model loads: a missing GPU fails the launch in one line
+        device = str(parse_device(f"cuda:{args.gpu}" if args.gpu is not None else (args.device or "cpu")))
         options = ServerOptions(
             models=args.model if args.model is not None else ([] if args.checkpoint else [DEFAULT_MODEL]),
             checkpoints=args.checkpoint,

@@ -46,11 +46,6 @@ class DancingConfig:
     max_source_side: int = 640  # larger sources are downscaled first: bounds inpainting cost, barely any loss
 
 
-def _h(m: np.ndarray) -> np.ndarray:
-    """2x3 affine -> 3x3 homogeneous."""
-    return np.vstack([m, [0.0, 0.0, 1.0]])
-
-
 def crop_matrix(x0: float, y0: float, side: float, size: int) -> np.ndarray:
     """3x3 map from output pixel centres (0..size-1) to source pixel coordinates of the box (x0, y0, side)."""
     k = side / size

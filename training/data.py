@@ -17,7 +17,6 @@ regenerated anywhere (another worker, another rank, a resumed run) bit for bit. 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,7 +243,3 @@ def init_worker(_: int) -> None:
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-
-
-def describe_meta(clip: TrainingClip) -> str:
-    return json.dumps(clip.meta, sort_keys=True, default=str)

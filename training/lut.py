@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from vh.core.errors import InputError
+from vh.core.io.publish import atomic_write_text
 
 
 def _cache_dir() -> Path:
@@ -41,9 +42,8 @@ def sanitized_cube(path: str | Path) -> Path:
     if not any(ln.upper().startswith("LUT_3D_SIZE") for ln in lines):
         raise InputError(f"{path} is not a 3D .cube LUT (no LUT_3D_SIZE line)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".{os.getpid()}.tmp")  # several loader workers may race to create the same file
-    tmp.write_text("\n".join(lines) + "\n", encoding="ascii")
-    os.replace(tmp, out)
+    # several loader workers may race to create the same file: each writes its own temporary
+    atomic_write_text(out, "\n".join(lines) + "\n", encoding="ascii")
     return out
 
 

@@ -27,24 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
+from vh.core.color import REC709_LUMA, linear_to_srgb, srgb_to_linear
+
 from .lut import apply_lut
 
 KINDS = ("adjust", "grade", "reinhard", "lut", "hyoutube", "none")
 DEFAULT_KINDS = ("adjust", "reinhard", "lut")
 ADJUSTMENTS = ("exposure", "hue", "saturation", "temperature", "contrast", "tone_curve")
 GRADE_OPS = ("exposure", "white_balance", "saturation", "cdl", "contrast")
-REC709_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 MID_GREY = 0.18
-
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
 def _hsv_edit(image: np.ndarray, hue_deg: float = 0.0, sat: float = 1.0) -> np.ndarray:

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-dir", type=Path, help="default: the package's weights folder")
     args = p.parse_args(argv)
     from vh.core.errors import VhError
-    from vh.training.main import parse_override
+    from vh.training.train import parse_override
 
     try:
         calibrated = {".".join(key): value for key, value in map(parse_override, args.calibrated)}

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from vh.core.errors import InputError, OutputError
+from vh.core.errors import InputError, OutputError, VhError
+from vh.core.io.publish import atomic_write
 
 log = logging.getLogger("vh.training")
 
@@ -239,15 +240,15 @@ def init_distributed(device: str | None) -> Dist:
 
 
 def pick_device(requested: str | None, dist: Dist) -> torch.device:
+    """`auto` (CUDA if any), `cuda` (this rank's GPU under torchrun), else as `parse_device` reads."""
+    from vh.core.engine import parse_device
+
     if requested in (None, "auto"):
         requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise InputError("--device cuda requested but no CUDA device is available")
-        index = dist.local_rank if requested == "cuda" else int(requested.split(":")[1])
-        torch.cuda.set_device(index)
-        return torch.device("cuda", index)
-    return torch.device(requested)
+    device = parse_device(f"cuda:{dist.local_rank}" if requested == "cuda" else requested)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
 
 
 # ---- state ------------------------------------------------------------------------------------------------
@@ -418,9 +419,8 @@ class Trainer:
                 "rng": rngs,
                 "config": self.config,
             }
-            tmp = ckpt_dir / f".state-{step:07d}.pt.tmp"
-            torch.save(state, tmp)
-            os.replace(tmp, ckpt_dir / f"state-{step:07d}.pt")
+            with atomic_write(ckpt_dir / f"state-{step:07d}.pt") as tmp:
+                torch.save(state, tmp)
             for old in sorted(ckpt_dir.glob("state-*.pt"))[: -self.train_cfg.keep_last]:
                 old.unlink()
         self.dist.barrier()

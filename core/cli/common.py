@@ -103,29 +103,3 @@ def check_strength(strength: float | None) -> float:
     if not 0.0 <= strength <= 1.0:  # also rejects NaN
         raise InputError(f"--strength must be within 0..1, got {strength}")
     return strength
-
-
-def parse_options(pairs: list[str]) -> dict[str, object]:
-    """`["a=1", "b=true", "c=lab"]` -> {"a": 1, "b": True, "c": "lab"}; the ranges are checked against the
-    model's declared options by `vh.core.models.options.check_options`."""
-    from vh.core.errors import InputError
-
-    out: dict[str, object] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        name, text = name.strip(), text.strip()
-        if not sep or not name:
-            raise InputError(f"--option {pair!r} is not NAME=VALUE")
-        low = text.lower()
-        if low in ("true", "false", "yes", "no", "on", "off"):
-            out[name] = low in ("true", "yes", "on")
-            continue
-        for kind in (int, float):
-            try:
-                out[name] = kind(text)
-                break
-            except ValueError:
-                pass
-        else:
-            out[name] = text
-    return out

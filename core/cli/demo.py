@@ -99,7 +99,6 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from vh.core import color
-    from vh.core.cli import common
     from vh.core.engine import Engine
     from vh.core.errors import InputError
     from vh.core.io import ClipInfo, open_writer, write_image
@@ -124,10 +123,10 @@ def run(args: argparse.Namespace) -> int:
     h, w = shot[0][2].shape
     like = ClipInfo.make(w, h, channels=3, n_frames=args.length, fps=24, pixel_type="uint8", kind="video")
     from vh.core.cli.harmonize import model_name
-    from vh.core.options import check_options, model_options
+    from vh.core.options import check_options, model_options, parse_options
 
     name = model_name(args.model, args.checkpoint)
-    options = check_options(model_options(name), common.parse_options(args.option), name)
+    options = check_options(model_options(name), parse_options(args.option), name)
     engine = Engine(args.model, checkpoint=args.checkpoint, device=args.device, **options)
     ws = color.working_space()
 

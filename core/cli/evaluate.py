@@ -74,16 +74,15 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vh.core import evaluation
-    from vh.core.cli import common
     from vh.core.cli.harmonize import model_name
     from vh.core.errors import InputError, OutputError
     from vh.core.io.publish import atomic_write_text
     from vh.core.models import DEFAULT_MODEL
-    from vh.core.options import check_options, model_options
+    from vh.core.options import check_options, model_options, parse_options
 
     if args.output and "=" in args.output and not args.output.lower().endswith(".json"):
         raise InputError(f"-o names the results file; pass the model option {args.output!r} as --option")
-    options = common.parse_options(args.option)
+    options = parse_options(args.option)
     names = args.model or ([] if args.predictions else ["cut", DEFAULT_MODEL])
     methods = []
     for name in names:

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from vh.core.errors import InputError
     from vh.core.io import alpha_of, open_writer, parse_frame_range, probe, read_frames, read_mattes
     from vh.core.io.threads import WriteBehind, prefetch
-    from vh.core.options import check_options, model_options
+    from vh.core.options import check_options, model_options, parse_options
     from vh.core.transfer import TransferConfig
 
     if args.batch < 1:
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(str(exc)) from None
     name = model_name(args.model, args.checkpoint)
-    overrides = check_options(model_options(name), common.parse_options(args.option), name)
+    overrides = check_options(model_options(name), parse_options(args.option), name)
 
     info = probe(args.input, parse_frame_range(args.frames))
     if info.channels < 3:

@@ -3,8 +3,8 @@
     vh models            # all models
     vh models stats      # one model
 
-The same declarations (`Harmonizer.options()`) are what `vh harmonize`, `vh eval` and the server check options
-against, so what this lists is exactly what they accept.
+The same declarations (the `option(...)` fields of each model's config) are what `vh harmonize`, `vh eval` and
+the server check options against, so what this lists is exactly what they accept.
 """
 
 from __future__ import annotations
@@ -31,23 +31,9 @@ def _learned(cls: type) -> bool:
     return not cls.__module__.endswith(".classical")
 
 
-def _range(o) -> str:
-    if o.kind == "choice":
-        return f"choice: {', '.join(o.choices)}"
-    if o.kind == "bool":
-        return "bool: true, false"
-    lo = "" if o.minimum is None else _num(o.minimum)
-    hi = "" if o.maximum is None else _num(o.maximum)
-    return f"{o.kind} {lo}..{hi}" if (lo or hi) else o.kind
-
-
-def _num(x) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
 def run(args: argparse.Namespace) -> int:
     from vh.core.models.registry import DEFAULT_MODEL, list_aliases, list_models, resolve_name
-    from vh.core.options import model_class
+    from vh.core.options import describe, model_class
 
     names = [resolve_name(n) for n in args.name] or list_models()
     aliases: dict[str, list[str]] = {}
@@ -62,5 +48,5 @@ def run(args: argparse.Namespace) -> int:
             extra.append("--matte auto")
         print(f"{name}{' (default)' if name == resolve_name(DEFAULT_MODEL) else ''}: {'; '.join(extra)}")
         for o in cls.options():
-            print(f"    --option {o.name}=<{_range(o)}> (default {o.default})  {o.help}")
+            print(f"    {describe(o)}")
     return 0

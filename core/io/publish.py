@@ -42,20 +42,31 @@ def temp_path(final: Path, token: str) -> Path:
     return final.with_name(f".{final.name}.vh-{os.getpid()}-{token}")
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a small text file so that readers see the old content or the new one, never a part."""
+@contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
+    """The one way a single file is replaced: the block writes the temporary it is given, which then becomes
+    `path` in one rename, so readers (and a run killed half-way) see the old file or the new one, never a
+    part. If the block raises, the temporary is removed and `path` is untouched.
+
+        with atomic_write(out) as tmp:
+            torch.save(state, tmp)
+    """
     path = Path(path)
     tmp = temp_path(path, secrets.token_hex(4))
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        _fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    _fsync(path.parent)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
+    """Write a text file with `atomic_write`."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding=encoding)
 
 
 class _Output:
@@ -94,7 +105,7 @@ def publish(moves: list[tuple[Path, Path]], output: str | os.PathLike) -> None:
         atomic_write_text(journal, json.dumps(record))
         try:
             _roll_forward(journal.parent, record["moves"])
-            _fsync_dir(journal.parent)
+            _fsync(journal.parent)
             journal.unlink()
         except OSError as exc:
             raise OutputError(
@@ -142,7 +153,7 @@ def _recover_journal(journal: Path) -> None:
     if pid != os.getpid() and _alive(pid):
         raise OutputError(f"another vh run (pid {pid}) is publishing this output; wait for it to finish")
     _roll_forward(journal.parent, moves)
-    _fsync_dir(journal.parent)
+    _fsync(journal.parent)
     journal.unlink(missing_ok=True)
     log.warning(
         "completed the publish of %d file(s) in %s that a killed run had started", len(moves), journal.parent
@@ -168,10 +179,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _fsync_dir(folder: Path) -> None:
-    # the renames must reach the disk before the journal that describes them goes away
+def _fsync(path: Path) -> None:
+    # a file: its data before the rename that publishes it; a folder: its renames before the journal that
+    # describes them goes away
     try:
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:

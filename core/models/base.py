@@ -12,23 +12,12 @@ the full-resolution transfer, so a model only ever sees `T == window` frames at 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class ModelOption:
-    """A user-facing option of a model, as listed by the server's GetInfo and built into plugin controls."""
-
-    name: str
-    kind: str  # "float" | "int" | "bool" | "choice"
-    default: float | int | bool | str
-    help: str = ""
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] = field(default_factory=tuple)
+from vh.core.options import ModelOption, options_of
 
 
 class Harmonizer(nn.Module):
@@ -42,14 +31,16 @@ class Harmonizer(nn.Module):
     stateful: bool = False
     #: True when forward() can run without a matte (matte=None), e.g. by predicting it.
     supports_auto_matte: bool = False
+    #: the config dataclass the model is built from; its `option(...)` fields are the model's user options.
+    config_class: ClassVar[type | None] = None
 
     def reset(self) -> None:
         """Forget temporal state before a new clip."""
 
     @classmethod
     def options(cls) -> list[ModelOption]:
-        """Options a user may set through `create_model(name, **overrides)`."""
-        return []
+        """What a user may set through `create_model(name, **overrides)`: `config_class`'s option fields."""
+        return options_of(cls.config_class) if cls.config_class is not None else []
 
     def forward(self, comp: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

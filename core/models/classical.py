@@ -15,14 +15,16 @@ time_constant = 0 means per-frame estimates.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from ..errors import InputError
-from .base import Harmonizer, ModelOption, blend
+from vh.core.color import linear_to_srgb, rgb_to_xyz, srgb_to_linear
+from vh.core.options import build_config, check_options, option
+
+from .base import Harmonizer, blend
 from .registry import register_model
 
 SPACES = ("lab", "lalphabeta", "rgb")
@@ -31,12 +33,9 @@ SPACES = ("lab", "lalphabeta", "rgb")
 # Colour spaces (channels on dim -3 of [..., 3, H, W])
 # --------------------------------------------------------------------------------------------------------------
 
-# linear Rec.709/sRGB primaries -> CIE XYZ, D65
-_RGB_TO_XYZ = torch.tensor(
-    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]],
-    dtype=torch.float64,
-)
-_D65 = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
+# linear Rec.709/sRGB primaries -> CIE XYZ, and the XYZ of their white (D65), which Lab divides by
+_RGB_TO_XYZ = torch.from_numpy(rgb_to_xyz())
+_D65 = _RGB_TO_XYZ.sum(1)
 # Reinhard et al. 2001: linear RGB -> LMS cone space, then a decorrelating rotation of log LMS to l-alpha-beta
 _RGB_TO_LMS = torch.tensor(
     [[0.3811, 0.5783, 0.0402], [0.1967, 0.7244, 0.0782], [0.0241, 0.1288, 0.8444]], dtype=torch.float64
@@ -57,16 +56,6 @@ _RANGES = {
 def _mix(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Apply a 3x3 matrix to the channel dim (-3) of [..., 3, H, W]."""
     return torch.einsum("ij,...jhw->...ihw", matrix.to(x), x)
-
-
-def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1.0 / 2.4) - 0.055)
 
 
 _EPS_LAB = (6.0 / 29.0) ** 3
@@ -139,38 +128,14 @@ def _ema_scan(
 
 
 class _PooledHarmonizer(Harmonizer):
-    """Shared plumbing of the statistics-based models: options, state, empty-matte handling."""
+    """Shared plumbing of the statistics-based models: config, state, empty-matte handling."""
 
     stateful = True
     input_size = (256, 256)
 
-    @staticmethod
-    def _pooled_options(defaults, measured: str) -> list[ModelOption]:
-        """The options every pooled model has; `defaults` is its config, `measured` what it pools."""
-        d = defaults
-        return [
-            ModelOption("space", "choice", d.space, f"colour space of the {measured}", choices=SPACES),
-            ModelOption(
-                "time_constant",
-                "float",
-                d.time_constant,
-                "temporal smoothing in frames (0 = per frame)",
-                0.0,
-                1000.0,
-            ),
-            ModelOption(
-                "amount", "float", d.amount, "how far to move the foreground toward the plate", 0.0, 1.0
-            ),
-        ]
-
-    def __init__(self, time_constant: float, space: str, amount: float):
+    def __init__(self, config: Any = None):
         super().__init__()
-        if not 0.0 <= amount <= 1.0:
-            raise InputError(f"amount must be in 0..1, got {amount}")
-        if space not in SPACES:
-            raise InputError(f"unknown colour space {space!r}; choose from {', '.join(SPACES)}")
-        if not time_constant >= 0:  # also rejects NaN
-            raise InputError(f"time_constant must be >= 0 frames, got {time_constant}")
+        self.config = config or self.config_class()
         self._state: torch.Tensor | None = None
 
     def reset(self) -> None:
@@ -192,26 +157,6 @@ class _PooledHarmonizer(Harmonizer):
         return pools
 
 
-def _make_config(cls: type, model: str, overrides: dict) -> object:
-    """`cls(**overrides)`, with an unknown option or a wrongly typed value reported as one InputError line."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(overrides) - set(fields))
-    if unknown:
-        raise InputError(f"model {model!r} has no option {unknown[0]!r}; options: {', '.join(fields)}")
-    values = {}
-    for key, value in overrides.items():
-        kind = type(fields[key].default)  # str, int or float: the defaults carry the types
-        try:
-            values[key] = kind(value) if kind is not str else str(value)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"option {key!r} of model {model!r} expects {kind.__name__}, got {value!r}"
-            ) from None
-        if kind is int and isinstance(value, float) and not float(value).is_integer():
-            raise InputError(f"option {key!r} of model {model!r} expects an integer, got {value!r}")
-    return cls(**values)
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Cut-and-paste
 # --------------------------------------------------------------------------------------------------------------
@@ -228,8 +173,7 @@ class CutAndPaste(Harmonizer):
 
 @register_model("cut", aliases=("cut-and-paste", "identity"))
 def cut(**overrides) -> CutAndPaste:
-    if overrides:
-        raise InputError(f"model 'cut' has no options; got {', '.join(sorted(overrides))}")
+    check_options([], overrides, "cut")
     return CutAndPaste()
 
 
@@ -238,19 +182,30 @@ def cut(**overrides) -> CutAndPaste:
 # --------------------------------------------------------------------------------------------------------------
 
 
+# The options every pooled model has (a fresh field per config class: dataclasses take ownership of a field).
+def _space(default: str, measured: str) -> Any:
+    return option(default, help=f"colour space of the {measured}", choices=SPACES)
+
+
+def _time_constant() -> Any:
+    return option(8.0, help="temporal smoothing in frames (0 = per frame)", min=0.0, max=1000.0)
+
+
+def _amount() -> Any:
+    return option(0.6, help="how far to move the foreground toward the plate", min=0.0, max=1.0)
+
+
 @dataclass
 class StatsConfig:
     # Defaults measured on hyoutube_val (fMSE, 256x256, model called directly): l-alpha-beta beat CIELab and RGB
     # at every amount tried; a partial transfer (0.5-0.6) halves fMSE against the full one (a foreground's true
     # colours are not the plate's, only related to them); smoothing over ~8 frames cuts flicker by a third.
-    space: str = "lalphabeta"  # "lab" | "lalphabeta" | "rgb"
-    time_constant: float = 8.0  # frames; 0 = per-frame statistics
-    amount: float = (
-        0.6  # 0 = keep the foreground, 1 = full transfer; between: geometric blend of the statistics
-    )
-    min_std: float = (
-        1e-3  # floor on the foreground std (in space units), so a flat foreground is not blown up
-    )
+    space: str = _space("lalphabeta", "statistics")
+    time_constant: float = _time_constant()
+    #: 0 keeps the foreground, 1 is the full transfer; between: a geometric blend of the statistics
+    amount: float = _amount()
+    #: floor on the foreground std (in space units), so a flat foreground is not blown up
+    min_std: float = 1e-3
 
 
 class StatsTransfer(_PooledHarmonizer):
@@ -260,13 +215,7 @@ class StatsTransfer(_PooledHarmonizer):
     space, then back to sRGB; a = `amount` (1 is Reinhard et al. 2001).
     """
 
-    def __init__(self, config: StatsConfig | None = None):
-        self.config = config or StatsConfig()
-        super().__init__(self.config.time_constant, self.config.space, self.config.amount)
-
-    @classmethod
-    def options(cls) -> list[ModelOption]:
-        return cls._pooled_options(StatsConfig(), "statistics")
+    config_class = StatsConfig
 
     def forward(self, comp: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
         x = to_space(comp, self.config.space)  # [B, T, 3, H, W]
@@ -303,7 +252,7 @@ class StatsTransfer(_PooledHarmonizer):
 
 @register_model("stats", aliases=("reinhard",))
 def stats(**overrides) -> StatsTransfer:
-    return StatsTransfer(_make_config(StatsConfig, "stats", overrides))
+    return StatsTransfer(build_config(StatsConfig, "stats", overrides))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -314,10 +263,12 @@ def stats(**overrides) -> StatsTransfer:
 @dataclass
 class HistogramConfig:
     # Defaults measured on hyoutube_val like StatsConfig's: RGB beat CIELab and l-alpha-beta here.
-    space: str = "rgb"  # "lab" | "lalphabeta" | "rgb"
-    time_constant: float = 8.0  # frames; 0 = per-frame histograms
-    amount: float = 0.6  # 0 = keep the foreground, 1 = full matching; between: blend of the transfer curves
-    bins: int = 64  # per channel; soft (linear) binning, so few bins still map smoothly
+    space: str = _space("rgb", "histograms")
+    time_constant: float = _time_constant()
+    #: 0 keeps the foreground, 1 is full matching; between: a blend of the transfer curves
+    amount: float = _amount()
+    #: soft (linear) binning, so few bins still map smoothly
+    bins: int = option(64, help="histogram bins per channel", min=2, max=4096)
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
@@ -333,18 +284,7 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
 class HistogramMatching(_PooledHarmonizer):
     """Per-channel histogram matching of the foreground to the background (soft-matte-weighted histograms)."""
 
-    def __init__(self, config: HistogramConfig | None = None):
-        self.config = config or HistogramConfig()
-        if self.config.bins < 2:
-            raise InputError(f"bins must be >= 2, got {self.config.bins}")
-        super().__init__(self.config.time_constant, self.config.space, self.config.amount)
-
-    @classmethod
-    def options(cls) -> list[ModelOption]:
-        d = HistogramConfig()
-        return cls._pooled_options(d, "histograms") + [
-            ModelOption("bins", "int", d.bins, "histogram bins per channel", 2, 4096)
-        ]
+    config_class = HistogramConfig
 
     def forward(self, comp: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
         b, t, _, h, w = comp.shape
@@ -388,4 +328,4 @@ class HistogramMatching(_PooledHarmonizer):
 
 @register_model("histogram", aliases=("histogram-matching",))
 def histogram(**overrides) -> HistogramMatching:
-    return HistogramMatching(_make_config(HistogramConfig, "histogram", overrides))
+    return HistogramMatching(build_config(HistogramConfig, "histogram", overrides))

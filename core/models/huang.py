@@ -18,13 +18,17 @@ working size for laptops and CPU tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
+from vh.core.errors import InputError
+from vh.core.options import build_config, option
+
 from ..layers.unet import UNet, UNetConfig
-from .base import Harmonizer, ModelOption, blend
+from .base import Harmonizer, blend
 from .registry import register_model
 
 
@@ -40,10 +44,22 @@ class HuangConfig:
     #: head lets a small CPU-trained model start from the identity, which a plain UNet needs many steps to learn.
     residual: bool = False
     #: mask-free mode: 0 feeds D's soft map (clamped to 0..1) to G, as the paper does; > 0 binarizes it at that level.
-    detect_threshold: float = 0.0
+    detect_threshold: float = option(
+        0.0,
+        help="mask-free mode only: 0 uses the discriminator's soft disharmony map as the matte; "
+        "a value in (0, 1) binarizes it at that level",
+        min=0.0,
+        max=1.0,
+    )
     #: the engine's auto matte: the level of D's temporally smoothed map that counts as disharmonious. Shipped
     #: weights carry a level calibrated on training-side clips (vh.training.calibrate_matte).
-    matte_threshold: float = 0.5
+    matte_threshold: float = option(
+        0.5,
+        help="mask-free mode only: the level of the discriminator's smoothed map that the auto matte keeps; "
+        "higher repaints less",
+        min=0.0,
+        max=1.0,
+    )
 
     def unet(self, in_channels: int, out_channels: int, activation: str) -> UNetConfig:
         return UNetConfig(
@@ -92,6 +108,7 @@ class HuangGenerator(nn.Module):
 
 
 class HuangHarmonizer(Harmonizer):
+    config_class = HuangConfig
     window = 1
     stateful = False
     supports_auto_matte = True
@@ -100,7 +117,7 @@ class HuangHarmonizer(Harmonizer):
         super().__init__()
         self.config = config = config or HuangConfig()
         if config.input_size < 2**config.depth:
-            raise ValueError(f"input_size {config.input_size} is smaller than 2^depth = {2**config.depth}")
+            raise InputError(f"input_size {config.input_size} is smaller than 2^depth = {2**config.depth}")
         self.input_size = (config.input_size, config.input_size)
         self.generator = HuangGenerator(config)
         # D is an LSGAN regressor: a linear head pushed toward 0/1 targets by squared error (Eq. 1).
@@ -113,20 +130,6 @@ class HuangHarmonizer(Harmonizer):
     @property
     def matte_threshold(self) -> float:
         return self.config.matte_threshold
-
-    @classmethod
-    def options(cls) -> list[ModelOption]:
-        return [
-            ModelOption(
-                "detect_threshold",
-                "float",
-                0.0,
-                "mask-free mode only: 0 uses the discriminator's soft disharmony map as the matte; "
-                "a value in (0, 1) binarizes it at that level",
-                minimum=0.0,
-                maximum=1.0,
-            )
-        ]
 
     # -- the two networks on single frames in the paper's range ------------------------------------------------------
 
@@ -159,38 +162,32 @@ class HuangHarmonizer(Harmonizer):
         return blend(comp, pred, matte)
 
 
-def _build(defaults: HuangConfig, overrides: dict) -> HuangHarmonizer:
-    known = {f.name for f in fields(HuangConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise TypeError(f"unknown Huang config fields {unknown}; known: {sorted(known)}")
-    values = {f.name: getattr(defaults, f.name) for f in fields(HuangConfig)}
-    return HuangHarmonizer(HuangConfig(**{**values, **overrides}))
+def _build(name: str, defaults: dict[str, Any], overrides: dict[str, Any]) -> HuangHarmonizer:
+    return HuangHarmonizer(build_config(HuangConfig, name, overrides, defaults))
 
 
 @register_model("huang_paper", aliases=("huang2019",))
 def huang_paper(**overrides) -> HuangHarmonizer:
     """Paper size: 512x512, pix2pix-sized UNets (~50M parameters each)."""
-    return _build(HuangConfig(), overrides)
+    return _build("huang_paper", {}, overrides)
 
 
 @register_model("huang_cpu", aliases=("huang",))
 def huang_cpu(**overrides) -> HuangHarmonizer:
     """The shipped model (vh/core/weights/huang_cpu): 128x128, 16-128 channels, 5 levels, residual G."""
-    return _build(
-        HuangConfig(input_size=128, base_channels=16, depth=5, max_channels=128, residual=True), overrides
-    )
+    shipped = {"input_size": 128, "base_channels": 16, "depth": 5, "max_channels": 128, "residual": True}
+    return _build("huang_cpu", shipped, overrides)
 
 
 @register_model("huang_small")
 def huang_small(**overrides) -> HuangHarmonizer:
     """256x256, 32-256 channels, 7 levels (~10M parameters each): the engine's default working size."""
-    return _build(HuangConfig(input_size=256, base_channels=32, depth=7, max_channels=256), overrides)
+    small = {"input_size": 256, "base_channels": 32, "depth": 7, "max_channels": 256}
+    return _build("huang_small", small, overrides)
 
 
 @register_model("huang_tiny")
 def huang_tiny(**overrides) -> HuangHarmonizer:
     """64x64, 8-64 channels, 4 levels (~0.2M parameters each), residual G: smoke runs in minutes."""
-    return _build(
-        HuangConfig(input_size=64, base_channels=8, depth=4, max_channels=64, residual=True), overrides
-    )
+    tiny = {"input_size": 64, "base_channels": 8, "depth": 4, "max_channels": 64, "residual": True}
+    return _build("huang_tiny", tiny, overrides)

@@ -31,7 +31,9 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from ..errors import InputError
+from vh.core.errors import InputError
+from vh.core.options import build_config
+
 from ..layers.color_transform import FEATURES as COLOR_FEATURES
 from ..layers.color_transform import apply_color_transform, pool_over_foreground
 from ..layers.mlp import Mlp
@@ -138,6 +140,7 @@ class Reconstruction(NamedTuple):
 class VHMAE(Harmonizer):
     """The VHMAE harmonizer; build it with `create_model("vhmae_base" | "vhmae_small" | "vhmae_tiny")`."""
 
+    config_class = VHMAEConfig
     window = 8
     stateful = False
 
@@ -277,18 +280,14 @@ def _init_weights(m: nn.Module) -> None:
 # ---- named variants -----------------------------------------------------------------------------------------
 
 
-def _build(defaults: dict[str, Any], overrides: dict[str, Any]) -> VHMAE:
-    fields = VHMAEConfig.__dataclass_fields__
-    unknown = sorted(set(overrides) - set(fields))
-    if unknown:
-        raise InputError(f"unknown VHMAE option(s) {unknown}; known: {sorted(fields)}")
-    return VHMAE(VHMAEConfig(**{**defaults, **overrides}))
+def _build(name: str, defaults: dict[str, Any], overrides: dict[str, Any]) -> VHMAE:
+    return VHMAE(build_config(VHMAEConfig, name, overrides, defaults))
 
 
 @register_model("vhmae_base")
 def vhmae_base(**overrides: Any) -> VHMAE:
     """Table 1: 8x256x256, ViT-B encoder (12 x 768) on background tokens, 4 x 384 decoder; 95.1M parameters."""
-    return _build({}, overrides)
+    return _build("vhmae_base", {}, overrides)
 
 
 @register_model("vhmae_small")
@@ -303,7 +302,7 @@ def vhmae_small(**overrides: Any) -> VHMAE:
         "decoder_heads": 3,
         "decoder_mlp_dim": 768,
     }
-    return _build(defaults, overrides)
+    return _build("vhmae_small", defaults, overrides)
 
 
 _TINY = {
@@ -323,7 +322,7 @@ _TINY = {
 @register_model("vhmae_tiny")
 def vhmae_tiny(**overrides: Any) -> VHMAE:
     """CPU-sized (4 x 192 encoder, 2 x 96 decoder) at 128x128, for tests and laptop experiments."""
-    return _build(_TINY, overrides)
+    return _build("vhmae_tiny", _TINY, overrides)
 
 
 @register_model("vhmae_cpu", aliases=("vhmae",))
@@ -333,4 +332,4 @@ def vhmae_cpu(**overrides: Any) -> VHMAE:
     Trained on a CPU (see core/weights/MODEL_CARD.md); recolouring rather than repainting keeps the plate's
     detail and generalises to footage, LUTs and grades that training never saw.
     """
-    return _build({**_TINY, "output": "color", "color_pool": "window"}, overrides)
+    return _build("vhmae_cpu", {**_TINY, "output": "color", "color_pool": "window"}, overrides)

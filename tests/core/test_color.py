@@ -123,10 +123,30 @@ def _write_config(tmp_path, **kw):
     return str(path)
 
 
-def test_user_config_via_env_and_srgb_alias_fallback(tmp_path, monkeypatch):
-    cfg = _write_config(tmp_path, linear="lin_rec709", encoded="display_enc", alias="srgb_tx", extra_role="")
+def _matrix_from_reference(space: str) -> str:
+    """A MatrixTransform, as config YAML, from linear Rec.709 to the built-in config's `space`."""
+    basis = color.convert(np.eye(3, dtype=np.float32), "Linear Rec.709 (sRGB)", space)  # row i: primary i
+    m = basis.T.astype(np.float64)
+    flat = [*m[0], 0, *m[1], 0, *m[2], 0, 0, 0, 0, 1]
+    return f"!<MatrixTransform> {{matrix: [{', '.join(f'{v:.9g}' for v in flat)}]}}"
+
+
+def _studio_config(tmp_path):
+    """A config that spells nothing as the built-in config does, but declares its ACES interchange space."""
+    text = MINIMAL_CONFIG.format(linear="lin_rec709", encoded="display_enc", alias="tx", extra_role="")
+    text = text.replace("roles:\n", "roles:\n  aces_interchange: aces\n")
+    for name, space in (("aces", "ACES2065-1"), ("lin_ap1", "ACEScg")):
+        transform = _matrix_from_reference(space)
+        text += f"  - !<ColorSpace>\n    name: {name}\n    from_scene_reference: {transform}\n"
+    path = tmp_path / "studio.ocio"
+    path.write_text(text)
+    return str(path)
+
+
+def test_user_config_via_env_and_ocio_identifies_the_working_space(tmp_path, monkeypatch):
+    cfg = _studio_config(tmp_path)
     monkeypatch.setenv("OCIO", cfg)
-    assert color.working_space() == "display_enc"  # found through its 'srgb' alias
+    assert color.working_space() == "display_enc"  # by what it does: neither its name nor its alias says sRGB
     assert color.working_space(None) == color.working_space(cfg)
     lin = np.array([[0.0, 0.18, 1.0]], np.float32)
     np.testing.assert_allclose(color.to_working(lin, "scene_linear"), [[0.0, 0.4613561, 1.0]], atol=1e-5)
@@ -157,6 +177,25 @@ def test_inexact_conversion_stays_within_a_half_float_step():
     fast = color.convert(lin, "ACEScg", color.WORKING_SPACE, exact=False)
     assert not np.array_equal(exact, fast)  # it really is the approximating processor
     np.testing.assert_allclose(fast, exact, rtol=1e-4, atol=1e-5)
+
+
+def test_exr_chromaticities_find_a_user_configs_own_spelling(tmp_path):
+    ap1 = (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767)
+    assert color.default_colorspace("p.exr", _studio_config(tmp_path), chromaticities=ap1) == "lin_ap1"
+
+
+def test_the_closed_form_colour_maths_agrees_with_ocio():
+    import torch
+
+    x = np.linspace(-0.1, 1.1, 241, dtype=np.float32)
+    rgb = np.repeat(x[:, None], 3, 1)
+    lin = color.convert(rgb.clip(0, 1), SRGB, "Linear Rec.709 (sRGB)")[:, 0]
+    # OCIO makes the curve's pieces meet exactly (slope 12.923 below the break, not IEC's 12.92): 1e-6 apart
+    np.testing.assert_allclose(color.srgb_to_linear(x), lin, atol=1e-6)
+    np.testing.assert_allclose(color.linear_to_srgb(torch.from_numpy(lin)).numpy(), x.clip(0, 1), atol=1e-5)
+    xyz = color.convert(np.eye(3, dtype=np.float32), "Linear Rec.709 (sRGB)", "CIE XYZ-D65 - Scene-referred")
+    np.testing.assert_allclose(color.rgb_to_xyz(), xyz.T, atol=2e-5)  # OCIO's columns are its primaries' XYZ
+    np.testing.assert_allclose(color.rgb_to_xyz()[1], color.REC709_LUMA, atol=1e-4)  # BT.709 rounds Y
 
 
 def test_exr_chromaticities_name_the_linear_space():

@@ -55,7 +55,7 @@ def test_remote_harmonize_matches_the_local_engine(server, tmp_path, capsys):
 def test_remote_info_lists_models(server, capsys):
     assert main(["remote", "info", "--server", f"127.0.0.1:{server.port}"]) == 0
     text = capsys.readouterr().out
-    assert "cut (default)" in text and "--option space=<choice>" in text
+    assert "cut (default)" in text and "--option space=<choice: lab, lalphabeta, rgb>" in text
 
 
 def test_unreachable_server_is_a_one_line_error_and_writes_nothing(tmp_path, capsys):

@@ -167,6 +167,22 @@ def test_reflection_lists_the_service(server):
     assert {"vh.server.v1.Harmonizer", "grpc.health.v1.Health"} <= services
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--device", "mps"], "unsupported device 'mps'; use 'cpu' or 'cuda:N'"),
+        (["--device", "cpu:x"], "unknown device 'cpu:x'; use 'cpu' or 'cuda:N'"),
+        (["--gpu", "99"], "device 'cuda:99' "),
+    ],
+)
+def test_an_unusable_device_fails_the_launch_in_one_line(capsys, argv, message):
+    from vh.server.main import main
+
+    assert main([*argv, "--model", "cut", "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"vh-server: error: {message}") and "\n" not in err
+
+
 def test_launch_errors_are_one_line(tmp_path, capsys):
     from vh.server.serve import main
 

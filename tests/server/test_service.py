@@ -211,6 +211,30 @@ def test_options_reach_the_model(client):
     assert_bit_equal(got, direct("stats", frames, mattes, "ACEScg", space="rgb"))
 
 
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("time_constnt", 4),
+        ("time_constant", 1e300),
+        ("time_constant", -1),
+        ("time_constant", "fast"),
+        ("space", 2),
+    ],
+)
+def test_a_bad_option_reads_the_same_locally_and_remotely(client, tmp_path, capsys, name, value):
+    """Unknown, out of range or wrongly typed: `vh harmonize` and the server say it in the same words."""
+    from vh.core.cli.main import main
+
+    argv = ["harmonize", str(tmp_path / "plate.exr"), "-o", str(tmp_path / "out.exr"), "-m", "stats"]
+    assert main([*argv, "--option", f"{name}={value}"]) == 2  # options are checked before the plate is read
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vh: error: ") and "\n" not in err
+    frames, mattes = clip(1, 16, 16, channels=3, dtype=np.float32)
+    with pytest.raises(InvalidRequest) as remote:
+        list(client.harmonize(frames, mattes, colorspace="ACEScg", model="stats", options={name: value}))
+    assert str(remote.value) == f"vh-server: {err.removeprefix('vh: error: ')} (INVALID_ARGUMENT)"
+
+
 def test_concurrent_stateful_streams_do_not_mix(client):
     """`stats` smooths its statistics over time inside the model: each stream must get its own state."""
     clips = [clip(4, 64, 96, channels=3, dtype=np.float32, seed=s) for s in range(3)]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vh.core.errors import InputError
-from vh.training.clip import Clip
+from vh.training.training_clip import TrainingClip
 from vh.training.data import ClipDataset, DataConfig, EpochSampler
 from vh.training.writer import write_dataset
 
@@ -85,8 +85,8 @@ def test_clips_without_exact_flow_batch_with_a_flow_marked_invalid():
     t, h, w = 3, 4, 5
     frames = np.zeros((t, h, w, 3), np.float32)
     exact = np.ones((t - 1, 2, h, w), np.float32)
-    with_flow = Clip("dancing", frames, frames, frames[..., 0], exact).to_sample(with_flow=True)
-    video = Clip("davis", frames, frames, frames[..., 0]).to_sample(with_flow=True)
+    with_flow = TrainingClip("dancing", frames, frames, frames[..., 0], exact).to_sample(with_flow=True)
+    video = TrainingClip("davis", frames, frames, frames[..., 0]).to_sample(with_flow=True)
     assert with_flow["flow_valid"].tolist() == [1.0, 1.0] and torch.equal(
         with_flow["flow"], torch.ones(2, 2, h, w)
     )

@@ -115,6 +115,8 @@ def test_cli_train_with_overrides_and_clear_errors(pairs_dir, tmp_path, capsys):
     assert "already holds a run; pass --resume" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "missing.yaml"), "--run-dir", str(tmp_path / "r3")]) == 2
     assert "config file not found" in capsys.readouterr().err
+    assert main(["train", str(cfg_path), "--run-dir", str(tmp_path / "r4"), "--device", "mps"]) == 2
+    assert "unsupported device 'mps'; use 'cpu' or 'cuda:N'" in capsys.readouterr().err
 
 
 def test_load_config_parses_overrides(tmp_path):

@@ -8,6 +8,7 @@ hidden temporaries.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 from vh.core.io import ClipInfo, open_writer, read_image
+from vh.core.io.publish import atomic_write
 
 N = 4
 OLD, NEW = 0.25, 0.75
@@ -119,3 +121,16 @@ def test_a_live_runs_temporaries_are_left_alone(tmp_path):
     assert hidden[0].exists()
     live.abort()
     assert not hidden[0].exists()
+
+
+def test_atomic_write_replaces_a_file_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "state.pt"
+    path.write_text("old")
+    with pytest.raises(RuntimeError), atomic_write(path) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed while writing")
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["state.pt"]
+    with atomic_write(path) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".state.pt.vh-")  # hidden, beside the final
+        tmp.write_text("new")
+    assert path.read_text() == "new" and os.listdir(tmp_path) == ["state.pt"]

@@ -155,19 +155,36 @@ class TestOptions:
             assert getattr(model.config, o.name) == o.default
 
     def test_overrides_are_typed(self):
-        assert create_model("stats", time_constant="8").config.time_constant == 8.0
-        assert create_model("histogram", bins="32").config.bins == 32
+        # numbers take their field's kind; text is never parsed here (`--option` values arrive typed)
+        time_constant = create_model("stats", time_constant=8).config.time_constant
+        assert time_constant == 8.0 and isinstance(time_constant, float)
+        bins = create_model("histogram", bins=32.0).config.bins
+        assert bins == 32 and isinstance(bins, int)
 
     @pytest.mark.parametrize(
         "name, overrides, message",
         [
-            ("stats", {"colour": 1}, "no option 'colour'"),
-            ("stats", {"space": "hsv"}, "unknown colour space"),
-            ("stats", {"time_constant": -1}, "time_constant"),
-            ("stats", {"time_constant": "soon"}, "expects float"),
-            ("histogram", {"bins": 1}, "bins"),
-            ("histogram", {"amount": 2}, "amount"),
-            ("cut", {"space": "lab"}, "no options"),
+            ("stats", {"colour": 1}, "model 'stats' has no option 'colour'"),
+            (
+                "stats",
+                {"space": "hsv"},
+                "option 'space' of model 'stats' must be one of lab, lalphabeta, rgb",
+            ),
+            (
+                "stats",
+                {"time_constant": -1},
+                "option 'time_constant' of model 'stats' is -1.0 but must be >= 0",
+            ),
+            (
+                "stats",
+                {"time_constant": "soon"},
+                "option 'time_constant' of model 'stats' is a number, got 'soon'",
+            ),
+            ("stats", {"time_constant": "8"}, "is a number, got '8'"),
+            ("histogram", {"bins": 1}, "option 'bins' of model 'histogram' is 1 but must be >= 2"),
+            ("histogram", {"bins": 8.5}, "option 'bins' of model 'histogram' is an integer, got 8.5"),
+            ("histogram", {"amount": 2}, "option 'amount' of model 'histogram' is 2.0 but must be <= 1"),
+            ("cut", {"space": "lab"}, "model 'cut' has no options; got 'space'"),
         ],
     )
     def test_bad_options_are_input_errors(self, name, overrides, message):

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from vh.core.checkpoint import load_checkpoint, save_checkpoint
+from vh.core.errors import InputError
 from vh.core.models import Harmonizer, create_model, list_models
 from vh.core.models.registry import resolve_name
 from vh.core.models.huang import HuangHarmonizer, to_signed, to_unit
@@ -58,9 +59,11 @@ def test_paper_size_is_pix2pix_scale():
 def test_overrides_and_unknown_fields():
     m = create_model("huang_tiny", base_channels=8)
     assert m.config.base_channels == 8 and m.config.residual  # tiny default kept
-    with pytest.raises(TypeError, match="unknown Huang config"):
+    with pytest.raises(InputError, match="model 'huang_tiny' has no option 'width'"):
         create_model("huang_tiny", width=3)
-    with pytest.raises(ValueError, match="smaller than"):
+    with pytest.raises(InputError, match="option 'residual' of model 'huang_tiny' is a bool"):
+        create_model("huang_tiny", residual=1)
+    with pytest.raises(InputError, match="smaller than"):
         create_model("huang_tiny", input_size=8)  # 4 levels need at least 16
 
 

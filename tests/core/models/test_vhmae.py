@@ -28,7 +28,7 @@ def box_matte(b: int, y0: int, y1: int, x0: int, x1: int, side: int = SIDE) -> t
 def test_registry_names_and_alias():
     assert list_aliases()["vhmae"] == "vhmae_cpu"  # `vhmae` is the shipped model; Table 1 is `vhmae_base`
     assert isinstance(create_model("vhmae_base", depth=1, decoder_depth=1), VHMAE)
-    with pytest.raises(InputError, match="unknown VHMAE option"):
+    with pytest.raises(InputError, match="model 'vhmae_tiny' has no option 'widht'"):
         create_model("vhmae_tiny", widht=3)
 
 

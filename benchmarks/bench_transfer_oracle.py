@@ -81,7 +81,7 @@ def config_for(spec: str, base: TransferConfig) -> TransferConfig:
 
 def run_hyoutube(root: Path, methods: list[str], n_clips: int, cfg: TransferConfig) -> dict[str, float]:
     scores: dict[str, list[float]] = {m: [] for m in methods}
-    for name, frames in hyoutube_clips(root)[:n_clips]:
+    for _name, frames in hyoutube_clips(root)[:n_clips]:
         data = [(_read_rgb(c), _read_rgb(r), _read_mask(m)) for c, r, m in frames]
         for method in methods:
             transfer = ColorTransfer(config_for(method, cfg))

@@ -142,7 +142,7 @@ class ClipDataset(Dataset):
     def clip(self, index: int) -> TrainingClip:
         """The clip for `index` (any non-negative int; epochs use index = epoch * length + j)."""
         rng = np.random.default_rng([self.config.seed, index])
-        for attempt in range(10):  # a tiny mask or a short sequence: draw another item, deterministically
+        for _attempt in range(10):  # a tiny mask or a short sequence: draw another item, deterministically
             s = int(rng.choice(len(self.readers), p=self.weights))
             kind, reader = self.kinds[s], self.readers[s]
             item = reader[int(rng.integers(len(reader)))]

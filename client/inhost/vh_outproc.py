@@ -128,7 +128,7 @@ def server_info(address: str, python: Optional[str] = None, timeout: float = 10.
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-        raise JobError("the vh Python did not answer within %d s" % (timeout + 60))
+        raise JobError("the vh Python did not answer within %d s" % (timeout + 60)) from None
     for line in out.splitlines():
         try:
             event = json.loads(line)

@@ -222,7 +222,8 @@ class StatsTransfer(_PooledHarmonizer):
         w = matte.expand_as(x)  # [B, T, 3, H, W]
         # weighted moments per frame, accumulated in float64 (var = E[x^2] - E[x]^2 cancels badly in float32);
         # the background's are the whole frame's minus the foreground's, which saves a pass
-        sums = lambda a: a.sum(dim=(-2, -1), dtype=torch.float64)
+        def sums(a):
+            return a.sum(dim=(-2, -1), dtype=torch.float64)
         wx, xx = w * x, x * x
         fg = torch.stack((sums(w), sums(wx), sums(wx * x)), dim=2)  # [B, T, 3 moments, 3 channels]
         whole = torch.stack(

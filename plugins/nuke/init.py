@@ -16,7 +16,7 @@ for _runner in (os.path.join(_here, "inhost"), os.path.join(_repo, "client", "in
         sys.path.append(_runner)
         break
 
-from vh_nuke import deps
+from vh_nuke import deps  # noqa: E402 (found through the plugin path Nuke was just given)
 
 _problem = deps.problem()
 if _problem:

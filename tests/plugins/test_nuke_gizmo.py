@@ -8,7 +8,7 @@ import pytest
 
 nkparser = pytest.importorskip("nkparser")
 
-from tests.plugins.fakes.nuke import _USER_KNOBS, _unquote, parse_user_knob
+from tests.plugins.fakes.nuke import _USER_KNOBS, _unquote, parse_user_knob  # noqa: E402 (after the skip)
 
 GIZMO = Path(__file__).resolve().parents[2] / "plugins" / "nuke" / "VHMAE_Harmonize.gizmo"
 

@@ -73,7 +73,7 @@ def test_sigterm_during_load_ends_streams_cleanly_and_exits_0(tmp_path):
             proc.send_signal(signal.SIGTERM)
             results = [f.result(timeout=60) for f in futures]
         assert proc.wait(timeout=30) == 0
-        for done, exc in results:
+        for _done, exc in results:
             assert exc is None or isinstance(exc, ServerUnavailable), repr(exc)
         assert any(exc is not None for _, exc in results)  # the load really was interrupted
         messages = [str(exc) for _, exc in results if exc is not None]

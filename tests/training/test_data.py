@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from vh.core.errors import InputError
-from vh.training.training_clip import TrainingClip
 from vh.training.data import ClipDataset, DataConfig, EpochSampler
+from vh.training.training_clip import TrainingClip
 from vh.training.writer import write_dataset
 
 

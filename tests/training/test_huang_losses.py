@@ -144,12 +144,14 @@ def affine_pair(h: int = 96, w: int = 128):
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
     p = np.stack([xs, ys], axis=-1)  # [H, W, 2]
     src = (p - centre) @ a.T + centre + shift  # where frame t+1's pixel comes from in frame t
-    inside = lambda q: (((q[..., 0] - w / 2) / 36) ** 2 + ((q[..., 1] - h / 2) / 28) ** 2) < 1
+    def inside(q):
+        return (((q[..., 0] - w / 2) / 36) ** 2 + ((q[..., 1] - h / 2) / 28) ** 2) < 1
     frame0 = _texture(xs, ys)
     frame1 = _texture(src[..., 0], src[..., 1])
     mask1 = inside(src).astype(np.float32)
     flow = (src - p).astype(np.float32)  # [H, W, 2] (dx, dy)
-    as_t = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
+    def as_t(x):
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
     return as_t(frame0), as_t(frame1), torch.from_numpy(mask1)[None, None], as_t(flow)
 
 

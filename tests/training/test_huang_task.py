@@ -132,11 +132,13 @@ def _hyoutube_pair(root, clip_name: str, size: int, start: int = 0):
     ds = HYouTube(root, split="test")
     clip = next(c for c in ds if c.name == clip_name)
     frames = [f.as_float() for f in ds.read(clip, start, start + 2)]
-    rs = lambda a, interp: cv2.resize(a, (size, size), interpolation=interp)
+    def rs(a, interp):
+        return cv2.resize(a, (size, size), interpolation=interp)
     comp = np.stack([rs(c, cv2.INTER_LINEAR) for c, _, _ in frames])  # [T, S, S, 3]
     real = np.stack([rs(r, cv2.INTER_LINEAR) for _, r, _ in frames])
     matte = np.stack([rs(m, cv2.INTER_NEAREST) for _, _, m in frames])  # [T, S, S]
-    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))[None]
+    def as_t(a):
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))[None]
     return {"comp": as_t(comp), "real": as_t(real), "matte": torch.from_numpy(matte)[None, :, None]}
 
 

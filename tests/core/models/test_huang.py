@@ -5,8 +5,8 @@ import torch
 from vh.core.checkpoint import load_checkpoint, save_checkpoint
 from vh.core.errors import InputError
 from vh.core.models import Harmonizer, create_model, list_models
-from vh.core.models.registry import resolve_name
 from vh.core.models.huang import HuangHarmonizer, to_signed, to_unit
+from vh.core.models.registry import resolve_name
 
 
 def _params(module: torch.nn.Module) -> int:

@@ -133,7 +133,8 @@ def test_window_is_sent_once_and_reused_until_the_input_changes(host, small_plat
         ofx_host.InputClip(ExrSequence(matte, FIRST, LAST), (FIRST, LAST)),
         params={"serverAddress": vh_server, "model": "stats", "modelOptions": PER_FRAME, "windowSize": 4},
     )
-    fetched = lambda: host.stats["images"]
+    def fetched():
+        return host.stats["images"]
     before = fetched()
     first = inst.render(1)
     assert fetched() - before == 2 + 4 * 2 + 1  # frame 1 (+matte) to check the cache, the window, the output

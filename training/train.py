@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vh.core.errors import InputError, OutputError, VhError
+from vh.core.errors import InputError, OutputError
 from vh.core.io.publish import atomic_write
 
 log = logging.getLogger("vh.training")

@@ -276,10 +276,12 @@ def test_strength_scales_the_matte_where_the_engine_composites():
         for a, b in zip(list(engine.run(frames, [matte] * 3, "ACEScg", strength=1.0)), full)
     )
     zero = list(engine.run(frames, [matte] * 3, "ACEScg", strength=0.0))
-    assert all(o is f for o, f in zip(zero, frames))  # the pushed arrays themselves: nothing was repainted
+    assert all(
+        o is f for o, f in zip(zero, frames, strict=True)
+    )  # the pushed arrays themselves: nothing was repainted
     half = list(engine.run(frames, [matte] * 3, "ACEScg", strength=0.5))
     bg = matte == 0
-    for f, h, o in zip(frames, half, full):
+    for f, h, o in zip(frames, half, full, strict=True):
         assert np.array_equal(h[bg].view(np.uint32), f[bg].view(np.uint32))
         assert np.array_equal(h[..., 3].view(np.uint32), f[..., 3].view(np.uint32))
         np.testing.assert_allclose(h[..., :3], (f[..., :3] + o[..., :3]) / 2, atol=1e-5)

@@ -271,14 +271,11 @@ def test_strength_scales_the_matte_where_the_engine_composites():
     matte = box_matte()
     engine = Engine(Offset(window=1))
     full = list(engine.run(frames, [matte] * 3, "ACEScg"))
-    assert all(
-        np.array_equal(a, b)
-        for a, b in zip(list(engine.run(frames, [matte] * 3, "ACEScg", strength=1.0)), full)
-    )
+    one = list(engine.run(frames, [matte] * 3, "ACEScg", strength=1.0))
+    assert all(np.array_equal(a, b) for a, b in zip(one, full, strict=True))
+    # strength 0: the pushed arrays themselves, nothing was repainted
     zero = list(engine.run(frames, [matte] * 3, "ACEScg", strength=0.0))
-    assert all(
-        o is f for o, f in zip(zero, frames, strict=True)
-    )  # the pushed arrays themselves: nothing was repainted
+    assert all(o is f for o, f in zip(zero, frames, strict=True))
     half = list(engine.run(frames, [matte] * 3, "ACEScg", strength=0.5))
     bg = matte == 0
     for f, h, o in zip(frames, half, full, strict=True):

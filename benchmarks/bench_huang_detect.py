@@ -4,7 +4,7 @@
     python benchmarks/bench_huang_detect.py --checkpoint CKPT --thresholds 0.5 0.25 0.1 --json detect.json
 
 This is the mask-free mode of the paper (Sec. III-C): no matte goes in, D predicts one. For each frame of every
-clip of a HYouTube-layout folder (read with `vh.training.datasets.hyoutube`), the composite and the mask go to
+clip of a HYouTube-layout folder (read with `vh.core.io.hyoutube`), the composite and the mask go to
 --size x --size as the evaluation protocol of ../shared/data/README.md says (cv2.INTER_LINEAR for the frame,
 cv2.INTER_NEAREST then > 127 for the mask). D then sees the frame the way `vh detect` and the engine feed it: resized
 to the model's working size (area averaging), and its soft map comes back to --size bilinearly
@@ -35,8 +35,8 @@ import torch
 
 from vh.core.checkpoint import load_checkpoint
 from vh.core.engine import resize, working_size
+from vh.core.io.hyoutube import HYouTube
 from vh.core.models.base import Harmonizer
-from vh.training.datasets.hyoutube import HYouTube
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = "../shared/data/hyoutube_val"

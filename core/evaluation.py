@@ -27,7 +27,7 @@ from . import metrics
 from .errors import InputError, MissingFrameError
 
 if TYPE_CHECKING:
-    from vh.training.datasets.hyoutube import ClipRecord
+    from vh.core.io.hyoutube import ClipRecord
 
 
 #: (clip, composites, mattes) -> predictions; frames float32 [H, W, 3] in 0..1, mattes float32 [H, W]
@@ -180,7 +180,7 @@ def predictions_method(folder: str | Path, name: str | None = None) -> Method:
     def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
         import cv2
 
-        from vh.training.datasets.hyoutube import IMAGE_SUFFIXES, read_rgb
+        from vh.core.io.hyoutube import IMAGE_SUFFIXES, read_rgb
 
         clip_dir = root / clip.name
         if not clip_dir.is_dir():
@@ -226,7 +226,7 @@ def evaluate(
     """
     import logging
 
-    from vh.training.datasets.hyoutube import HYouTube
+    from vh.core.io.hyoutube import HYouTube
 
     if not methods:
         raise InputError("nothing to evaluate: name at least one model or a predictions folder")

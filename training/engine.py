@@ -138,8 +138,7 @@ def evaluate(
     import contextlib
 
     from vh.core import metrics
-
-    from .datasets.hyoutube import HYouTube
+    from vh.core.io.hyoutube import HYouTube
 
     autocast = autocast or contextlib.nullcontext()
     device = torch.device(device)

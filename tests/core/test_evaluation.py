@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.training.datasets.test_hyoutube import make_dataset
+from tests.core.io.test_hyoutube import make_dataset
 from vh.core import evaluation
 from vh.core.errors import InputError, MissingFrameError
 
@@ -38,7 +38,7 @@ def test_cut_measures_the_composite_error(tmp_path):
     root = make_dataset(tmp_path, clips=("a",), frames=2, h=16, w=16)
     [result] = evaluation.evaluate(root, [evaluation.model_method("cut", use_engine=False)], size=16)
     # recompute frame 0's MSE by hand from the files
-    from vh.training.datasets.hyoutube import HYouTube
+    from vh.core.io.hyoutube import HYouTube
 
     ds = HYouTube(root)
     frames = list(ds.read(ds[0]))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.training.datasets.test_hyoutube import make_dataset
+from tests.core.io.test_hyoutube import make_dataset
 from vh.core.cli.main import main
 
 

@@ -133,9 +133,9 @@ class Engine:
     """A model on a device, ready to harmonize any number of clips (one `run`/`stream` per clip).
 
     `model` is a registered name, a Harmonizer instance, or None: the checkpoint's model, else DEFAULT_MODEL.
-    `overrides` are model config fields. `transfer` configures the full-resolution transfer. Learned models run
-    behind the never-worse guard (`guard`, vh.core.models.guard); a learned model without weights (none shipped,
-    no checkpoint) is refused with MissingWeightsError.
+    `overrides` are model config fields. `transfer` configures the full-resolution transfer. Learned models,
+    however given, run behind the never-worse guard (`guard`, vh.core.models.guard); a learned model without
+    weights (none shipped, no checkpoint) is refused with MissingWeightsError.
     """
 
     def __init__(
@@ -179,7 +179,8 @@ class Engine:
                 raise InputError(
                     "pass a checkpoint or overrides with a model name, not with a model instance"
                 )
-            return model.to(self.device).eval()
+            # the same guard as when loaded from a checkpoint: training validation measures what ships
+            return self._guarded(model.to(self.device).eval())
         from vh.core.models.registry import DEFAULT_MODEL, create_model, resolve_name
 
         if checkpoint is None:  # a model with packaged weights (vh/core/weights) loads them by default
@@ -263,11 +264,12 @@ class Engine:
         strength: float = 1.0,
         matte_only: bool = False,
     ) -> EngineStream:
-        """A push-style stream for one clip; `infer` replaces `self.infer` (e.g. the server's cross-stream batcher).
+        """A push-style stream for one clip; `infer` replaces `self.infer` (e.g. the server's batcher).
 
-        `strength` (0..1) is how much of the correction is applied: the full-res composite uses `strength * matte`,
-        so 1 is the full correction and 0 returns every frame as it came. `matte_only`: auto-matte frames come
-        out as the model's matte [H, W] (what `push(frame, None)` would repaint by) instead of harmonized.
+        `strength` (0..1) is how much of the correction is applied: the full-res composite uses
+        `strength * matte`, so 1 is the full correction and 0 returns every frame as it came. `matte_only`:
+        auto-matte frames come out as the model's matte [H, W] (what `push(frame, None)` would repaint by)
+        instead of harmonized.
         """
         return EngineStream(self, colorspace, config, infer or self.infer, strength, matte_only)
 

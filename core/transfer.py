@@ -594,10 +594,11 @@ def apply_to_plate(
     strength: float = 1.0,
 ) -> np.ndarray:
     """`plate * (1 - s matte) + t(plate) * s matte` on the first three channels of plate [H, W, C], with the
-    full-resolution matte [H, W] and s = `strength`; a new array. `space` None: the plate is in the working space.
+    full-resolution matte [H, W] and s = `strength`; a new array. `space` None: the plate is in the working
+    space.
 
-    Only the matte's bounding box is transformed, band by band (`band_pixels` each, one band per core), and only
-    pixels where s * matte > 0 are written: the background and other channels keep their exact bits.
+    Only the matte's bounding box is transformed, band by band (`band_pixels` each, one band per core), and
+    only pixels where s * matte > 0 are written: the background and other channels keep their exact bits.
     """
     out = plate.copy()  # [H, W, C]; untouched outside the matte
     rows = np.flatnonzero(matte.max(axis=1) > 0)

@@ -3,11 +3,11 @@
     vh detect comp.####.exr -o matte.####.exr --checkpoint runs/huang_tiny/last
     vh detect comp.mp4 -o matte.mp4 --checkpoint ckpt --threshold 0.5
 
-Frames go through the engine's own stream (`matte_only`): resized to the model's working size (area averaging),
-converted to the working space and clamped to 0..1, passed to `model.detect` window by window, and the
-low-resolution matte is upsampled bilinearly to the plate's size: exactly the matte `vh harmonize --matte auto`
-repaints by. Images and sequences get a single-channel (Y) matte; a video gets the matte as grey
-RGB, which is how video mattes travel. The output appears only when every frame is written.
+Frames go through the engine's own stream (`matte_only`): resized to the model's working size (area
+averaging), converted to the working space and clamped to 0..1, passed to `model.detect` window by window, and
+the low-resolution matte is upsampled bilinearly to the plate's size: exactly the matte `vh harmonize --matte
+auto` repaints by. Images and sequences get a single-channel (Y) matte; a video gets the matte as grey RGB,
+which is how video mattes travel. The output appears only when every frame is written.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def _autocast_dtype(device: torch.device) -> torch.dtype:
+def _autocast_dtype() -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
@@ -233,7 +233,7 @@ class Engine:
             matte = None if matte is None else matte.to(self.device, torch.float32, non_blocking=True)
             try:
                 if self.device.type == "cuda":
-                    with torch.autocast("cuda", dtype=_autocast_dtype(self.device)):
+                    with torch.autocast("cuda", dtype=_autocast_dtype()):
                         out = self.model(comp, matte)
                 else:
                     out = self.model(comp, matte)

@@ -21,7 +21,7 @@ import torch
 from vh.core import color
 from vh.core.engine import Engine
 from vh.core.models.base import Harmonizer, blend
-from vh.core.transfer import TransferConfig, composite
+from vh.core.transfer import TransferConfig, Transform, apply_to_plate
 
 H, W = 2160, 3840
 
@@ -82,8 +82,7 @@ def main() -> None:
             return stream._finish_frame(f)
 
         def upsample(out_lo=out_lo, matte=matte) -> np.ndarray:
-            up = cv2.resize(out_lo, (W, H), interpolation=cv2.INTER_LINEAR)  # [H, W, 3]
-            return composite(plate, up, matte)
+            return apply_to_plate(Transform("upsample", upsample=out_lo), plate, matte)
 
         t_tr, t_up = _time(transfer, args.repeats), _time(upsample, args.repeats)
         print(f"{name:<12}{t_tr:>12.3f}{t_up:>12.3f}{t_tr / t_up:>8.2f}")

@@ -34,7 +34,7 @@ from vh.core.checkpoint import load_checkpoint, shipped_checkpoint
 from vh.core.engine import resize
 from vh.core.models.registry import resolve_name
 from vh.training.calibrate_matte import IoU, auto_mattes, load_clip, soft_maps
-from vh.training.datasets.hyoutube import HYouTube
+from vh.core.io.hyoutube import HYouTube
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = "../shared/data/hyoutube_val"

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vh.core.transfer import METHODS, ColorTransfer, TransferConfig, composite
+from vh.core.transfer import METHODS, ColorTransfer, TransferConfig
 
 MODEL_SIZE = (256, 256)
 
@@ -54,8 +54,7 @@ def oracle_frame(transfer: ColorTransfer, comp: np.ndarray, real: np.ndarray, ma
     real_lo = cv2.resize(real, MODEL_SIZE, interpolation=cv2.INTER_AREA)
     m_lo = cv2.resize(mask, MODEL_SIZE, interpolation=cv2.INTER_AREA)
     out_lo = comp_lo * (1 - m_lo[..., None]) + real_lo * m_lo[..., None]  # the perfect model's blended output
-    t = transfer.fit(comp_lo, out_lo, m_lo)
-    pred = composite(comp, t.apply(comp), mask)
+    pred = transfer.carry(comp_lo, out_lo, m_lo, comp, mask)
     return fmse(pred, real, mask)
 
 

@@ -6,8 +6,12 @@
 
 Per frame: validate -> resize to the model's input size (INTER_AREA, matte the same way and kept soft) -> colour to
 the working space -> model over frame windows -> fit a colour transform low-res(comp) -> low-res(output) ->
-apply it to the full-resolution plate (vh.core.transfer) -> composite with the original full-res matte in the
-plate's own colourspace, so the background is bit-exact.
+apply it to the full-resolution plate and composite with the original full-res matte (times `strength`) in the
+plate's own colourspace, so the background is bit-exact (one call: `vh.core.transfer.ColorTransfer.carry`).
+
+Every way of running a model goes through `EngineStream`: `vh harmonize`, the server, `vh eval` (model-only
+scoring is the "upsample" transfer: the model's low-res output, upsampled and composited), training validation
+(through `vh.core.evaluation`) and `vh detect` (`matte_only`: the auto matte the stream would repaint by).
 
 Windows. A model with `window == 1` streams frame by frame. A window model (VHMAE: 8) runs on windows that start
 every `stride = window // 2` frames; each frame's low-res output is the weighted mean of the windows that cover it
@@ -46,8 +50,8 @@ from vh.core.auto_matte import AutoMatte, AutoMatteConfig
 from vh.core.errors import InputError, MissingWeightsError, ResourceError
 from vh.core.models.base import Harmonizer
 from vh.core.models.guard import ConsensusGuard, GuardConfig
-from vh.core.runtime import cores, parallel_map
-from vh.core.transfer import ColorTransfer, TransferConfig, Transform, composite_into
+from vh.core.runtime import cores
+from vh.core.transfer import ColorTransfer, PlateSpace, TransferConfig
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +126,7 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def _autocast_dtype(device: torch.device) -> torch.dtype:
+def _autocast_dtype() -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
@@ -130,9 +134,9 @@ class Engine:
     """A model on a device, ready to harmonize any number of clips (one `run`/`stream` per clip).
 
     `model` is a registered name, a Harmonizer instance, or None: the checkpoint's model, else DEFAULT_MODEL.
-    `overrides` are model config fields. `transfer` configures the full-resolution transfer. Learned models run
-    behind the never-worse guard (`guard`, vh.core.models.guard); a learned model without weights (none shipped,
-    no checkpoint) is refused with MissingWeightsError.
+    `overrides` are model config fields. `transfer` configures the full-resolution transfer. Learned models,
+    however given, run behind the never-worse guard (`guard`, vh.core.models.guard); a learned model without
+    weights (none shipped, no checkpoint) is refused with MissingWeightsError.
     """
 
     def __init__(
@@ -176,7 +180,8 @@ class Engine:
                 raise InputError(
                     "pass a checkpoint or overrides with a model name, not with a model instance"
                 )
-            return model.to(self.device).eval()
+            # the same guard as when loaded from a checkpoint: training validation measures what ships
+            return self._guarded(model.to(self.device).eval())
         from vh.core.models.registry import DEFAULT_MODEL, create_model, resolve_name
 
         if checkpoint is None:  # a model with packaged weights (vh/core/weights) loads them by default
@@ -229,7 +234,7 @@ class Engine:
             matte = None if matte is None else matte.to(self.device, torch.float32, non_blocking=True)
             try:
                 if self.device.type == "cuda":
-                    with torch.autocast("cuda", dtype=_autocast_dtype(self.device)):
+                    with torch.autocast("cuda", dtype=_autocast_dtype()):
                         out = self.model(comp, matte)
                 else:
                     out = self.model(comp, matte)
@@ -257,10 +262,22 @@ class Engine:
     # -- clips -----------------------------------------------------------------------------------------------------
 
     def stream(
-        self, colorspace: str, config: str | None = None, infer: InferFn | None = None
+        self,
+        colorspace: str,
+        config: str | None = None,
+        infer: InferFn | None = None,
+        *,
+        strength: float = 1.0,
+        matte_only: bool = False,
     ) -> EngineStream:
-        """A push-style stream for one clip; `infer` replaces `self.infer` (e.g. the server's cross-stream batcher)."""
-        return EngineStream(self, colorspace, config, infer or self.infer)
+        """A push-style stream for one clip; `infer` replaces `self.infer` (e.g. the server's batcher).
+
+        `strength` (0..1) is how much of the correction is applied: the full-res composite uses
+        `strength * matte`, so 1 is the full correction and 0 returns every frame as it came. `matte_only`:
+        auto-matte frames come out as the model's matte [H, W] (what `push(frame, None)` would repaint by)
+        instead of harmonized.
+        """
+        return EngineStream(self, colorspace, config, infer or self.infer, strength, matte_only)
 
     def run(
         self,
@@ -268,12 +285,13 @@ class Engine:
         mattes: Iterable[np.ndarray] | None,
         colorspace: str,
         config: str | None = None,
+        **stream_options,
     ) -> Iterator[np.ndarray]:
         """Harmonize one clip; yields float32 [H, W, C] frames in order as soon as their windows are done.
 
-        `mattes` None means auto matte (models with `supports_auto_matte`).
+        `mattes` None means auto matte (models with `supports_auto_matte`); `stream_options` as for `stream`.
         """
-        s = self.stream(colorspace, config)
+        s = self.stream(colorspace, config, **stream_options)
         matte_iter = None if mattes is None else iter(mattes)
         for i, frame in enumerate(frames):
             matte = None
@@ -305,14 +323,26 @@ class _Frame:
 class EngineStream:
     """One clip through an Engine: `push(frame, matte)` returns finished frames (in order), `finish()` the rest."""
 
-    def __init__(self, engine: Engine, colorspace: str, config: str | None, infer: InferFn) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        colorspace: str,
+        config: str | None,
+        infer: InferFn,
+        strength: float = 1.0,
+        matte_only: bool = False,
+    ) -> None:
         from vh.core import color
 
-        self.engine, self.config, self._infer = engine, config, infer
+        if not 0.0 <= strength <= 1.0:  # also rejects NaN
+            raise InputError(f"strength must be within 0..1, got {strength}")
+        self.engine, self._infer, self.strength, self.matte_only = engine, infer, strength, matte_only
         self.model = engine.model
-        self.colorspace = color.resolve_colorspace(colorspace, config)
-        self.working = color.working_space(config)
-        self._linear_path = self.colorspace != self.working
+        if matte_only and not hasattr(getattr(self.model, "inner", self.model), "detect"):
+            raise InputError(f"model {type(self.model).__name__} cannot predict a matte")
+        self.space = PlateSpace(
+            color.resolve_colorspace(colorspace, config), color.working_space(config), config
+        )
         self.window, self.stride = engine.window, engine.stride
         self.weights = (
             window_weights(self.window) if self.stride < self.window else np.ones(self.window, np.float32)
@@ -357,6 +387,8 @@ class EngineStream:
         """
         if self._finished:
             raise RuntimeError("push() after finish()")
+        if self.matte_only and matte is not None:
+            raise RuntimeError("a matte-only stream predicts the matte: push frames without one")
         label = str(self._n if label is None else label)
         frame, matte, empty = self._validate(frame, matte, label, finite)
         if self._size_lo is None:
@@ -367,10 +399,10 @@ class EngineStream:
             # RGBA resizes as it is (a contiguous 4-channel image) and drops alpha after: cheaper than copying RGB out
             rgb = frame if frame.shape[2] in (3, 4) else frame[..., :3]
             comp_lo = resize(rgb, self._size_lo)[..., :3]  # [h, w, 3] plate colourspace
-            if self._linear_path:
+            if self.space.converts:
                 from vh.core import color
 
-                comp_lo = color.convert(comp_lo, self.colorspace, self.working, self.config)
+                comp_lo = color.convert(comp_lo, self.space.colorspace, self.space.working, self.space.config)
             # models see 0..1; full-res values beyond stay on the transfer path
             comp_lo = np.clip(comp_lo, 0.0, 1.0)
             matte_lo = (
@@ -480,13 +512,14 @@ class EngineStream:
             comp = torch.from_numpy(np.stack([[self._frames[t].comp_lo for t in idx] for _, idx in chunk]))
             comp = comp.permute(0, 1, 4, 2, 3).contiguous()  # [B, T, 3, h, w]
             matte = self._window_matte(comp, chunk)  # [B, T, 1, h, w] or None
-            out = self._infer(comp, matte)  # [B, T, 3, h, w]
-            out = out.permute(0, 1, 3, 4, 2).numpy()  # [B, T, h, w, 3]
+            # the matte alone needs no harmonization
+            out = None if self.matte_only else self._infer(comp, matte).permute(0, 1, 3, 4, 2).numpy()
             for b, (start, idx) in enumerate(chunk):
                 for k, t in enumerate(idx):
                     if start + k != t:  # a mirrored stand-in frame: its output belongs to no real frame slot
                         continue
-                    self._add(t, out[b, k], self.weights[k])
+                    if out is not None:  # [B, T, h, w, 3]
+                        self._add(t, out[b, k], self.weights[k])
                     if matte is not None and self._frames[t].matte is None:
                         self._frames[t].detected.append((matte[b, k, 0].numpy(), float(self.weights[k])))
         self._ran += len(self._queued)
@@ -525,10 +558,11 @@ class EngineStream:
         return out
 
     def _finish_frame(self, f: _Frame) -> np.ndarray:
-        if f.empty:
-            return (
-                f.plate
-            )  # nothing to repaint: the frame as it came (no copy; the stream drops its reference)
+        if self.matte_only:
+            return self._full_matte(f, self._auto_matte(f, None))
+        if f.empty or self.strength == 0.0:
+            # nothing to repaint: the frame as it came (no copy; the stream drops its reference)
+            return f.plate
         out_lo = f.acc / f.weight  # [h, w, 3]
         if f.matte is not None and np.array_equal(out_lo, f.comp_lo):
             return f.plate  # the model changed nothing (cut-and-paste): nor does the transfer, to the bit
@@ -537,44 +571,17 @@ class EngineStream:
             matte_lo = self._auto_matte(f, out_lo)
             if not matte_lo.any():
                 return f.plate  # nothing the detector is sure of: unchanged, to the bit
-            matte = np.clip(resize(matte_lo, f.plate.shape[:2]), 0.0, 1.0)
-        t = self.transfer.fit(f.comp_lo, out_lo, matte_lo)
-        return self._apply(t, f.plate, matte)
+            matte = self._full_matte(f, matte_lo)
+        return self.transfer.carry(f.comp_lo, out_lo, matte_lo, f.plate, matte, self.space, self.strength)
 
-    def _auto_matte(self, f: _Frame, out_lo: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _full_matte(f: _Frame, matte_lo: np.ndarray) -> np.ndarray:
+        return np.clip(resize(matte_lo, f.plate.shape[:2]), 0.0, 1.0)  # [H, W], bilinear
+
+    def _auto_matte(self, f: _Frame, out_lo: np.ndarray | None) -> np.ndarray:
         if f.detected:
             total = sum(w for _, w in f.detected)
             return self.auto_matte(sum(m * w for m, w in f.detected) / total)  # [h, w]
         # the model predicted its own matte internally: take it from where the model changed the image
         change = np.abs(out_lo - f.comp_lo).max(axis=2)  # [h, w]
         return np.clip(cv2.GaussianBlur(change / 0.02, (0, 0), 1.5), 0.0, 1.0)
-
-    def _apply(self, t: Transform, plate: np.ndarray, matte: np.ndarray) -> np.ndarray:
-        """Transform the plate inside the matte's bounding box, band by band, and composite with the full-res matte."""
-        from vh.core import color
-
-        out = plate.copy()  # [H, W, C]; untouched outside the matte
-        rows = np.flatnonzero(matte.max(axis=1) > 0)
-        cols = np.flatnonzero(matte.max(axis=0) > 0)
-        if rows.size == 0:
-            return out
-        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        band = max(1, self.engine.transfer_config.band_pixels // (x1 - x0))
-        t.prepare(plate.shape[1], x0, x1 - x0)  # shared by the bands, so built once, before they run
-
-        def one_band(ya: int) -> None:  # bands write disjoint rows of `out`, so they run side by side
-            yb = min(ya + band, y1)
-            src = np.ascontiguousarray(plate[ya:yb, x0:x1, :3])  # [b, w', 3] plate colourspace
-            # repainted pixels: OCIO's fast pow/log (3e-5) is far inside the transform's own error
-            if self._linear_path:
-                ws = color.convert(src, self.colorspace, self.working, self.config, exact=False)
-            else:
-                ws = src
-            new = t.apply(ws, plate.shape[:2], (ya, x0))  # [b, w', 3] working space
-            if self._linear_path:
-                new = color.convert(new, self.working, self.colorspace, self.config, exact=False)
-            # written only where the matte is non-zero: the background keeps its exact bits (even -0.0)
-            composite_into(out[ya:yb, x0:x1, :3], src, new, matte[ya:yb, x0:x1])
-
-        parallel_map("bands", one_band, range(y0, y1, band))
-        return out

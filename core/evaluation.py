@@ -1,14 +1,17 @@
 """Measure harmonizers on a HYouTube-layout folder with the evaluation protocol of `vh.core.metrics`.
 
-For each clip the frames are brought to the evaluation size exactly as the protocol says (`cv2.resize`, bilinear
-for images, nearest for the mask, then > 127). Each *harmonizer* gets the resized composite and binary matte as
-float32 `[H, W, 3]` / `[H, W]` arrays in 0..1 and returns its predictions; the metrics compare them with the
-resized ground truth. Clips are the outer loop so that the ground truth and its optical flow (the slow part of
-TL) are computed once and shared by every model.
+Each *harmonizer* gets a clip's stored frames as `vh harmonize` reads them (float32 `[H, W, 3]` sRGB in 0..1)
+and its binary matte (`[H, W]`, mask > 127), and returns its results at the same size. Results are scored as
+the 8-bit files `vh harmonize` would write for these 8-bit frames: rounded to 8 bits, then brought to the
+evaluation size exactly as the protocol brings the ground truth (`cv2.resize`, bilinear; the mask nearest,
+then > 127). So a model scored here and the files `vh harmonize` writes for the same clips, scored as a
+predictions folder, agree by construction. Clips are the outer loop so that the ground truth and its optical
+flow (the slow part of TL) are computed once and shared by every model.
 
 A harmonizer is one function, `(clip, comps, mattes) -> preds`, so the same evaluation measures
-- a registered model, run through the product's `Engine` (the same code path as `vh harmonize` and the server),
-  or called directly when the engine is not installed;
+- a model (registered name or instance), run through the product's `Engine`: the same windows, resize and
+  full-resolution transfer as `vh harmonize` and the server; `model_only` scores the model's own low-res
+  output instead (the engine's "upsample" transfer), through the very same stream;
 - a folder of precomputed predictions in the layout of `synthetic_composite_videos` (`DIR/<clip>/object_k/*`).
 """
 
@@ -27,10 +30,11 @@ from . import metrics
 from .errors import InputError, MissingFrameError
 
 if TYPE_CHECKING:
-    from vh.training.datasets.hyoutube import ClipRecord
+    from .io.hyoutube import ClipRecord
+    from .models.base import Harmonizer
 
 
-#: (clip, composites, mattes) -> predictions; frames float32 [H, W, 3] in 0..1, mattes float32 [H, W]
+#: (clip, composites, mattes) -> predictions: frames float32 [H, W, 3] in 0..1 (or uint8), mattes [H, W]
 HarmonizeFn = Callable[["ClipRecord", list[np.ndarray], list[np.ndarray]], list[np.ndarray]]
 
 
@@ -77,8 +81,6 @@ class Method:
     name: str
     harmonize: HarmonizeFn
     options: dict = field(default_factory=dict)
-    #: called before each clip (models with temporal state start afresh)
-    reset: Callable[[], None] = lambda: None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -87,88 +89,38 @@ class Method:
 
 
 def model_method(
-    name: str,
+    model: str | Harmonizer,
     device: str = "cpu",
-    use_engine: bool | None = None,
+    model_only: bool = False,
     checkpoint: str | None = None,
     engine_options: dict | None = None,
     **overrides,
 ) -> Method:
-    """A registered model as a Method: through `vh.core.engine.Engine` when it exists (the product path), else by
-    calling the model on `[1, T, 3, H, W]` tensors window by window. `use_engine=False` forces the direct call
-    (to separate the model's quality from the engine's full-resolution transfer). `engine_options` are Engine
-    keywords (`transfer`, `guard`, `window_stride`)."""
-    engine_cls = _engine_class()
-    if use_engine is None:
-        use_engine = engine_cls is not None
-    if use_engine and engine_cls is None:
-        raise InputError("the inference engine (vh.core.engine) is not installed; evaluate with --direct")
+    """A model (a registered name or a Harmonizer instance) as a Method, run through `vh.core.engine.Engine`,
+    the product path. `model_only` scores the model's own output at its working size, upsampled and composited
+    under the full-resolution matte (the "upsample" transfer), to separate the model's quality from the
+    transfer's: same stream, windows and resize. `engine_options` are Engine keywords (`transfer`, `guard`,
+    `window_stride`).
+    """
+    from .color import WORKING_SPACE
+    from .engine import Engine
+    from .transfer import TransferConfig
+
+    options = dict(engine_options or {})
+    if model_only:
+        options["transfer"] = TransferConfig(method="upsample")
+    # a stream resets a stateful model at each clip's start and feeds it the clip in frame order
+    engine = Engine(model, checkpoint=checkpoint, device=device, **options, **overrides)
+    name = model if isinstance(model, str) else type(model).__name__
     label = (
         name if not overrides else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))})"
     )
-    if use_engine:
-        # the engine resets a stateful model at each clip's start and feeds it one stream in frame order
-        engine = engine_cls(name, checkpoint=checkpoint, device=device, **(engine_options or {}), **overrides)
-        model, harmonize = engine.model, _engine_harmonizer(engine)
-    else:
-        if checkpoint is not None:
-            from .checkpoint import load_checkpoint
-
-            model, _ = load_checkpoint(checkpoint, device, **overrides)
-        else:
-            from .models import create_model
-
-            model = create_model(name, **overrides)
-        model = model.to(device).eval()
-        harmonize = _direct_harmonizer(model, device)
-    return Method(name=label, harmonize=harmonize, options=dict(overrides), reset=model.reset)
-
-
-def _engine_class():
-    try:
-        from .engine import Engine
-    except ModuleNotFoundError as exc:
-        if exc.name != "vh.core.engine":
-            raise
-        return None
-    return Engine
-
-
-def _engine_harmonizer(engine) -> HarmonizeFn:
-    from .color import WORKING_SPACE
 
     def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
-        # frames are already in the working space, so the engine's colour conversion is the identity
-        return [
-            np.asarray(out)[..., :3]
-            for out in engine.run(iter(comps), iter(mattes), colorspace=WORKING_SPACE)
-        ]
+        # the stored 8-bit frames are sRGB-encoded Rec.709 (the working space), as `vh harmonize` reads them
+        return list(engine.run(comps, mattes, colorspace=WORKING_SPACE))
 
-    return run
-
-
-def _direct_harmonizer(model, device: str) -> HarmonizeFn:
-    import torch
-
-    window = max(1, int(getattr(model, "window", 1)))
-
-    @torch.no_grad()
-    def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
-        comp = torch.from_numpy(np.stack(comps)).permute(0, 3, 1, 2)  # [T, 3, H, W]
-        matte = torch.from_numpy(np.stack(mattes))[:, None]  # [T, 1, H, W]
-        outs = []
-        # consecutive, non-overlapping windows; a short last window is padded by repeating its last frame
-        for start in range(0, comp.shape[0], window):
-            c, m = comp[start : start + window], matte[start : start + window]
-            n = c.shape[0]
-            if n < window:
-                c = torch.cat([c, c[-1:].expand(window - n, -1, -1, -1)])
-                m = torch.cat([m, m[-1:].expand(window - n, -1, -1, -1)])
-            out = model(c[None].to(device), m[None].to(device))[0, :n]  # [n, 3, H, W]
-            outs.append(out.float().cpu())
-        return list(torch.cat(outs).permute(0, 2, 3, 1).numpy())  # T x [H, W, 3]
-
-    return run
+    return Method(name=label, harmonize=run, options=dict(overrides))
 
 
 def predictions_method(folder: str | Path, name: str | None = None) -> Method:
@@ -180,21 +132,20 @@ def predictions_method(folder: str | Path, name: str | None = None) -> Method:
     def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
         import cv2
 
-        from vh.training.datasets.hyoutube import IMAGE_SUFFIXES, read_rgb
+        from .io.hyoutube import IMAGE_SUFFIXES, read_rgb
 
         clip_dir = root / clip.name
         if not clip_dir.is_dir():
             raise InputError(f"no predictions for clip {clip.name}: {clip_dir} not found")
         by_stem = {p.stem: p for p in clip_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
         preds = []
-        for stem, comp in zip(clip.stems, comps):
+        for stem, comp in zip(clip.stems, comps, strict=True):
             if stem not in by_stem:
                 raise MissingFrameError(f"prediction frame {stem} is missing in {clip_dir}")
             image = read_rgb(by_stem[stem])  # [h, w, 3] uint8
-            if image.shape != comp.shape:
-                # stored at another size (e.g. full resolution): the protocol's bilinear resize, like the ground truth
+            if image.shape != comp.shape:  # stored at another size: the protocol's bilinear resize
                 image = cv2.resize(image, (comp.shape[1], comp.shape[0]), interpolation=cv2.INTER_LINEAR)
-            preds.append(image.astype(np.float32) / 255.0)
+            preds.append(image)
         return preds
 
     return Method(name=name or root.name, harmonize=run, options={"predictions": str(root)})
@@ -212,21 +163,22 @@ def evaluate(
     size: int = metrics.EVAL_SIZE,
     clips: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
-    full_res: bool = False,
     start: Callable[[int], None] | None = None,
+    max_clips: int | None = None,
+    max_frames: int | None = None,
 ) -> list[ModelResult]:
     """Score each method on each clip of `dataset` (a HYouTube-layout folder); one ModelResult per method.
 
-    `full_res=True` hands the methods the frames at their stored size (the product case: the engine works at the
-    model's size and transfers the result to full resolution) and brings their outputs to the evaluation size
-    with the protocol's bilinear resize; otherwise methods see the protocol's `size`x`size` frames.
+    Methods get the frames at their stored size (see the module doc); `size` is the evaluation size the
+    results and the ground truth are brought to. `clips` selects clips by name, `max_clips` keeps the first so
+    many of those, `max_frames` the first so many frames of each.
 
     `start(n_clips)` is called once the clips are known, `progress(clip)` after each. A clip whose mask is empty
     in every frame has no foreground to judge: it is skipped with a warning and listed in `ModelResult.skipped`.
     """
     import logging
 
-    from vh.training.datasets.hyoutube import HYouTube
+    from .io.hyoutube import HYouTube
 
     if not methods:
         raise InputError("nothing to evaluate: name at least one model or a predictions folder")
@@ -237,11 +189,15 @@ def evaluate(
         )
     if size < 16:
         raise InputError(f"evaluation size must be at least 16 pixels, got {size}")
+    for what, value in (("clip", max_clips), ("frame", max_frames)):
+        if value is not None and value < 1:
+            raise InputError(f"the {what} limit must be at least 1, got {value}")
     ds = HYouTube(dataset, split=split)
     wanted = set(clips) if clips is not None else None
     records = [c for c in ds if wanted is None or c.name in wanted or c.name.split("/")[0] in wanted]
     if not records:
         raise InputError(f"no clip of {ds.list_file} matches {sorted(wanted or [])}")
+    records = records[:max_clips]
     if start is not None:
         start(len(records))
     per_clip: dict[str, dict[str, metrics.Scores]] = {m.name: {} for m in methods}
@@ -250,14 +206,10 @@ def evaluate(
     frames_total = 0
     for record in records:
         comps, mattes, gts, masks = [], [], [], []
-        for f in ds.read(record):
+        for f in ds.read(record, 0, max_frames):
             gts.append(metrics.resize_image(f.real, size))  # [S, S, 3] uint8
             masks.append(metrics.resize_mask(f.mask, size))  # [S, S] bool
-            if full_res:
-                comp, _, matte = f.as_float()  # [H, W, 3], [H, W] binary
-            else:
-                comp = metrics.resize_image(f.comp, size).astype(np.float32) / 255.0  # [S, S, 3]
-                matte = masks[-1].astype(np.float32)  # [S, S]
+            comp, _, matte = f.as_float()  # [H, W, 3], [H, W] binary
             comps.append(comp)
             mattes.append(matte)
         if not any(m.any() for m in masks):
@@ -271,18 +223,15 @@ def evaluate(
         flows = [metrics.gt_flow(gts[t + 1], gts[t]) for t in range(len(gts) - 1)]
         frames_total += len(gts)
         for method in methods:
-            method.reset()
-            start = time.perf_counter()
+            began = time.perf_counter()
             preds = method.harmonize(record, comps, mattes)
-            seconds[method.name] += time.perf_counter() - start
+            seconds[method.name] += time.perf_counter() - began
             if len(preds) != len(gts):
                 raise InputError(
                     f"{method.name} returned {len(preds)} frames for {len(gts)} on clip {record.name}"
                 )
-            if full_res:  # the protocol's resize, on the float result (no 8-bit rounding in between)
-                preds = [metrics.resize_image(np.asarray(p, dtype=np.float32)[..., :3], size) for p in preds]
-            preds255 = [_to_255(p, gts[0].shape) for p in preds]
-            per_clip[method.name][record.name] = metrics.clip_scores(preds255, gts, masks, flows)
+            scored = [_as_written(p, comps[0].shape, size) for p in preds]
+            per_clip[method.name][record.name] = metrics.clip_scores(scored, gts, masks, flows)
         if progress is not None:
             progress(record.name)
     if len(skipped) == len(records):
@@ -300,14 +249,18 @@ def evaluate(
     ]
 
 
-def _to_255(pred: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    pred = np.asarray(pred, dtype=np.float32)
+def _as_written(pred: np.ndarray, shape: tuple[int, ...], size: int) -> np.ndarray:
+    """A result [H, W, C>=3] (float 0..1, or uint8) as the protocol scores an 8-bit file of it: float32 0..255
+    at the evaluation size."""
+    pred = np.asarray(pred)[..., :3]
     if pred.shape != shape:
         raise InputError(f"a prediction is {pred.shape}, expected {shape}")
-    if not np.isfinite(pred).all():
-        raise InputError("a prediction contains NaN or Inf")
-    # predictions are 0..1 working-space values; the protocol measures 8-bit-range RGB, so clip like a file would
-    return np.clip(pred, 0.0, 1.0) * 255.0  # [H, W, 3] float32
+    if pred.dtype != np.uint8:
+        if not np.isfinite(pred).all():
+            raise InputError("a prediction contains NaN or Inf")
+        # rounded to 8 bits as the file would be; results are 0..1 working-space values, clipped as a file is
+        pred = np.rint(np.clip(pred.astype(np.float32) * 255.0, 0.0, 255.0)).astype(np.uint8)
+    return metrics.resize_image(pred, size).astype(np.float32)  # [S, S, 3]
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 import torch
 
-from vh.core import color
+from vh.core import color, runtime
 
 METHODS = ("lut+affine", "lut", "poly", "poly+affine", "affine", "upsample")
 
@@ -483,16 +483,27 @@ def keep_highlight_hue(
 
 
 class ColorTransfer:
-    """Fits one Transform per frame, in order, with temporal smoothing; one instance per clip (`reset()` between)."""
+    """Fits one Transform per frame, in order, with temporal smoothing; one instance per clip."""
 
     def __init__(self, config: TransferConfig | None = None) -> None:
         self.config = config or TransferConfig()
         kind = self.config.method.split("+")[0]
         self._global = GlobalFit(self.config, kind) if kind in ("lut", "poly") else None
 
-    def reset(self) -> None:
-        if self._global is not None:
-            self._global.reset()
+    def carry(
+        self,
+        comp_lo: np.ndarray,
+        out_lo: np.ndarray,
+        matte_lo: np.ndarray,
+        plate: np.ndarray,
+        matte: np.ndarray,
+        space: PlateSpace | None = None,
+        strength: float = 1.0,
+    ) -> np.ndarray:
+        """The next frame of the clip, harmonized at full resolution: the transform fitted low-res(comp) ->
+        low-res(out) inside the matte, applied to the plate and composited (`apply_to_plate`)."""
+        t = self.fit(comp_lo, out_lo, matte_lo)
+        return apply_to_plate(t, plate, matte, space, self.config.band_pixels, strength)
 
     def fit(self, comp: np.ndarray, out: np.ndarray, matte: np.ndarray) -> Transform:
         """comp, out [h, w, 3] working space at model resolution; matte [h, w] soft, at the same size."""
@@ -561,11 +572,59 @@ def composite_into(dst: np.ndarray, plate: np.ndarray, new: np.ndarray, matte: n
     write_where(dst, new, matte > 0)
 
 
-def composite(plate: np.ndarray, transformed: np.ndarray, matte: np.ndarray) -> np.ndarray:
-    """`plate * (1 - matte) + transformed * matte` on the first three channels (see `composite_into`); other channels
-    pass through. A new array."""
-    out = plate.astype(np.float32, copy=True)  # [H, W, C]
-    composite_into(
-        out[..., :3], out[..., :3].copy(), np.array(transformed, np.float32), matte.astype(np.float32)
-    )
+@dataclass(frozen=True)
+class PlateSpace:
+    """The plate's colourspace and the working space the transform was fitted in (names in an OCIO config)."""
+
+    colorspace: str
+    working: str
+    config: str | None = None
+
+    @property
+    def converts(self) -> bool:
+        return self.colorspace != self.working
+
+
+def apply_to_plate(
+    t: Transform,
+    plate: np.ndarray,
+    matte: np.ndarray,
+    space: PlateSpace | None = None,
+    band_pixels: int = TransferConfig.band_pixels,
+    strength: float = 1.0,
+) -> np.ndarray:
+    """`plate * (1 - s matte) + t(plate) * s matte` on the first three channels of plate [H, W, C], with the
+    full-resolution matte [H, W] and s = `strength`; a new array. `space` None: the plate is in the working
+    space.
+
+    Only the matte's bounding box is transformed, band by band (`band_pixels` each, one band per core), and
+    only pixels where s * matte > 0 are written: the background and other channels keep their exact bits.
+    """
+    out = plate.copy()  # [H, W, C]; untouched outside the matte
+    rows = np.flatnonzero(matte.max(axis=1) > 0)
+    cols = np.flatnonzero(matte.max(axis=0) > 0)
+    if rows.size == 0 or strength == 0.0:
+        return out
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    band = max(1, band_pixels // (x1 - x0))
+    t.prepare(plate.shape[1], x0, x1 - x0)  # shared by the bands, so built once, before they run
+    converts = space is not None and space.converts
+
+    def one_band(ya: int) -> None:  # bands write disjoint rows of `out`, so they run side by side
+        yb = min(ya + band, y1)
+        src = np.ascontiguousarray(plate[ya:yb, x0:x1, :3])  # [b, w', 3] plate colourspace
+        # repainted pixels: OCIO's fast pow/log (3e-5) is far inside the transform's own error
+        ws = (
+            color.convert(src, space.colorspace, space.working, space.config, exact=False)
+            if converts
+            else src
+        )
+        new = t.apply(ws, plate.shape[:2], (ya, x0))  # [b, w', 3] working space
+        if converts:
+            new = color.convert(new, space.working, space.colorspace, space.config, exact=False)
+        m = matte[ya:yb, x0:x1]
+        # strength 1 multiplies nothing, so the full correction stays bit-exact
+        composite_into(out[ya:yb, x0:x1, :3], src, new, m if strength == 1.0 else m * np.float32(strength))
+
+    runtime.parallel_map("bands", one_band, range(y0, y1, band))
     return out

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import warnings
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -406,8 +406,6 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         if matte_source == pb.MATTE_AUTO and not getattr(engine.model, "supports_auto_matte", False):
             raise PreconditionError(f"model {name!r} needs a matte (it cannot predict one); connect a matte")
         strength = header.strength if header.HasField("strength") else 1.0
-        if not 0.0 <= strength <= 1.0:  # also rejects NaN
-            raise InputError(f"strength must be within 0..1, got {strength}")
         if lim.max_frames and header.frame_count > lim.max_frames:
             raise ResourceError(
                 f"{header.frame_count} frames is over this server's limit of {lim.max_frames} "
@@ -419,7 +417,7 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         # at once instead of letting them occupy the device.
         context.add_callback(ticket.cancel)
         config = self.config.ocio.resolve(header.ocio_config, geometry.colorspace)
-        stream = engine.stream(geometry.colorspace, config=config, infer=ticket.infer)
+        stream = engine.stream(geometry.colorspace, config=config, infer=ticket.infer, strength=strength)
         log.info(
             "%s: %s %s, model %s, matte %s, from %s",
             stream_id,
@@ -440,17 +438,12 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
             geometry, matte_source, buffers, header.first_frame, lim.max_frames, header.frame_count
         )
         inputs: dict[int, tuple[wire.Frame, np.ndarray, np.ndarray | None]] = {}  # until each result is sent
-        originals: deque[np.ndarray] = deque()  # inputs awaiting their output, only when strength < 1
         emitted = 0
 
         def emit(outs: list[np.ndarray]) -> Iterator[wire.ChunkView]:
             nonlocal emitted
             for out in outs:
                 received, image, matte = inputs.pop(emitted)
-                if strength != 1.0:
-                    orig = originals.popleft()
-                    out = out.copy()
-                    out[..., :3] = orig[..., :3] + strength * (out[..., :3] - orig[..., :3])
                 if out is image:  # passed through unchanged: the messages that brought it are the answer
                     yield from wire.resend(received.planes[pb.PLANE_IMAGE], lim.max_chunk_bytes)
                     buffers.give(image, matte)
@@ -504,8 +497,6 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                         f"server is shutting down; the job stopped after {emitted} frames, "
                         "send it again (to another server)"
                     )
-                if strength != 1.0:
-                    originals.append(image)
                 yield from emit(stream.push(image, matte, label=header.first_frame + index, finite=True))
             yield from emit(stream.finish())
         finally:

@@ -100,7 +100,7 @@ def auto_mattes(soft: np.ndarray, threshold: float, size: tuple[int, int]) -> np
 
 def calibrate(model: Harmonizer, data: Path, size: int = 256, levels=LEVELS) -> dict[float, IoU]:
     """IoU per level over every composite clip (truth: its mask) and its real footage (truth: nothing to find)."""
-    from vh.training.datasets.hyoutube import HYouTube
+    from vh.core.io.hyoutube import HYouTube
 
     ds = HYouTube(data, split="test")
     scores = {level: IoU() for level in levels}

@@ -97,7 +97,7 @@ def _open_source(spec: dict[str, Any], split: str | None = None):
             names = sequences or sorted(p.name for p in (Path(root) / "JPEGImages").iterdir() if p.is_dir())
             sequences = davis_sequences(split, names)
         return Davis(root, sequences, spec.get("objects", "first"))
-    from .datasets.hyoutube import HYouTube
+    from vh.core.io.hyoutube import HYouTube
 
     return HYouTube(root, split=spec.get("split", "train"), list_file=spec.get("list_file"))
 

@@ -371,7 +371,7 @@ class Trainer:
         seed_everything(self.train_cfg.seed + self.dist.rank)
         self.task.optimizers = self.task.build_optimizers()
         self.task.schedulers = self.task.build_schedulers(self.total_steps)
-        from .engine import LoopState
+        from .loop import LoopState
 
         self.state = LoopState()
         self.writer = None
@@ -427,7 +427,7 @@ class Trainer:
         return path
 
     def load(self, path: Path) -> None:
-        from .engine import LoopState
+        from .loop import LoopState
 
         try:
             state = torch.load(path, map_location="cpu", weights_only=False)
@@ -460,7 +460,7 @@ class Trainer:
     # -- loop --
 
     def validate(self) -> dict[str, float]:
-        from .engine import evaluate
+        from .loop import evaluate
 
         if not self.val_cfg.root or not self.dist.main:
             return {}
@@ -471,7 +471,6 @@ class Trainer:
             self.val_cfg.clips,
             self.val_cfg.frames,
             self.device,
-            self.task.autocast(),
         )
         log.info(
             "step %d validation: %s", self.state.step, ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
@@ -501,7 +500,7 @@ class Trainer:
         from torch.utils.data import DataLoader
 
         from .data import init_worker
-        from .engine import train_one_epoch
+        from .loop import train_one_epoch
 
         if self.dist.main:
             import yaml

@@ -5,8 +5,9 @@
     vh eval ../data/hyoutube_val --predictions my_results/ -o theirs.json
 
 Prints one row per method (MSE, fMSE, PSNR, fSSIM, TL, flicker, seconds per frame) following the HYouTube/CO2Net
-protocol (frames at 256x256; see `vh.core.metrics`). Models run through the inference engine, the same path as
-`vh harmonize` and the server, unless `--direct` asks for the bare model call.
+protocol (scored at 256x256; see `vh.core.metrics`). Models run through the inference engine on the stored
+frames, exactly as `vh harmonize` runs them, and are scored as the 8-bit files it would write; `--model-only`
+scores the model's own low-res output (upsampled, no full-resolution transfer) through the same engine.
 """
 
 from __future__ import annotations
@@ -50,16 +51,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", default="cpu", help="torch device for the models, e.g. cuda:0 (default: cpu)"
     )
     parser.add_argument(
-        "--direct",
-        action="store_true",
-        help="call the model on the 256x256 frames directly instead of through the engine",
+        "--limit", type=int, default=None, metavar="N", help="evaluate only the first N clips"
     )
     parser.add_argument(
-        "--full-res",
-        action="store_true",
-        help="give the models the stored full-size frames (engine: model at its size, then the "
-        "full-resolution transfer) and resize their outputs for the metrics",
+        "--max-frames", type=int, default=None, metavar="N", help="only the first N frames of each clip"
     )
+    parser.add_argument(
+        "--model-only",
+        "--direct",
+        dest="model_only",
+        action="store_true",
+        help="score the model's own output at its working size, upsampled and composited, without the "
+        "full-resolution transfer (same engine, windows and resize)",
+    )
+    # models always get the stored frames now; the flag stays for old command lines
+    parser.add_argument("--full-res", action="store_true", help=argparse.SUPPRESS)
     common.add_output(
         parser, "write the results (overall, per clip, skipped clips) to this JSON file", required=False
     )
@@ -94,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         check_options(specs, own, name)  # labels keep the values as typed (time_constant=2, not 2.0)
         methods.append(
             evaluation.model_method(
-                name, device=args.device, use_engine=not args.direct, checkpoint=args.checkpoint, **own
+                name, device=args.device, model_only=args.model_only, checkpoint=args.checkpoint, **own
             )
         )
     unused = set(options) - set().union(*(m.options for m in methods)) if methods else set(options)
@@ -123,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
             clips=args.clip,
             progress=progress,
             start=start,
-            full_res=args.full_res,
+            max_clips=args.limit,
+            max_frames=args.max_frames,
         )
     finally:
         bar.close()
@@ -137,8 +144,7 @@ def run(args: argparse.Namespace) -> int:
             "dataset": str(args.dataset),
             "split": args.split,
             "size": args.size,
-            "engine": not args.direct,
-            "full_res": args.full_res,
+            "model_only": args.model_only,
             "results": [r.as_dict() for r in results],
         }
         try:

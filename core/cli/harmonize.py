@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections import deque
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +152,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(
                 f"--matte auto: model {type(engine.model).__name__} cannot predict a matte; give a matte"
             )
-        stream = engine.stream(src, args.ocio)
+        stream = engine.stream(src, args.ocio, strength=strength)
         bar = tqdm(total=info.n_frames, unit="frame", desc="harmonize", disable=args.quiet, leave=False)
-
-        originals: deque = deque()  # inputs awaiting their output, only when strength < 1
 
         def to_output(out):
             return color.convert(out, src, dst, args.ocio)
@@ -170,8 +167,6 @@ def run(args: argparse.Namespace) -> int:
 
             def write(outs: list) -> None:
                 for out in outs:
-                    if strength != 1.0:
-                        out = mix(originals.popleft(), out, strength)
                     behind.write(out)
                     bar.update(1)
 
@@ -185,8 +180,6 @@ def run(args: argparse.Namespace) -> int:
                     for number, frame, matte in ahead:
                         if args.matte is None:
                             matte = alpha_of(frame, info, number)
-                        if strength != 1.0:
-                            originals.append(frame)
                         write(stream.push(frame, matte, label=number))
                     write(stream.finish())
                 finally:
@@ -212,17 +205,6 @@ def model_name(model: str | None, checkpoint: str | None) -> str:
 
         return read_meta(checkpoint)["model"]
     return DEFAULT_MODEL
-
-
-def mix(original, out, strength: float):
-    """`strength` of the correction: the original RGB moved part of the way to the harmonized one; other channels
-    (alpha) are the output's. The background is unchanged either way (it is equal in both)."""
-    import numpy as np
-
-    mixed = np.array(out, dtype=np.float32, copy=True)
-    rgb = original[..., :3]
-    mixed[..., :3] = rgb + np.float32(strength) * (out[..., :3] - rgb)
-    return mixed
 
 
 def _writer_options(args: argparse.Namespace, info) -> dict:

@@ -265,6 +265,37 @@ def test_auto_matte_uses_the_model_detector():
     assert np.abs(out[:, 40:] - frame[:, 40:] - 0.1).mean() < 0.02
 
 
+def test_strength_scales_the_matte_where_the_engine_composites():
+    rng = np.random.default_rng(8)
+    frames = [(rng.standard_normal((48, 64, 4)) * 3).astype(np.float32) for _ in range(3)]
+    matte = box_matte()
+    engine = Engine(Offset(window=1))
+    full = list(engine.run(frames, [matte] * 3, "ACEScg"))
+    one = list(engine.run(frames, [matte] * 3, "ACEScg", strength=1.0))
+    assert all(np.array_equal(a, b) for a, b in zip(one, full, strict=True))
+    # strength 0: the pushed arrays themselves, nothing was repainted
+    zero = list(engine.run(frames, [matte] * 3, "ACEScg", strength=0.0))
+    assert all(o is f for o, f in zip(zero, frames, strict=True))
+    half = list(engine.run(frames, [matte] * 3, "ACEScg", strength=0.5))
+    bg = matte == 0
+    for f, h, o in zip(frames, half, full, strict=True):
+        assert np.array_equal(h[bg].view(np.uint32), f[bg].view(np.uint32))
+        assert np.array_equal(h[..., 3].view(np.uint32), f[..., 3].view(np.uint32))
+        np.testing.assert_allclose(h[..., :3], (f[..., :3] + o[..., :3]) / 2, atol=1e-5)
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(InputError, match="strength must be within 0..1"):
+            engine.stream(WS, strength=bad)
+
+
+def test_matte_only_returns_the_auto_matte_the_stream_repaints_by():
+    frame = smooth_frame()
+    (matte,) = Engine(AutoMatte()).run([frame], None, WS, matte_only=True)
+    assert matte.shape == (48, 64)
+    assert (matte[:, :28] == 0).all() and (matte[:, 36:] == 1).all()  # bilinear only across the border
+    with pytest.raises(InputError, match="cannot predict a matte"):
+        Engine(Offset()).stream(WS, matte_only=True)
+
+
 # -- validation ----------------------------------------------------------------------------------------------------
 
 

@@ -87,7 +87,7 @@ def test_shipped_vhmae_lowers_fmse_on_a_real_clip(shared_data):
     method = evaluation.model_method("vhmae")
     cut = evaluation.model_method("cut")
     clip = "dog-0"
-    results = evaluation.evaluate(shared_data / "hyoutube_val", [cut, method], clips=[clip], full_res=True)
+    results = evaluation.evaluate(shared_data / "hyoutube_val", [cut, method], clips=[clip])
     by_name = {r.name: r.scores for r in results}
     assert by_name["vhmae"].fmse < 0.8 * by_name["cut"].fmse, by_name
     assert np.isfinite(by_name["vhmae"].fssim)

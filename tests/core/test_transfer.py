@@ -12,7 +12,8 @@ import pytest
 from vh.core.transfer import (
     ColorTransfer,
     TransferConfig,
-    composite,
+    Transform,
+    apply_to_plate,
     fit_weights,
     local_affine,
     resize_bilinear_region,
@@ -91,19 +92,21 @@ def test_hdr_values_stay_finite_ordered_and_unclipped():
     assert (out[1, 0] < out[1, 1]).all()  # below-zero values keep their order too
 
 
-def test_composite_background_is_bit_exact_and_soft_edges_blend():
+@pytest.mark.parametrize("strength", [1.0, 0.5])
+def test_composite_background_is_bit_exact_and_soft_edges_blend(strength):
     rng = np.random.default_rng(3)
     plate = (rng.standard_normal((16, 16, 4)) * 5).astype(np.float32)
-    plate[0, 0, 0] = -0.0
-    transformed = np.full((16, 16, 3), np.inf, np.float32)  # anything at all where the matte is 0
+    # anything at all where the matte is 0, bits no arithmetic blend would keep
+    plate[0, 0, 0], plate[1, 1, 1], plate[2, 2, 2] = -0.0, np.inf, np.nan
     matte = np.zeros((16, 16), np.float32)
     matte[4:12, 4:12] = 0.25
-    transformed[4:12, 4:12] = 2.0
-    out = composite(plate, transformed, matte)
+    to_two = Transform("upsample", upsample=np.full((4, 4, 3), 2.0, np.float32))  # every pixel becomes 2.0
+    out = apply_to_plate(to_two, plate, matte, strength=strength)
     bg = matte == 0
     assert np.array_equal(out[bg].view(np.uint32), plate[bg].view(np.uint32))
     np.testing.assert_array_equal(out[..., 3], plate[..., 3])
-    np.testing.assert_allclose(out[4:12, 4:12, :3], plate[4:12, 4:12, :3] * 0.75 + 2.0 * 0.25, rtol=1e-6)
+    m = 0.25 * strength
+    np.testing.assert_allclose(out[4:12, 4:12, :3], plate[4:12, 4:12, :3] * (1 - m) + 2.0 * m, rtol=1e-6)
 
 
 def test_fit_weights_ignore_mixed_edge_pixels():

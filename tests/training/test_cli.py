@@ -9,7 +9,7 @@ import cv2
 import pytest
 
 from vh.core.cli.main import main
-from vh.training.datasets.hyoutube import HYouTube
+from vh.core.io.hyoutube import HYouTube
 
 
 def few_pairs(shared_data, tmp_path, n: int = 4):

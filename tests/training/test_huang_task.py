@@ -127,7 +127,7 @@ def _hyoutube_pair(root, clip_name: str, size: int, start: int = 0):
     """Frames start, start+1 of one clip at size x size, resized as the evaluation protocol does."""
     import cv2
 
-    from vh.training.datasets.hyoutube import HYouTube
+    from vh.core.io.hyoutube import HYouTube
 
     ds = HYouTube(root, split="test")
     clip = next(c for c in ds if c.name == clip_name)

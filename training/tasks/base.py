@@ -2,7 +2,7 @@
 
 A *task* owns everything that is specific to one model family: which networks exist, their optimizers and
 schedulers, the losses, and what one optimisation step does (one backward for an autoencoder, alternating D and G
-updates for a GAN). The framework (`vh.training.train` / `vh.training.engine`) owns everything else: config,
+updates for a GAN). The framework (`vh.training.train` / `vh.training.loop`) owns everything else: config,
 data, devices, DDP, mixed precision, checkpoints, resume, logging and validation.
 
 Batch format

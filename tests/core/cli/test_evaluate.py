@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.training.datasets.test_hyoutube import make_dataset
+from tests.core.io.test_hyoutube import make_dataset
 from vh.core.cli.main import main
 
 
@@ -39,7 +39,7 @@ def test_table_and_json(tiny, tmp_path, capsys):
     assert table[0].split() == ["model", "MSE", "fMSE", "PSNR", "fSSIM", "TL", "flicker", "s/frame", "worse"]
     assert table[1].startswith("cut ") and table[2].startswith("stats(time_constant=2)")
     payload = json.loads(out.read_text())
-    assert payload["size"] == 16 and payload["engine"] is False
+    assert payload["size"] == 16 and payload["model_only"] is True
     cut, stats = payload["results"]
     assert cut["options"] == {} and stats["options"] == {"time_constant": 2}
     assert set(cut["clips"]) == {"a/object_0", "b/object_0"}
@@ -48,7 +48,6 @@ def test_table_and_json(tiny, tmp_path, capsys):
 
 
 def test_through_the_engine(tiny, capsys):
-    pytest.importorskip("vh.core.engine")
     assert main(["eval", str(tiny), "-m", "cut", "--size", "16"]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith("cut ")
 

@@ -210,7 +210,7 @@ def test_stats_half_amount_moves_mean_halfway_and_std_geometrically():
 def test_defaults_beat_cut_and_paste_on_real_clips(shared_data):
     from vh.core import evaluation
 
-    methods = [evaluation.model_method(n, use_engine=False) for n in MODELS]
+    methods = [evaluation.model_method(n, model_only=True) for n in MODELS]
     cut_r, stats_r, hist_r = evaluation.evaluate(
         shared_data / "hyoutube_val", methods, clips=["camel-0", "dog-1", "goat-0"]
     )

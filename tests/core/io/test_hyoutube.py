@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vh.core.errors import InputError, MissingFrameError
-from vh.training.datasets.hyoutube import HYouTube
+from vh.core.io.hyoutube import HYouTube
 
 LINE = "real_videos/{c} foreground_mask/{c}/object_0 synthetic_composite_videos/{c}/object_0"
 

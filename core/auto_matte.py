@@ -21,6 +21,8 @@ import numpy as np
 
 from vh.core.errors import InputError
 
+SNAP = 1.0 / 1024  # matte values this close to 0 or 1 become exactly 0 or 1
+
 
 @dataclass
 class AutoMatteConfig:
@@ -73,9 +75,13 @@ class AutoMatte:
             return np.zeros_like(soft)
         sigma = c.feather * max(soft.shape)
         matte = region.astype(np.float32)
-        if sigma > 0:
+        if sigma >= 0.3:  # below a third of a pixel a blur only smears rounding error
             matte = cv2.GaussianBlur(matte, (0, 0), sigma)
-        return np.clip(matte, 0.0, 1.0)
+            # the Gaussian's far tail would touch every background pixel by 1e-14: snap it, so that what lies
+            # outside the feather keeps its exact bits and what lies inside is repainted fully
+            matte[matte < SNAP] = 0.0
+            matte[matte > 1.0 - SNAP] = 1.0
+        return matte
 
     def largest_regions(self, binary: np.ndarray) -> np.ndarray:
         """The connected components of `binary` [h, w] that are large, absolutely and next to the largest."""

@@ -94,13 +94,15 @@ def model_method(
     model_only: bool = False,
     checkpoint: str | None = None,
     engine_options: dict | None = None,
+    auto_matte: bool = False,
     **overrides,
 ) -> Method:
     """A model (a registered name or a Harmonizer instance) as a Method, run through `vh.core.engine.Engine`,
     the product path. `model_only` scores the model's own output at its working size, upsampled and composited
     under the full-resolution matte (the "upsample" transfer), to separate the model's quality from the
     transfer's: same stream, windows and resize. `engine_options` are Engine keywords (`transfer`, `guard`,
-    `window_stride`).
+    `window_stride`). `auto_matte`: a model that finds its own matte (`supports_auto_matte`) gets none and
+    is labelled `name+auto`; other models keep the clip's matte.
     """
     from .color import WORKING_SPACE
     from .engine import Engine
@@ -112,13 +114,15 @@ def model_method(
     # a stream resets a stateful model at each clip's start and feeds it the clip in frame order
     engine = Engine(model, checkpoint=checkpoint, device=device, **options, **overrides)
     name = model if isinstance(model, str) else type(model).__name__
+    auto_matte = auto_matte and engine.model.supports_auto_matte
+    name += "+auto" if auto_matte else ""
     label = (
         name if not overrides else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))})"
     )
 
     def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
         # the stored 8-bit frames are sRGB-encoded Rec.709 (the working space), as `vh harmonize` reads them
-        return list(engine.run(comps, mattes, colorspace=WORKING_SPACE))
+        return list(engine.run(comps, None if auto_matte else mattes, colorspace=WORKING_SPACE))
 
     return Method(name=label, harmonize=run, options=dict(overrides))
 

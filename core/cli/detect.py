@@ -1,12 +1,13 @@
 """`vh detect`: write the disharmony matte a model predicts for a shot (Huang et al.'s pixel-wise discriminator).
 
-    vh detect comp.####.exr -o matte.####.exr --checkpoint runs/huang_tiny/last
+    vh detect comp.####.exr -o matte.####.exr                  # the shipped huang weights
     vh detect comp.mp4 -o matte.mp4 --checkpoint ckpt --threshold 0.5
 
 Frames go through the engine's own stream (`matte_only`): resized to the model's working size (area
-averaging), converted to the working space and clamped to 0..1, passed to `model.detect` window by window, and
-the low-resolution matte is upsampled bilinearly to the plate's size: exactly the matte `vh harmonize --matte
-auto` repaints by. Images and sequences get a single-channel (Y) matte; a video gets the matte as grey RGB,
+averaging), converted to the working space and clamped to 0..1, passed to `model.detect` window by window, cleaned
+(`vh.core.auto_matte`: temporal smoothing, the model's calibrated level, largest components, feather), and
+upsampled bilinearly to the plate's size: exactly the matte `vh harmonize --matte auto` repaints by (all zero
+where the detector is sure of nothing, and that frame is then left alone). Images and sequences get a single-channel (Y) matte; a video gets the matte as grey RGB,
 which is how video mattes travel. The output appears only when every frame is written.
 """
 
@@ -29,12 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="matte to write: an image, a sequence pattern (matte.####.exr) or a video (.mp4/.mov)",
     )
     parser.add_argument(
-        "--checkpoint", help="trained weights (the model is read from the checkpoint's sidecar)"
+        "--checkpoint",
+        help="trained weights (the model is read from the checkpoint's sidecar; default: the shipped huang)",
     )
     parser.add_argument(
         "--model",
         default=None,
-        help="registered model name (default: the checkpoint's model); must support auto mattes",
+        help="registered model name (default: the checkpoint's model, else huang); must support auto mattes",
     )
     parser.add_argument(
         "--frames", help="frame range FIRST-LAST (frame numbers for sequences, 0-based for video)"
@@ -63,10 +65,6 @@ def run(args: argparse.Namespace) -> int:
     from vh.core.errors import InputError
     from vh.core.io import open_writer, parse_frame_range, probe, read_frames
 
-    if args.checkpoint is None:
-        raise InputError(
-            "vh detect needs trained weights: pass --checkpoint (an untrained discriminator predicts noise)"
-        )
     if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise InputError(f"--threshold must lie in (0, 1), got {args.threshold}")
     if args.batch < 1:
@@ -78,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
     colorspace = args.colorspace or color.default_colorspace(
         args.input, args.ocio, is_float=info.is_float, chromaticities=info.extra.get("chromaticities")
     )
-    engine = Engine(args.model, checkpoint=args.checkpoint, device=args.device, batch=args.batch)
+    model = args.model or (
+        None if args.checkpoint else "huang"
+    )  # a model without weights is refused in one line
+    engine = Engine(model, checkpoint=args.checkpoint, device=args.device, batch=args.batch)
     if not engine.model.supports_auto_matte:
         raise InputError(
             f"model {type(engine.model).__name__} cannot predict a matte; use a Huang checkpoint"

@@ -64,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="score the model's own output at its working size, upsampled and composited, without the "
         "full-resolution transfer (same engine, windows and resize)",
     )
+    parser.add_argument(
+        "--matte",
+        choices=("given", "auto"),
+        default="given",
+        help="auto: models that find their own matte (huang) get none and are scored as `name+auto`; the "
+        "others keep the clip's matte as references (default: given)",
+    )
     # models always get the stored frames now; the flag stays for old command lines
     parser.add_argument("--full-res", action="store_true", help=argparse.SUPPRESS)
     common.add_output(
@@ -100,7 +107,12 @@ def run(args: argparse.Namespace) -> int:
         check_options(specs, own, name)  # labels keep the values as typed (time_constant=2, not 2.0)
         methods.append(
             evaluation.model_method(
-                name, device=args.device, model_only=args.model_only, checkpoint=args.checkpoint, **own
+                name,
+                device=args.device,
+                model_only=args.model_only,
+                checkpoint=args.checkpoint,
+                auto_matte=args.matte == "auto",
+                **own,
             )
         )
     unused = set(options) - set().union(*(m.options for m in methods)) if methods else set(options)
@@ -145,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             "split": args.split,
             "size": args.size,
             "model_only": args.model_only,
+            "matte": args.matte,
             "results": [r.as_dict() for r in results],
         }
         try:

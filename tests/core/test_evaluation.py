@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tests.core.io.test_hyoutube import make_dataset
 from vh.core import evaluation
 from vh.core.errors import InputError, MissingFrameError
+from vh.core.models.base import Harmonizer
 
 
 def _identical_dataset(root: Path) -> Path:
@@ -100,6 +102,30 @@ def test_option_label(tmp_path):
         evaluation.evaluate(tmp_path, [], size=16)
     with pytest.raises(InputError, match="named twice"):
         evaluation.evaluate(tmp_path, [m, m], size=16)
+
+
+class _Unsure(Harmonizer):
+    """Finds no disharmony anywhere (its matte is all zero) and would brighten whatever a matte covers."""
+
+    supports_auto_matte = True
+    input_size = (16, 16)
+
+    def detect(self, comp):
+        return torch.zeros_like(comp[:, :, :1])
+
+    def forward(self, comp, matte=None):
+        return comp + 0.2
+
+
+def test_auto_matte_runs_detectors_without_the_clips_matte_and_keeps_it_for_the_others(tmp_path):
+    root = make_dataset(tmp_path, clips=("a",), frames=2, h=16, w=16)
+    auto = evaluation.model_method(_Unsure(), auto_matte=True)
+    given = evaluation.model_method(_Unsure())
+    cut = evaluation.model_method("cut", auto_matte=True)
+    assert (auto.name, given.name, cut.name) == ("_Unsure+auto", "_Unsure", "cut")
+    by_name = {r.name: r.scores for r in evaluation.evaluate(root, [cut, auto, given], size=16)}
+    assert by_name["_Unsure+auto"].fmse == by_name["cut"].fmse  # nothing found: every frame left as it came
+    assert by_name["_Unsure"].fmse != by_name["cut"].fmse  # with the clip's matte it repaints
 
 
 # the protocol's published reference row (data README): cut-and-paste on hyoutube_val

@@ -22,6 +22,7 @@ A frame where both the true and the predicted matte are empty counts as IoU 1.
 from __future__ import annotations
 
 import argparse
+import logging
 import json
 import sys
 import time
@@ -30,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vh.core.checkpoint import load_checkpoint, shipped_checkpoint
-from vh.core.engine import resize
+from vh.core.checkpoint import read_meta, shipped_checkpoint
+from vh.core.engine import Engine, resize
+from vh.core.io.hyoutube import HYouTube
 from vh.core.models.registry import resolve_name
 from vh.training.calibrate_matte import IoU, auto_mattes, load_clip, soft_maps
-from vh.core.io.hyoutube import HYouTube
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = "../shared/data/hyoutube_val"
@@ -85,23 +86,21 @@ def centred_ellipse(shape: tuple[int, ...]) -> np.ndarray:
 def run(args: argparse.Namespace) -> dict:
     data = resolve_data(args.data)
     ds = HYouTube(data, split="test")
-    if args.checkpoint:
-        model, meta = load_checkpoint(args.checkpoint, args.device)
-    else:  # the shipped weights, as `--model huang` loads them
-        model, meta = load_checkpoint(shipped_checkpoint(resolve_name("huang")), args.device)
-    if not hasattr(model, "detect"):
-        raise SystemExit(f"model {meta['model']!r} has no detect(); pass a Huang checkpoint")
-    model.eval()
+    # the shipped weights, as `--model huang` loads them, unless a checkpoint is named
+    engine = Engine(None if args.checkpoint else "huang", checkpoint=args.checkpoint, device=args.device)
+    if engine.detector is None:
+        raise SystemExit(f"{args.checkpoint} holds a model with no detector; pass a Huang checkpoint")
+    meta = read_meta(args.checkpoint or shipped_checkpoint(resolve_name("huang")))
     raw = {t: IoU() for t in args.thresholds}
     auto, untouched, ones, ellipse, separation = IoU(), IoU(), IoU(), IoU(), Separation()
     start = time.perf_counter()
     for index in range(len(ds)):
         comps, reals, truth = load_clip(ds, index, args.size)
-        real_mattes = auto_mattes(soft_maps(model, reals), model.matte_threshold, truth.shape[1:])
-        untouched.add_clip(real_mattes, np.zeros_like(truth))  # IoU 1 exactly where nothing is found
-        soft = soft_maps(model, comps)  # [T, h, w] at the working size
-        auto.add_clip(auto_mattes(soft, model.matte_threshold, truth.shape[1:]), truth)
-        soft = np.stack([resize(m, truth.shape[1:]) for m in soft])  # [T, S, S], bilinear as the engine
+        untouched.add_clip(
+            auto_mattes(engine, reals), np.zeros_like(truth)
+        )  # IoU 1 exactly where nothing is found
+        auto.add_clip(auto_mattes(engine, comps), truth)
+        soft = np.stack([resize(m, truth.shape[1:]) for m in soft_maps(engine, comps)])  # [T, S, S], bilinear
         for t, score in raw.items():
             score.add_clip(soft > t, truth)
         ones.add_clip(np.ones_like(truth), truth)
@@ -116,7 +115,7 @@ def run(args: argparse.Namespace) -> dict:
         "frames": sum(len(c) for c in ds),
         "size": args.size,
         "seconds": time.perf_counter() - start,
-        "matte_threshold": model.matte_threshold,
+        "matte_threshold": engine.detector.matte_threshold,
         "auto_matte": auto.summary(),
         "real_frames_left_alone": untouched.summary()["mean_iou"],
         "thresholds": {str(t): score.summary() for t, score in raw.items()},
@@ -172,6 +171,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    logging.getLogger("vh.core.engine").setLevel(logging.ERROR)  # "nothing found" is a result here, not news
     result = run(args)
     print_table(result)
     if args.json:

@@ -2,9 +2,9 @@
 
     python -m vh.training.calibrate_matte runs/huang_cpu/checkpoints/ckpt-0000640 --data out/calib_matte
 
-Per clip of a HYouTube-layout folder, the detector sees each composite as the engine feeds it (area-resized to the
-model's working size) and its soft maps go through the engine's own cleaning (`vh.core.auto_matte.AutoMatte`:
-temporal smoothing, largest components, feather) at each candidate level. The level with the best mean IoU against
+Per clip of a HYouTube-layout folder and per candidate level, the matte comes from the engine's matte-only stream,
+the one `vh detect` writes and `vh harmonize --matte auto` repaints by (D on the area-resized frame, then
+`vh.core.auto_matte`: temporal smoothing, the level, largest components, feather). The level with the best mean IoU against
 the true masks wins, where the real footage each composite was made from counts as a clip whose true matte is
 empty: a level that also "finds" the untouched original is marking objects, not disharmony. Ship it as the model's `matte_threshold` (`python -m vh.training.ship ... --set
 matte_threshold=LEVEL`). Build the folder from the training side of the held-out split, e.g.
@@ -21,6 +21,7 @@ counts as IoU 1.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +30,10 @@ import cv2
 import numpy as np
 import torch
 
-from vh.core.auto_matte import AutoMatte, AutoMatteConfig
-from vh.core.engine import resize, working_size
-from vh.core.models.base import Harmonizer
+from vh.core.color import WORKING_SPACE
+from vh.core.engine import Engine, resize, working_size
+from vh.core.errors import InputError
+from vh.core.io.hyoutube import HYouTube
 
 #: candidate levels of the smoothed map
 LEVELS = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
@@ -83,33 +85,33 @@ def load_clip(ds, index: int, size: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return np.stack(comps), np.stack(reals), np.stack(masks)
 
 
-def soft_maps(model: Harmonizer, comps: np.ndarray) -> np.ndarray:
-    """The detector's maps at its working size, as the engine gets them: comps [T, S, S, 3] -> [T, h, w] 0..1."""
-    size = working_size(model, *comps.shape[1:3])
-    frames = np.stack([resize(c, size) for c in comps])  # [T, h, w, 3]
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2)[None]  # [B=1, T, 3, h, w]
-    with torch.inference_mode():
-        return model.detect(x)[0, :, 0].float().clamp(0.0, 1.0).numpy()  # [T, h, w]
+def soft_maps(engine: Engine, frames: np.ndarray) -> np.ndarray:
+    """The detector's raw maps at its working size, before cleaning: frames [T, S, S, 3] -> [T, h, w] 0..1."""
+    size = working_size(engine.model, *frames.shape[1:3])
+    x = torch.from_numpy(np.stack([resize(f, size) for f in frames])).permute(0, 3, 1, 2)[
+        None
+    ]  # [1, T, 3, h, w]
+    return engine.detect(x)[0, :, 0].clamp(0.0, 1.0).numpy()  # [T, h, w]
 
 
-def auto_mattes(soft: np.ndarray, threshold: float, size: tuple[int, int]) -> np.ndarray:
-    """The engine's cleaned matte for each of a clip's maps [T, h, w], brought to `size` (H, W) and cut at 0.5."""
-    auto = AutoMatte(AutoMatteConfig(threshold=threshold))
-    return np.stack([resize(auto(s), size) > 0.5 for s in soft])  # [T, H, W] bool
+def auto_mattes(engine: Engine, frames: np.ndarray) -> np.ndarray:
+    """The matte `--matte auto` repaints by (the engine's matte-only stream), cut at 0.5: [T, S, S] bool."""
+    return np.stack(list(engine.run(list(frames), None, WORKING_SPACE, matte_only=True))) > 0.5
 
 
-def calibrate(model: Harmonizer, data: Path, size: int = 256, levels=LEVELS) -> dict[float, IoU]:
+def calibrate(checkpoint: str, data: Path, size: int = 256, levels=LEVELS) -> dict[float, IoU]:
     """IoU per level over every composite clip (truth: its mask) and its real footage (truth: nothing to find)."""
-    from vh.core.io.hyoutube import HYouTube
-
     ds = HYouTube(data, split="test")
-    scores = {level: IoU() for level in levels}
-    for index in range(len(ds)):
-        comps, reals, truth = load_clip(ds, index, size)
-        for frames, target in ((comps, truth), (reals, np.zeros_like(truth))):
-            soft = soft_maps(model, frames)
-            for level, score in scores.items():
-                score.add_clip(auto_mattes(soft, level, truth.shape[1:]), target)
+    clips = [load_clip(ds, index, size) for index in range(len(ds))]
+    scores = {}
+    for level in levels:
+        engine = Engine(checkpoint=checkpoint, matte_threshold=level)
+        if engine.detector is None:
+            raise InputError(f"{checkpoint} holds a model with no detector")
+        scores[level] = IoU()
+        for comps, reals, truth in clips:
+            scores[level].add_clip(auto_mattes(engine, comps), truth)
+            scores[level].add_clip(auto_mattes(engine, reals), np.zeros_like(truth))
     return scores
 
 
@@ -121,14 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, type=Path, help="HYouTube-layout folder built from training data")
     p.add_argument("--size", type=int, default=256, help="protocol frame size (default: 256)")
     args = p.parse_args(argv)
-    from vh.core.checkpoint import load_checkpoint
+    logging.getLogger("vh.core.engine").setLevel(logging.ERROR)  # "nothing found" is a result here, not news
     from vh.core.errors import VhError
 
     try:
-        model, meta = load_checkpoint(args.checkpoint)
-        if not hasattr(model, "detect"):
-            raise VhError(f"{args.checkpoint} holds {meta['model']!r}, which has no detector")
-        scores = calibrate(model.eval(), args.data, args.size)
+        scores = calibrate(args.checkpoint, args.data, args.size)
     except VhError as exc:
         print(f"vh: error: {exc}", file=sys.stderr)
         return 2

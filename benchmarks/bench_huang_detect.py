@@ -22,8 +22,8 @@ A frame where both the true and the predicted matte are empty counts as IoU 1.
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 import sys
 import time
 from dataclasses import dataclass

@@ -2,12 +2,11 @@
 
     python benchmarks/bench_attacks.py
 
-One server (a subprocess, `--token-file`, `--max-clients 2`, `--ocio-dir`, header/idle timeouts shortened to 2/3 s
-so that the run takes a minute) takes each attack in turn. The table gives the status code and message the
-attacker saw, and the server's RSS (VmRSS) before and after the attack; after each attack a token holder's
-Harmonize must still work ("served after"). Then SIGTERM, with the time to exit, and the launch failures.
-The same attacks, with assertions, are the tests in tests/server/test_misuse.py.
-"""
+One server (a subprocess, `--token-file`, `--max-clients 2`, `--ocio-dir`, header/idle timeouts shortened to
+2/3 s so that the run takes a minute) takes each attack in turn. The table gives the status code and message
+the attacker saw, and the server's RSS (VmRSS) before and after the attack; after each attack a token holder's
+Harmonize must still work ("served after"). Then SIGTERM, with the time to exit, and the launch failures. The
+same attacks, with assertions, are the tests in tests/server/test_misuse.py."""
 
 from __future__ import annotations
 

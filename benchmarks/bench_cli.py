@@ -3,15 +3,15 @@
     python benchmarks/bench_cli.py [--data DIR] [--frames 75] [--model NAME] [--repeats 3]
 
 The composite is built from video_composite/{foreground,mask,background}.mp4 (1920x1080, 25 fps, 75 frames) as
-mask * fg + (1 - mask) * bg and written, with its matte, to temporary mp4 files first (not timed). Then, each in a
-fresh process (so imports and start-up count, as they do for a user):
+mask * fg + (1 - mask) * bg and written, with its matte, to temporary mp4 files first (not timed). Then, each
+in a fresh process (so imports and start-up count, as they do for a user):
 
     harmonize   vh harmonize comp.mp4 --matte matte.mp4 -o out.mp4 [--model NAME]
     io only     read comp.mp4 and matte.mp4 and write out.mp4 with the same writer, no engine
 
-and the ratio of their frame rates (harmonize fps / io-only fps; the target is >= 0.5). The two passes alternate
-`--repeats` times and the medians are reported, since one run on a shared machine can be off by 10-20%.
-"""
+and the ratio of their frame rates (harmonize fps / io-only fps; the target is >= 0.5). The two passes
+alternate `--repeats` times and the medians are reported, since one run on a shared machine can be off by
+10-20%."""
 
 from __future__ import annotations
 

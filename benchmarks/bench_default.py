@@ -1,12 +1,14 @@
-"""Frames per second of the default model beside `stats`, at 1080p and 4K, through the engine (`vh harmonize`'s
-path: windows, model, guard, full-resolution transfer, composite), on this machine's device.
+"""Frames per second of the default model beside `stats`, at 1080p and 4K, through the engine.
+
+This is `vh harmonize`'s path (windows, model, guard, full-resolution transfer, composite), on this machine's
+device.
 
     python benchmarks/bench_default.py [--frames 16] [--rounds 3] [--models vhmae,stats] [--device cpu]
 
-The plate is a smooth synthetic scene-linear frame in the working space with a soft elliptical matte over about a
-quarter of it (an actor). Rounds alternate the models so that drift in the machine's speed hits both alike; each
-figure is the median over rounds of (frames / seconds for the whole clip, first window included).
-"""
+The plate is a smooth synthetic scene-linear frame in the working space with a soft elliptical matte over
+about a quarter of it (an actor). Rounds alternate the models so that drift in the machine's speed hits
+both alike; each figure is the median over rounds of (frames / seconds for the whole clip, first window
+included)."""
 
 from __future__ import annotations
 
@@ -48,7 +50,8 @@ def main() -> None:
     models = list(dict.fromkeys(args.models.split(",")))
     engines = {m: Engine(m, device=args.device) for m in models}
     print(
-        f"default model: {DEFAULT_MODEL}; device {args.device}; {args.frames} frames per clip, {args.rounds} rounds"
+        f"default model: {DEFAULT_MODEL}; device {args.device}; {args.frames} frames per clip, {args.rounds} "
+        "rounds"
     )
     for label, (h, w) in SIZES.items():
         frames, mattes = shot(h, w, args.frames)

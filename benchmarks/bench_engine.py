@@ -3,10 +3,10 @@
     python benchmarks/bench_engine.py [--repeats 5] [--method lut+affine] [--colorspace ACEScg]
 
 The plate is a synthetic 3840x2160 RGB float frame; the matte a soft ellipse over ~1/4 of the frame (a typical
-actor) and, second, a full-frame matte (the worst case). "transfer" is fit + apply + composite exactly as the engine
-does per frame (`EngineStream._finish_frame`), including the OCIO round trip when the plate is not in the working
-space; "upsample" is bilinear upsampling of the 256x256 output plus the same composite. Medians over repeats.
-"""
+actor) and, second, a full-frame matte (the worst case). "transfer" is fit + apply + composite exactly as the
+engine does per frame (`EngineStream._finish_frame`), including the OCIO round trip when the plate is not in
+the working space; "upsample" is bilinear upsampling of the 256x256 output plus the same composite. Medians
+over repeats."""
 
 from __future__ import annotations
 

@@ -2,13 +2,13 @@
 
 Two shots, both through the product's engine at full resolution (the path of `vh harmonize`):
 
-- `video_composite`: the real 1920x1080 portrait clip (../shared/data/video_composite) composited over its real
-  background, `mask * fg + (1 - mask) * bg`, with the foreground graded inside the matte;
+- `video_composite`: the real 1920x1080 portrait clip (../shared/data/video_composite) composited over its
+  real background, `mask * fg + (1 - mask) * bg`, with the foreground graded inside the matte;
 - `lemur`: the bundled CC0 lemur photo over its own background layer (one frame).
 
 Each grade is a scene-linear grade (vh.training.recolor.grade) that a mismatched element typically carries:
-orange and darker, cool and flat, a small exposure slip. fMSE is on the 0..255 scale over matte > 0.5 pixels at
-full resolution, averaged over frames. Lower is better; the composite's own fMSE is "cut".
+orange and darker, cool and flat, a small exposure slip. fMSE is on the 0..255 scale over matte > 0.5 pixels
+at full resolution, averaged over frames. Lower is better; the composite's own fMSE is "cut".
 
     python benchmarks/bench_grade_check.py [--models cut,stats,histogram,vhmae] [--frames 24] [--png DIR]
 """

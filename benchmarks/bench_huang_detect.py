@@ -4,12 +4,14 @@
     python benchmarks/bench_huang_detect.py --checkpoint CKPT --data DIR --thresholds 0.5 0.25 --json out.json
 
 This is the mask-free mode of the paper (Sec. III-C): no matte goes in, D predicts one. For every clip of a
-HYouTube-layout folder, composites and masks go to --size x --size as the evaluation protocol of the shared data
-README says (bilinear frames, nearest masks > 127); D sees each frame as the engine feeds it (area-resized to the
-model's working size). Scored per clip (per-frame IoU averaged over the clip, then over clips; also pooled):
+HYouTube-layout folder, composites and masks go to --size x --size as the evaluation protocol of the shared
+data README says (bilinear frames, nearest masks > 127); D sees each frame as the engine feeds it
+(area-resized to the model's working size). Scored per clip (per-frame IoU averaged over the clip, then over
+clips; also pooled):
 
-  - auto matte: D's maps through the engine's cleaning (vh.core.auto_matte: temporal smoothing, largest components,
-    feather) at the model's calibrated `matte_threshold`: the matte `--matte auto` and `vh detect` use;
+  - auto matte: D's maps through the engine's cleaning (vh.core.auto_matte: temporal smoothing, largest
+    components, feather) at the model's calibrated `matte_threshold`: the matte `--matte auto` and `vh detect`
+    use;
   - D > t: D's raw map cut at each --thresholds level, without cleaning;
   - all ones and a centred ellipse: guesses that know nothing of colour, which a detector must beat;
   - mean D inside / outside the true mask: the separation D learned;
@@ -138,7 +140,8 @@ def print_table(result: dict) -> None:
         print(f"{name:<20}{s['mean_iou']:>10.4f}{s['pooled_iou']:>12.4f}{s['marked']:>9.4f}")
     print(f"mean D inside the true mask {result['d_inside']:.4f}, outside {result['d_outside']:.4f}")
     print(
-        f"real footage (nothing to find): the auto matte stays empty on {result['real_frames_left_alone']:.1%} "
+        "real footage (nothing to find): the auto matte stays empty on "
+        f"{result['real_frames_left_alone']:.1%} "
         "of frames"
     )
 
@@ -148,7 +151,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--data",
         default=DEFAULT_DATA,
-        help=f"HYouTube-layout folder with test_list.txt, relative to the repo root (default: {DEFAULT_DATA})",
+        help=(
+            f"HYouTube-layout folder with test_list.txt, relative to the repo root (default: {DEFAULT_DATA})"
+        ),
     )
     ap.add_argument("--checkpoint", help="a Huang checkpoint (default: the shipped huang weights)")
     ap.add_argument(

@@ -1,4 +1,4 @@
-"""Training-loader throughput: 8-frame 256x256 clips per second, generated on the fly or read from a built set.
+"""Training-loader throughput: 8-frame 256x256 clips per second, generated on the fly or from a built set.
 
     python benchmarks/bench_loader.py --data ../shared/data [--workers 2] [--batches 12]
 

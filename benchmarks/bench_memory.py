@@ -2,11 +2,10 @@
 
     python benchmarks/bench_memory.py [--short 50] [--long 200] [--model NAME]
 
-The plate is a 3840x2160 RGBA half-float EXR (scene-linear, with highlights above 1.0; the alpha is the matte).
-Every frame of the sequence is a symbolic link to one file, so building a 200-frame shot costs no disk; the reader
-still opens and decodes each frame. Each run is a fresh process; its peak RSS (ru_maxrss) is reported beside the
-frame count. The target is <= 2 GiB and no growth from the short to the long shot.
-"""
+The plate is a 3840x2160 RGBA half-float EXR (scene-linear, with highlights above 1.0; the alpha is the
+matte). Every frame of the sequence is a symbolic link to one file, so building a 200-frame shot costs no
+disk; the reader still opens and decodes each frame. Each run is a fresh process; its peak RSS (ru_maxrss) is
+reported beside the frame count. The target is <= 2 GiB and no growth from the short to the long shot."""
 
 from __future__ import annotations
 

@@ -1,21 +1,21 @@
 """Frames per second through the OFX plugin at 2K, beside the same clip through the Python client, in one run.
 
-    python benchmarks/bench_ofx.py [--frames 16] [--window 8] [--repeats 3] [--depth float|half] [--model stats]
+    python benchmarks/bench_ofx.py [--frames 16] [--window 8] [--repeats 3] [--depth float|half] [--model
+    stats]
 
 Builds the plugin (incrementally, into build/ofx), starts one vh-server process on a free loopback port, and
-harmonizes the same synthetic 2048x1080 RGBA plate with a separate matte (held in memory, so file reading is not
-measured) two ways:
+harmonizes the same synthetic 2048x1080 RGBA plate with a separate matte (held in memory, so file reading is
+not measured) two ways:
 
-- "ofx": the headless host renders frames 1..N in order; the plugin sends windows of --window frames and serves
-  the rest of each window from its cache. Measured per clip (fresh instance each repeat).
+- "ofx": the headless host renders frames 1..N in order; the plugin sends windows of --window frames and
+  serves the rest of each window from its cache. Measured per clip (fresh instance each repeat).
 - "client": vh.client.remote.Client sends the same windows as separate streams, exactly the plugin's requests.
 
-Both talk to the same server, so the ratio isolates the bridge's cost (host image layout, packing, fingerprinting,
-C++ gRPC) from the model's. The test host builds every OFX image from a numpy array in Python, which a real host
-(images already in its cache) does not; that time is measured and reported separately. Also reported: the median
-Render served from the window cache (fetching frame t to check its fingerprint, and writing the output). Medians
-over --repeats.
-"""
+Both talk to the same server, so the ratio isolates the bridge's cost (host image layout, packing,
+fingerprinting, C++ gRPC) from the model's. The test host builds every OFX image from a numpy array in Python,
+which a real host (images already in its cache) does not; that time is measured and reported separately. Also
+reported: the median Render served from the window cache (fetching frame t to check its fingerprint, and
+writing the output). Medians over --repeats."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ H, W = 1080, 2048
 
 
 def plate(frames: int) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """A scene-linear RGBA plate (alpha = matte) with a drifting soft disc of cold foreground, and the matte."""
+    """A scene-linear RGBA plate (alpha = matte) with a drifting soft disc of cold foreground, and the
+    matte."""
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     background = np.stack([0.2 + 0.6 * xx / W, 0.15 + 0.3 * yy / H, 0.1 + 0.05 * (xx + yy) / (W + H)], -1)
     plates, mattes = {}, {}
@@ -163,7 +164,8 @@ def main() -> None:
         f"without it: {args.frames / (ofx - layout):.2f} frames/s, ratio {client / (ofx - layout):.2f}"
     )
     print(
-        f"  cached frame (Render served from the window cache): median {1000 * statistics.median(hit_times):.1f} ms"
+        "  cached frame (Render served from the window cache): median "
+        f"{1000 * statistics.median(hit_times):.1f} ms"
     )
 
 

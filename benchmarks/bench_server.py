@@ -1,32 +1,34 @@
 """vh-server throughput against a bare gRPC echo of the same bytes, on loopback, in one run.
 
-    python benchmarks/bench_server.py [--frames2k 24] [--frames4k 12] [--repeats 5] [--chunk-mb 3] [--same-process]
+    python benchmarks/bench_server.py [--frames2k 24] [--frames4k 12] [--repeats 5] [--chunk-mb 3]
+    [--same-process]
 
-For 2K (2048x1080) and 4K (4096x2160) half-float RGBA frames with a separate half matte, one client streams a clip
-through `vh-server --model cut`, and the same clip through a bare bidi-streaming echo of bytes that returns the
-messages carrying image chunks as they came (no protobuf, no numpy, no engine), so the traffic is identical in both
-directions. Each round runs both, in alternating order, so that the machine's drift hits both alike; the table
-gives medians over the rounds:
+For 2K (2048x1080) and 4K (4096x2160) half-float RGBA frames with a separate half matte, one client streams a
+clip through `vh-server --model cut`, and the same clip through a bare bidi-streaming echo of bytes that
+returns the messages carrying image chunks as they came (no protobuf, no numpy, no engine), so the traffic is
+identical in both directions. Each round runs both, in alternating order, so that the machine's drift hits
+both alike; the table gives medians over the rounds:
   echo MB/s, server MB/s  steady throughput: the payload (frame + matte bytes in) of frames 2..n over the time
                           from the first frame's return to the last's
   server/echo             the ratio of the two, per round (target >= 0.70)
   whole clip              the same ratio over the whole clip, first frame's latency included
-  1st frame ms            echo / server: how long the first frame takes to come back. The server must receive a
-                          frame whole before the engine sees it, where the echo returns each chunk at once.
+  1st frame ms            echo / server: how long the first frame takes to come back. The server must
+                          receive a frame whole before the engine sees it, where the echo returns each chunk
+                          at once.
   engine MB/s             the same clip through the engine alone, no transport, for scale
 
 The clients run in a child process, as a plugin host would; `--same-process` runs them beside the servers,
-sharing the benchmark's GIL with them. The server's client writes results into one array (`out=`), as a consumer
-that writes each frame out would; the echo's client does not rebuild frames at all.
+sharing the benchmark's GIL with them. The server's client writes results into one array (`out=`), as a
+consumer that writes each frame out would; the echo's client does not rebuild frames at all.
 
 Two matte cases are measured, because they answer different questions:
   empty matte  the engine passes frames through (its documented fast path), so the ratio is the cost of the
                server itself: chunking, reassembly, conversion to float and its NaN check, scheduling. The 70%
                target applies here.
   disc matte   a foreground disc of 1/5 the frame height: adds the engine's work up to the model (resizing to
-               the model's size, the model call, the check that `cut` changed nothing), so the frame still goes
-               back unchanged, but after the engine's cost, not the transport's. On a CPU-only machine the
-               engine's rate is about the echo's, so this case measures compute as much as transport.
+               the model's size, the model call, the check that `cut` changed nothing), so the frame still
+               goes back unchanged, but after the engine's cost, not the transport's. On a CPU-only machine
+               the engine's rate is about the echo's, so this case measures compute as much as transport.
 The server sends an unchanged frame back as the chunks that brought it, serialized again by protobuf (see
 vh.client.wire); the echo returns the very bytes.
 """
@@ -86,8 +88,8 @@ def start_echo() -> tuple[grpc.Server, int]:
 
 
 def run_echo(port: int, frames, mattes, chunk_bytes: int) -> list[float]:
-    """The clip through the echo, its requests made and its replies read by the client's own codec; returns the
-    seconds from the start at which each frame's bytes were all back."""
+    """The clip through the echo, its requests made and its replies read by the client's own codec; returns
+    the seconds from the start at which each frame's bytes were all back."""
     channel = grpc.insecure_channel(
         f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", wire.MAX_MESSAGE_BYTES)]
     )
@@ -114,8 +116,8 @@ def run_echo(port: int, frames, mattes, chunk_bytes: int) -> list[float]:
 def run_server(port: int, frames, mattes, chunk_bytes: int) -> list[float]:
     """The clip through vh-server with the client library; returns the seconds at which each frame came back.
 
-    Results go into one array (`out`), as a consumer that writes each frame out would have them: the echo's client
-    does not rebuild frames at all."""
+    Results go into one array (`out`), as a consumer that writes each frame out would have them: the echo's
+    client does not rebuild frames at all."""
     out = np.empty_like(frames[0])
     with Client(f"127.0.0.1:{port}", chunk_bytes=chunk_bytes) as client:
         times = []
@@ -129,7 +131,8 @@ def run_server(port: int, frames, mattes, chunk_bytes: int) -> list[float]:
 
 
 def run_engine(engine, frames, mattes) -> float:
-    """The same clip through the engine directly, no transport (the server converts half to float the same way)."""
+    """The same clip through the engine directly, no transport (the server converts half to float the same
+    way)."""
     started = time.perf_counter()
     n = sum(
         1
@@ -170,8 +173,9 @@ def client_rounds(
     repeats: int,
     own_process: bool,
 ) -> list[dict[str, list[float]]]:
-    """`repeats` rounds of one client streaming the clip to the echo and to the server, in alternating order (so that
-    the machine's drift hits both alike), after one warm-up frame each; per round, each frame's arrival times."""
+    """`repeats` rounds of one client streaming the clip to the echo and to the server, in alternating order
+    (so that the machine's drift hits both alike), after one warm-up frame each; per round, each frame's
+    arrival times."""
     if own_process:
         cmd = [
             sys.executable,
@@ -201,8 +205,9 @@ def client_rounds(
 
 
 def summarize(rounds: list[dict[str, list[float]]], frame_mb: float) -> dict[str, float]:
-    """Medians over the rounds: steady MB/s (frames 2..n over the time from the first frame's return to the last's),
-    whole-clip MB/s (first frame's latency included), first-frame latency, and the server/echo ratios of both."""
+    """Medians over the rounds: steady MB/s (frames 2..n over the time from the first frame's return to the
+    last's), whole-clip MB/s (first frame's latency included), first-frame latency, and the server/echo ratios
+    of both."""
 
     def steady(t: list[float]) -> float:
         return frame_mb * (len(t) - 1) / (t[-1] - t[0])

@@ -1,9 +1,9 @@
-"""Oracle test of the full-resolution transfer: how much of a *perfect* low-res harmonization survives at full res?
+"""Oracle test of the full-resolution transfer: how much of a perfect low-res harmonization survives?
 
 For every frame the ground truth resized to the model size (256x256, INTER_AREA) plays a perfect model output
 (composited with the low-res matte, as a model's output is). Each transfer method carries it to the native
-resolution; we report full-res fMSE against the real frames (0..255, total squared error / (3 x foreground pixels)),
-averaged over frames then clips, and its ratio to naive bilinear upsampling of the 256x256 output.
+resolution; we report full-res fMSE against the real frames (0..255, total squared error / (3 x foreground
+pixels)), averaged over frames then clips, and its ratio to naive bilinear upsampling of the 256x256 output.
 
     python benchmarks/bench_transfer_oracle.py [--data DIR] [--clips N] [--methods lut+affine,affine,...]
 

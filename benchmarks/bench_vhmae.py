@@ -1,4 +1,4 @@
-"""VHMAE forward cost: our model beside a bare `nn.TransformerEncoder` stack of the same widths and token counts.
+"""VHMAE forward cost beside a bare `nn.TransformerEncoder` stack of the same widths and token counts.
 
     python benchmarks/bench_vhmae.py                      # CPU: vhmae_base, one 8x256x256 window, 0/25/50% fg
     python benchmarks/bench_vhmae.py --model vhmae_tiny   # quick look
@@ -7,9 +7,9 @@
 The reference is what a plain PyTorch user would write for the same computation: a 12-layer width-768
 `TransformerEncoder` on the visible tokens followed by a 4-layer width-384 one on all tokens (pre-norm, GELU,
 batch-first). It leaves out the tubelet embedding, PAM, projector, head and the gathers/scatters of the
-variable-length token selection, so `ratio = vhmae / reference` is the price of everything VHMAE adds on top of
-the two transformer stacks. Target: <= 1.15. Times are medians over repeated runs, interleaved to share noise.
-"""
+variable-length token selection, so `ratio = vhmae / reference` is the price of everything VHMAE adds on top
+of the two transformer stacks. Target: <= 1.15. Times are medians over repeated runs, interleaved to share
+noise."""
 
 from __future__ import annotations
 
@@ -134,10 +134,14 @@ def main() -> None:
     model = create_model(args.model).eval()
     params = sum(p.numel() for p in model.parameters())
     print(
-        f"{args.model}: {params / 1e6:.1f}M parameters, window {model.config.frames}x{model.config.input_size}^2, "
+        f"{args.model}: {params / 1e6:.1f}M parameters, window "
+        f"{model.config.frames}x{model.config.input_size}^2, "
         f"{model.config.num_tokens} tokens"
     )
-    header = f"{'device':6} {'batch':>5} {'fg':>5} {'GFLOP':>8} {'vhmae ms':>10} {'ref ms':>10} {'ratio':>6} {'TFLOP/s':>8}"
+    header = (
+        f"{'device':6} {'batch':>5} {'fg':>5} {'GFLOP':>8} {'vhmae ms':>10} {'ref ms':>10} {'ratio':>6} "
+        f"{'TFLOP/s':>8}"
+    )
     if args.gpu:
         if not torch.cuda.is_available():
             raise SystemExit("--gpu: no CUDA device")
@@ -151,7 +155,8 @@ def main() -> None:
                 r = compare(model, batch, fraction, device, torch.bfloat16, args.repeats)
                 print(
                     f"{'cuda':6} {batch:5d} {fraction:5.2f} {r['gflops']:8.1f} {r['vhmae_ms']:10.2f} "
-                    f"{r['reference_ms']:10.2f} {r['ratio']:6.2f} {r['tflops_s']:8.1f} {r['tflops_s'] / peak:6.1%}"
+                    f"{r['reference_ms']:10.2f} {r['ratio']:6.2f} {r['tflops_s']:8.1f} "
+                    f"{r['tflops_s'] / peak:6.1%}"
                 )
         return
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -162,7 +167,8 @@ def main() -> None:
     for fraction in args.fractions:
         r = compare(model, 1, fraction, torch.device("cpu"), None, args.repeats, clock)
         print(
-            f"{'cpu':6} {1:5d} {fraction:5.2f} {r['gflops']:8.1f} {r['vhmae_ms']:10.1f} {r['reference_ms']:10.1f} "
+            f"{'cpu':6} {1:5d} {fraction:5.2f} {r['gflops']:8.1f} {r['vhmae_ms']:10.1f} "
+            f"{r['reference_ms']:10.1f} "
             f"{r['ratio']:6.2f} {r['tflops_s']:8.3f}"
         )
 

@@ -53,7 +53,8 @@ class HostJob:
         return range(self.first, self.last + 1)
 
     def settings(self) -> dict:
-        """The settings part of the cache key (the server address is not: any server gives the same result)."""
+        """The settings part of the cache key (the server address is not: any server gives the same
+        result)."""
         s = asdict(self)
         for volatile in ("server", "plate", "matte", "client_name"):
             s.pop(volatile)
@@ -106,11 +107,11 @@ def run_job(
     cancelled: Callable[[], bool] | None = None,
     client: Client | None = None,
 ) -> str:
-    """Harmonize the job's frames (or reuse the cache); returns the result pattern (`.../harmonized.%04d.exr`).
+    """Harmonize the job's frames (or reuse the cache); returns the result pattern
+    (`.../harmonized.%04d.exr`).
 
-    `progress(done, total, message)` is called after every frame; `cancelled()` is polled before every frame and
-    a True stops the server's work and raises JobCancelled, leaving no cache entry.
-    """
+    `progress(done, total, message)` is called after every frame; `cancelled()` is polled before every frame
+    and a True stops the server's work and raises JobCancelled, leaving no cache entry."""
     key = cache_key(job)
     hit = cached_result(job, cache_root, key)
     if hit:

@@ -12,10 +12,11 @@ this module with the Python of a `vh` installation and talks to it through pipes
                             one of {"event": "result", "pattern"}, {"event": "error", "message"} (one line)
                             or {"event": "cancelled"}. Exit status 0, 1 or 3 accordingly.
     run  --cache-root DIR --job FILE [--cancel-file FILE]
-                            the same, for hosts that can only read a pipe (Fusion's Lua io.popen): the job comes
-                            from FILE, stdin is not read, and the job is cancelled once the cancel file exists.
-    info --server ADDRESS   stdout: {"event": "info", "info": {...}} (models, their options, the device), or an
-                            error event.
+                            the same, for hosts that can only read a pipe (Fusion's Lua io.popen): the job
+                            comes from FILE, stdin is not read, and the job is cancelled once the cancel file
+                            exists.
+    info --server ADDRESS   stdout: {"event": "info", "info": {...}} (models, their options, the device),
+                            or an error event.
 
 Cancelling is cooperative, so the cache never keeps a partial entry (run_job removes it): the host writes
 "cancel" and waits; only if the job does not stop in time does it terminate the process.
@@ -50,7 +51,8 @@ def _watch_stdin(cancel: threading.Event) -> None:
 
 
 def check_matte(pattern: str, first: int, last: int) -> None:
-    """A plate whose alpha is the matte must have one somewhere: an opaque alpha would repaint the whole frame."""
+    """A plate whose alpha is the matte must have one somewhere: an opaque alpha would repaint the whole
+    frame."""
     import numpy as np
 
     from vh.core.errors import InputError

@@ -9,10 +9,9 @@ load it without torch.
             ...                                   # [H, W, C] in the frames' dtype, same order
 
 Several servers: `Client(["gpu1:50051", "gpu2:50051"])` opens one channel over all of them with gRPC's own
-round_robin policy, so successive jobs (and the streams of concurrent jobs) spread across them; a job that fails
-with UNAVAILABLE (a server stopping) is retried, by default up to 3 times, and round_robin routes the retry to a
-server that is up.
-"""
+round_robin policy, so successive jobs (and the streams of concurrent jobs) spread across them; a job that
+fails with UNAVAILABLE (a server stopping) is retried, by default up to 3 times, and round_robin routes the
+retry to a server that is up."""
 
 from __future__ import annotations
 
@@ -32,12 +31,13 @@ from vh.client.v1 import harmonize_pb2 as pb
 from vh.client.v1 import harmonize_pb2_grpc as pb_grpc
 from vh.core.errors import InputError, VhError
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Errors
 
 
 class RemoteError(VhError):
-    """A vh-server call failed. `code` is the gRPC status; `retryable` says whether trying again may succeed."""
+    """A vh-server call failed. `code` is the gRPC status; `retryable` says whether trying again may
+    succeed."""
 
     retryable = False
 
@@ -111,12 +111,13 @@ def error_from_rpc(exc: grpc.RpcError) -> RemoteError:
     return cls(f"vh-server: {details or name.lower()} ({name})", code)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Client
 
 
 def _target(addresses: str | Sequence[str]) -> str:
-    """One gRPC target for one or several `host:port` addresses (several -> an `ipv4:`/`ipv6:` address list)."""
+    """One gRPC target for one or several `host:port` addresses (several -> an `ipv4:`/`ipv6:` address
+    list)."""
     if isinstance(addresses, str):
         addresses = (
             [a for a in addresses.split(",") if a] if "," in addresses and ":" in addresses else [addresses]
@@ -179,7 +180,8 @@ class Client:
             response_deserializer=wire.decode_response,
         )
 
-    # -- plumbing ------------------------------------------------------------------------------------------- #
+    # -- plumbing -------------------------------------------------------------------------------------------
+    # #
     def close(self) -> None:
         self._channel.close()
 
@@ -192,7 +194,8 @@ class Client:
     def _backoff(self, attempt: int) -> float:
         return min(self.retry.max_backoff, self.retry.initial_backoff * 2**attempt)
 
-    # -- calls ---------------------------------------------------------------------------------------------- #
+    # -- calls ----------------------------------------------------------------------------------------------
+    # #
     def info(self, timeout: float | None = None) -> pb.ServerInfo:
         """GetInfo of one server (retried on UNAVAILABLE)."""
         for attempt in itertools.count():
@@ -227,15 +230,14 @@ class Client:
     ) -> Job:
         """Start a job; iterate the returned Job for the harmonized frames (in order), or `cancel()` it.
 
-        frames: [H, W, C] float arrays (C >= 3, R G B first), all the same size, in `colorspace`.
-        mattes: [H, W] (or [H, W, 1]) arrays in 0..1, one per frame; None uses the frames' 4th channel as the
-        matte ("alpha") or, with matte_source="auto", lets the model predict one.
-        dtype: wire dtype, float16 or float32 (default: the frames' own dtype; float64 goes as float32).
-        out: an [H, W, C] C-contiguous float array that every result is written into (converted to its dtype) and
-        yielded as, instead of a new array per frame: each result is valid until the next is asked for. For
-        consumers that write each frame out before taking the next (a render to disk, a host's output buffer); at 4K
-        it saves allocating and page-faulting 71-141 MB per frame.
-        """
+        frames: [H, W, C] float arrays (C >= 3, R G B first), all the same size, in `colorspace`. mattes: [H,
+        W] (or [H, W, 1]) arrays in 0..1, one per frame; None uses the frames' 4th channel as the matte
+        ("alpha") or, with matte_source="auto", lets the model predict one. dtype: wire dtype, float16 or
+        float32 (default: the frames' own dtype; float64 goes as float32). out: an [H, W, C] C-contiguous
+        float array that every result is written into (converted to its dtype) and yielded as, instead of a
+        new array per frame: each result is valid until the next is asked for. For consumers that write each
+        frame out before taking the next (a render to disk, a host's output buffer); at 4K it saves allocating
+        and page-faulting 71-141 MB per frame."""
         frames_it = iter(frames)
         try:
             first = next(frames_it)
@@ -306,10 +308,9 @@ def _check_matte(matte: np.ndarray, shape: tuple[int, ...], index: int) -> np.nd
 class Job:
     """One running Harmonize call: iterate for output frames; `cancel()` stops it (the server drops its work).
 
-    Frames sent but not yet returned are kept, so that a retry after UNAVAILABLE resends them (on another server
-    when several are configured). A resumed stream restarts the model's temporal context at the first frame not
-    yet returned; everything already yielded stays as it was.
-    """
+    Frames sent but not yet returned are kept, so that a retry after UNAVAILABLE resends them (on another
+    server when several are configured). A resumed stream restarts the model's temporal context at the first
+    frame not yet returned; everything already yielded stays as it was."""
 
     def __init__(
         self,
@@ -347,8 +348,8 @@ class Job:
     def _requests(self, resend: list, base: int) -> Iterator[pb.HarmonizeRequest | wire.ChunkView]:
         """Header, then frames to resend, then new frames from the caller (run by gRPC's sender thread).
 
-        `base` is the clip index of this attempt's first frame: the server numbers each stream's frames from 0.
-        """
+        `base` is the clip index of this attempt's first frame: the server numbers each stream's frames from
+        0."""
         header = pb.StreamHeader()
         header.CopyFrom(self._header)
         header.first_frame = self._header.first_frame + base
@@ -359,8 +360,8 @@ class Job:
             for index, frame, matte in resend:
                 yield from self._encode(index - base, frame, matte)
             while not self._cancelled:
-                # The caller's iterator may block (a host still rendering the next frame): pull it under a lock
-                # of its own, so the receiving side never waits for it.
+                # The caller's iterator may block (a host still rendering the next frame): pull it under a
+                # lock of its own, so the receiving side never waits for it.
                 with self._pull_lock:
                     try:
                         frame, matte = next(self._pairs)

@@ -145,17 +145,17 @@ def option_to_proto(value: float | bool | str) -> pb.OptionValue:
 # ---------------------------------------------------------------------------------------------------------- #
 # Chunks
 #
-# Harmonize's messages go through the generated classes. Python protobuf copies a bytes field on every read, so a
-# received chunk is read out of its message once, into a ChunkView; a chunk to send is a ChunkView whose data is a
-# view of the frame it was cut from, copied once into its message when that is serialized.
+# Harmonize's messages go through the generated classes. Python protobuf copies a bytes field on every read,
+# so a received chunk is read out of its message once, into a ChunkView; a chunk to send is a ChunkView whose
+# data is a view of the frame it was cut from, copied once into its message when that is serialized.
 
 HARMONIZE_METHOD = f"/{pb.DESCRIPTOR.services_by_name['Harmonizer'].full_name}/Harmonize"
 
 
 @dataclass(frozen=True, slots=True)
 class ChunkView:
-    """One Chunk message's fields; `data` is the bytes read out of a received message, or a view of the frame a
-    chunk to send was cut from."""
+    """One Chunk message's fields; `data` is the bytes read out of a received message, or a view of the frame
+    a chunk to send was cut from."""
 
     frame_index: int
     plane: int
@@ -201,8 +201,8 @@ decode_response = _decoder(pb.HarmonizeResponse)
 def encode_plane(
     frame_index: int, pixels: np.ndarray, plane: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES
 ) -> Iterator[ChunkView]:
-    """Split one plane ([H, W, C] or [H, W], already in the wire dtype) into chunks of <= chunk_bytes: views of
-    `pixels`, which must stay unchanged until they are serialized."""
+    """Split one plane ([H, W, C] or [H, W], already in the wire dtype) into chunks of <= chunk_bytes: views
+    of `pixels`, which must stay unchanged until they are serialized."""
     if chunk_bytes <= 0:
         raise ValueError("chunk_bytes must be positive")
     # Little-endian, C-contiguous: the exact byte layout of the contract (a no-op copy on x86 for our dtypes).
@@ -225,8 +225,8 @@ def encode_frame(
 
 
 def resend(chunks: list[ChunkView], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[ChunkView]:
-    """Received chunks to send back unchanged: as they came when within `chunk_bytes`, else split, so that a client
-    with default message limits can take them."""
+    """Received chunks to send back unchanged: as they came when within `chunk_bytes`, else split, so that a
+    client with default message limits can take them."""
     for c in chunks:
         if len(c.data) <= chunk_bytes:
             yield c
@@ -237,8 +237,9 @@ def resend(chunks: list[ChunkView], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> I
 
 
 def chunk_values(chunk: ChunkView, dtype: np.dtype) -> tuple[int, np.ndarray] | None:
-    """(index of its first value in the plane, its values as a view) for a chunk of whole values; None for one that
-    splits a value with its neighbour (legal on the wire: such a plane must be joined before it is read)."""
+    """(index of its first value in the plane, its values as a view) for a chunk of whole values; None for one
+    that splits a value with its neighbour (legal on the wire: such a plane must be joined before it is
+    read)."""
     size = dtype.itemsize
     if chunk.offset % size or len(chunk.data) % size:
         return None
@@ -251,11 +252,11 @@ def _copy(dst: np.ndarray, src: np.ndarray) -> None:
 
 @dataclass
 class Frame:
-    """A complete frame as it arrived: each plane is the list of its chunks, views of the messages they came in.
+    """A complete frame as it arrived: each plane is the list of its chunks, views of the messages they came
+    in.
 
-    Nothing more is copied until `read` puts a plane into an array, in the wire dtype or converted on the way, and
-    a frame passed through unchanged goes back as the chunks that brought it.
-    """
+    Nothing more is copied until `read` puts a plane into an array, in the wire dtype or converted on the way,
+    and a frame passed through unchanged goes back as the chunks that brought it."""
 
     index: int
     geometry: Geometry
@@ -267,8 +268,9 @@ class Frame:
         out: np.ndarray | None = None,
         copy: Callable[[np.ndarray, np.ndarray], object] = _copy,
     ) -> np.ndarray:
-        """The plane as [H, W, C] (image) or [H, W] (matte), written into `out` (C-contiguous, any dtype; default:
-        a new array in the wire dtype) by `copy(dst, src)` one chunk at a time (dst and src are flat)."""
+        """The plane as [H, W, C] (image) or [H, W] (matte), written into `out` (C-contiguous, any dtype;
+        default: a new array in the wire dtype) by `copy(dst, src)` one chunk at a time (dst and src are
+        flat)."""
         g = self.geometry
         shape = g.shape(plane)
         if out is None:
@@ -308,8 +310,8 @@ class FrameAssembler:
 
     def add(self, chunk: ChunkView | pb.Chunk) -> Frame | None:
         where = f"frame {chunk.frame_index}"
-        # the plane first: a matte plane after a complete RGBA frame of an alpha-matte stream is a wrong plane,
-        # not a frame out of order
+        # the plane first: a matte plane after a complete RGBA frame of an alpha-matte stream is a wrong
+        # plane, not a frame out of order
         if chunk.plane not in self._sizes:
             plane = pb.Plane.Name(chunk.plane) if chunk.plane in pb.Plane.values() else str(chunk.plane)
             hint = " (matte_source is not MATTE_SEPARATE)" if chunk.plane == pb.PLANE_MATTE else ""

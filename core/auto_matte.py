@@ -1,16 +1,15 @@
 """The auto matte: a detector's per-frame disharmony maps, cleaned into a matte a compositor would accept.
 
-A pixel-wise detector (Huang et al.'s D) answers each frame on its own: its map flickers, leaks speckles into the
-background and has a hard, aliased edge at the working resolution. Frame by frame, in clip order:
+A pixel-wise detector (Huang et al.'s D) answers each frame on its own: its map flickers, leaks speckles into
+the background and has a hard, aliased edge at the working resolution. Frame by frame, in clip order:
 
     smoothed_t = a * smoothed_{t-1} + (1 - a) * map_t      temporal smoothing (causal, so it streams)
     region     = smoothed_t > threshold                     1 = disharmonious: the part to repaint
     region     = components >= keep * the largest            speckles and small false alarms go
     matte      = gaussian(region, feather)                   a soft edge, as a keyer would give
 
-A frame whose region is empty has *no* disharmony the detector is sure of: the engine passes it through unchanged
-(and says so once per clip), rather than repainting on a guess.
-"""
+A frame whose region is empty has *no* disharmony the detector is sure of: the engine passes it through
+unchanged (and says so once per clip), rather than repainting on a guess."""
 
 from __future__ import annotations
 
@@ -52,7 +51,8 @@ class AutoMatteConfig:
 
 
 class AutoMatte:
-    """Cleans one clip's disharmony maps, pushed in frame order: `matte = auto(map)`, both float32 [h, w] 0..1."""
+    """Cleans one clip's disharmony maps, pushed in frame order: `matte = auto(map)`, both float32 [h, w]
+    0..1."""
 
     def __init__(self, config: AutoMatteConfig | None = None) -> None:
         self.config = config or AutoMatteConfig()

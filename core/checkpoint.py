@@ -18,11 +18,11 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from . import __version__
-from .errors import InputError
-from .io.publish import atomic_write, atomic_write_text
-from .models.base import Harmonizer
-from .models.registry import create_model
+from vh.core import __version__
+from vh.core.errors import InputError
+from vh.core.io.publish import atomic_write, atomic_write_text
+from vh.core.models.base import Harmonizer
+from vh.core.models.registry import create_model
 
 FORMAT = "vh-checkpoint"
 FORMAT_VERSION = 1
@@ -60,8 +60,9 @@ def save_checkpoint(
     dtype: torch.dtype | None = None,
     **extra: Any,
 ) -> Path:
-    """Write `path.safetensors` and `path.json` atomically; returns the weights path. `dtype` (e.g. float16 for
-    shipped weights) converts floating-point tensors; loading converts them back to the model's own dtype."""
+    """Write `path.safetensors` and `path.json` atomically; returns the weights path. `dtype` (e.g. float16
+    for shipped weights) converts floating-point tensors; loading converts them back to the model's own
+    dtype."""
     weights, sidecar = _paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}

@@ -205,11 +205,10 @@ def default_colorspace(
 ) -> str:
     """The colourspace a file's pixels are assumed to be in when the user does not say.
 
-    Float data (EXR, or `is_float=True` for e.g. a float TIFF) -> the linear space its `chromaticities` name (an
-    EXR without the attribute is Rec.709 by the OpenEXR standard, not ACEScg) when the config has it, else role
-    `scene_linear`; integer images and video -> the sRGB-encoded working space. `is_float`, when given, overrides
-    the guess from the extension.
-    """
+    Float data (EXR, or `is_float=True` for e.g. a float TIFF) -> the linear space its `chromaticities` name
+    (an EXR without the attribute is Rec.709 by the OpenEXR standard, not ACEScg) when the config has it, else
+    role `scene_linear`; integer images and video -> the sRGB-encoded working space. `is_float`, when given,
+    overrides the guess from the extension."""
     floating = is_float if is_float is not None else Path(str(path)).suffix.lower() in _FLOAT_EXTENSIONS
     if floating:
         cfg = load_config(config)
@@ -261,7 +260,8 @@ _PARALLEL_PIXELS = 1 << 18
 
 
 def apply_rgb(cpu: ocio.CPUProcessor, rgb: np.ndarray) -> None:
-    """Run an OCIO CPU processor in place over rgb (float32 [N, 3], C-ordered), in chunks across the CPU's cores.
+    """Run an OCIO CPU processor in place over rgb (float32 [N, 3], C-ordered), in chunks across the CPU's
+    cores.
 
     OCIO releases the GIL while it works, so a 4K frame converts ~1.8x faster on two cores than in one call.
     """

@@ -1,32 +1,34 @@
-"""The inference engine: one path from plate frames to harmonized frames, used by the CLI, the server and evaluation.
+"""The inference engine: one path from plate frames to harmonized frames, used by the CLI, the server and
+evaluation.
 
     engine = Engine("stats")                                   # built once per (model, device)
     for out in engine.run(frames, mattes, colorspace="ACEScg"):  # iterables of float32 [H, W, C] / [H, W]
         ...                                                     # float32 [H, W, C], same shape, in order
 
-Per frame: validate -> resize to the model's input size (INTER_AREA, matte the same way and kept soft) -> colour to
-the working space -> model over frame windows -> fit a colour transform low-res(comp) -> low-res(output) ->
-apply it to the full-resolution plate and composite with the original full-res matte (times `strength`) in the
-plate's own colourspace, so the background is bit-exact (one call: `vh.core.transfer.ColorTransfer.carry`).
+Per frame: validate -> resize to the model's input size (INTER_AREA, matte the same way and kept soft) ->
+colour to the working space -> model over frame windows -> fit a colour transform low-res(comp) ->
+low-res(output) -> apply it to the full-resolution plate and composite with the original full-res matte (times
+`strength`) in the plate's own colourspace, so the background is bit-exact (one call:
+`vh.core.transfer.ColorTransfer.carry`).
 
 Every way of running a model goes through `EngineStream`: `vh harmonize`, the server, `vh eval` (model-only
 scoring is the "upsample" transfer: the model's low-res output, upsampled and composited), training validation
 (through `vh.core.evaluation`) and `vh detect` (`matte_only`: the auto matte the stream would repaint by).
 
-Windows. A model with `window == 1` streams frame by frame. A window model (VHMAE: 8) runs on windows that start
-every `stride = window // 2` frames; each frame's low-res output is the weighted mean of the windows that cover it
-with periodic-Hann weights sin^2(pi (k + 1/2) / window). With stride = window / 2 those weights sum to 1 across
-overlapping windows, so every frame is a smooth cross-fade of two windows and there is no seam at window borders.
-Frames past the end of the clip are mirrored (t -> 2n - 1 - t, periodically for clips shorter than a window), so a
-one-frame or odd-length clip runs through the same code.
+Windows. A model with `window == 1` streams frame by frame. A window model (VHMAE: 8) runs on windows that
+start every `stride = window // 2` frames; each frame's low-res output is the weighted mean of the windows
+that cover it with periodic-Hann weights sin^2(pi (k + 1/2) / window). With stride = window / 2 those weights
+sum to 1 across overlapping windows, so every frame is a smooth cross-fade of two windows and there is no seam
+at window borders. Frames past the end of the clip are mirrored (t -> 2n - 1 - t, periodically for clips
+shorter than a window), so a one-frame or odd-length clip runs through the same code.
 
 Memory. A frame leaves the engine as soon as the last window covering it has run, so the engine holds at most
 `window + stride * (batch - 1)` full-resolution frames; `batch` is lowered automatically when that many frames
 would exceed `memory_budget` bytes (4K float frames are ~100 MB each).
 
 Edge cases (documented behaviour):
-- an empty matte: the frame is returned unchanged (bit-exact) and the model is skipped for windows whose mattes are
-  all empty; one warning per clip says how many frames.
+- an empty matte: the frame is returned unchanged (bit-exact) and the model is skipped for windows whose
+  mattes are all empty; one warning per clip says how many frames.
 - a full-frame matte: there is no background to match; the model's output is used as is (classical statistics
   models then have nothing to transfer from and return the composite unchanged).
 - `matte=None` (auto matte): only for models with `supports_auto_matte`. A model with a `detect(comp)` method
@@ -118,7 +120,8 @@ def working_size(model: Harmonizer, height: int, width: int) -> tuple[int, int]:
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize [H, W(, C)] to size (h, w): area averaging when shrinking (as in training), bilinear when growing."""
+    """Resize [H, W(, C)] to size (h, w): area averaging when shrinking (as in training), bilinear when
+    growing."""
     h, w = size
     if image.shape[:2] == (h, w):
         return image.copy()
@@ -168,7 +171,8 @@ class Engine:
         self._lock = threading.Lock()
 
     def _guarded(self, model: Harmonizer) -> Harmonizer:
-        """Learned (stateless) models run behind the never-worse guard; `GuardConfig(views=1, floor=0)` is none."""
+        """Learned (stateless) models run behind the never-worse guard; `GuardConfig(views=1, floor=0)` is
+        none."""
         off = self.guard.views <= 1 and self.guard.floor == 0.0
         if off or model.stateful or not any(True for _ in model.parameters()):
             return model
@@ -215,17 +219,18 @@ class Engine:
 
     @property
     def torch_threads(self) -> int:
-        """The torch intra-op thread count this engine runs best with: every core for a network on the CPU, else
-        one. The full-resolution transfer runs one band per core either way (NumPy and OCIO, no torch threads);
-        torch's idle workers spin for a while after each op and would take those cores from it."""
+        """The torch intra-op thread count this engine runs best with: every core for a network on the CPU,
+        else one. The full-resolution transfer runs one band per core either way (NumPy and OCIO, no torch
+        threads); torch's idle workers spin for a while after each op and would take those cores from it."""
         learned = any(True for _ in self.model.parameters())
         return cores() if self.device.type == "cpu" and learned else 1
 
-    # -- the model call --------------------------------------------------------------------------------------------
+    # -- the model call --------------------------------------------------------------------------------------
 
     @torch.inference_mode()
     def infer(self, comp: torch.Tensor, matte: torch.Tensor | None) -> torch.Tensor:
-        """One batched model call: comp [B, T, 3, h, w], matte [B, T, 1, h, w] or None -> [B, T, 3, h, w] float32 CPU.
+        """One batched model call: comp [B, T, 3, h, w], matte [B, T, 1, h, w] or None -> [B, T, 3, h, w]
+        float32 CPU.
 
         Thread-safe: calls are serialised on the model (stateful models and GPU memory are shared).
         """
@@ -253,13 +258,14 @@ class Engine:
 
     @torch.inference_mode()
     def detect(self, comp: torch.Tensor) -> torch.Tensor | None:
-        """The model's own matte for comp [B, T, 3, h, w] -> [B, T, 1, h, w] (models with `detect`), else None."""
+        """The model's own matte for comp [B, T, 3, h, w] -> [B, T, 1, h, w] (models with `detect`), else
+        None."""
         if self.detector is None:
             return None
         with self._lock:
             return self.detector.detect(comp.to(self.device, torch.float32)).float().cpu()
 
-    # -- clips -----------------------------------------------------------------------------------------------------
+    # -- clips -----------------------------------------------------------------------------------------------
 
     def stream(
         self,
@@ -307,7 +313,8 @@ class Engine:
 
 @dataclass
 class _Frame:
-    """A frame in flight: its full-res plate until it is finished, its low-res inputs while windows need them."""
+    """A frame in flight: its full-res plate until it is finished, its low-res inputs while windows need
+    them."""
 
     label: str
     plate: np.ndarray | None  # [H, W, C] in the plate's colourspace, as given
@@ -321,7 +328,8 @@ class _Frame:
 
 
 class EngineStream:
-    """One clip through an Engine: `push(frame, matte)` returns finished frames (in order), `finish()` the rest."""
+    """One clip through an Engine: `push(frame, matte)` returns finished frames (in order), `finish()` the
+    rest."""
 
     def __init__(
         self,
@@ -360,13 +368,14 @@ class EngineStream:
         self._size_lo: tuple[int, int] | None = None
         self._empty = 0
         self._finished = False
-        # the detector's maps, cleaned in frame order (frames finish in order); its calibrated level if it has one
+        # the detector's maps, cleaned in frame order (frames finish in order); its calibrated level if it has
+        # one
         threshold = getattr(engine.detector, "matte_threshold", AutoMatteConfig.threshold)
         self.auto_matte = AutoMatte(AutoMatteConfig(threshold=threshold))
         if self.model.stateful:
             self.model.reset()
 
-    # -- input -----------------------------------------------------------------------------------------------------
+    # -- input -----------------------------------------------------------------------------------------------
 
     def push(
         self,
@@ -378,13 +387,12 @@ class EngineStream:
     ) -> list[np.ndarray]:
         """Add the next frame (float32 [H, W, C], C >= 3) and its matte ([H, W] 0..1, or None for auto matte).
 
-        A frame with nothing to repaint (an empty matte, or a model that changed nothing) comes back as the very
-        array that was pushed, not a copy.
+        A frame with nothing to repaint (an empty matte, or a model that changed nothing) comes back as the
+        very array that was pushed, not a copy.
 
-        `label` names the frame in error messages (e.g. its frame number); default: its 0-based index in the clip.
-        `finite`: the caller has already checked frame and matte for NaN/Inf (with `require_finite`), as the server
-        does while converting them from the wire.
-        """
+        `label` names the frame in error messages (e.g. its frame number); default: its 0-based index in the
+        clip. `finite`: the caller has already checked frame and matte for NaN/Inf (with `require_finite`), as
+        the server does while converting them from the wire."""
         if self._finished:
             raise RuntimeError("push() after finish()")
         if self.matte_only and matte is not None:
@@ -396,7 +404,8 @@ class EngineStream:
         if empty and self.window == 1:
             comp_lo = matte_lo = None  # it passes through, and no window of other frames needs it as context
         else:
-            # RGBA resizes as it is (a contiguous 4-channel image) and drops alpha after: cheaper than copying RGB out
+            # RGBA resizes as it is (a contiguous 4-channel image) and drops alpha after: cheaper than copying
+            # RGB out
             rgb = frame if frame.shape[2] in (3, 4) else frame[..., :3]
             comp_lo = resize(rgb, self._size_lo)[..., :3]  # [h, w, 3] plate colourspace
             if self.space.converts:
@@ -438,8 +447,8 @@ class EngineStream:
             )
         if self.auto_matte.empty:
             log.warning(
-                "%d of %d frame(s): the detector found no disharmonious region it is sure of; they pass through "
-                "unchanged",
+                "%d of %d frame(s): the detector found no disharmonious region it is sure of; they pass "
+                "through unchanged",
                 self.auto_matte.empty,
                 self.auto_matte.frames,
             )
@@ -495,7 +504,7 @@ class EngineStream:
         held = max(1, self.engine.memory_budget // max(frame.nbytes, 1))
         return max(1, min(self.batch, (held - self.window) // self.stride + 1))
 
-    # -- model -----------------------------------------------------------------------------------------------------
+    # -- model -----------------------------------------------------------------------------------------------
 
     def _window_frames(self, start: int) -> list[int]:
         n = self._n if self._finished else None
@@ -536,10 +545,11 @@ class EngineStream:
         f.acc = out_lo * weight if f.acc is None else f.acc + out_lo * weight
         f.weight += weight
 
-    # -- output ----------------------------------------------------------------------------------------------------
+    # -- output ----------------------------------------------------------------------------------------------
 
     def _emit(self) -> list[np.ndarray]:
-        """Finish, in order, every frame whose windows have all run, and forget what no future window needs."""
+        """Finish, in order, every frame whose windows have all run, and forget what no future window
+        needs."""
         ready_before = self._n if self._finished else min(self._n, self._ran * self.stride)
         out = []
         while self._done < ready_before:

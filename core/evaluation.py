@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import metrics
-from .errors import InputError, MissingFrameError
+from vh.core import metrics
+from vh.core.errors import InputError, MissingFrameError
 
 if TYPE_CHECKING:
-    from .io.hyoutube import ClipRecord
-    from .models.base import Harmonizer
+    from vh.core.io.hyoutube import ClipRecord
+    from vh.core.models.base import Harmonizer
 
 
 #: (clip, composites, mattes) -> predictions: frames float32 [H, W, 3] in 0..1 (or uint8), mattes [H, W]
@@ -83,9 +83,9 @@ class Method:
     options: dict = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Harmonizers
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def model_method(
@@ -104,9 +104,9 @@ def model_method(
     `window_stride`). `auto_matte`: a model that finds its own matte (`supports_auto_matte`) gets none and
     is labelled `name+auto`; other models keep the clip's matte.
     """
-    from .color import WORKING_SPACE
-    from .engine import Engine
-    from .transfer import TransferConfig
+    from vh.core.color import WORKING_SPACE
+    from vh.core.engine import Engine
+    from vh.core.transfer import TransferConfig
 
     options = dict(engine_options or {})
     if model_only:
@@ -136,7 +136,7 @@ def predictions_method(folder: str | Path, name: str | None = None) -> Method:
     def run(clip, comps: list[np.ndarray], mattes: list[np.ndarray]) -> list[np.ndarray]:
         import cv2
 
-        from .io.hyoutube import IMAGE_SUFFIXES, read_rgb
+        from vh.core.io.hyoutube import IMAGE_SUFFIXES, read_rgb
 
         clip_dir = root / clip.name
         if not clip_dir.is_dir():
@@ -155,9 +155,9 @@ def predictions_method(folder: str | Path, name: str | None = None) -> Method:
     return Method(name=name or root.name, harmonize=run, options={"predictions": str(root)})
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # The evaluation loop
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def evaluate(
@@ -177,12 +177,12 @@ def evaluate(
     results and the ground truth are brought to. `clips` selects clips by name, `max_clips` keeps the first so
     many of those, `max_frames` the first so many frames of each.
 
-    `start(n_clips)` is called once the clips are known, `progress(clip)` after each. A clip whose mask is empty
-    in every frame has no foreground to judge: it is skipped with a warning and listed in `ModelResult.skipped`.
-    """
+    `start(n_clips)` is called once the clips are known, `progress(clip)` after each. A clip whose mask is
+    empty in every frame has no foreground to judge: it is skipped with a warning and listed in
+    `ModelResult.skipped`."""
     import logging
 
-    from .io.hyoutube import HYouTube
+    from vh.core.io.hyoutube import HYouTube
 
     if not methods:
         raise InputError("nothing to evaluate: name at least one model or a predictions folder")
@@ -267,9 +267,9 @@ def _as_written(pred: np.ndarray, shape: tuple[int, ...], size: int) -> np.ndarr
     return metrics.resize_image(pred, size).astype(np.float32)  # [S, S, 3]
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Reporting
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 _COLUMNS = (
     ("MSE", "mse", "{:.2f}"),
@@ -282,7 +282,8 @@ _COLUMNS = (
 
 
 def worse_than(result: ModelResult, baseline: ModelResult) -> int:
-    """Clips on which `result`'s fMSE exceeds `baseline`'s (e.g. cut-and-paste: clips the method made worse)."""
+    """Clips on which `result`'s fMSE exceeds `baseline`'s (e.g. cut-and-paste: clips the method made
+    worse)."""
     return sum(1 for k, v in result.clips.items() if k in baseline.clips and v.fmse > baseline.clips[k].fmse)
 
 

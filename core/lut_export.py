@@ -2,18 +2,18 @@
 
 `vh harmonize ... --export-cube shot.cube` fits one global colour transform from the plate's foreground to the
 harmonized foreground, over every frame of the shot (each frame weighs the same: the transform averaged over
-time), in the plate's own colourspace, and writes it as a 3D LUT (.cube, 33^3, with DOMAIN_MIN/MAX covering the
-foreground's values, so scene-linear plates above 1.0 fit too). OCIO loads it with a FileTransform; in Nuke it is
-an OCIOFileTransform masked by the matte.
+time), in the plate's own colourspace, and writes it as a 3D LUT (.cube, 33^3, with DOMAIN_MIN/MAX covering
+the foreground's values, so scene-linear plates above 1.0 fit too). OCIO loads it with a FileTransform; in
+Nuke it is an OCIOFileTransform masked by the matte.
 
-`--export-cdl shot.cc` fits an ASC CDL (slope, offset, power per channel, saturation 1) to the same samples and
-writes it (ColorCorrection XML, which OCIO's FileTransform reads) only when it reproduces the harmonized foreground
-within CDL_TOLERANCE (RMS, plate units, evaluated through OCIO's own CDLTransform); otherwise it says how far off
-the best CDL is and writes nothing, since a CDL that does not match would silently change the look.
+`--export-cdl shot.cc` fits an ASC CDL (slope, offset, power per channel, saturation 1) to the same samples
+and writes it (ColorCorrection XML, which OCIO's FileTransform reads) only when it reproduces the harmonized
+foreground within CDL_TOLERANCE (RMS, plate units, evaluated through OCIO's own CDLTransform); otherwise it
+says how far off the best CDL is and writes nothing, since a CDL that does not match would silently change the
+look.
 
-The fitted model is a second-order polynomial in RGB with cross terms (10 terms per channel), by weighted least
-squares on up to SAMPLES_PER_FRAME foreground pixels (matte > 0.5) of each frame.
-"""
+The fitted model is a second-order polynomial in RGB with cross terms (10 terms per channel), by weighted
+least squares on up to SAMPLES_PER_FRAME foreground pixels (matte > 0.5) of each frame."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Samples and the fit
 
 
@@ -84,7 +84,8 @@ def _features(rgb: np.ndarray) -> np.ndarray:
 
 @dataclass
 class GlobalTransform:
-    """out = features(in) @ coefficients, clipped to the outputs' range (no wild extrapolation at LUT corners)."""
+    """out = features(in) @ coefficients, clipped to the outputs' range (no wild extrapolation at LUT
+    corners)."""
 
     coefficients: np.ndarray  # [10, 3]
     low: np.ndarray  # [3] input domain
@@ -128,7 +129,7 @@ def write_cube(path: str | os.PathLike, transform: GlobalTransform, size: int = 
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # ASC CDL
 
 
@@ -156,8 +157,9 @@ def _apply_cdl_ocio(cdl: Cdl, rgb: np.ndarray) -> np.ndarray:
 
 
 def fit_cdl(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Cdl:
-    """Per channel: for each power p on a grid, slope and offset by weighted least squares of y^(1/p) on x; the p
-    with the least error in output units wins. The error is then measured through OCIO's CDLTransform."""
+    """Per channel: for each power p on a grid, slope and offset by weighted least squares of y^(1/p) on x;
+    the p with the least error in output units wins. The error is then measured through OCIO's
+    CDLTransform."""
     slope, offset, power = [], [], []
     for c in range(3):
         xc, yc = x[:, c], np.clip(y[:, c], 0.0, None)
@@ -184,22 +186,17 @@ def write_cc(path: str | os.PathLike, cdl: Cdl) -> None:
     text = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<ColorCorrection id="vh_harmonize">\n'
-        "  <SOPNode>\n"
-        f"    <Slope>{' '.join(f'{v:.6f}' for v in cdl.slope)}</Slope>\n"
-        f"    <Offset>{' '.join(f'{v:.6f}' for v in cdl.offset)}</Offset>\n"
-        f"    <Power>{' '.join(f'{v:.6f}' for v in cdl.power)}</Power>\n"
-        "  </SOPNode>\n"
-        "  <SatNode>\n"
-        f"    <Saturation>{cdl.saturation:.6f}</Saturation>\n"
-        "  </SatNode>\n"
-        "</ColorCorrection>\n"
+        f"  <SOPNode>\n    <Slope>{' '.join(f'{v:.6f}' for v in cdl.slope)}</Slope>\n    "
+        f"<Offset>{' '.join(f'{v:.6f}' for v in cdl.offset)}</Offset>\n    "
+        f"<Power>{' '.join(f'{v:.6f}' for v in cdl.power)}</Power>\n  </SOPNode>\n  <SatNode>\n    "
+        f"<Saturation>{cdl.saturation:.6f}</Saturation>\n  </SatNode>\n</ColorCorrection>\n"
     )
     from vh.core.io.publish import atomic_write_text
 
     atomic_write_text(path, text)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # From the command line
 
 

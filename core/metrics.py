@@ -2,14 +2,14 @@
 
 The protocol (spelled out in the data README) is:
 
-- every frame goes to the evaluation size (256x256) with `cv2.resize`: INTER_LINEAR for images, INTER_NEAREST for
-  the mask, then mask > 127;
+- every frame goes to the evaluation size (256x256) with `cv2.resize`: INTER_LINEAR for images, INTER_NEAREST
+  for the mask, then mask > 127;
 - per-frame metrics are computed on 0..255 RGB, averaged over the frames of a clip, then over clips;
 - MSE over all pixels and channels, fMSE = total squared error / (3 x foreground pixels),
-  PSNR = 10 log10(255^2 / MSE), fSSIM = the per-channel SSIM map (Gaussian 11x11, sigma 1.5), channel-averaged,
-  then averaged inside the mask;
-- TL (CO2Net's temporal loss) warps frame t onto t+1 with DIS optical flow of the ground truth and measures the
-  prediction's change in the (occlusion-weighted) foreground;
+  PSNR = 10 log10(255^2 / MSE), fSSIM = the per-channel SSIM map (Gaussian 11x11, sigma 1.5),
+  channel-averaged, then averaged inside the mask;
+- TL (CO2Net's temporal loss) warps frame t onto t+1 with DIS optical flow of the ground truth and measures
+  the prediction's change in the (occlusion-weighted) foreground;
 - flicker measures how much the foreground's mean colour jumps beyond what the real video does.
 
 Arrays here are numpy, host side: images `[H, W, 3]` RGB in 0..255 (uint8 or float), masks `[H, W]` bool. All
@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from .errors import InputError
+from vh.core.errors import InputError
 
 #: The protocol's evaluation size (width, height).
 EVAL_SIZE = 256
@@ -35,9 +35,9 @@ _C1 = (0.01 * 255.0) ** 2
 _C2 = (0.03 * 255.0) ** 2
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Protocol resizing
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def resize_image(image: np.ndarray, size: int = EVAL_SIZE) -> np.ndarray:
@@ -60,9 +60,9 @@ def resize_mask(mask: np.ndarray, size: int = EVAL_SIZE) -> np.ndarray:
     return mask > 127
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Per-frame metrics
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def _check_pair(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> None:
@@ -89,9 +89,9 @@ def fmse(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
     """Foreground MSE: total squared error / (3 x foreground pixels).
 
     The total runs over the whole image, as the protocol says; a model that keeps the background (as every vh
-    model does) has zero error there, so this is the mean error inside the mask. A frame with an empty mask has
-    no foreground to judge: its fMSE is 0 when the images agree and +inf otherwise, so the case cannot hide.
-    """
+    model does) has zero error there, so this is the mean error inside the mask. A frame with an empty mask
+    has no foreground to judge: its fMSE is 0 when the images agree and +inf otherwise, so the case cannot
+    hide."""
     _check_pair(pred, gt, mask)
     total = float(_sq_err(pred, gt).sum())
     fg = int(np.count_nonzero(mask))
@@ -107,13 +107,15 @@ def psnr(pred: np.ndarray, gt: np.ndarray) -> float:
 
 
 def ssim_map(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """The SSIM map [H, W] on 0..255 RGB: per channel with an 11x11 Gaussian window (sigma 1.5), channel mean."""
+    """The SSIM map [H, W] on 0..255 RGB: per channel with an 11x11 Gaussian window (sigma 1.5), channel
+    mean."""
     _check_pair(pred, gt)
     x = pred.astype(np.float64)  # [H, W, 3]
     y = gt.astype(np.float64)  # [H, W, 3]
 
     def blur(a: np.ndarray) -> np.ndarray:
-        # default border (BORDER_REFLECT_101), as the protocol specifies; GaussianBlur filters channels separately
+        # default border (BORDER_REFLECT_101), as the protocol specifies; GaussianBlur filters channels
+        # separately
         return cv2.GaussianBlur(a, (11, 11), 1.5)
 
     mu_x, mu_y = blur(x), blur(y)
@@ -126,17 +128,17 @@ def ssim_map(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 
 def fssim(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
-    """Foreground SSIM: the channel-mean SSIM map averaged inside the mask; NaN for an empty mask (there is nothing
-    to judge, and 1.0 would flatter the model)."""
+    """Foreground SSIM: the channel-mean SSIM map averaged inside the mask; NaN for an empty mask (there is
+    nothing to judge, and 1.0 would flatter the model)."""
     _check_pair(pred, gt, mask)
     if not mask.any():
         return math.nan
     return float(ssim_map(pred, gt)[mask].mean())
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Temporal metrics (whole clip)
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -205,10 +207,11 @@ def _fg_mean(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
 
 
 def flicker(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> float:
-    """Mean over t of mean_c |(mu_pred[t+1] - mu_pred[t]) - (mu_gt[t+1] - mu_gt[t])|, mu = mean foreground RGB.
+    """Mean over t of mean_c |(mu_pred[t+1] - mu_pred[t]) - (mu_gt[t+1] - mu_gt[t])|, mu = mean foreground
+    RGB.
 
-    mu at frame t uses frame t's own mask. A pair where either mask is empty is skipped; NaN if none is usable.
-    """
+    mu at frame t uses frame t's own mask. A pair where either mask is empty is skipped; NaN if none is
+    usable."""
     _check_clip(preds, gts, masks)
     values = []
     for t in range(len(gts) - 1):
@@ -229,9 +232,9 @@ def _check_clip(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], masks: S
         _check_pair(p, g, m)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Clip and dataset aggregation
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -260,9 +263,8 @@ def clip_scores(
 ) -> Scores:
     """All metrics of one clip, already at the evaluation size: per-frame metrics averaged over its frames.
 
-    PSNR is averaged per frame (the mean of per-frame PSNRs, not the PSNR of the mean MSE), as the protocol says.
-    fSSIM skips frames with an empty mask (NaN); fMSE of such a frame is 0 when the frame is exact.
-    """
+    PSNR is averaged per frame (the mean of per-frame PSNRs, not the PSNR of the mean MSE), as the protocol
+    says. fSSIM skips frames with an empty mask (NaN); fMSE of such a frame is 0 when the frame is exact."""
     _check_clip(preds, gts, masks)
     if not gts:
         raise InputError("a clip needs at least one frame")

@@ -170,8 +170,8 @@ def nearest(word: str, choices) -> str:
 
 
 def model_class(name: str) -> type:
-    """The class registered model `name` builds, read from its factory's return type, so that listing or checking
-    options does not build the model (and its weights); falls back to building it."""
+    """The class registered model `name` builds, read from its factory's return type, so that listing or
+    checking options does not build the model (and its weights); falls back to building it."""
     from vh.core.models import registry
 
     canonical = registry.resolve_name(name)

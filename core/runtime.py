@@ -1,8 +1,8 @@
 """Process-wide resources for pixel work: thread pools and the allocator.
 
-NumPy, PyTorch and OCIO release the GIL while they work on an array, so a frame cut into bands runs on every core
-the process may use. Each kind of work has its own pool: a task on one pool may wait on another without deadlock.
-"""
+NumPy, PyTorch and OCIO release the GIL while they work on an array, so a frame cut into bands runs on every
+core the process may use. Each kind of work has its own pool: a task on one pool may wait on another without
+deadlock."""
 
 from __future__ import annotations
 
@@ -57,15 +57,15 @@ HEAP_BUFFER_LIMIT = 32 << 20
 
 
 def tune_allocator() -> None:
-    """Keep buffers up to HEAP_BUFFER_LIMIT on the heap (glibc only; elsewhere a no-op). Call once, at start-up.
+    """Keep buffers up to HEAP_BUFFER_LIMIT on the heap (glibc only; elsewhere a no-op). Call once, at
+    start-up.
 
-    Every frame allocates and frees the same few multi-megabyte buffers. Served by mmap, each one is page-faulted
-    and zeroed anew by the kernel: a 1080p shot spent a third of its time there (75 frames: 20.5 s with a 1 MiB
-    threshold, 14.7 s with this one). glibc would raise its threshold on its own, but only after frees, so its
-    heap grows in steps and RSS creeps with shot length; a fixed threshold keeps the 4K EXR benchmark flat
-    (peak RSS 1.50 GiB at 50 frames and at 200). Same as MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_; 32 MiB is
-    the most glibc accepts.
-    """
+    Every frame allocates and frees the same few multi-megabyte buffers. Served by mmap, each one is
+    page-faulted and zeroed anew by the kernel: a 1080p shot spent a third of its time there (75 frames: 20.5
+    s with a 1 MiB threshold, 14.7 s with this one). glibc would raise its threshold on its own, but only
+    after frees, so its heap grows in steps and RSS creeps with shot length; a fixed threshold keeps the 4K
+    EXR benchmark flat (peak RSS 1.50 GiB at 50 frames and at 200). Same as MALLOC_MMAP_THRESHOLD_ /
+    MALLOC_TRIM_THRESHOLD_; 32 MiB is the most glibc accepts."""
     import ctypes
     import ctypes.util
 

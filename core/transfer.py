@@ -1,37 +1,38 @@
 """Full-resolution transfer: carry a low-resolution harmonization over to the full-resolution plate.
 
-The models run at 256x256, the plate is 2K-4K. Upsampling the model's pixels would blur the foreground, so we fit a
-smooth *colour transform* that maps the low-res composite to the low-res model output inside the foreground, and
-apply that transform to the full-resolution composite pixels, which keep all their detail:
+The models run at 256x256, the plate is 2K-4K. Upsampling the model's pixels would blur the foreground, so we
+fit a smooth *colour transform* that maps the low-res composite to the low-res model output inside the
+foreground, and apply that transform to the full-resolution composite pixels, which keep all their detail:
 
-    global    f(x)     a tetrahedral 3D LUT (or a polynomial) over the whole foreground. HYouTube-style composites are
-                       made by one LUT per clip, so a global fit explains most of the colour change.
-    local     A(p), b(p)   a per-pixel affine residual, fitted with a matte-weighted colour guided filter at model
-                       resolution and bilinearly upsampled (as in fast guided filters / PCT-Net): captures spatially
-                       varying corrections (shading, a model that relights one side).
+    global    f(x)     a tetrahedral 3D LUT (or a polynomial) over the whole foreground. HYouTube-style
+                       composites are made by one LUT per clip, so a global fit explains most of the colour
+                       change.
+    local     A(p), b(p)   a per-pixel affine residual, fitted with a matte-weighted colour guided filter at
+                       model resolution and bilinearly upsampled (as in fast guided filters / PCT-Net):
+                       captures spatially varying corrections (shading, a model that relights one side).
     residual  r(p)     what the transform still misses at model resolution (model output - transform of the
-                       low-res composite), bilinearly upsampled: the result, downsampled, is close to the model's
-                       output.
+                       low-res composite), bilinearly upsampled: the result, downsampled, is close to the
+                       model's output.
     "lut+affine" (the default) is  out = f(x) + A(p) f(x) + b(p) + r(p).
 
-Oracle (ground truth at 256x256 as a perfect model output; benchmarks/bench_transfer_oracle.py): full-res fMSE on
-hyoutube_val is ~0.2x that of naive bilinear upsampling; see the benchmark for every candidate.
+Oracle (ground truth at 256x256 as a perfect model output; benchmarks/bench_transfer_oracle.py): full-res fMSE
+on hyoutube_val is ~0.2x that of naive bilinear upsampling; see the benchmark for every candidate.
 
-The global part is smoothed over time: the fit keeps an exponential moving average (time constant in frames) of
-its normal equations, i.e. it is a weighted least-squares fit over the recent frames, so model flicker is averaged,
-not amplified, and a frame with a tiny foreground leans on its neighbours. The local parts follow the current
-frame (objects move); with the residual on, the result follows the model's own output at model resolution, so its
-flicker is passed on as it is, never amplified. `residual=False` trades that for the smoothed transform alone.
+The global part is smoothed over time: the fit keeps an exponential moving average (time constant in frames)
+of its normal equations, i.e. it is a weighted least-squares fit over the recent frames, so model flicker is
+averaged, not amplified, and a frame with a tiny foreground leans on its neighbours. The local parts follow
+the current frame (objects move); with the residual on, the result follows the model's own output at model
+resolution, so its flicker is passed on as it is, never amplified. `residual=False` trades that for the
+smoothed transform alone.
 
-Linear light: the transform is fitted on working-space values in 0..1 (what the model sees). Full-resolution values
-outside 0..1 (scene-linear highlights) go through the LUT at the clamped value plus a per-channel positive gain
-times the excess, so 4.0 and 16.0 stay finite, ordered and unclipped; above 1.0 the result then blends into the
-highlight's own colour scaled by the correction's exposure there (`keep_highlight_hue`), so a per-channel slope
-never tints a neutral specular.
+Linear light: the transform is fitted on working-space values in 0..1 (what the model sees). Full-resolution
+values outside 0..1 (scene-linear highlights) go through the LUT at the clamped value plus a per-channel
+positive gain times the excess, so 4.0 and 16.0 stay finite, ordered and unclipped; above 1.0 the result then
+blends into the highlight's own colour scaled by the correction's exposure there (`keep_highlight_hue`), so a
+per-channel slope never tints a neutral specular.
 
-Compositing happens in the plate's own colourspace with the ORIGINAL full-resolution matte,
-`out = plate * (1 - matte) + transformed * matte`, so the background is bit-exact and soft edges keep that blend.
-"""
+Compositing happens in the plate's own colourspace with the ORIGINAL full-resolution matte, `out = plate * (1
+- matte) + transformed * matte`, so the background is bit-exact and soft edges keep that blend."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ class TransferConfig:
     """How the low-res harmonization is carried to full resolution."""
 
     method: str = "lut+affine"
-    #: LUT nodes per axis (tetrahedral); 9 resolves a HYouTube LUT's shape without overfitting a 256x256 frame.
+    # : LUT nodes per axis (tetrahedral); 9 resolves a HYouTube LUT's shape without overfitting a 256x256
+    # frame.
     lut_size: int = 9
     #: weight of the LUT's second-difference smoothness prior, relative to the (normalised) data term.
     lut_smoothness: float = 3e-3
@@ -60,19 +62,21 @@ class TransferConfig:
     identity_prior: float = 1e-4
     #: polynomial degree of the "poly" global fit.
     poly_degree: int = 3
-    #: guided-filter window radius at model resolution, in pixels. Smaller follows the model more closely (oracle
-    #: fMSE on hyoutube_val vs naive upsampling: r=8 0.28x, r=4 0.23x, r=2 0.20x) but also follows its noise.
+    # : guided-filter window radius at model resolution, in pixels. Smaller follows the model more closely
+    # (oracle : fMSE on hyoutube_val vs naive upsampling: r=8 0.28x, r=4 0.23x, r=2 0.20x) but also follows
+    # its noise.
     radius: int = 4
     #: guided-filter ridge on the local slope: larger -> the residual is closer to a smooth offset field.
     eps: float = 1e-3
-    #: add the bilinearly upsampled low-res residual (model output minus transform, at model resolution), so the
-    #: result at model resolution is the model's output: colour changes the transform cannot express (crushed
-    #: blacks, JPEG-flattened regions) still arrive, at the model's resolution, while detail comes from the plate.
+    # : add the bilinearly upsampled low-res residual (model output minus transform, at model resolution), so
+    # the : result at model resolution is the model's output: colour changes the transform cannot express
+    # (crushed : blacks, JPEG-flattened regions) still arrive, at the model's resolution, while detail comes
+    # from the plate.
     residual: bool = True
     #: EMA time constant of the global fit, in frames (0 disables temporal smoothing).
     time_constant: float = 2.0
-    #: pixels per band when applying at full resolution: each band's buffers (under 1 MiB) come from the heap and
-    #: stay in cache, and bands run in parallel, one per core.
+    # : pixels per band when applying at full resolution: each band's buffers (under 1 MiB) come from the heap
+    # and : stay in cache, and bands run in parallel, one per core.
     band_pixels: int = 1 << 16
 
     def __post_init__(self) -> None:
@@ -80,17 +84,18 @@ class TransferConfig:
             raise ValueError(f"unknown transfer method {self.method!r}; choose one of {', '.join(METHODS)}")
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Global fits: a linear least-squares problem over a basis, accumulated as normal equations so they can be averaged
-# over time.
+# ------------------------------------------------------------------------------------------------------------
+# Global fits: a linear least-squares problem over a basis, accumulated as normal equations so they can be
+# averaged over time.
 
 
 def fit_weights(matte: np.ndarray) -> np.ndarray:
-    """Per-pixel fitting weights from a low-res soft matte [h, w]: pixels that are mostly foreground count most.
+    """Per-pixel fitting weights from a low-res soft matte [h, w]: pixels that are mostly foreground count
+    most.
 
-    Mixed edge pixels blend foreground and background colours, which no colour transform of the composite explains,
-    so they get little weight; if the foreground is so thin that nothing is mostly foreground, use the matte itself.
-    """
+    Mixed edge pixels blend foreground and background colours, which no colour transform of the composite
+    explains, so they get little weight; if the foreground is so thin that nothing is mostly foreground, use
+    the matte itself."""
     w = np.clip(2.0 * matte - 1.0, 0.0, 1.0)  # [h, w]
     if w.sum() < 16.0:
         w = matte.astype(np.float32)
@@ -158,7 +163,8 @@ def _poly_features(x: np.ndarray, exps: list[tuple[int, int, int]]) -> np.ndarra
 
 
 class GlobalFit:
-    """A global colour mapping fitted by regularised least squares; normal equations are EMA-averaged over frames."""
+    """A global colour mapping fitted by regularised least squares; normal equations are EMA-averaged over
+    frames."""
 
     def __init__(self, config: TransferConfig, kind: str) -> None:
         self.config, self.kind = config, kind
@@ -184,7 +190,8 @@ class GlobalFit:
         self.moments: np.ndarray | None = None  # [4, 3] E[x], E[x^2], E[x y], E[y] for the highlight gains
 
     def update(self, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
-        """Add one frame's pixels: colours x [P, 3] -> y [P, 3] with weights w [P] (normalised so frames count alike)."""
+        """Add one frame's pixels: colours x [P, 3] -> y [P, 3] with weights w [P] (normalised so frames count
+        alike)."""
         total = float(w.sum())
         if total <= 0.0:
             return  # an empty foreground carries no information; keep the previous estimate
@@ -231,7 +238,7 @@ class GlobalFit:
         return theta.astype(np.float32), gains.astype(np.float32)
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Local affine residual: a matte-weighted colour guided filter at model resolution.
 
 
@@ -264,7 +271,8 @@ def local_affine(guide: np.ndarray, target: np.ndarray, w: np.ndarray, radius: i
     cov = {ij: sums[7 + k] / wsum - m_i[ij[0]] * m_i[ij[1]] for k, ij in enumerate(_PAIRS)}
     c = {(i, j): cov[(min(i, j), max(i, j))] + (eps if i == j else 0.0) for i in range(3) for j in range(3)}
     c_it = (sums[13:22] / wsum).reshape(3, 3, *wsum.shape) - m_i[:, None] * m_t[None]  # [3(in), 3(out), h, w]
-    # the inverse of the (ridged, symmetric) guide covariance by its adjugate: 3x3 systems for every pixel at once
+    # the inverse of the (ridged, symmetric) guide covariance by its adjugate: 3x3 systems for every pixel at
+    # once
     adj = {
         (0, 0): c[1, 1] * c[2, 2] - c[1, 2] * c[1, 2],
         (0, 1): c[0, 2] * c[1, 2] - c[0, 1] * c[2, 2],
@@ -278,21 +286,22 @@ def local_affine(guide: np.ndarray, target: np.ndarray, w: np.ndarray, radius: i
     a = [[sum(inv[i][j] * c_it[j, o] for j in range(3)) for o in range(3)] for i in range(3)]  # A[in][out]
     b = [m_t[o] - sum(a[i][o] * m_i[i] for i in range(3)) for o in range(3)]
     coef = [a[i][o] for i in range(3) for o in range(3)] + b  # 12 planes [h, w], index 3 * in + out
-    # second pass of the guided filter: average the coefficients of all windows covering a pixel, counting only
-    # windows that saw foreground, so the field stays defined right up to the matte edge
+    # second pass of the guided filter: average the coefficients of all windows covering a pixel, counting
+    # only windows that saw foreground, so the field stays defined right up to the matte edge
     valid = (wsum > 1e-3).astype(np.float32)
     norm = 1.0 / (_box(valid, radius) + 1e-6)
     return np.stack([_box(x * valid, radius) * norm for x in coef], -1).astype(np.float32)  # [h, w, 12]
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # The fitted transform and its application at full resolution.
 
 
 def _resample_coords(
     n_out: int, n_in: int, start: int, stop: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bilinear (half-pixel centres, as cv2.resize / align_corners=False) source taps for output pixels start..stop."""
+    """Bilinear (half-pixel centres, as cv2.resize / align_corners=False) source taps for output pixels
+    start..stop."""
     s = (np.arange(start, stop, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
     s = np.clip(s, 0.0, n_in - 1)
     i0 = np.minimum(np.floor(s).astype(np.int64), max(n_in - 2, 0))
@@ -311,7 +320,8 @@ def _lerp_rows(lo: np.ndarray, n_out: int, start: int, stop: int) -> np.ndarray:
 def resize_bilinear_region(
     lo: np.ndarray, full_hw: tuple[int, int], y0: int, y1: int, x0: int, x1: int
 ) -> np.ndarray:
-    """The region [y0:y1, x0:x1] of `lo` [h, w, C] bilinearly resized to full_hw, without building the full image."""
+    """The region [y0:y1, x0:x1] of `lo` [h, w, C] bilinearly resized to full_hw, without building the full
+    image."""
     cols = _lerp_rows(lo.swapaxes(0, 1), full_hw[1], x0, x1).swapaxes(0, 1)  # [h, x1-x0, C]
     return _lerp_rows(cols, full_hw[0], y0, y1)  # [y1-y0, x1-x0, C]
 
@@ -319,8 +329,8 @@ def resize_bilinear_region(
 def _ocio_lut(theta: np.ndarray, n: int):
     """An OCIO CPU processor applying the fitted LUT (tetrahedral, input clamped to 0..1, output unclamped).
 
-    OCIO's tetrahedral Lut3D is SIMD code, ~3x faster than its trilinear one and far faster than a gather in torch.
-    """
+    OCIO's tetrahedral Lut3D is SIMD code, ~3x faster than its trilinear one and far faster than a gather in
+    torch."""
     import PyOpenColorIO as ocio
 
     lut = ocio.Lut3DTransform(gridSize=n)
@@ -331,18 +341,19 @@ def _ocio_lut(theta: np.ndarray, n: int):
             for r in range(n):
                 lut.setValue(r, g, b, *map(float, nodes[b, g, r]))
     config = ocio.Config.CreateRaw()
-    # OCIO's processor cache can hand back the processor of an earlier LUT of the same size (its cache key does not
-    # follow setValue edits), so every fitted LUT gets a fresh, uncached processor.
+    # OCIO's processor cache can hand back the processor of an earlier LUT of the same size (its cache key
+    # does not follow setValue edits), so every fitted LUT gets a fresh, uncached processor.
     config.setProcessorCacheFlags(ocio.PROCESSOR_CACHE_OFF)
     return config.getProcessor(lut).getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS)
 
 
 def _affine(fields: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """g + A g + o for planar colours g [3, n, w'], with fields [..., K, n or 1, w'] holding A (9 planes, input-channel
-    major: plane 3 * i + c weighs input i for output c) then the offset o (3 planes), or the offset alone (K = 3).
+    """g + A g + o for planar colours g [3, n, w'], with fields [..., K, n or 1, w'] holding A (9 planes,
+    input-channel major: plane 3 * i + c weighs input i for output c) then the offset o (3 planes), or the
+    offset alone (K = 3).
 
-    NumPy, not torch: it never spawns threads of its own, so bands can run one per core without oversubscribing.
-    """
+    NumPy, not torch: it never spawns threads of its own, so bands can run one per core without
+    oversubscribing."""
     out = g + fields[..., -3:, :, :]  # [..., 3, n, w']
     if fields.shape[-3] == 12:
         term = np.empty_like(out)
@@ -374,7 +385,8 @@ class Transform:
             return np.array(x, np.float32)
         # a new C-ordered array: OCIO applies in place
         y = np.ascontiguousarray(np.clip(x, 0.0, 1.0).astype(np.float32, copy=False))
-        # scene-linear excess beyond 0..1 continues with a positive per-channel slope: finite, ordered, unclipped
+        # scene-linear excess beyond 0..1 continues with a positive per-channel slope: finite, ordered,
+        # unclipped
         excess = x - y if (x.max(initial=0.0) > 1.0 or x.min(initial=0.0) < 0.0) else None
         if self.lut is not None:
             color.apply_rgb(self.lut, y.reshape(-1, 3))
@@ -386,8 +398,9 @@ class Transform:
         return y.astype(np.float32, copy=False)
 
     def prepare(self, width: int, x0: int, ww: int) -> np.ndarray | None:
-        """The local fields (A and offset b + r, or the offset alone) of every model-resolution row, resized along x
-        to columns x0..x0+ww of a `width`-wide frame: [h, K, w'], each row's planes contiguous; None without any.
+        """The local fields (A and offset b + r, or the offset alone) of every model-resolution row, resized
+        along x to columns x0..x0+ww of a `width`-wide frame: [h, K, w'], each row's planes contiguous; None
+        without any.
 
         Computed on first use for an x range and kept; call it before applying bands from several threads.
         """
@@ -411,7 +424,8 @@ class Transform:
     def apply(
         self, comp: np.ndarray, full_hw: tuple[int, int] | None = None, origin: tuple[int, int] = (0, 0)
     ) -> np.ndarray:
-        """Transform working-space colours comp [h', w', 3] that sit at `origin` (y, x) inside a frame of `full_hw`.
+        """Transform working-space colours comp [h', w', 3] that sit at `origin` (y, x) inside a frame of
+        `full_hw`.
 
         Call it band by band (same x range) to bound memory: the horizontal resampling of the local fields is
         computed once per x range (`prepare`) and reused.
@@ -447,8 +461,9 @@ class Transform:
             return np.ascontiguousarray(
                 _affine(field.transpose(1, 0, 2), gp).transpose(1, 2, 0)
             )  # [h', w', 3]
-        # Upsampling: the transform is linear in its fields, so an output row between field rows i0 and i1 is the
-        # lerp of the transforms *at* those rows; no full-resolution field (12 values a pixel) is ever built.
+        # Upsampling: the transform is linear in its fields, so an output row between field rows i0 and i1 is
+        # the lerp of the transforms *at* those rows; no full-resolution field (12 values a pixel) is ever
+        # built.
         out = np.empty((3, hh, ww), np.float32)
         for s, e in zip(starts, [*starts[1:], hh]):
             a, b = i0[s], i1[s]
@@ -460,10 +475,11 @@ class Transform:
         return np.ascontiguousarray(out.transpose(1, 2, 0))  # [h', w', 3]
 
 
-# The transform is fitted on working-space values in 0..1 (what the model sees). Beyond that it is an extrapolation,
-# and per-channel slopes there turn a neutral specular highlight into a coloured one (20.0 -> (3.0, 3.75, 13.0)).
-# A highlight instead keeps its own hue and gets the correction's exposure: its colour scaled by the luminance ratio
-# the transform gives its in-range version. Between 1.0 and 1.0 + _HDR_KNEE the two blend, so there is no seam.
+# The transform is fitted on working-space values in 0..1 (what the model sees). Beyond that it is an
+# extrapolation, and per-channel slopes there turn a neutral specular highlight into a coloured one (20.0 ->
+# (3.0, 3.75, 13.0)). A highlight instead keeps its own hue and gets the correction's exposure: its colour
+# scaled by the luminance ratio the transform gives its in-range version. Between 1.0 and 1.0 + _HDR_KNEE the
+# two blend, so there is no seam.
 _HDR_KNEE = 0.25
 _LUMA = color.REC709_LUMA
 
@@ -471,8 +487,9 @@ _LUMA = color.REC709_LUMA
 def keep_highlight_hue(
     x: np.ndarray, y: np.ndarray, y_in: np.ndarray, peak: np.ndarray, hot: np.ndarray
 ) -> np.ndarray:
-    """`y`, the transform of colours x [..., 3], with each hot pixel (peak, its brightest channel, above 1) moved
-    to x scaled by lum(y_in) / lum(x / peak), y_in being the transform of x / peak; in place, returned."""
+    """`y`, the transform of colours x [..., 3], with each hot pixel (peak, its brightest channel, above 1)
+    moved to x scaled by lum(y_in) / lum(x / peak), y_in being the transform of x / peak; in place,
+    returned."""
     xs, ps = x[hot], peak[hot][:, None]  # [P, 3], [P, 1]
     lum_in = (xs / ps) @ _LUMA  # [P]
     ratio = np.where(lum_in > 1e-6, np.maximum(y_in[hot] @ _LUMA, 0.0) / np.maximum(lum_in, 1e-6), 1.0)
@@ -533,8 +550,9 @@ class ColorTransfer:
 
 
 def _fill_from_foreground(r: np.ndarray, w: np.ndarray, radius: int = 2) -> np.ndarray:
-    """Keep the residual r [h, w, 3] where the fit trusted the pixels; elsewhere (mixed edge pixels, whose residual
-    carries background colour) extend it from the trusted neighbours, so no halo bleeds into the foreground."""
+    """Keep the residual r [h, w, 3] where the fit trusted the pixels; elsewhere (mixed edge pixels, whose
+    residual carries background colour) extend it from the trusted neighbours, so no halo bleeds into the
+    foreground."""
     trusted = (w > 0).astype(np.float32)  # [h, w]
     num = _box(r * trusted[..., None], radius)
     den = _box(trusted, radius)[..., None]
@@ -543,12 +561,11 @@ def _fill_from_foreground(r: np.ndarray, w: np.ndarray, radius: int = 2) -> np.n
 
 
 def write_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
-    """`dst[mask] = src[mask]` for pixels dst, src [h, w, C] of one float type and a pixel mask [h, w]; dst may be
-    a view.
+    """`dst[mask] = src[mask]` for pixels dst, src [h, w, C] of one float type and a pixel mask [h, w]; dst
+    may be a view.
 
-    A bitwise select on the values' bits: exact (dst keeps its bits where mask is False, even -0.0 and NaN) and
-    ~3x faster than `np.copyto(..., where=)`, whose per-element branch cannot be vectorised.
-    """
+    A bitwise select on the values' bits: exact (dst keeps its bits where mask is False, even -0.0 and NaN)
+    and ~3x faster than `np.copyto(..., where=)`, whose per-element branch cannot be vectorised."""
     size = dst.dtype.itemsize
     keep = -mask.view(np.int8).astype(f"i{size}")  # [h, w]: all bits set where mask is True, else 0
     keep = np.repeat(keep[..., None], dst.shape[-1], axis=-1).view(f"u{size}")  # [h, w, C]: vectorised
@@ -559,8 +576,9 @@ def write_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
 
 
 def composite_into(dst: np.ndarray, plate: np.ndarray, new: np.ndarray, matte: np.ndarray) -> None:
-    """`dst = plate * (1 - matte) + new * matte` where matte > 0; elsewhere dst keeps its bits (even -0.0, or a value
-    the transform could not represent). dst, plate, new [h, w, 3] float32 (dst may be a view), matte [h, w].
+    """`dst = plate * (1 - matte) + new * matte` where matte > 0; elsewhere dst keeps its bits (even -0.0, or
+    a value the transform could not represent). dst, plate, new [h, w, 3] float32 (dst may be a view), matte
+    [h, w].
 
     `new` is overwritten (the blend runs in place in it).
     """

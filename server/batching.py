@@ -50,7 +50,8 @@ class Ticket:
         self.cancelled = False
 
     def infer(self, comp: torch.Tensor, matte: torch.Tensor | None) -> torch.Tensor:
-        """Same signature as Engine.infer; blocks until the batched call that includes these windows is done."""
+        """Same signature as Engine.infer; blocks until the batched call that includes these windows is
+        done."""
         with self._lock:
             if self.cancelled:
                 raise StreamCancelled("stream cancelled")
@@ -65,7 +66,8 @@ class Ticket:
         return job.result
 
     def cancel(self) -> None:
-        """Drop this stream's queued windows at once; a batch already on the device finishes (<= one window)."""
+        """Drop this stream's queued windows at once; a batch already on the device finishes (<= one
+        window)."""
         with self._lock:
             self.cancelled = True
             job = self._job
@@ -116,7 +118,8 @@ class DeviceQueue:
             return len(self._jobs)
 
     def close(self, timeout: float = 30.0) -> None:
-        """Cancel queued work and stop the worker after its current batch (waiting at most `timeout` for it)."""
+        """Cancel queued work and stop the worker after its current batch (waiting at most `timeout` for
+        it)."""
         with self._cond:
             self._closed = True
             jobs = list(self._jobs)

@@ -131,8 +131,8 @@ def _option(spec) -> ModelOption:
 
 
 def _wire_dtype(args: argparse.Namespace, info) -> type:
-    """float16 only where it loses nothing: every pixel sent (plate, and matte when separate) is stored as half.
-    Anything else (float32 EXR, 16-bit PNG's k/65535, video's k/255) would be rounded on the way."""
+    """float16 only where it loses nothing: every pixel sent (plate, and matte when separate) is stored as
+    half. Anything else (float32 EXR, 16-bit PNG's k/65535, video's k/255) would be rounded on the way."""
     import numpy as np
 
     from vh.core import io
@@ -168,7 +168,8 @@ def _harmonize(args: argparse.Namespace) -> int:
         mattes, source = None, "alpha"
     else:
         mattes, source = io.read_mattes(None, info), "separate"  # raises the reader's "no matte" message
-    # gRPC's sender thread reads the files; on any error it must be out of the image reader before the process exits
+    # gRPC's sender thread reads the files; on any error it must be out of the image reader before the process
+    # exits
     gate = _Gate()
     frames = gate.wrap(frames)
     mattes = gate.wrap(mattes) if mattes is not None else None
@@ -215,8 +216,8 @@ def _harmonize(args: argparse.Namespace) -> int:
 
 
 class _Gate:
-    """Iterators that another thread pulls, closed from this one: `close()` waits for a read in progress and ends
-    them, so no thread is left decoding while the interpreter exits (which aborts the process)."""
+    """Iterators that another thread pulls, closed from this one: `close()` waits for a read in progress and
+    ends them, so no thread is left decoding while the interpreter exits (which aborts the process)."""
 
     def __init__(self) -> None:
         import threading

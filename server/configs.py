@@ -1,21 +1,20 @@
 """Which OCIO configs a client may make the server use (StreamHeader.ocio_config).
 
-A header's config is a name the server looks up, never a path it opens on a client's behalf: otherwise any client
-could have the server parse /etc/shadow or /proc/self/environ as a config and read pieces of it back in the error,
-or tell which files exist from the error's wording. A client may name
+A header's config is a name the server looks up, never a path it opens on a client's behalf: otherwise any
+client could have the server parse /etc/shadow or /proc/self/environ as a config and read pieces of it back in
+the error, or tell which files exist from the error's wording. A client may name
 
 - nothing (or the server's own config, $OCIO or the pinned default): the server's config;
 - a built-in `ocio://` config: compiled into OpenColorIO, nothing is read from disk;
 - a config file inside a folder the operator allows (`vh-server --ocio-dir DIR`), by its path relative to the
-  folder or by an absolute path (a studio's shared config path, as Nuke and Resolve send it). Symbolic links are
-  followed before the check, so a link out of the folder is refused.
+  folder or by an absolute path (a studio's shared config path, as Nuke and Resolve send it). Symbolic links
+  are followed before the check, so a link out of the folder is refused.
 
-Anything else is refused with one message that does not depend on the file (exists or not, readable or not). An
-allowed config is loaded without this process's environment: `$VAR` in its paths takes the default its
-`environment:` section declares, never the server's variable (a planted config could otherwise spell a secret into
-a LUT path that the error then quotes). Its errors reach the client as one fixed message; the details go to the
-server log.
-"""
+Anything else is refused with one message that does not depend on the file (exists or not, readable or not).
+An allowed config is loaded without this process's environment: `$VAR` in its paths takes the default its
+`environment:` section declares, never the server's variable (a planted config could otherwise spell a secret
+into a LUT path that the error then quotes). Its errors reach the client as one fixed message; the details go
+to the server log."""
 
 from __future__ import annotations
 
@@ -42,8 +41,8 @@ class ConfigPolicy:
         self._lock = threading.Lock()
 
     def resolve(self, requested: str, colorspace: str) -> str | None:
-        """The vh.core.color config key for a header's `ocio_config` (None: the server's own), once `colorspace`
-        is known to convert to and from the models' working space in it; InputError otherwise."""
+        """The vh.core.color config key for a header's `ocio_config` (None: the server's own), once
+        `colorspace` is known to convert to and from the models' working space in it; InputError otherwise."""
         if not requested or requested == color._config_key(None):
             return None
         if requested.startswith("ocio://"):
@@ -51,8 +50,9 @@ class ConfigPolicy:
         path = self._allowed(requested)
         if path is None:
             raise InputError(
-                f"OCIO config {requested!r} is not one this server offers: use a built-in ocio:// config, leave it "
-                "empty for the server's own, or name a config in a folder the server's operator allows (--ocio-dir)"
+                f"OCIO config {requested!r} is not one this server offers: use a built-in ocio:// config, "
+                "leave it empty for the server's own, or name a config in a folder the server's operator "
+                "allows (--ocio-dir)"
             )
         key = str(path)
         with self._lock:
@@ -66,9 +66,9 @@ class ConfigPolicy:
                     "OCIO config %s (asked for as %r), colourspace %r: %s", key, requested, colorspace, exc
                 )
                 raise InputError(
-                    f"OCIO config {requested!r} cannot convert colourspace {colorspace!r}: the colourspace is "
-                    "unknown to it, or the config is invalid or names a file that is missing or unreadable (the "
-                    "server log says which)"
+                    f"OCIO config {requested!r} cannot convert colourspace {colorspace!r}: the colourspace "
+                    "is unknown to it, or the config is invalid or names a file that is missing or "
+                    "unreadable (the server log says which)"
                 ) from None
             self._checked.add((key, colorspace))
         return key

@@ -1,9 +1,9 @@
 """Server interceptors: bearer-token authentication, and the one place that turns exceptions into statuses.
 
-Handlers never call `context.abort` themselves: they raise. `VhError`s become the status a compositor can act on
-(INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, UNAVAILABLE) with their one-line message;
-anything else is a bug and becomes INTERNAL with a short id that is also in the server log next to the traceback.
-"""
+Handlers never call `context.abort` themselves: they raise. `VhError`s become the status a compositor can act
+on (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, UNAVAILABLE) with their one-line
+message; anything else is a bug and becomes INTERNAL with a short id that is also in the server log next to
+the traceback."""
 
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
 
 
 def one_line(message: str, limit: int = 300) -> str:
-    """A status message safe for a host's UI: control characters from client-supplied names escaped, bounded."""
+    """A status message safe for a host's UI: control characters from client-supplied names escaped,
+    bounded."""
     safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
     return safe if len(safe) <= limit else safe[: limit - 3] + "..."
 
@@ -80,8 +81,9 @@ def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
 
 class Malformed:
     """Stands in for a request message that could not be decoded, so that the handler's guard answers
-    INVALID_ARGUMENT with a readable message. A deserializer that raises makes gRPC answer INTERNAL "Exception
-    deserializing request!" instead, and leaves the call in a state where a later server.stop() may never end."""
+    INVALID_ARGUMENT with a readable message. A deserializer that raises makes gRPC answer INTERNAL
+    "Exception deserializing request!" instead, and leaves the call in a state where a later server.stop()
+    may never end."""
 
     __slots__ = ("method",)
 
@@ -116,7 +118,8 @@ def _checked(requests: Iterator[Any]) -> Iterator[Any]:
 
 
 def _decoded(request_or_iterator: Any) -> Any:
-    """A unary request, raising for a Malformed one; a request stream, raising at its first Malformed message."""
+    """A unary request, raising for a Malformed one; a request stream, raising at its first Malformed
+    message."""
     if isinstance(request_or_iterator, Malformed):
         raise request_or_iterator.error()
     if isinstance(request_or_iterator, Message):

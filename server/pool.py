@@ -1,9 +1,9 @@
 """The models one server process holds: one `vh.core.engine.Engine` per loaded model (and per option set).
 
-Models are loaded at start-up (`--model`, `--checkpoint`), so the first client never waits for weights and a
-typo fails the launch, not a render. A request with non-default options gets its own engine, built on demand and
-kept in a small LRU, because options are model constructor arguments (`create_model(name, **overrides)`).
-"""
+Models are loaded at start-up (`--model`, `--checkpoint`), so the first client never waits for weights and
+a typo fails the launch, not a render. A request with non-default options gets its own engine, built on
+demand and kept in a small LRU, because options are model constructor arguments (`create_model(name,
+**overrides)`)."""
 
 from __future__ import annotations
 
@@ -116,10 +116,10 @@ class ModelPool:
     def lease(self, name: str, options: dict[str, OptionValue]) -> Iterator[tuple[str, Any]]:
         """(served name, engine) for one stream, with options validated against the model's OptionSpecs.
 
-        Stateless models share one engine, so windows of different streams can be batched into one call.
-        A stateful model (temporal smoothing kept inside the model) must not see two clips interleaved, so each
-        stream leases an engine of its own, copied from the loaded one and returned to a free list afterwards.
-        """
+        Stateless models share one engine, so windows of different streams can be batched into one call. A
+        stateful model (temporal smoothing kept inside the model) must not see two clips interleaved, so
+        each stream leases an engine of its own, copied from the loaded one and returned to a free list
+        afterwards."""
         loaded = self._lookup(name)
         engine = self._variant(loaded, self._overrides(loaded, options))
         if not getattr(engine.model, "stateful", False):
@@ -192,7 +192,8 @@ class ModelPool:
 
 
 def option_spec_to_proto(option: ModelOption) -> pb.OptionSpec:
-    # The default travels in the field its kind names (a float option whose default is written `4` is a number).
+    # The default travels in the field its kind names (a float option whose default is written `4` is a
+    # number).
     cast = {"float": float, "int": int, "bool": bool, "choice": str}.get(option.kind)
     default = cast(option.default) if cast else option.default
     spec = pb.OptionSpec(

@@ -6,11 +6,10 @@
 Listens on 127.0.0.1 unless --host says otherwise. SIGTERM/SIGINT: stop accepting streams, give in-flight ones
 --grace seconds to finish, cancel the rest with UNAVAILABLE, exit 0 (within grace + 2 s, whatever clients do).
 
-Misuse: a stream must send its header within --header-timeout and then make progress within --idle-timeout,
-or it is ended and its slot freed; keepalive pings find vanished clients. Each stream reserves the host memory it
+Misuse: a stream must send its header within --header-timeout and then make progress within --idle-timeout, or
+it is ended and its slot freed; keepalive pings find vanished clients. Each stream reserves the host memory it
 may hold (checked against --stream-memory and --memory-budget) before anything is allocated. Clients may name
-only built-in ocio:// configs, the server's own, or configs under an --ocio-dir.
-"""
+only built-in ocio:// configs, the server's own, or configs under an --ocio-dir."""
 
 from __future__ import annotations
 
@@ -111,10 +110,10 @@ def _limit_blas_threads() -> None:
 
 
 def _set_torch_threads(n: int) -> None:
-    """Torch intra-op threads for the whole process: what the loaded engines run best with (every core only for a
-    network on the CPU). Otherwise torch's work here is frame conversion, where an idle worker spins after each
-    copy and takes a core from gRPC (2K half RGBA through `cut` on 2 cores: 45 ms a frame with two threads, 36 ms
-    with one)."""
+    """Torch intra-op threads for the whole process: what the loaded engines run best with (every core only
+    for a network on the CPU). Otherwise torch's work here is frame conversion, where an idle worker spins
+    after each copy and takes a core from gRPC (2K half RGBA through `cut` on 2 cores: 45 ms a frame with two
+    threads, 36 ms with one)."""
     import torch
 
     torch.set_num_threads(n)
@@ -292,8 +291,8 @@ def _check_bindable(address: str) -> None:
 
 
 def _read_tls(cert_path: str | None, key_path: str | None) -> tuple[bytes, bytes]:
-    """The PEM key and certificate chain, checked as a pair: gRPC would take garbage here and fail only at start,
-    with a traceback, or at the first handshake."""
+    """The PEM key and certificate chain, checked as a pair: gRPC would take garbage here and fail only at
+    start, with a traceback, or at the first handshake."""
     import ssl
 
     if not (cert_path and key_path):
@@ -500,7 +499,8 @@ def main(argv: list[str] | None = None) -> int:
     stopped = running.stop(grace=args.grace)
     log.info("vh-server stopped%s", "" if stopped else " (gRPC was still winding down)")
     # Exit at once: a server has nothing left to save, and the interpreter's teardown (joining gRPC's worker
-    # threads, collecting torch's objects) took seconds on a busy machine, or for ever with a thread stuck in a call
+    # threads, collecting torch's objects) took seconds on a busy machine, or for ever with a thread stuck in
+    # a call
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,10 +1,9 @@
 """The Harmonizer servicer: a thin layer between the wire (vh.client.wire) and the engines (vh.server.pool).
 
 One Harmonize stream = a pipeline of three threads: one receives chunks, one converts them into frames as they
-arrive, and the handler pushes frames into its engine stream and sends each harmonized frame back as soon as its
-window is done. Model calls go through the shared DeviceQueue, which batches windows across streams. Errors are
-raised, never aborted here: the ErrorInterceptor maps them to statuses.
-"""
+arrive, and the handler pushes frames into its engine stream and sends each harmonized frame back as soon as
+its window is done. Model calls go through the shared DeviceQueue, which batches windows across streams.
+Errors are raised, never aborted here: the ErrorInterceptor maps them to statuses."""
 
 from __future__ import annotations
 
@@ -52,7 +51,8 @@ class ServiceConfig:
 
 
 class _Slots:
-    """Bounded concurrency: a stream either gets a slot at once or is told RESOURCE_EXHAUSTED (never queued)."""
+    """Bounded concurrency: a stream either gets a slot at once or is told RESOURCE_EXHAUSTED (never
+    queued)."""
 
     def __init__(self, n: int):
         self.capacity = n
@@ -84,10 +84,10 @@ def _gib(n: int) -> str:
 class _Memory:
     """Host memory reserved by streams, against a per-stream and a server-wide budget.
 
-    A stream reserves what it may hold at once (`stream_bytes`) when its header arrives, before anything of it is
-    allocated, and gives it back when it ends; over either budget it is refused with RESOURCE_EXHAUSTED and the
-    numbers. Spare frame buffers (_Buffers) give way to reservations, so the two together stay within budget.
-    """
+    A stream reserves what it may hold at once (`stream_bytes`) when its header arrives, before anything of it
+    is allocated, and gives it back when it ends; over either budget it is refused with RESOURCE_EXHAUSTED and
+    the numbers. Spare frame buffers (_Buffers) give way to reservations, so the two together stay within
+    budget."""
 
     def __init__(self, budget: int, per_stream: int, buffers: _Buffers):
         self.budget, self.per_stream, self.buffers = budget, min(per_stream, budget), buffers
@@ -124,8 +124,8 @@ class _Memory:
 
 def stream_bytes(geometry: wire.Geometry, separate_matte: bool, engine: Any, limits: wire.Limits) -> int:
     """Host memory one stream may hold at once, an upper estimate: each frame in flight (the engine holds
-    `window + stride * (batch - 1)`, one more is being received and one sent) as the messages it came in and its
-    float32 copy, one result in float32 and in the wire dtype, and the messages gRPC receives ahead."""
+    `window + stride * (batch - 1)`, one more is being received and one sent) as the messages it came in and
+    its float32 copy, one result in float32 and in the wire dtype, and the messages gRPC receives ahead."""
     pixels = geometry.width * geometry.height
     wire_frame = geometry.image_bytes + (geometry.matte_bytes if separate_matte else 0)
     float_frame = pixels * (geometry.channels + 1) * 4  # image and matte
@@ -138,10 +138,9 @@ def stream_bytes(geometry: wire.Geometry, separate_matte: bool, engine: Any, lim
 class _SendWatch:
     """Ends streams whose client stopped taking results (idle timeout on the sending side).
 
-    gRPC sends a response while the handler's generator waits, so a client that never reads (flow control) would
-    hold the handler, and its slot, for ever; a thread of our own cancels such a call. The receiving side times out
-    on the handler's own threads (prefetch's timeout), with a DEADLINE_EXCEEDED message.
-    """
+    gRPC sends a response while the handler's generator waits, so a client that never reads (flow control)
+    would hold the handler, and its slot, for ever; a thread of our own cancels such a call. The receiving
+    side times out on the handler's own threads (prefetch's timeout), with a DEADLINE_EXCEEDED message."""
 
     def __init__(self, timeout: float):
         self.timeout = timeout
@@ -176,14 +175,14 @@ class _SendWatch:
 
 
 class _Buffers:
-    """Frame buffers recycled across frames and streams, by shape and dtype, up to `max_bytes` of spares (the least
-    recently used sizes are dropped first).
+    """Frame buffers recycled across frames and streams, by shape and dtype, up to `max_bytes` of spares (the
+    least recently used sizes are dropped first).
 
-    A fresh 18-141 MB buffer per frame is page-faulted in by the kernel at a cost above the work done in it (2K half
-    RGBA to float: 15 ms into a new array, 2 ms into a reused one), so a frame's float copies (and its result in the
-    wire dtype) come back once its result is sent. Shared by the server's streams, because a host asks for many
-    short ones (a render of a few frames each), which would otherwise fault in every buffer anew. Thread-safe.
-    """
+    A fresh 18-141 MB buffer per frame is page-faulted in by the kernel at a cost above the work done in it
+    (2K half RGBA to float: 15 ms into a new array, 2 ms into a reused one), so a frame's float copies (and
+    its result in the wire dtype) come back once its result is sent. Shared by the server's streams, because a
+    host asks for many short ones (a render of a few frames each), which would otherwise fault in every buffer
+    anew. Thread-safe."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
@@ -230,7 +229,8 @@ class _Buffers:
 
 
 def _convert_into(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
-    """dst[...] = src across dtypes (half <-> float): torch's vectorised copy, several times numpy's `astype`."""
+    """dst[...] = src across dtypes (half <-> float): torch's vectorised copy, several times numpy's
+    `astype`."""
     import torch
 
     torch.from_numpy(dst).copy_(torch.from_numpy(src))
@@ -336,9 +336,9 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
         context: grpc.ServicerContext,
     ) -> Iterator[pb.HarmonizeResponse | wire.ChunkView]:
         cfg = self.config
-        # gRPC's receive runs a few messages ahead on a thread of its own, so that the network keeps moving while
-        # this stream converts chunks; waiting on it is where a stream waits for its client, so the deadlines are
-        # kept there
+        # gRPC's receive runs a few messages ahead on a thread of its own, so that the network keeps moving
+        # while this stream converts chunks; waiting on it is where a stream waits for its client, so the
+        # deadlines are kept there
         messages = prefetch(
             requests,
             depth=_RECEIVE_AHEAD,
@@ -413,8 +413,8 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
             )
 
         ticket = self.queue.ticket(engine)
-        # Fires when the RPC ends for any reason; on a cancel or disconnect it drops this stream's queued windows
-        # at once instead of letting them occupy the device.
+        # Fires when the RPC ends for any reason; on a cancel or disconnect it drops this stream's queued
+        # windows at once instead of letting them occupy the device.
         context.add_callback(ticket.cancel)
         config = self.config.ocio.resolve(header.ocio_config, geometry.colorspace)
         stream = engine.stream(geometry.colorspace, config=config, infer=ticket.infer, strength=strength)
@@ -453,8 +453,8 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                         if out.dtype == geometry.dtype
                         else _convert_into(buffers.take_array(out.shape, geometry.dtype), out)
                     )
-                    # the chunks are views of `pixels`, each serialized (copied) before the next is asked for, so
-                    # once the last is taken the frame's buffers can serve the frames still to come
+                    # the chunks are views of `pixels`, each serialized (copied) before the next is asked for,
+                    # so once the last is taken the frame's buffers can serve the frames still to come
                     yield from wire.encode_plane(emitted, pixels, pb.PLANE_IMAGE, lim.max_chunk_bytes)
                     buffers.give(image, matte, out, pixels)
                 emitted += 1
@@ -464,8 +464,8 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                 yield from requests
             except TimeoutError:
                 raise DeadlineError(
-                    f"no data from the client for {self.config.idle_timeout:g} s (frame {incoming.received} was "
-                    "next); the stream was closed to free its slot"
+                    f"no data from the client for {self.config.idle_timeout:g} s (frame {incoming.received} "
+                    "was next); the stream was closed to free its slot"
                 ) from None
 
         def received() -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
@@ -486,9 +486,9 @@ class HarmonizerService(pb_grpc.HarmonizerServicer):
                     yield frame.index, image, matte
             incoming.finish()
 
-        # three stages on three threads: gRPC receives frame n+2, chunks of frame n+1 are converted as they come
-        # in, and the engine works on frame n and sends it back. Their errors (bad chunks, a vanished client) are
-        # raised here, where the interceptor maps them.
+        # three stages on three threads: gRPC receives frame n+2, chunks of frame n+1 are converted as they
+        # come in, and the engine works on frame n and sends it back. Their errors (bad chunks, a vanished
+        # client) are raised here, where the interceptor maps them.
         frames = prefetch(received(), depth=1, join=False)  # it waits on the client too
         try:
             for index, image, matte in frames:
@@ -513,10 +513,10 @@ _CHECK_BLOCK = 1 << 18
 class _Incoming:
     """Received chunks -> the engine's float32 [H, W, C] frames and [H, W] mattes.
 
-    Each chunk is converted into a recycled buffer and checked for NaN/Inf as it arrives, so a frame is ready for
-    the engine as soon as its last chunk is in, instead of one conversion later. The engine is told the check is
-    done (`push(..., finite=True)`). A sender that splits values across chunks (legal, but no client of ours does)
-    gets its plane converted whole when complete.
+    Each chunk is converted into a recycled buffer and checked for NaN/Inf as it arrives, so a frame is ready
+    for the engine as soon as its last chunk is in, instead of one conversion later. The engine is told the
+    check is done (`push(..., finite=True)`). A sender that splits values across chunks (legal, but no client
+    of ours does) gets its plane converted whole when complete.
 
     Out-of-range mattes (clipped, as filtered mattes overshoot) are the engine's to judge, and NaN/Inf get the
     engine's own message, so `vh harmonize` and the server accept exactly the same input.
@@ -600,8 +600,9 @@ class _Incoming:
 
 
 def _convert_checked(dst: np.ndarray, src: np.ndarray) -> int:
-    """dst[...] = src (flat arrays) converted to float32; returns how many NaN/Inf values there were, counted block
-    by block while each block is still in cache (a separate pass would read the frame back from memory)."""
+    """dst[...] = src (flat arrays) converted to float32; returns how many NaN/Inf values there were, counted
+    block by block while each block is still in cache (a separate pass would read the frame back from
+    memory)."""
     bad = 0
     for start in range(0, len(src), _CHECK_BLOCK):
         block = _convert_into(dst[start : start + _CHECK_BLOCK], src[start : start + _CHECK_BLOCK])
@@ -612,12 +613,11 @@ def _convert_checked(dst: np.ndarray, src: np.ndarray) -> int:
 class HealthService(health.HealthServicer):
     """Standard gRPC health checking, with Watch streams capped.
 
-    A Watch never ends by itself and holds a server thread while open, so open ones could take every RPC the server
-    allows. With a token they need it (interceptors.TokenInterceptor); with or without one, at most MAX_WATCHERS are
-    open at once and more get RESOURCE_EXHAUSTED. The server's thread pool has room for them beside the stream
-    slots, so watchers never take what Harmonize, GetInfo and Check need. Check stays open and unlimited: it is
-    answered at once.
-    """
+    A Watch never ends by itself and holds a server thread while open, so open ones could take every RPC the
+    server allows. With a token they need it (interceptors.TokenInterceptor); with or without one, at most
+    MAX_WATCHERS are open at once and more get RESOURCE_EXHAUSTED. The server's thread pool has room for them
+    beside the stream slots, so watchers never take what Harmonize, GetInfo and Check need. Check stays open
+    and unlimited: it is answered at once."""
 
     MAX_WATCHERS = 4
 

@@ -2,21 +2,21 @@
 
     python -m vh.training.calibrate_matte runs/huang_cpu/checkpoints/ckpt-0000640 --data out/calib_matte
 
-Per clip of a HYouTube-layout folder and per candidate level, the matte comes from the engine's matte-only stream,
-the one `vh detect` writes and `vh harmonize --matte auto` repaints by (D on the area-resized frame, then
-`vh.core.auto_matte`: temporal smoothing, the level, largest components, feather). The level with the best mean IoU against
-the true masks wins, where the real footage each composite was made from counts as a clip whose true matte is
-empty: a level that also "finds" the untouched original is marking objects, not disharmony. Ship it as the model's `matte_threshold` (`python -m vh.training.ship ... --set
+Per clip of a HYouTube-layout folder and per candidate level, the matte comes from the engine's matte-only
+stream, the one `vh detect` writes and `vh harmonize --matte auto` repaints by (D on the area-resized frame,
+then `vh.core.auto_matte`: temporal smoothing, the level, largest components, feather). The level with the
+best mean IoU against the true masks wins, where the real footage each composite was made from counts as a
+clip whose true matte is empty: a level that also "finds" the untouched original is marking objects, not
+disharmony. Ship it as the model's `matte_threshold` (`python -m vh.training.ship ... --set
 matte_threshold=LEVEL`). Build the folder from the training side of the held-out split, e.g.
 
     vh make-dataset out/calib_matte --pairs ../shared/data/train_pairs --davis ../shared/data/davis \\
-        --luts ../shared/data/luts --holdout train --recolor hyoutube,grade --clips 16 --frames 8 --size 256 \\
-        --seed 4004 --split test --davis-share 0.5
+        --luts ../shared/data/luts --holdout train --recolor hyoutube,grade --clips 16 --frames 8 --size 256
+        \\ --seed 4004 --split test --davis-share 0.5
 
-IoU is computed per frame at --size (the protocol size of the data README: bilinear frames, nearest masks > 127)
-and averaged over a clip's frames, then over clips. A frame where both the true and the predicted matte are empty
-counts as IoU 1.
-"""
+IoU is computed per frame at --size (the protocol size of the data README: bilinear frames, nearest masks >
+127) and averaged over a clip's frames, then over clips. A frame where both the true and the predicted matte
+are empty counts as IoU 1."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ class IoU:
         """preds, truth: bool [T, H, W] for one clip."""
         inter = np.logical_and(preds, truth).sum(axis=(1, 2))  # [T]
         union = np.logical_or(preds, truth).sum(axis=(1, 2))  # [T]
-        # both empty means perfect agreement; the protocol averages per frame, so such a frame must get a value
+        # both empty means perfect agreement; the protocol averages per frame, so such a frame must get a
+        # value
         self.clip_ious.append(float(np.where(union > 0, inter / np.maximum(union, 1), 1.0).mean()))
         self.intersection += int(inter.sum())
         self.union += int(union.sum())
@@ -100,7 +101,8 @@ def auto_mattes(engine: Engine, frames: np.ndarray) -> np.ndarray:
 
 
 def calibrate(checkpoint: str, data: Path, size: int = 256, levels=LEVELS) -> dict[float, IoU]:
-    """IoU per level over every composite clip (truth: its mask) and its real footage (truth: nothing to find)."""
+    """IoU per level over every composite clip (truth: its mask) and its real footage (truth: nothing to
+    find)."""
     ds = HYouTube(data, split="test")
     clips = [load_clip(ds, index, size) for index in range(len(ds))]
     scores = {}

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .train import load_config, run_training
+    from vh.training.train import load_config, run_training
 
     config = load_config(args.config, args.overrides)
     history = run_training(config, args.run_dir, args.device, args.resume)
@@ -118,9 +118,8 @@ def _train(args: argparse.Namespace) -> int:
 
 def _make_dataset(args: argparse.Namespace) -> int:
     from vh.core.errors import InputError
-
-    from .data import ClipDataset, DataConfig
-    from .writer import contact_sheet, write_dataset
+    from vh.training.data import ClipDataset, DataConfig
+    from vh.training.writer import contact_sheet, write_dataset
 
     image_sources = [{"kind": "pairs", "root": d} for d in args.pairs]
     image_sources += [{"kind": "iharmony4", "root": d} for d in args.iharmony4]
@@ -187,7 +186,7 @@ _worker_dataset = None
 
 def _init_worker(config) -> None:
     global _worker_dataset
-    from .data import ClipDataset
+    from vh.training.data import ClipDataset
 
     _worker_dataset = ClipDataset(config)
 

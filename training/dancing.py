@@ -1,18 +1,19 @@
-"""The dancing-video builder (Huang et al. 2019, III-A): an N-frame clip with exact flow from one image + mask.
+"""The dancing-video builder (Huang et al. 2019, III-A): an N-frame clip with exact flow from one image +
+mask.
 
 Geometry. Every frame is an affine resampling of the source image, so its flow is known in closed form:
 
-- the background moves by a random crop-and-resize path: `C_t` maps output pixels to source pixels, the crop box
-  drifting and zooming linearly from a start box to an end box;
+- the background moves by a random crop-and-resize path: `C_t` maps output pixels to source pixels, the crop
+  box drifting and zooming linearly from a start box to an end box;
 - the foreground "dances": a random walk of small affines `F_t` (rotation, scale, shear, shift about its
   centroid; `F_0` = identity) applied in source coordinates, so output pixel p of frame t shows source point
   `G_t p` with `G_t = F_t^-1 C_t`;
 - the background under the foreground is inpainted (OpenCV Telea) so the moving foreground uncovers plausible
   pixels instead of a ghost of itself.
 
-Flow. Frame t+1 shows at p the source point `G_{t+1} p` (foreground) or `C_{t+1} p` (background); frame t shows
-that point at `G_t^-1 G_{t+1} p` or `C_t^-1 C_{t+1} p`. The difference to p is the backward flow of the batch
-convention (`warp(frame_t, flow_t) ~= frame_{t+1}`), exact up to resampling; pixels are assigned to the
+Flow. Frame t+1 shows at p the source point `G_{t+1} p` (foreground) or `C_{t+1} p` (background); frame t
+shows that point at `G_t^-1 G_{t+1} p` or `C_t^-1 C_{t+1} p`. The difference to p is the backward flow of the
+batch convention (`warp(frame_t, flow_t) ~= frame_{t+1}`), exact up to resampling; pixels are assigned to the
 foreground by frame t+1's matte. Only dis-occluded background (revealed when the foreground moves) has no true
 correspondence.
 
@@ -26,9 +27,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from vh.core.errors import InputError
-
-from .recolor import Recolor
-from .training_clip import TrainingClip
+from vh.training.recolor import Recolor
+from vh.training.training_clip import TrainingClip
 
 
 @dataclass
@@ -96,7 +96,8 @@ def make_dancing_clip(
     config: DancingConfig | None = None,
     name: str = "clip",
 ) -> TrainingClip:
-    """A dancing clip from `image` float32 [H, W, 3] and `mask` [H, W] (1 = foreground); see the module doc."""
+    """A dancing clip from `image` float32 [H, W, 3] and `mask` [H, W] (1 = foreground); see the module
+    doc."""
     import cv2
 
     config = config or DancingConfig()

@@ -1,19 +1,20 @@
-"""Training data as torch datasets: clips generated on the fly from sources, or read from a HYouTube-layout folder.
+"""Training data as torch datasets: clips generated on the fly from sources, or read from a HYouTube-layout
+folder.
 
 Sources (the `data.sources` list of a run config, or `vh make-dataset` inputs):
 
     {kind: pairs,     root: train_pairs}        image+mask folders -> dancing clips (exact flow)
     {kind: iharmony4, root: iharmony4}          the real image + mask of each triplet -> dancing clips
     {kind: davis,     root: davis}              real videos -> recoloured windows (no flow)
-    {kind: hyoutube,  root: built_set, split: train}   a folder in the HYouTube layout (e.g. from make-dataset)
+    {kind: hyoutube,  root: built_set, split: train}   a HYouTube-layout folder (e.g. from make-dataset)
 
 Each source may carry `weight` (default 1): the share of clips drawn from it, whatever its size; within a
 source, items are drawn uniformly. `list_file` restricts pairs/iharmony4/hyoutube sources to the listed items.
 
 Determinism. `ClipDataset[i]` is a pure function of (seed, i): its RNG is seeded with both, so a clip can be
-regenerated anywhere (another worker, another rank, a resumed run) bit for bit. Epochs draw fresh clips through
-`EpochSampler`, which hands out indices `epoch * length + j`, sharded over DDP ranks, and can start mid-epoch.
-"""
+regenerated anywhere (another worker, another rank, a resumed run) bit for bit. Epochs draw fresh clips
+through `EpochSampler`, which hands out indices `epoch * length + j`, sharded over DDP ranks, and can start
+mid-epoch."""
 
 from __future__ import annotations
 
@@ -27,12 +28,11 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from vh.core.errors import InputError
-
-from .dancing import DancingConfig, make_dancing_clip
-from .recolor import DEFAULT_KINDS, KINDS, Recolor, sample_recolor
-from .splits import check_split, davis_sequences, filter_luts, pair_split
-from .training_clip import TrainingClip
-from .videoclips import VideoClipConfig, make_video_clip
+from vh.training.dancing import DancingConfig, make_dancing_clip
+from vh.training.recolor import DEFAULT_KINDS, KINDS, Recolor, sample_recolor
+from vh.training.splits import check_split, davis_sequences, filter_luts, pair_split
+from vh.training.training_clip import TrainingClip
+from vh.training.videoclips import VideoClipConfig, make_video_clip
 
 SOURCE_KINDS = ("pairs", "iharmony4", "davis", "hyoutube")
 FLOW_DIR = "flow"  # <root>/flow/<clip>/object_k.npz, beside the HYouTube folders
@@ -43,7 +43,8 @@ class DataConfig:
     sources: list[dict[str, Any]] = field(default_factory=list)
     frames: int = 8
     size: int = 256
-    #: put exact flow in batches (pairs, iharmony4 and built sets have it); DAVIS clips come with flow_valid = 0
+    # : put exact flow in batches (pairs, iharmony4 and built sets have it); DAVIS clips come with flow_valid
+    # = 0
     flow: bool = False
     recolor: list[str] = field(
         default_factory=lambda: list(DEFAULT_KINDS)
@@ -79,18 +80,18 @@ def _open_source(spec: dict[str, Any], split: str | None = None):
     if not root:
         raise InputError(f"data source {kind!r} needs a root folder")
     if kind == "pairs":
-        from .datasets.pairs import ImageMaskFolder
+        from vh.training.datasets.pairs import ImageMaskFolder
 
         folder = ImageMaskFolder(root, spec.get("list_file"))
         if split is not None:
             folder.pairs = [p for p in folder.pairs if pair_split(p.name) == split]
         return folder
     if kind == "iharmony4":
-        from .datasets.iharmony4 import IHarmony4
+        from vh.training.datasets.iharmony4 import IHarmony4
 
         return IHarmony4(root, spec.get("list_file"))
     if kind == "davis":
-        from .datasets.davis import Davis
+        from vh.training.datasets.davis import Davis
 
         sequences = spec.get("sequences")
         if split is not None:
@@ -116,7 +117,7 @@ class ClipDataset(Dataset):
         if (weights <= 0).all():
             raise InputError("all data source weights are zero")
         self.weights = weights / weights.sum()
-        from .lut import list_luts
+        from vh.training.lut import list_luts
 
         wants_luts = config.luts and {"lut", "hyoutube"} & set(config.recolor)
         self.luts = filter_luts(list_luts(config.luts), config.split) if wants_luts else None

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 import torch
 
 from vh.core.models.base import Harmonizer
-
-from .tasks.base import NonFiniteLossError, TrainTask
+from vh.training.tasks.base import NonFiniteLossError, TrainTask
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """3D LUTs (.cube) applied through OCIO's FileTransform, as HYouTube recoloured its foregrounds.
 
-Real-world .cube files carry vendor comments in latin-1 (copyright signs, umlauts) that OCIO's parser may reject,
-so every LUT is first sanitised into a cached ASCII copy: comments dropped, the numeric body and keywords kept
-byte-for-byte. The cache is keyed by the file's content hash, so editing a LUT can never serve a stale copy.
-"""
+Real-world .cube files carry vendor comments in latin-1 (copyright signs, umlauts) that OCIO's parser may
+reject, so every LUT is first sanitised into a cached ASCII copy: comments dropped, the numeric body and
+keywords kept byte-for-byte. The cache is keyed by the file's content hash, so editing a LUT can never serve a
+stale copy."""
 
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ def _processor(clean_path: str):
 
 
 def apply_lut(image: np.ndarray, lut_path: str | Path) -> np.ndarray:
-    """`image` float32 [H, W, 3] (sRGB-encoded 0..1) through the .cube at `lut_path`, trilinear; a new array."""
+    """`image` float32 [H, W, 3] (sRGB-encoded 0..1) through the .cube at `lut_path`, trilinear; a new
+    array."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise InputError(f"apply_lut expects an [H, W, 3] image, got shape {image.shape}")
     out = np.ascontiguousarray(image, dtype=np.float32).copy()  # [H, W, 3]; OCIO works in place

@@ -2,7 +2,8 @@
 
 Families, drawn per clip (seed 002 III-A, the HYouTube recipe, and the grades compositors meet):
 
-- `adjust`: a random chain of colour adjustments: exposure, hue, saturation, temperature, contrast, tone curve;
+- `adjust`: a random chain of colour adjustments: exposure, hue, saturation, temperature, contrast, tone
+  curve;
 - `grade`: a scene-linear grade: exposure in stops, white balance (temperature and tint gains), saturation,
   ASC-CDL slope/offset/power and contrast about mid-grey, applied to linearised pixels as a colourist would;
 - `reinhard`: mean/std transfer in Lab from another image's foreground (Reinhard et al. 2001);
@@ -28,8 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from vh.core.color import REC709_LUMA, linear_to_srgb, srgb_to_linear
-
-from .lut import apply_lut
+from vh.training.lut import apply_lut
 
 KINDS = ("adjust", "grade", "reinhard", "lut", "hyoutube", "none")
 DEFAULT_KINDS = ("adjust", "reinhard", "lut")
@@ -148,7 +148,8 @@ def _hyoutube_lut(path: str):
 
 
 def hyoutube_recolor(image: np.ndarray, lut_path: str | Path) -> np.ndarray:
-    """HYouTube's recipe on one frame: the LUT enhanced by pillow-lut, applied to the 8-bit image by Pillow."""
+    """HYouTube's recipe on one frame: the LUT enhanced by pillow-lut, applied to the 8-bit image by
+    Pillow."""
     from PIL import Image
 
     u8 = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

@@ -1,8 +1,10 @@
-"""Package a training checkpoint as the model's shipped weights: fp16 safetensors + sidecar in vh/core/weights.
+"""Package a training checkpoint as the model's shipped weights (fp16 safetensors + sidecar).
+
+The files land in vh/core/weights.
 
     python -m vh.training.ship runs/vhmae_cpu/checkpoints/ckpt-0001024 --name vhmae_cpu \\
-        --command "vh train training/configs/vhmae_cpu.yaml --run-dir runs/vhmae_cpu --device cpu" [--command ...] \\
-        [--set matte_threshold=0.3]
+        --command "vh train training/configs/vhmae_cpu.yaml --run-dir runs/vhmae_cpu --device cpu" [--command
+        ...] \\ [--set matte_threshold=0.3]
 
 The sidecar keeps what made the weights (the run's resolved config, step, data summary, the exact commands and
 the wall-clock training time from the run's metrics.jsonl), so the packaged file describes itself; the model
@@ -27,7 +29,8 @@ def ship(
     out_dir: Path | None = None,
     calibrated: dict[str, Any] | None = None,
 ) -> Path:
-    """`calibrated`: config values measured after training (e.g. the auto matte's level), set on the weights."""
+    """`calibrated`: config values measured after training (e.g. the auto matte's level), set on the
+    weights."""
     from vh.core.checkpoint import SHIPPED_DIR, load_checkpoint, save_checkpoint
     from vh.core.errors import InputError
     from vh.core.models.registry import create_model

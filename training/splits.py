@@ -2,7 +2,8 @@
 
 The `unseen` split is what models and defaults are chosen on. Training never reads it:
 
-- DAVIS: `car-shadow`, `dog` and `goat` are whole held-out sequences; training sees `blackswan`, `camel`, `cows`.
+- DAVIS: `car-shadow`, `dog` and `goat` are whole held-out sequences; training sees `blackswan`, `camel`,
+  `cows`.
 - LUTs: `1.cube` .. `55.cube` train; `56.cube` .. `70.cube` are held out.
 - Photos (image+mask pairs): one in ten, chosen by a CRC of the pair's name (stable across machines and
   orderings), is held out.

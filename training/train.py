@@ -126,8 +126,9 @@ def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> dict[str,
     return config
 
 
-# The keys a run config may hold. A typo (`lr_rate`, `optm`) would otherwise be read as "not given" and the run
-# would silently train with a default; sections checked by their dataclasses (train, val, data) are not listed.
+# The keys a run config may hold. A typo (`lr_rate`, `optm`) would otherwise be read as "not given" and the
+# run would silently train with a default; sections checked by their dataclasses (train, val, data) are not
+# listed.
 _KEYS: dict[str, set[str] | None] = {
     "task": None,
     "task_modules": None,
@@ -200,7 +201,7 @@ def import_task_modules(config: dict[str, Any]) -> None:
 
 def resolve(config: dict[str, Any]) -> tuple[dict[str, Any], TrainConfig, ValConfig, Any]:
     """Fill defaults; returns (resolved dict, train, val, data configs)."""
-    from .data import DataConfig
+    from vh.training.data import DataConfig
 
     train = _section(TrainConfig, config.get("train"), "train")
     val = _section(ValConfig, config.get("val"), "val")
@@ -340,8 +341,8 @@ class Trainer:
     """One training run: owns the task, the loader, the loop state and the run folder."""
 
     def __init__(self, config: dict[str, Any], run_dir: str | os.PathLike, device: str | None = None):
-        from .data import ClipDataset, EpochSampler
-        from .tasks.base import create_task
+        from vh.training.data import ClipDataset, EpochSampler
+        from vh.training.tasks.base import create_task
 
         import_task_modules(config)
         self.config, self.train_cfg, self.val_cfg, self.data_cfg = resolve(config)
@@ -371,7 +372,7 @@ class Trainer:
         seed_everything(self.train_cfg.seed + self.dist.rank)
         self.task.optimizers = self.task.build_optimizers()
         self.task.schedulers = self.task.build_schedulers(self.total_steps)
-        from .loop import LoopState
+        from vh.training.loop import LoopState
 
         self.state = LoopState()
         self.writer = None
@@ -391,7 +392,8 @@ class Trainer:
         from vh.core.checkpoint import save_checkpoint
 
         path = None
-        # every rank's RNG state (they differ: seed + rank), so a resumed DDP run draws what it would have drawn
+        # every rank's RNG state (they differ: seed + rank), so a resumed DDP run draws what it would have
+        # drawn
         rngs = [rng_state()]
         if self.dist.world > 1:
             rngs = [None] * self.dist.world
@@ -427,7 +429,7 @@ class Trainer:
         return path
 
     def load(self, path: Path) -> None:
-        from .loop import LoopState
+        from vh.training.loop import LoopState
 
         try:
             state = torch.load(path, map_location="cpu", weights_only=False)
@@ -460,7 +462,7 @@ class Trainer:
     # -- loop --
 
     def validate(self) -> dict[str, float]:
-        from .loop import evaluate
+        from vh.training.loop import evaluate
 
         if not self.val_cfg.root or not self.dist.main:
             return {}
@@ -499,8 +501,8 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         from torch.utils.data import DataLoader
 
-        from .data import init_worker
-        from .loop import train_one_epoch
+        from vh.training.data import init_worker
+        from vh.training.loop import train_one_epoch
 
         if self.dist.main:
             import yaml
@@ -514,9 +516,9 @@ class Trainer:
         self.dist.barrier()
         cfg = self.train_cfg
         history: dict[str, Any] = {"epochs": []}
-        # One loader for the whole run: its workers persist across epochs (the sampler, iterated here in the main
-        # process, still draws each epoch's indices). They start by forkserver/spawn, never fork: a worker forked
-        # after torch's OpenMP pool has run deadlocks in its first torch call.
+        # One loader for the whole run: its workers persist across epochs (the sampler, iterated here in the
+        # main process, still draws each epoch's indices). They start by forkserver/spawn, never fork: a
+        # worker forked after torch's OpenMP pool has run deadlocks in its first torch call.
         workers = cfg.num_workers > 0
         loader = DataLoader(
             self.dataset,
@@ -577,7 +579,8 @@ def run_training(
             trainer.load(path)
         elif latest_state(trainer.run_dir) is not None:
             raise InputError(
-                f"{trainer.run_dir} already holds a run; pass --resume to continue it or choose another --run-dir"
+                f"{trainer.run_dir} already holds a run; pass --resume to continue it or choose another "
+                "--run-dir"
             )
         return trainer.fit()
     finally:

@@ -1,10 +1,9 @@
 """HYouTube-style clips from real videos with masks (DAVIS): real motion, one recolouring for the whole clip.
 
-A window of T consecutive frames is cropped to a square around the object (one box for the whole window, so the
-camera motion stays the video's own) and resized; the composite is the same frames with the foreground
-recoloured by one transform bound to the first frame, exactly as HYouTube applies one LUT per clip. Real videos
-have no exact flow, so these clips carry none (`TrainingClip.flow is None`).
-"""
+A window of T consecutive frames is cropped to a square around the object (one box for the whole window, so
+the camera motion stays the video's own) and resized; the composite is the same frames with the foreground
+recoloured by one transform bound to the first frame, exactly as HYouTube applies one LUT per clip. Real
+videos have no exact flow, so these clips carry none (`TrainingClip.flow is None`)."""
 
 from __future__ import annotations
 
@@ -13,10 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from vh.core.errors import InputError
-
-from .datasets.davis import DavisSequence
-from .recolor import Recolor
-from .training_clip import TrainingClip
+from vh.training.datasets.davis import DavisSequence
+from vh.training.recolor import Recolor
+from vh.training.training_clip import TrainingClip
 
 
 @dataclass

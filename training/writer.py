@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vh.core.errors import OutputError
-
-from .training_clip import TrainingClip
+from vh.training.training_clip import TrainingClip
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
@@ -109,7 +108,8 @@ def write_dataset(
 
 
 def contact_sheet(clips: list[TrainingClip], path: str | Path, frames: int = 4) -> Path:
-    """A PNG with one row per clip: `frames` composite frames, then the same real frames, then the first matte."""
+    """A PNG with one row per clip: `frames` composite frames, then the same real frames, then the first
+    matte."""
     import cv2
 
     rows = []

@@ -1,7 +1,7 @@
 """Run vh jobs out of process from inside a host (Nuke, Resolve): standard library only, Python 3.9+.
 
-The host's Python never imports grpcio, protobuf or numpy: hosts ship their own (Nuke its protobuf), and a second
-copy in the same process is the classic way to break them. Instead the job runs in the Python of a `vh`
+The host's Python never imports grpcio, protobuf or numpy: hosts ship their own (Nuke its protobuf), and a
+second copy in the same process is the classic way to break them. Instead the job runs in the Python of a `vh`
 installation (any Python >= 3.10 where `pip install vh` works), started as
 
     <vh python> -m vh.client.host_job_cli run --cache-root DIR
@@ -120,7 +120,8 @@ def _last_error_line(stderr: List[str]) -> str:
 
 
 def server_info(address: str, python: Optional[str] = None, timeout: float = 10.0) -> Dict:
-    """The server's models and options ({"models": [{"name", "options": [...]}], "default_model", "device"})."""
+    """The server's models and options
+    ({"models": [{"name", "options": [...]}], "default_model", "device"})."""
     args = _command(python) + ["info", "--server", address, "--timeout", str(timeout)]
     process = _popen(args)
     try:

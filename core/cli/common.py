@@ -1,5 +1,5 @@
-"""The flags several commands share, declared once so that `harmonize`, `remote harmonize`, `eval` and `demo` speak
-with one voice: the same name means the same thing everywhere. Old spellings stay as hidden aliases.
+"""The flags several commands share, declared once so that `harmonize`, `remote harmonize`, `eval` and `demo`
+speak with one voice: the same name means the same thing everywhere. Old spellings stay as hidden aliases.
 
 Only argparse here: `vh --help` imports every command's `add_arguments`, and must stay instant.
 """

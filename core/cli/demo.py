@@ -1,8 +1,8 @@
 """`vh demo`: a self-contained showcase, no downloads (the default model's weights ship in the package).
 
-It builds a short composite from the bundled lemur photo (CC0): the lemur layer is recoloured (a warm grade and an
-exposure push, as a badly matched element would be) and drifts gently over the photo's own background layer. The
-untouched photo with the same motion is the ground truth. The shot goes through the same engine as
+It builds a short composite from the bundled lemur photo (CC0): the lemur layer is recoloured (a warm grade
+and an exposure push, as a badly matched element would be) and drifts gently over the photo's own background
+layer. The untouched photo with the same motion is the ground truth. The shot goes through the same engine as
 `vh harmonize` with the default model, and the command writes
 
     demo_composite.mp4     the mismatched composite

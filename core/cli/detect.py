@@ -1,15 +1,16 @@
-"""`vh detect`: write the disharmony matte a model predicts for a shot (Huang et al.'s pixel-wise discriminator).
+"""`vh detect`: write the disharmony matte a model predicts for a shot (Huang et al.'s pixel-wise
+discriminator).
 
     vh detect comp.####.exr -o matte.####.exr                  # the shipped huang weights
     vh detect comp.mp4 -o matte.mp4 --checkpoint ckpt --threshold 0.5
 
 Frames go through the engine's own stream (`matte_only`): resized to the model's working size (area
-averaging), converted to the working space and clamped to 0..1, passed to `model.detect` window by window, cleaned
-(`vh.core.auto_matte`: temporal smoothing, the model's calibrated level, largest components, feather), and
-upsampled bilinearly to the plate's size: exactly the matte `vh harmonize --matte auto` repaints by (all zero
-where the detector is sure of nothing, and that frame is then left alone). Images and sequences get a single-channel (Y) matte; a video gets the matte as grey RGB,
-which is how video mattes travel. The output appears only when every frame is written.
-"""
+averaging), converted to the working space and clamped to 0..1, passed to `model.detect` window by window,
+cleaned (`vh.core.auto_matte`: temporal smoothing, the model's calibrated level, largest components, feather),
+and upsampled bilinearly to the plate's size: exactly the matte `vh harmonize --matte auto` repaints by (all
+zero where the detector is sure of nothing, and that frame is then left alone). Images and sequences get a
+single-channel (Y) matte; a video gets the matte as grey RGB, which is how video mattes travel. The output
+appears only when every frame is written."""
 
 from __future__ import annotations
 

@@ -4,11 +4,11 @@
     vh eval ../data/hyoutube_val --model stats --option time_constant=8 --option space=rgb
     vh eval ../data/hyoutube_val --predictions my_results/ -o theirs.json
 
-Prints one row per method (MSE, fMSE, PSNR, fSSIM, TL, flicker, seconds per frame) following the HYouTube/CO2Net
-protocol (scored at 256x256; see `vh.core.metrics`). Models run through the inference engine on the stored
-frames, exactly as `vh harmonize` runs them, and are scored as the 8-bit files it would write; `--model-only`
-scores the model's own low-res output (upsampled, no full-resolution transfer) through the same engine.
-"""
+Prints one row per method (MSE, fMSE, PSNR, fSSIM, TL, flicker, seconds per frame) following the
+HYouTube/CO2Net protocol (scored at 256x256; see `vh.core.metrics`). Models run through the inference engine
+on the stored frames, exactly as `vh harmonize` runs them, and are scored as the 8-bit files it would write;
+`--model-only` scores the model's own low-res output (upsampled, no full-resolution transfer) through the same
+engine."""
 
 from __future__ import annotations
 
@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     names = args.model or ([] if args.predictions else ["cut", DEFAULT_MODEL])
     methods = []
     for name in names:
-        # options apply to the models that know them, so `-m cut -m stats --option time_constant=8` just works;
-        # each is range-checked as `vh harmonize` and the server check it
+        # options apply to the models that know them, so `-m cut -m stats --option time_constant=8` just
+        # works; each is range-checked as `vh harmonize` and the server check it
         specs = model_options(model_name(name, args.checkpoint))
         known = {o.name for o in specs}
         own = {k: v for k, v in options.items() if k in known}

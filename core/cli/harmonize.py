@@ -3,13 +3,12 @@
     vh harmonize comp.####.exr --matte matte.####.exr -o harmonized.####.exr
     vh harmonize comp.mp4 --matte matte.mp4 -o harmonized.mp4 --model vhmae --checkpoint runs/vhmae/last
     vh harmonize comp.####.exr -o out.####.exr                  # the matte is the plate's own alpha
-    vh harmonize comp.mp4 --matte auto -o out.mp4 --checkpoint runs/huang/last   # the model predicts the matte
+    vh harmonize comp.mp4 --matte auto -o out.mp4 --model huang        # the model finds the matte
 
-The output's format follows its name (EXR in -> EXR out keeps the pixel type; .mp4 -> H.264). Its colourspace is
-the input's, unless the output stores a different kind of data (scene-linear EXR written to a video is encoded to
-sRGB) or `--output-colorspace` says otherwise. The output appears only when every frame is written: an error or
-Ctrl-C leaves nothing that looks complete, and an unwritable output path fails before any work.
-"""
+The output's format follows its name (EXR in -> EXR out keeps the pixel type; .mp4 -> H.264). Its colourspace
+is the input's, unless the output stores a different kind of data (scene-linear EXR written to a video is
+encoded to sRGB) or `--output-colorspace` says otherwise. The output appears only when every frame is written:
+an error or Ctrl-C leaves nothing that looks complete, and an unwritable output path fails before any work."""
 
 from __future__ import annotations
 
@@ -53,8 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=None,
-        help="torch CPU threads, at most the cores this process may use (default: all cores for a network on the "
-        "CPU, else 1: the transfer then runs one band per core, and decoding and encoding get the rest)",
+        help="torch CPU threads, at most the cores this process may use (default: all cores for a network on "
+        "the CPU, else 1: the transfer then runs one band per core, and decoding and encoding get the rest)",
     )
     parser.add_argument(
         "--transfer",
@@ -158,8 +157,8 @@ def run(args: argparse.Namespace) -> int:
         def to_output(out):
             return color.convert(out, src, dst, args.ocio)
 
-        # decode ahead and encode behind on their own threads, so I/O overlaps the engine instead of adding to it;
-        # one frame of slack each way: at 4K every frame more in flight is 133 MB of peak memory
+        # decode ahead and encode behind on their own threads, so I/O overlaps the engine instead of adding to
+        # it; one frame of slack each way: at 4K every frame more in flight is 133 MB of peak memory
         with (
             runtime.torch_threads(args.threads or engine.torch_threads),
             WriteBehind(writer, to_output if dst != src else None, depth=1) as behind,
@@ -173,8 +172,8 @@ def run(args: argparse.Namespace) -> int:
             # frame numbers label errors; the count check below catches a shot that ends early
             no_mattes = iter(lambda: None, 0)  # auto matte: None for every frame
             pairs = zip(info.frames, frames, mattes if mattes is not None else no_mattes)
-            # closing(): on any error the read-ahead thread is stopped and joined here, not left decoding while
-            # the interpreter shuts down (which aborts the process from inside the image library)
+            # closing(): on any error the read-ahead thread is stopped and joined here, not left decoding
+            # while the interpreter shuts down (which aborts the process from inside the image library)
             with closing(prefetch(pairs, depth=1)) as ahead:
                 try:
                     for number, frame, matte in ahead:

@@ -1,9 +1,8 @@
 """`vh`: harmonize shots, evaluate models, build datasets and train, from one command.
 
 Each subcommand is a module with `add_arguments(parser)` and `run(args) -> int`. Modules keep their top-level
-imports light (torch, cv2 and friends are imported inside `run`) so that `vh --help` is instant.
-Expected failures (`VhError`) print one line, `vh: error: ...`, and exit 2; nothing half-written is left behind.
-"""
+imports light (torch, cv2 and friends are imported inside `run`) so that `vh --help` is instant. Expected
+failures (`VhError`) print one line, `vh: error: ...`, and exit 2; nothing half-written is left behind."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@
 
 Opening a dataset parses the list file and checks that every clip's three folders hold the same frames (by
 stem), so a broken folder fails at once with a message naming the missing file, not halfway through a training
-run. Pixels are read lazily, one frame at a time, so memory does not grow with the clip length; a size mismatch
-between the three files of a frame is reported when that frame is read.
+run. Pixels are read lazily, one frame at a time, so memory does not grow with the clip length; a size
+mismatch between the three files of a frame is reported when that frame is read.
 
     ds = HYouTube("data/HYouTube", split="test")
     for clip in ds:
@@ -33,7 +33,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 @dataclass(frozen=True)
 class ClipRecord:
-    """One clip-object of the list file; `name` is `<clip>/object_k`, the layout's path under each kind folder."""
+    """One clip-object of the list file; `name` is `<clip>/object_k`, the layout's path under each kind
+    folder."""
 
     name: str
     real_dir: Path
@@ -63,7 +64,8 @@ class FrameTriplet:
     mask: np.ndarray  # [H, W] uint8, 0..255
 
     def as_float(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(comp, real, matte) as float32 in 0..1; the matte is binary (mask > 127), as the protocol reads it."""
+        """(comp, real, matte) as float32 in 0..1; the matte is binary (mask > 127), as the protocol reads
+        it."""
         comp = self.comp.astype(np.float32) / 255.0  # [H, W, 3]
         real = self.real.astype(np.float32) / 255.0  # [H, W, 3]
         matte = (self.mask > 127).astype(np.float32)  # [H, W]
@@ -157,14 +159,16 @@ class HYouTube:
             missing = [s for s in stems if s not in files]
             if missing:
                 raise MissingFrameError(
-                    f"{kind} frame {missing[0]} is missing in {folder} ({len(missing)} of {len(stems)} missing)"
+                    f"{kind} frame {missing[0]} is missing in {folder} ({len(missing)} of {len(stems)} "
+                    "missing)"
                 )
             extra = sorted(set(files) - set(real), key=_frame_key)
             if extra:
                 raise MissingFrameError(
                     f"real frame {extra[0]} is missing in {real_dir} (present in {folder})"
                 )
-        # the name is the composite's path below its kind folder, "<clip>/object_k", as prediction folders use it
+        # the name is the composite's path below its kind folder, "<clip>/object_k", as prediction folders use
+        # it
         comp_rel = Path(parts[2])
         name = Path(*comp_rel.parts[1:]).as_posix() if len(comp_rel.parts) > 1 else comp_rel.as_posix()
         return ClipRecord(

@@ -147,8 +147,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return pixels  # [H, W, C]
 
 
-# Attributes not carried from a source header: how a file is stored (the writer sets those itself) and when it was
-# made (the output is a new render).
+# Attributes not carried from a source header: how a file is stored (the writer sets those itself) and when it
+# was made (the output is a new render).
 _NOT_CARRIED = ("compression", "planarconfig", "channelformats", "oiio:", "openexr:", "tiff:", "DateTime")
 
 

@@ -9,10 +9,9 @@ atomically, to a journal beside the output (`.NAME.####.EXR.vh-journal`):
 - killed before the journal exists: the old render is intact; the new frames are stale temporaries;
 - killed after: the journal says the new render is decided, and the next run on the same output completes it.
 
-`recover(path)` is that next step, run by every writer before it starts: it rolls a dead run's journal forward and
-removes temporaries whose run is gone (their pid is in their name). SIGINT and SIGTERM that arrive during the
-renames are held until the publish is done, so Ctrl-C never leaves a half-published sequence either.
-"""
+`recover(path)` is that next step, run by every writer before it starts: it rolls a dead run's journal forward
+and removes temporaries whose run is gone (their pid is in their name). SIGINT and SIGTERM that arrive during
+the renames are held until the publish is done, so Ctrl-C never leaves a half-published sequence either."""
 
 from __future__ import annotations
 
@@ -70,7 +69,8 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
 
 
 class _Output:
-    """The files one output path owns: its frames (any number, for a pattern), their temporaries, its journal."""
+    """The files one output path owns: its frames (any number, for a pattern), their temporaries, its
+    journal."""
 
     def __init__(self, path: str | os.PathLike):
         path = Path(path)
@@ -89,13 +89,14 @@ class _Output:
 
 
 def journal_path(path: str | os.PathLike) -> Path:
-    """Where the publish journal of output `path` (a file or a sequence pattern) lives while it is published."""
+    """Where the publish journal of output `path` (a file or a sequence pattern) lives while it is
+    published."""
     return _Output(path).journal
 
 
 def publish(moves: list[tuple[Path, Path]], output: str | os.PathLike) -> None:
-    """Rename every (temporary, final) pair of `output`. Raises before the journal is written: nothing changed.
-    Raises after (`OutputError`): the journal stays, and `recover` completes the publish."""
+    """Rename every (temporary, final) pair of `output`. Raises before the journal is written: nothing
+    changed. Raises after (`OutputError`): the journal stays, and `recover` completes the publish."""
     journal = journal_path(output)
     if len(moves) == 1:
         os.replace(*moves[0])
@@ -196,8 +197,9 @@ def _fsync(path: Path) -> None:
 
 @contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block ends, then deliver them (Ctrl-C then stops the run after the publish).
-    Only the main thread may set handlers; elsewhere the journal alone keeps the publish recoverable."""
+    """Hold SIGINT/SIGTERM until the block ends, then deliver them (Ctrl-C then stops the run after the
+    publish). Only the main thread may set handlers; elsewhere the journal alone keeps the publish
+    recoverable."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

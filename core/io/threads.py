@@ -1,9 +1,9 @@
 """Overlap I/O with compute: read ahead on one thread, write behind on another.
 
-Decoding and encoding (PyAV, OpenImageIO) and OCIO release the GIL, so on a shot of hundreds of frames the reader,
-the engine and the writer run side by side instead of one after another. Both helpers keep a small, fixed number
-of frames in flight (memory stays flat) and hand any error on their thread back to the caller, in order.
-"""
+Decoding and encoding (PyAV, OpenImageIO) and OCIO release the GIL, so on a shot of hundreds of frames the
+reader, the engine and the writer run side by side instead of one after another. Both helpers keep a small,
+fixed number of frames in flight (memory stays flat) and hand any error on their thread back to the caller, in
+order."""
 
 from __future__ import annotations
 
@@ -29,14 +29,13 @@ def prefetch(
 ) -> Iterator[T]:
     """Pull `items` on a background thread, at most `depth` ahead. Exceptions are re-raised in the consumer.
 
-    Closing the returned generator stops the thread at its next item, waits for it, and closes `items` (if it is a
-    generator), so a chain of prefetches stops as one. Close it on error paths (`contextlib.closing`): a generator
-    kept alive by a traceback would otherwise leave its thread running until the process exits. With `timeout`, a
-    consumer that waits longer than that for an item (for the first one: `first_timeout`, default `timeout`) gets
-    TimeoutError instead (a server's idle client). `join=False` closes without waiting for the thread: for a
-    source that may block indefinitely on someone else (a client's request stream), which its own cancellation
-    ends, and which holds no file reader.
-    """
+    Closing the returned generator stops the thread at its next item, waits for it, and closes `items` (if it
+    is a generator), so a chain of prefetches stops as one. Close it on error paths (`contextlib.closing`): a
+    generator kept alive by a traceback would otherwise leave its thread running until the process exits. With
+    `timeout`, a consumer that waits longer than that for an item (for the first one: `first_timeout`, default
+    `timeout`) gets TimeoutError instead (a server's idle client). `join=False` closes without waiting for the
+    thread: for a source that may block indefinitely on someone else (a client's request stream), which its
+    own cancellation ends, and which holds no file reader."""
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -80,8 +79,9 @@ def prefetch(
                 try:
                     raise value
                 finally:
-                    # the exception's traceback holds this frame: a reference back from it would be a cycle that
-                    # keeps everything the failed work held (a server's frames) until the next garbage collection
+                    # the exception's traceback holds this frame: a reference back from it would be a cycle
+                    # that keeps everything the failed work held (a server's frames) until the next garbage
+                    # collection
                     del value
     finally:
         stop.set()
@@ -96,9 +96,8 @@ class WriteBehind:
 
     `prepare(frame)` (e.g. a colour conversion) runs on that thread too. An error there is raised by the next
     `write()` or on leaving the `with` block. Leave the block before closing `writer`: it waits for the frames
-    already handed over (or, when the block ends in an exception, drops them), so the writer is never closed or
-    aborted in the middle of an encode.
-    """
+    already handed over (or, when the block ends in an exception, drops them), so the writer is never closed
+    or aborted in the middle of an encode."""
 
     def __init__(
         self,

@@ -1,12 +1,11 @@
 """Atomic writers: output appears only when the whole shot was written.
 
-Every file is first written under a hidden temporary name in its final folder (`.name.1001.exr.vh-PID-XXXX`) and
-published on a clean `close()` (`vh.core.io.publish`: one journalled switch, so a killed run leaves the old render
-or the new one, never a mix); an exception (or a writer that is never closed) removes the temporaries, and a run
-that was killed has its leftovers removed by the next writer on the same output. A compositor therefore never picks
-up a half-rendered sequence. Problems that can be seen before any processing (missing or read-only folder, unknown format,
-odd size for H.264) are raised by `open_writer` itself.
-"""
+Every file is first written under a hidden temporary name in its final folder (`.name.1001.exr.vh-PID-XXXX`)
+and published on a clean `close()` (`vh.core.io.publish`: one journalled switch, so a killed run leaves the
+old render or the new one, never a mix); an exception (or a writer that is never closed) removes the
+temporaries, and a run that was killed has its leftovers removed by the next writer on the same output. A
+compositor therefore never picks up a half-rendered sequence. Problems that can be seen before any processing
+(missing or read-only folder, unknown format, odd size for H.264) are raised by `open_writer` itself."""
 
 from __future__ import annotations
 
@@ -305,10 +304,8 @@ def open_writer(path: str | os.PathLike, like: ClipInfo, **opts) -> FrameWriter:
 
     Options: images/sequences `pixel_type`, `compression`, `first` (first frame number; default the input's);
     video `fps` (default the input's, else 24), `codec` ("h264" | "prores"), `alpha`, `crf`, `preset`,
-    `prores_profile`; any output: `sources`, the shots it is made from (paths or ClipInfos), which it refuses to
-    overwrite.
-    Raises OutputError before anything is processed when the output cannot be written.
-    """
+    `prores_profile`; any output: `sources`, the shots it is made from (paths or ClipInfos), which it refuses
+    to overwrite. Raises OutputError before anything is processed when the output cannot be written."""
     path = str(path)
     folder = Path(path).parent
     if not folder.exists():
@@ -373,9 +370,10 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, pixel_type: str | N
 
 
 def _refuse_sources(path: str, targets: list[Path], sources) -> None:
-    """An output never replaces a file of a shot it is made from (the plate, the matte): sources are the one thing
-    a compositor cannot render again. `sources` are ClipInfos or paths; a sequence counts with every frame on disk,
-    not just the frames selected, and the same file under another name (links, `%04d` for `####`) is the same."""
+    """An output never replaces a file of a shot it is made from (the plate, the matte): sources are the one
+    thing a compositor cannot render again. `sources` are ClipInfos or paths; a sequence counts with every
+    frame on disk, not just the frames selected, and the same file under another name (links, `%04d` for
+    `####`) is the same."""
     from vh.core.io.reader import probe
 
     pattern = SequencePattern.parse(path)

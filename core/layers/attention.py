@@ -2,8 +2,8 @@
 
 Clips in one batch may hold different numbers of tokens (VHMAE's visible-token count depends on each clip's
 matte), so the sequences are right-padded to a common length L and a key-padding mask says which slots are
-real. Padding only ever hides *keys*: a padded query row still gets a (meaningless) output, which callers drop.
-"""
+real. Padding only ever hides *keys*: a padded query row still gets a (meaningless) output, which callers
+drop."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ class Attention(nn.Module):
         B, L, D = x.shape
         qkv = self.qkv(x).view(B, L, 3, self.heads, D // self.heads)  # [B, L, 3, h, d]
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x [B, h, L, d]
-        # SDPA's boolean mask means "may attend"; broadcasting over heads and query rows keeps it at [B, 1, 1, L].
+        # SDPA's boolean mask means "may attend"; broadcasting over heads and query rows keeps it at [B, 1, 1,
+        # L].
         attn_mask = None if key_padding_mask is None else key_padding_mask[:, None, None, :]
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # [B, h, L, d]
         return self.proj(out.transpose(1, 2).reshape(B, L, D))  # [B, L, D]

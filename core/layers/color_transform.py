@@ -1,14 +1,14 @@
 """A per-token colour transform: what VHMAE's head predicts when it repaints by recolouring, not by painting.
 
-The head emits, per token, the 3 x F weights `W` of a residual polynomial colour map of the composite's own pixels:
+The head emits, per token, the 3 x F weights `W` of a residual polynomial colour map of the composite's own
+pixels:
 
-    y = x + W phi(x),   phi(x) = (r, g, b, r^2, g^2, b^2, 1)          x, y: one pixel's RGB, working space 0..1
+    y = x + W phi(x),   phi(x) = (r, g, b, r^2, g^2, b^2, 1)     x, y: one pixel's RGB, working space 0..1
 
-`W = 0` is the identity, so a zero-initialised head starts by returning the composite. The map keeps every edge
-and texture of the foreground (it only moves colours), and a smooth function of colour is exactly what the
-engine's full-resolution transfer refits and carries to 4K. The squares give each channel a curve (gamma,
-contrast, a LUT's bend); the linear part mixes channels (white balance, saturation); the constant shifts.
-"""
+`W = 0` is the identity, so a zero-initialised head starts by returning the composite. The map keeps every
+edge and texture of the foreground (it only moves colours), and a smooth function of colour is exactly what
+the engine's full-resolution transfer refits and carries to 4K. The squares give each channel a curve (gamma,
+contrast, a LUT's bend); the linear part mixes channels (white balance, saturation); the constant shifts."""
 
 from __future__ import annotations
 

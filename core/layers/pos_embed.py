@@ -1,9 +1,9 @@
-"""Fixed 3D sine-cosine position embeddings for a (T', H', W') token grid (the VideoMAE default is fixed sin-cos).
+"""Fixed 3D sine-cosine position embeddings for a (T', H', W') token grid (the VideoMAE default is fixed
+sin-cos).
 
-The width is split in three equal parts for the time, row and column coordinates; each part is the classic
-1D sin-cos code of its coordinate (half sines, half cosines over geometric frequencies, as in "Attention Is All
-You Need"). The table is a deterministic function of the grid, so it is a buffer, never saved or trained.
-"""
+The width is split in three equal parts for the time, row and column coordinates; each part is the classic 1D
+sin-cos code of its coordinate (half sines, half cosines over geometric frequencies, as in "Attention Is All
+You Need"). The table is a deterministic function of the grid, so it is a buffer, never saved or trained."""
 
 from __future__ import annotations
 

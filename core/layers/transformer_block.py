@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .attention import Attention
-from .mlp import Mlp
+from vh.core.layers.attention import Attention
+from vh.core.layers.mlp import Mlp
 
 
 class Block(nn.Module):

@@ -37,7 +37,8 @@ def patchify(video: torch.Tensor, tubelet: int, patch: int) -> torch.Tensor:
 
 
 def unpatchify(tokens: torch.Tensor, grid: tuple[int, int, int], tubelet: int, patch: int) -> torch.Tensor:
-    """tokens [B, N, C*t*p*p] -> video [B, T, C, H, W]; the exact inverse of `patchify` for grid (Tt, Hp, Wp)."""
+    """tokens [B, N, C*t*p*p] -> video [B, T, C, H, W]; the exact inverse of `patchify` for grid (Tt, Hp,
+    Wp)."""
     B, _, K = tokens.shape
     Tt, Hp, Wp = grid
     C = K // (tubelet * patch * patch)

@@ -6,10 +6,9 @@
     head   1x1 conv -> out_channels, then the configured output activation
 
 Channels double per level from `base_channels` up to `max_channels`. Decoding uses upsample + conv rather than
-transposed convolutions because the latter leave checkerboard patterns, which a colour-repainting network turns into
-visible texture on flat foregrounds. Inputs of any size work: they are reflect-padded to a multiple of 2^depth and
-the output is cropped back, so the engine's working size never has to be a power of two.
-"""
+transposed convolutions because the latter leave checkerboard patterns, which a colour-repainting network
+turns into visible texture on flat foregrounds. Inputs of any size work: they are reflect-padded to a multiple
+of 2^depth and the output is cropped back, so the engine's working size never has to be a power of two."""
 
 from __future__ import annotations
 
@@ -32,8 +31,9 @@ class UNetConfig:
     #: number of stride-2 levels; the bottleneck is at H / 2^depth.
     depth: int = 8
     max_channels: int = 512
-    #: "group" by default: Huang et al. train with batch size 1, where BatchNorm's running statistics are unreliable
-    #: and train/eval behave differently; GroupNorm is batch-independent and identical in both modes.
+    # : "group" by default: Huang et al. train with batch size 1, where BatchNorm's running statistics are
+    # unreliable : and train/eval behave differently; GroupNorm is batch-independent and identical in both
+    # modes.
     norm: str = "group"
     #: output activation: "tanh" for images in [-1, 1], "none" for LSGAN-style regression heads.
     activation: str = "none"
@@ -109,7 +109,8 @@ class UNet(nn.Module):
         m = self.multiple
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
-            # Reflect keeps image statistics at the border; replicate is the fallback when the pad exceeds the size.
+            # Reflect keeps image statistics at the border; replicate is the fallback when the pad exceeds the
+            # size.
             mode = "reflect" if ph < h and pw < w else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)  # [B, Cin, H', W'] with H', W' multiples of 2^depth
         skips = [self.stem(x)]  # [B, c0, H', W']

@@ -3,12 +3,11 @@
 Tensors are in the model's working space (sRGB-encoded Rec.709, 0..1), channels first:
 
     comp  [B, T, 3, H, W]  the composite (foreground pasted over the background)
-    matte [B, T, 1, H, W]  foreground coverage: 1 = foreground to repaint, 0 = background to keep, soft in between
+    matte [B, T, 1, H, W]  coverage: 1 = foreground to repaint, 0 = background to keep, soft in between
 
-`forward` returns the harmonized composite [B, T, 3, H, W] at the same size. Models never touch the background:
-their output is `comp * (1 - matte) + pred * matte`. The engine handles resizing, windows, colour spaces and
-the full-resolution transfer, so a model only ever sees `T == window` frames at `input_size`.
-"""
+`forward` returns the harmonized composite [B, T, 3, H, W] at the same size. Models never touch the
+background: their output is `comp * (1 - matte) + pred * matte`. The engine handles resizing, windows, colour
+spaces and the full-resolution transfer, so a model only ever sees `T == window` frames at `input_size`."""
 
 from __future__ import annotations
 
@@ -27,7 +26,8 @@ class Harmonizer(nn.Module):
     window: int = 1
     #: (H, W) the model runs at; None means "any size" (the engine still picks a working size).
     input_size: tuple[int, int] | None = (256, 256)
-    #: True when the model keeps estimates across calls (temporal smoothing); the engine calls reset() per clip.
+    # : True when the model keeps estimates across calls (temporal smoothing); the engine calls reset() per
+    # clip.
     stateful: bool = False
     #: True when forward() can run without a matte (matte=None), e.g. by predicting it.
     supports_auto_matte: bool = False

@@ -3,15 +3,14 @@
 All three run on `[B, T, 3, H, W]` tensors in the working space (sRGB-encoded Rec.709, 0..1) and honour soft
 mattes: the foreground's statistics weight each pixel by its matte, the background's by (1 - matte).
 
-Temporal smoothing. A per-frame estimate jumps whenever the matte or the content changes, which reads as flicker.
-Both `stats` and `histogram` therefore estimate from an *exponentially weighted pool of pixels*: the weighted
-sums behind each statistic (sum w, sum w x, sum w x^2 for `stats`; the weighted histogram for `histogram`) decay
-by exp(-1 / time_constant) per frame and add the new frame. This is an EMA of the statistics in which each frame
-counts by its matte area, so a frame with an empty matte neither moves the estimate nor divides by zero.
-The pool persists across forward calls (`stateful = True`); `reset()` starts a new clip. Each batch element is
-its own stream: frames of one clip must arrive along T or in consecutive calls, never spread across B.
-time_constant = 0 means per-frame estimates.
-"""
+Temporal smoothing. A per-frame estimate jumps whenever the matte or the content changes, which reads as
+flicker. Both `stats` and `histogram` therefore estimate from an *exponentially weighted pool of pixels*: the
+weighted sums behind each statistic (sum w, sum w x, sum w x^2 for `stats`; the weighted histogram for
+`histogram`) decay by exp(-1 / time_constant) per frame and add the new frame. This is an EMA of the
+statistics in which each frame counts by its matte area, so a frame with an empty matte neither moves the
+estimate nor divides by zero. The pool persists across forward calls (`stateful = True`); `reset()` starts a
+new clip. Each batch element is its own stream: frames of one clip must arrive along T or in consecutive
+calls, never spread across B. time_constant = 0 means per-frame estimates."""
 
 from __future__ import annotations
 
@@ -22,16 +21,15 @@ from typing import Any
 import torch
 
 from vh.core.color import linear_to_srgb, rgb_to_xyz, srgb_to_linear
+from vh.core.models.base import Harmonizer, blend
+from vh.core.models.registry import register_model
 from vh.core.options import build_config, check_options, option
-
-from .base import Harmonizer, blend
-from .registry import register_model
 
 SPACES = ("lab", "lalphabeta", "rgb")
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Colour spaces (channels on dim -3 of [..., 3, H, W])
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 # linear Rec.709/sRGB primaries -> CIE XYZ, and the XYZ of their white (D65), which Lab divides by
 _RGB_TO_XYZ = torch.from_numpy(rgb_to_xyz())
@@ -102,9 +100,9 @@ def from_space(x: torch.Tensor, space: str) -> torch.Tensor:
     raise ValueError(f"unknown colour space {space!r}; choose from {', '.join(SPACES)}")
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Exponentially weighted pools
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def _decay(time_constant: float) -> float:
@@ -157,9 +155,9 @@ class _PooledHarmonizer(Harmonizer):
         return pools
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Cut-and-paste
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 class CutAndPaste(Harmonizer):
@@ -177,9 +175,9 @@ def cut(**overrides) -> CutAndPaste:
     return CutAndPaste()
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Statistics transfer (Reinhard et al. 2001)
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 # The options every pooled model has (a fresh field per config class: dataclasses take ownership of a field).
@@ -197,9 +195,10 @@ def _amount() -> Any:
 
 @dataclass
 class StatsConfig:
-    # Defaults measured on hyoutube_val (fMSE, 256x256, model called directly): l-alpha-beta beat CIELab and RGB
-    # at every amount tried; a partial transfer (0.5-0.6) halves fMSE against the full one (a foreground's true
-    # colours are not the plate's, only related to them); smoothing over ~8 frames cuts flicker by a third.
+    # Defaults measured on hyoutube_val (fMSE, 256x256, model called directly): l-alpha-beta beat CIELab and
+    # RGB at every amount tried; a partial transfer (0.5-0.6) halves fMSE against the full one (a foreground's
+    # true colours are not the plate's, only related to them); smoothing over ~8 frames cuts flicker by a
+    # third.
     space: str = _space("lalphabeta", "statistics")
     time_constant: float = _time_constant()
     #: 0 keeps the foreground, 1 is the full transfer; between: a geometric blend of the statistics
@@ -211,19 +210,20 @@ class StatsConfig:
 class StatsTransfer(_PooledHarmonizer):
     """Reinhard-style transfer: per channel, move the foreground's mean and std toward the background's.
 
-    out_c = (x_c - mu_fg,c) * (sigma_bg,c / sigma_fg,c) ** a + mu_fg,c + a * (mu_bg,c - mu_fg,c), in a perceptual
-    space, then back to sRGB; a = `amount` (1 is Reinhard et al. 2001).
-    """
+    out_c = (x_c - mu_fg,c) * (sigma_bg,c / sigma_fg,c) ** a + mu_fg,c + a * (mu_bg,c - mu_fg,c), in a
+    perceptual space, then back to sRGB; a = `amount` (1 is Reinhard et al. 2001)."""
 
     config_class = StatsConfig
 
     def forward(self, comp: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
         x = to_space(comp, self.config.space)  # [B, T, 3, H, W]
         w = matte.expand_as(x)  # [B, T, 3, H, W]
+
         # weighted moments per frame, accumulated in float64 (var = E[x^2] - E[x]^2 cancels badly in float32);
         # the background's are the whole frame's minus the foreground's, which saves a pass
         def sums(a):
             return a.sum(dim=(-2, -1), dtype=torch.float64)
+
         wx, xx = w * x, x * x
         fg = torch.stack((sums(w), sums(wx), sums(wx * x)), dim=2)  # [B, T, 3 moments, 3 channels]
         whole = torch.stack(
@@ -237,8 +237,8 @@ class StatsTransfer(_PooledHarmonizer):
         mu_fg, mu_bg = mean.float().unbind(dim=2)  # [B, T, 3]
         sd_fg, sd_bg = std.float().unbind(dim=2)
         a = self.config.amount
-        # partial transfer: the target mean moves linearly, the target std geometrically (gain ** a), so a = 0 is
-        # the identity and a = 1 is Reinhard's full transfer
+        # partial transfer: the target mean moves linearly, the target std geometrically (gain ** a), so a = 0
+        # is the identity and a = 1 is Reinhard's full transfer
         gain = (sd_bg.clamp_min(self.config.min_std) / sd_fg.clamp_min(self.config.min_std)) ** a  # [B, T, 3]
         mu_target = mu_fg + a * (mu_bg - mu_fg)  # [B, T, 3]
         pred = (x - mu_fg[..., None, None]) * gain[..., None, None] + mu_target[
@@ -256,9 +256,9 @@ def stats(**overrides) -> StatsTransfer:
     return StatsTransfer(build_config(StatsConfig, "stats", overrides))
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Histogram matching
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @dataclass

@@ -1,18 +1,18 @@
 """The never-worse guard: a learned correction is applied only as far as the evidence for it holds up.
 
 A model's correction `d = model(comp) - comp` is estimated again on mirrored views of the same window (flipped
-left-right, up-down, both). Every view holds the same evidence, so a correction the evidence supports comes out
-the same from each; one that rests on weak evidence (a model extrapolating beyond its training, a small or
+left-right, up-down, both). Every view holds the same evidence, so a correction the evidence supports comes
+out the same from each; one that rests on weak evidence (a model extrapolating beyond its training, a small or
 ambiguous foreground, a plate that is already in harmony) varies between views. Per window the guard returns
 
     out = comp + s * mean_v(d_v),    s = m2 / (m2 + caution * v + floor)
 
 m2 is the matte-weighted mean square of the averaged correction and v the matte-weighted mean variance across
 views: Wiener (James-Stein) shrinkage toward the identity, i.e. toward the composite itself. `floor` is the
-model's own error that no view reveals (what it gets wrong consistently), as a mean square in the working space:
-a correction not clearly larger than that error is shortened most. s falls toward 0 as the views disagree or the
-correction shrinks below the floor; it is never negative, so the guard only ever shortens the correction's step,
-never turns it around. The average over views also reduces the correction's own noise.
+model's own error that no view reveals (what it gets wrong consistently), as a mean square in the working
+space: a correction not clearly larger than that error is shortened most. s falls toward 0 as the views
+disagree or the correction shrinks below the floor; it is never negative, so the guard only ever shortens the
+correction's step, never turns it around. The average over views also reduces the correction's own noise.
 
 The default floor was calibrated on clips built from the *training* side of the held-out split (the set
 `vh make-dataset ... --holdout train --recolor grade,hyoutube,none --seed 3003`), as the value that minimised
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import InputError
-from .base import Harmonizer
+from vh.core.errors import InputError
+from vh.core.models.base import Harmonizer
 
 #: mirrored views, as the tensor dims to flip of [B, T, C, H, W]: identity, left-right, up-down, both
 VIEWS = ((), (4,), (3,), (3, 4))
@@ -43,7 +43,8 @@ class GuardConfig:
     def validate(self) -> None:
         if not 1 <= self.views <= len(VIEWS) or not self.caution >= 0.0 or not self.floor >= 0.0:
             raise InputError(
-                f"guard views must be 1..{len(VIEWS)}, caution and floor >= 0; got {self.views}, {self.caution}, "
+                f"guard views must be 1..{len(VIEWS)}, caution and floor >= 0; got {self.views}, "
+                f"{self.caution}, "
                 f"{self.floor}"
             )
 
@@ -69,7 +70,8 @@ class ConsensusGuard(Harmonizer):
         return self.model
 
     def forward(self, comp: torch.Tensor, matte: torch.Tensor | None) -> torch.Tensor:
-        """comp [B, T, 3, H, W], matte [B, T, 1, H, W] -> comp + s * mean correction, s per clip window [B]."""
+        """comp [B, T, 3, H, W], matte [B, T, 1, H, W] -> comp + s * mean correction, s per clip window
+        [B]."""
         views = VIEWS[: self.config.views]
         preds = []
         for dims in views:

@@ -3,18 +3,18 @@
 Two UNets of the same design (paper, Sec. III-B):
 
     G  [I_t, M_t] (4 channels)  -> O_t (RGB)          the harmonization network, run frame by frame
-    D  I_t (RGB)                -> disharmony map     per pixel, 1 = disharmonious, 0 = harmonious (LSGAN-style)
+    D  I_t (RGB)                -> disharmony map     per pixel, 1 = disharmonious, 0 = harmonious (LSGAN)
 
-Both work on frames in [-1, 1] (the paper's range); the `Harmonizer` interface stays in 0..1, so the conversion
-happens here and nowhere else. The matte channel fed to G stays in 0..1 because it is a coverage, not a colour.
+Both work on frames in [-1, 1] (the paper's range); the `Harmonizer` interface stays in 0..1, so the
+conversion happens here and nowhere else. The matte channel fed to G stays in 0..1 because it is a coverage,
+not a colour.
 
 Mask-free mode (Sec. III-C): with no matte, D predicts one and G uses it, O_t = G(I_t, D(I_t)); the returned
 composite keeps the background where the predicted matte is 0, exactly as with a user matte.
 
-The paper gives no layer counts. Our reading of "UNet [35]" at 512x512 is a pix2pix-sized UNet (64 base channels,
-8 stride-2 levels, 512 max, ~50M parameters per network); `huang_small` and `huang_tiny` shrink width, depth and
-working size for laptops and CPU tests.
-"""
+The paper gives no layer counts. Our reading of "UNet [35]" at 512x512 is a pix2pix-sized UNet (64 base
+channels, 8 stride-2 levels, 512 max, ~50M parameters per network); `huang_small` and `huang_tiny` shrink
+width, depth and working size for laptops and CPU tests."""
 
 from __future__ import annotations
 
@@ -25,11 +25,10 @@ import torch
 from torch import nn
 
 from vh.core.errors import InputError
+from vh.core.layers.unet import UNet, UNetConfig
+from vh.core.models.base import Harmonizer, blend
+from vh.core.models.registry import register_model
 from vh.core.options import build_config, option
-
-from ..layers.unet import UNet, UNetConfig
-from .base import Harmonizer, blend
-from .registry import register_model
 
 
 @dataclass
@@ -40,10 +39,12 @@ class HuangConfig:
     depth: int = 8
     max_channels: int = 512
     norm: str = "group"
-    #: G predicts a correction added to I_t instead of O_t itself. The paper's G is a plain UNet (False); a residual
-    #: head lets a small CPU-trained model start from the identity, which a plain UNet needs many steps to learn.
+    # : G predicts a correction added to I_t instead of O_t itself. The paper's G is a plain UNet (False); a
+    # residual : head lets a small CPU-trained model start from the identity, which a plain UNet needs many
+    # steps to learn.
     residual: bool = False
-    #: mask-free mode: 0 feeds D's soft map (clamped to 0..1) to G, as the paper does; > 0 binarizes it at that level.
+    # : mask-free mode: 0 feeds D's soft map (clamped to 0..1) to G, as the paper does; > 0 binarizes it at
+    # that level.
     detect_threshold: float = option(
         0.0,
         help="mask-free mode only: 0 uses the discriminator's soft disharmony map as the matte; "
@@ -95,7 +96,8 @@ class HuangGenerator(nn.Module):
         # G regresses colours in [-1, 1]: tanh, or a tanh-bounded correction in residual mode.
         self.unet = UNet(config.unet(4, 3, "tanh"))
         if self.residual:
-            # start at the identity (O_t = I_t): training only has to learn the correction, not to copy the input
+            # start at the identity (O_t = I_t): training only has to learn the correction, not to copy the
+            # input
             nn.init.zeros_(self.unet.head.weight)
             nn.init.zeros_(self.unet.head.bias)
 
@@ -122,8 +124,9 @@ class HuangHarmonizer(Harmonizer):
         self.generator = HuangGenerator(config)
         # D is an LSGAN regressor: a linear head pushed toward 0/1 targets by squared error (Eq. 1).
         self.discriminator = UNet(config.unet(3, 1, "none"))
-        # D starts by calling every pixel harmonious (0): its first answers carry no chance separation, so what it
-        # reports later (and what G's adversarial term pushes against) is learned, not a quirk of the init.
+        # D starts by calling every pixel harmonious (0): its first answers carry no chance separation, so
+        # what it reports later (and what G's adversarial term pushes against) is learned, not a quirk of the
+        # init.
         nn.init.zeros_(self.discriminator.head.weight)
         nn.init.zeros_(self.discriminator.head.bias)
 
@@ -131,17 +134,18 @@ class HuangHarmonizer(Harmonizer):
     def matte_threshold(self) -> float:
         return self.config.matte_threshold
 
-    # -- the two networks on single frames in the paper's range ------------------------------------------------------
+    # -- the two networks on single frames in the paper's range ----------------------------------------------
 
     def generate(self, image: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
-        """O_t = G(I_t, M_t): image [N, 3, H, W] in [-1, 1], matte [N, 1, H, W] in 0..1 -> [N, 3, H, W] in [-1, 1]."""
+        """O_t = G(I_t, M_t): image [N, 3, H, W] in [-1, 1], matte [N, 1, H, W] in 0..1 -> [N, 3, H, W] in
+        [-1, 1]."""
         return self.generator(image, matte)
 
     def discriminate(self, image: torch.Tensor) -> torch.Tensor:
         """D(x): image [N, 3, H, W] in [-1, 1] -> raw disharmony map [N, 1, H, W] (targets 0/1, unbounded)."""
         return self.discriminator(image)
 
-    # -- the Harmonizer interface, 0..1 ------------------------------------------------------------------------------
+    # -- the Harmonizer interface, 0..1 ----------------------------------------------------------------------
 
     def detect(self, comp: torch.Tensor) -> torch.Tensor:
         """The predicted matte of a composite: comp [B, T, 3, H, W] in 0..1 -> [B, T, 1, H, W] in 0..1."""
@@ -153,7 +157,8 @@ class HuangHarmonizer(Harmonizer):
         return matte.reshape(b, t, 1, h, w)
 
     def forward(self, comp: torch.Tensor, matte: torch.Tensor | None = None) -> torch.Tensor:
-        """comp [B, T, 3, H, W], matte [B, T, 1, H, W] or None (mask-free) -> harmonized [B, T, 3, H, W], 0..1."""
+        """comp [B, T, 3, H, W], matte [B, T, 1, H, W] or None (mask-free) -> harmonized [B, T, 3, H, W],
+        0..1."""
         if matte is None:
             matte = self.detect(comp)  # [B, T, 1, H, W]
         b, t, _, h, w = comp.shape

@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from ..errors import UnknownModelError
-from .base import Harmonizer
+from vh.core.errors import UnknownModelError
+from vh.core.models.base import Harmonizer
 
 #: The model `vh harmonize` uses when none is named: the one that measures best on the unseen split (see
 #: core/weights/MODEL_CARD.md), the shipped VHMAE behind the never-worse guard.
@@ -21,8 +21,9 @@ DEFAULT_MODEL = "vhmae"
 _FACTORIES: dict[str, Callable[..., Harmonizer]] = {}
 _ALIASES: dict[str, str] = {}
 
-# Modules whose import registers their factories. Listed here so that the registry is complete without the caller
-# importing each model; a module that fails to import (e.g. a missing optional dependency) is reported, not hidden.
+# Modules whose import registers their factories. Listed here so that the registry is complete without the
+# caller importing each model; a module that fails to import (e.g. a missing optional dependency) is reported,
+# not hidden.
 _MODEL_MODULES = ("vh.core.models.classical", "vh.core.models.vhmae", "vh.core.models.huang")
 _loaded = False
 

@@ -6,7 +6,8 @@ reconstructs exactly what must be repainted, from the background it sees.
     comp  [B, 8, 3, 256, 256] ──tubelet embed 2x16x16──> tokens [B, 1024, 768] (+ fixed 3D sin-cos positions)
       visible (background) tokens ──12 x Block(768, MLP 3072)──> LN ──encoder projector──> [B, N_vis, 384]
       masked (foreground) tokens  ──PAM: MLP(768 -> 384)──────────────────────────────────> [B, N_fg, 384]
-    merge at their positions [B, 1024, 384] (+ positions) ──4 x Block(384, MLP 1536)──> LN ──head──> [B, 1024, 1536]
+    merge at their positions [B, 1024, 384] (+ positions) ──4 x Block(384, MLP 1536)──> LN ──head──>
+                                                                                      [B, 1024, 1536]
     reshape 1536 = 3 x 2 x 16 x 16 ──> pred [B, 8, 3, 256, 256];   out = comp * (1 - matte) + pred * matte
 
 Mask values, everywhere in this file: a token-mask entry is True for a *foreground* (masked, repainted)
@@ -17,8 +18,8 @@ every clip sorted to the front and right-padded to the batch's largest count, wi
 batch gives the same result as a per-sample loop. Edge cases:
 - no foreground token anywhere in the batch: the model returns `comp` unchanged without running.
 - a clip with no background token (the foreground covers every tubelet): the encoder has nothing to see and is
-  skipped for that clip; its decoder runs on the PAM tokens alone. In a mixed batch such a clip gets one padded
-  key slot marked valid, only so that its attention rows stay finite; that slot's output is dropped.
+  skipped for that clip; its decoder runs on the PAM tokens alone. In a mixed batch such a clip gets one
+  padded key slot marked valid, only so that its attention rows stay finite; that slot's output is dropped.
 - background tubelets are never predicted: a tubelet whose matte never exceeds 0.5 keeps `comp`'s pixels as
   its prediction, so a soft matte edge that stays below 0.5 blends the composite with itself.
 """
@@ -32,16 +33,15 @@ import torch
 from torch import nn
 
 from vh.core.errors import InputError
+from vh.core.layers.color_transform import FEATURES as COLOR_FEATURES
+from vh.core.layers.color_transform import apply_color_transform, pool_over_foreground
+from vh.core.layers.mlp import Mlp
+from vh.core.layers.pos_embed import sincos_3d
+from vh.core.layers.transformer_block import Block
+from vh.core.layers.tubelet_embed import TubeletEmbed, patchify, token_mask, unpatchify
+from vh.core.models.base import Harmonizer, blend
+from vh.core.models.registry import register_model
 from vh.core.options import build_config
-
-from ..layers.color_transform import FEATURES as COLOR_FEATURES
-from ..layers.color_transform import apply_color_transform, pool_over_foreground
-from ..layers.mlp import Mlp
-from ..layers.pos_embed import sincos_3d
-from ..layers.transformer_block import Block
-from ..layers.tubelet_embed import TubeletEmbed, patchify, token_mask, unpatchify
-from .base import Harmonizer, blend
-from .registry import register_model
 
 OUTPUTS = ("pixels", "color")
 COLOR_POOLS = ("token", "window")
@@ -116,8 +116,8 @@ class VHMAEConfig:
     def validate(self) -> None:
         if self.output not in OUTPUTS or self.color_pool not in COLOR_POOLS:
             raise InputError(
-                f"VHMAE output={self.output!r}, color_pool={self.color_pool!r}: choose output from {OUTPUTS} and "
-                f"color_pool from {COLOR_POOLS}"
+                f"VHMAE output={self.output!r}, color_pool={self.color_pool!r}: choose output from {OUTPUTS} "
+                f"and color_pool from {COLOR_POOLS}"
             )
         if self.input_size % self.patch or self.frames % self.tubelet:
             raise InputError(
@@ -168,14 +168,15 @@ class VHMAE(Harmonizer):
         if c.output == "color":  # start as the identity transform: the untrained model returns the composite
             nn.init.zeros_(self.head.weight)
 
-    # ---- stages ---------------------------------------------------------------------------------------------
+    # ---- stages --------------------------------------------------------------------------------------------
 
     def tokens_mask(self, matte: torch.Tensor) -> torch.Tensor:
         """matte [B, T, 1, H, W] -> [B, N] bool, True = foreground (masked) tubelet."""
         return token_mask(matte, self.config.tubelet, self.config.patch, self.config.mask_threshold)
 
     def pam_tokens(self, video: torch.Tensor, fg: torch.Tensor) -> torch.Tensor:
-        """PAM(embed(video)) at the foreground tubelets: [M, decoder_dim], M = fg.sum(), in fg.nonzero() order.
+        """PAM(embed(video)) at the foreground tubelets: [M, decoder_dim], M = fg.sum(), in fg.nonzero()
+        order.
 
         Used on the composite (the decoder's initial masked tokens) and, by L_align, on the real video.
         """
@@ -195,8 +196,8 @@ class VHMAE(Harmonizer):
         order = torch.argsort(fg.to(torch.uint8), dim=1, stable=True)[:, :L]  # [B, L]
         valid = torch.arange(L, device=x.device)[None, :] < n_vis[:, None]  # [B, L]
         h = torch.gather(x, 1, order[:, :, None].expand(B, L, D))  # [B, L, D]
-        # A clip without visible tokens would have no key to attend to (NaN softmax): let it see its one padded
-        # slot; the output of that slot is dropped below, so the clip's encoder is effectively skipped.
+        # A clip without visible tokens would have no key to attend to (NaN softmax): let it see its one
+        # padded slot; the output of that slot is dropped below, so the clip's encoder is effectively skipped.
         keys = valid.clone()
         keys[:, 0] = True
         if bool(
@@ -217,7 +218,8 @@ class VHMAE(Harmonizer):
         return self.head(self.decoder_norm(h))  # [B, N, 1536]
 
     def reconstruct(self, comp: torch.Tensor, matte: torch.Tensor) -> Reconstruction:
-        """The training forward: the raw (unclamped) prediction, the token mask and the composite's PAM tokens."""
+        """The training forward: the raw (unclamped) prediction, the token mask and the composite's PAM
+        tokens."""
         c = self.config
         B = comp.shape[0]
         fg = self.tokens_mask(matte)  # [B, N]
@@ -242,7 +244,7 @@ class VHMAE(Harmonizer):
         pred = unpatchify(pixels, c.grid, c.tubelet, c.patch)  # [B, T, 3, H, W]
         return Reconstruction(pred, fg, pam)
 
-    # ---- Harmonizer -----------------------------------------------------------------------------------------
+    # ---- Harmonizer ----------------------------------------------------------------------------------------
 
     def check_input(self, comp: torch.Tensor, matte: torch.Tensor) -> None:
         c = self.config
@@ -277,7 +279,7 @@ def _init_weights(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-# ---- named variants -----------------------------------------------------------------------------------------
+# ---- named variants ----------------------------------------------------------------------------------------
 
 
 def _build(name: str, defaults: dict[str, Any], overrides: dict[str, Any]) -> VHMAE:
@@ -286,7 +288,8 @@ def _build(name: str, defaults: dict[str, Any], overrides: dict[str, Any]) -> VH
 
 @register_model("vhmae_base")
 def vhmae_base(**overrides: Any) -> VHMAE:
-    """Table 1: 8x256x256, ViT-B encoder (12 x 768) on background tokens, 4 x 384 decoder; 95.1M parameters."""
+    """Table 1: 8x256x256, ViT-B encoder (12 x 768) on background tokens, 4 x 384 decoder; 95.1M
+    parameters."""
     return _build("vhmae_base", {}, overrides)
 
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Install the Resolve scripts: copies the Python and Lua scripts into Resolve's per-user Fusion/Scripts folder,
-vh_resolve and vh_outproc (standard library only) into a private site folder the Python scripts add to sys.path,
-and sets up the vh installation the jobs run in (out of process: no gRPC in Resolve's Python):
+"""Install the Resolve scripts: copies the Python and Lua scripts into Resolve's per-user Fusion/Scripts
+folder, vh_resolve and vh_outproc (standard library only) into a private site folder the Python scripts add to
+sys.path, and sets up the vh installation the jobs run in (out of process: no gRPC in Resolve's Python):
 
 - `--vh-python PATH`: an existing Python with vh installed; or
-- by default, a virtual environment (~/.vh/venv, `--venv`) made with `--python` (3.10+) holding the thin client:
-  grpcio, protobuf, numpy, OpenImageIO (EXR frames) and vh itself without its heavy dependencies (no torch).
+- by default, a virtual environment (~/.vh/venv, `--venv`) made with `--python` (3.10+) holding the thin
+  client: grpcio, protobuf, numpy, OpenImageIO (EXR frames) and vh itself without its heavy dependencies (no
+  torch).
 
 Its path goes into ~/.vh/host.json (`--config`), which the Python and Lua scripts read ($VH_PYTHON overrides).
 

@@ -55,7 +55,8 @@ def test_bad_settings_are_named(name, value):
 
 
 class Detector(Harmonizer):
-    """Finds `level` everywhere in the right half of a frame; brightens everything (the matte decides where)."""
+    """Finds `level` everywhere in the right half of a frame; brightens everything (the matte decides
+    where)."""
 
     supports_auto_matte = True
     input_size = (16, 16)

@@ -97,7 +97,7 @@ def fg_mean(frame: np.ndarray, matte: np.ndarray) -> np.ndarray:
     return frame[..., :3][matte > 0.99].mean(axis=0)
 
 
-# -- windows -------------------------------------------------------------------------------------------------------
+# -- windows -------------------------------------------------------------------------------------------------
 
 
 def test_window_weights_are_a_partition_of_unity_at_half_stride():
@@ -197,7 +197,7 @@ def test_cpu_runs_are_deterministic():
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
-# -- pixels --------------------------------------------------------------------------------------------------------
+# -- pixels --------------------------------------------------------------------------------------------------
 
 
 def test_background_is_bit_identical_on_scene_linear_float():
@@ -296,7 +296,7 @@ def test_matte_only_returns_the_auto_matte_the_stream_repaints_by():
         Engine(Offset()).stream(WS, matte_only=True)
 
 
-# -- validation ----------------------------------------------------------------------------------------------------
+# -- validation ----------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -318,7 +318,8 @@ def test_mattes_are_clipped_only_when_out_of_range():
 
 
 def test_finite_skips_only_the_nan_check():
-    """`finite=True` is the caller's word that it checked (the server does, while converting from the wire)."""
+    """`finite=True` is the caller's word that it checked (the server does, while converting from the
+    wire)."""
     frame = smooth_frame()
     frame[0, 0, 0] = np.nan
     stream = Engine(Offset(window=1)).stream(WS)
@@ -371,7 +372,7 @@ def test_cuda_matches_cpu_within_autocast_tolerance():
         np.testing.assert_allclose(a, b, atol=1e-2)
 
 
-# -- memory --------------------------------------------------------------------------------------------------------
+# -- memory --------------------------------------------------------------------------------------------------
 
 
 def _peak_traced(n: int, h: int, w: int, batch: int = 4, method: str = "lut+affine") -> tuple[int, int]:
@@ -396,7 +397,8 @@ def _peak_traced(n: int, h: int, w: int, batch: int = 4, method: str = "lut+affi
 
 
 def test_memory_is_bounded_as_the_clip_grows():
-    # the cheap transfer keeps this fast; the transfer's own state (an EMA of fixed size) cannot grow with length
+    # the cheap transfer keeps this fast; the transfer's own state (an EMA of fixed size) cannot grow with
+    # length
     short, held_short = _peak_traced(32, 72, 96, method="upsample")
     long, held_long = _peak_traced(128, 72, 96, method="upsample")
     assert held_long <= 8 + 4 * 3 and held_short <= 8 + 4 * 3  # window + stride * (batch - 1)
@@ -411,7 +413,8 @@ def test_memory_is_bounded_at_1080p_100_vs_1000_frames():
 
 
 def test_a_model_that_changes_nothing_returns_the_plate_bit_for_bit():
-    """Cut-and-paste through the engine: no fit, no transfer, the very frame that came in (even -0.0 and HDR)."""
+    """Cut-and-paste through the engine: no fit, no transfer, the very frame that came in (even -0.0 and
+    HDR)."""
     frame = smooth_frame(channels=4) ** 2.2 * 3.0  # scene-linear, above 1.0
     frame[5, 5, 0] = -0.0
     (out,) = Engine("cut").run([frame], [box_matte()], "ACEScg")

@@ -1,11 +1,12 @@
 """`vh harmonize --export-cube / --export-cdl`: the shot's global transform as a LUT or CDL that OCIO loads.
 
 Tolerances (stated in plugins/nuke/README.md too):
-- The .cube, applied by OCIO (FileTransform, tetrahedral), equals the fitted transform within 3e-3 (33^3 lattice).
-- On a real clip whose foreground was recoloured by a global transform, the .cube applied to the plate reproduces
-  the harmonized foreground with a mean absolute error <= 0.015, and removes at least 75% of the difference
-  between plate and result (measured with the stats model and the default local transfer: 0.0086 of 0.177, 95%; the rest
-  is the local part of the full-resolution transfer, which no global transform can hold).
+- The .cube, applied by OCIO (FileTransform, tetrahedral), equals the fitted transform within 3e-3 (33^3
+  lattice).
+- On a real clip whose foreground was recoloured by a global transform, the .cube applied to the plate
+  reproduces the harmonized foreground with a mean absolute error <= 0.015, and removes at least 75% of the
+  difference between plate and result (measured with the stats model and the default local transfer: 0.0086 of
+  0.177, 95%; the rest is the local part of the full-resolution transfer, which no global transform can hold).
 - A CDL is written only within RMS 0.01; one that fits is reproduced by OCIO within 1e-3.
 """
 
@@ -36,7 +37,8 @@ def ocio_file(path: Path, rgb: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def recoloured_clip(tmp_path_factory, shared_data):
-    """FRAMES frames of a real DAVIS video (320x180) whose foreground was recoloured by one global transform."""
+    """FRAMES frames of a real DAVIS video (320x180) whose foreground was recoloured by one global
+    transform."""
     import cv2
 
     folder = tmp_path_factory.mktemp("lut_clip")
@@ -97,7 +99,8 @@ def test_exported_cube_applied_by_ocio_reproduces_the_harmonized_foreground(
         changes.append(np.abs(comp[fg] - out[fg]).mean())
     error, change = float(np.mean(errors)), float(np.mean(changes))
     print(
-        f"cube vs vh harmonize on the foreground: mean abs {error:.4f} (the harmonization moved it {change:.4f})"
+        f"cube vs vh harmonize on the foreground: mean abs {error:.4f} (the harmonization moved it "
+        f"{change:.4f})"
     )
     assert change > 0.05, "the harmonizer should have repainted the recoloured foreground"
     assert error <= 0.015
@@ -135,7 +138,8 @@ def test_cdl_written_only_when_it_fits_and_ocio_reproduces_it(tmp_path):
     path = tmp_path / "shot.cc"
     lut_export.write_cc(path, fitted)
     np.testing.assert_allclose(ocio_file(path, x), y, atol=2e-3)
-    # A transform no CDL can make (a channel cross-talk) stays above the tolerance: the CLI then writes nothing.
+    # A transform no CDL can make (a channel cross-talk) stays above the tolerance: the CLI then writes
+    # nothing.
     crossed = y.copy()
     crossed[:, 0] = 0.5 * y[:, 0] + 0.5 * x[:, 2]
     assert lut_export.fit_cdl(x, crossed, w).rms > lut_export.CDL_TOLERANCE

@@ -93,7 +93,7 @@ def test_shipped_vhmae_lowers_fmse_on_a_real_clip(shared_data):
     assert np.isfinite(by_name["vhmae"].fssim)
 
 
-# -- Huang et al. 2019 ---------------------------------------------------------------------------------------------
+# -- Huang et al. 2019 ---------------------------------------------------------------------------------------
 
 
 def test_huang_weights_ship_as_fp16_with_a_calibrated_matte_level_and_a_model_card():
@@ -107,7 +107,9 @@ def test_huang_weights_ship_as_fp16_with_a_calibrated_matte_level_and_a_model_ca
     assert meta["config"]["matte_threshold"] == meta["calibrated"]["matte_threshold"]
     tensors = load_file(str(path))
     assert {t.dtype for t in tensors.values()} == {torch.float16}
-    assert any(k.startswith("generator.") for k in tensors) and any(k.startswith("discriminator.") for k in tensors)
+    assert any(k.startswith("generator.") for k in tensors) and any(
+        k.startswith("discriminator.") for k in tensors
+    )
     card = (SHIPPED_DIR / "MODEL_CARD_huang.md").read_text()
     for must in ("research", "unseen", "IoU", "fMSE", *meta["commands"]):
         assert must in card
@@ -121,9 +123,10 @@ def test_huang_loads_its_shipped_g_and_d_behind_the_guard():
     model = engine.model.inner
     assert float(model.generator.unet.head.weight.abs().sum()) > 0  # G trained away from the identity
     assert float(model.discriminator.head.weight.abs().sum()) > 0  # D trained away from "all harmonious"
-    assert engine.detector is model and model.matte_threshold == read_meta(shipped_checkpoint("huang_cpu"))[
-        "config"
-    ]["matte_threshold"]
+    assert (
+        engine.detector is model
+        and model.matte_threshold == read_meta(shipped_checkpoint("huang_cpu"))["config"]["matte_threshold"]
+    )
 
 
 def _real_clip(shared_data, name: str, frames: int = 6):
@@ -145,7 +148,12 @@ def test_shipped_d_marks_the_recoloured_foreground_above_the_background(shared_d
     comps, _, masks = _real_clip(shared_data, "dog-0")
     model = Engine("huang").detector
     soft = soft_maps(model, comps)  # [T, h, w] at the working size
-    truth = np.stack([cv2.resize(m.astype(np.float32), soft.shape[:0:-1], interpolation=cv2.INTER_AREA) > 0.5 for m in masks])
+    truth = np.stack(
+        [
+            cv2.resize(m.astype(np.float32), soft.shape[:0:-1], interpolation=cv2.INTER_AREA) > 0.5
+            for m in masks
+        ]
+    )
     inside, outside = float(soft[truth].mean()), float(soft[~truth].mean())
     assert inside > outside + 0.1, (inside, outside)
 

@@ -1,4 +1,5 @@
-"""The full-resolution transfer: fits, HDR extrapolation, compositing, temporal smoothing, and the oracle test."""
+"""The full-resolution transfer: fits, HDR extrapolation, compositing, temporal smoothing, and the oracle
+test."""
 
 from __future__ import annotations
 
@@ -116,8 +117,9 @@ def test_fit_weights_ignore_mixed_edge_pixels():
 
 
 def test_temporal_smoothing_damps_model_flicker():
-    """A model whose output jitters frame to frame: the smoothed transform moves less than the per-frame one, and
-    with the low-res residual on (the default) the result follows the model, never amplifying its flicker."""
+    """A model whose output jitters frame to frame: the smoothed transform moves less than the per-frame one,
+    and with the low-res residual on (the default) the result follows the model, never amplifying its
+    flicker."""
     comp = _smooth_image(48, 48)
     matte = np.ones((48, 48), np.float32)
     jitter = [0.04 * (-1) ** k for k in range(12)]
@@ -144,7 +146,7 @@ def test_unknown_method_is_rejected():
         TransferConfig(method="magic")
 
 
-# -- oracle: a perfect 256x256 model output carried to full resolution on real composites -------------------------
+# -- oracle: a perfect 256x256 model output carried to full resolution on real composites --------------------
 
 
 def _oracle_module():
@@ -178,7 +180,8 @@ def test_oracle_all_hyoutube_clips_and_hadobe5k(shared_data):
 
 
 def test_lut_fit_uses_the_interpolation_ocio_applies():
-    """The fit's tetrahedral weights reproduce OCIO's Lut3D exactly, so a fitted LUT maps the fitted colours."""
+    """The fit's tetrahedral weights reproduce OCIO's Lut3D exactly, so a fitted LUT maps the fitted
+    colours."""
     from vh.core.transfer import _lut_features, _ocio_lut
 
     n = 9

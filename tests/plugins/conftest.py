@@ -19,11 +19,11 @@ def read_exr(path) -> np.ndarray:
 def make_plate(
     folder, frames: int = 10, height: int = 1080, width: int = 2048, first: int = 1, pixel_type: str = "float"
 ) -> tuple[str, str]:
-    """A scene-linear plate (RGBA; alpha = the matte) and a separate soft matte sequence; returns both patterns.
+    """A scene-linear plate (RGBA; alpha = the matte) and a separate soft matte sequence; returns both
+    patterns.
 
-    The background is a smooth gradient with highlights above 1.0; the foreground, a soft-edged disc that drifts
-    across frames, is given a cold, dark cast that the harmonizer should repaint.
-    """
+    The background is a smooth gradient with highlights above 1.0; the foreground, a soft-edged disc that
+    drifts across frames, is given a cold, dark cast that the harmonizer should repaint."""
     folder.mkdir(parents=True, exist_ok=True)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     background = np.stack(

@@ -1,6 +1,6 @@
 """The host fakes are faithful: every API name the plugins call exists in the hosts' published stubs
-(`types-nuke`, `fusionscript-stubs`), with the same parameter names, and the fakes cover every call the plugins
-make."""
+(`types-nuke`, `fusionscript-stubs`), with the same parameter names, and the fakes cover every call the
+plugins make."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ FAKE_ONLY = {
 
 
 def _stub_index(folder: Path) -> dict[str, dict[str, list[list[str]]]]:
-    """{class or "" for module: {name: [parameter-name lists, one per overload]}} from every .pyi in folder."""
+    """{class or "" for module: {name: [parameter-name lists, one per overload]}} from every .pyi in
+    folder."""
     index: dict[str, dict[str, list[list[str]]]] = {}
     for pyi in folder.glob("*.pyi"):
         tree = ast.parse(pyi.read_text(encoding="utf-8"))

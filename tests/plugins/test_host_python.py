@@ -1,10 +1,10 @@
-"""The code that runs inside Nuke and Resolve: Python 3.9-3.12 (Nuke 14-17, Resolve 18-21), standard library only.
+"""The code that runs inside Nuke and Resolve: Python 3.9-3.12 (Nuke 14-17, Resolve 18-21), standard library
+only.
 
 No 3.9 interpreter is installable here, so the minimum version is checked statically with vermin (annotations
-evaluated, as Python 3.9 evaluates those of modules without `from __future__ import annotations`). The imports are
-checked against the standard library of the running Python: grpcio, protobuf, numpy and vh itself run out of
-process, in the vh installation's Python (client/inhost/vh_outproc.py starts it).
-"""
+evaluated, as Python 3.9 evaluates those of modules without `from __future__ import annotations`). The imports
+are checked against the standard library of the running Python: grpcio, protobuf, numpy and vh itself run out
+of process, in the vh installation's Python (client/inhost/vh_outproc.py starts it)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import make_plate, read_exr
+from tests.plugins.conftest import make_plate, read_exr
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "plugins" / "nuke"

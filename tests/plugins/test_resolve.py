@@ -1,4 +1,5 @@
-"""The Resolve scripts end to end through the fake Resolve/Fusion objects, a real vh-server and real EXR files.
+"""The Resolve scripts end to end through the fake Resolve/Fusion objects, a real vh-server and real EXR
+files.
 
 The scripts' in-host code imports no vh, grpcio or protobuf: jobs run out of process in the vh installation's
 Python (here this test run's own, through $VH_PYTHON), as in Resolve.
@@ -13,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.plugins.conftest import make_plate, read_exr
 from tests.plugins.fakes import resolve as fake
-
-from .conftest import make_plate, read_exr
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "plugins" / "resolve"
@@ -103,7 +103,7 @@ def test_fusion_script_without_a_plate_says_what_to_select(tmp_path):
 def _timeline_fixture(tmp_path, settings, alpha=True):
     plate, _ = make_plate(tmp_path / "media", frames=5, height=270, width=480, first=101)
     if not alpha:
-        from .conftest import write_exr
+        from tests.plugins.conftest import write_exr
 
         for f in range(101, 106):
             write_exr(plate % f, read_exr(plate % f)[..., :3])

@@ -1,6 +1,6 @@
-"""The Lua Fusion script (Resolve free) under a real Lua 5.1 with a fake composition (tests/plugins/fakes/fusion.lua),
-running the real out-of-process job against a real vh-server on real EXR files. Skips without `lua5.1`/`luac`
-(Debian package lua5.1; .ci/run installs it)."""
+"""The Lua Fusion script (Resolve free) under a real Lua 5.1 with a fake composition
+(tests/plugins/fakes/fusion.lua), running the real out-of-process job against a real vh-server on real EXR
+files. Skips without `lua5.1`/`luac` (Debian package lua5.1; .ci/run installs it)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import make_plate, read_exr
+from tests.plugins.conftest import make_plate, read_exr
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "plugins" / "resolve" / "scripts" / "Comp" / "VHMAE Harmonize.lua"
@@ -27,7 +27,8 @@ def lua_string(value) -> str:
 
 
 def run_lua(body: str, tmp_path: Path, **env: str) -> dict[str, str]:
-    """Run the script as a library with the fake; `body` uses `vh`, `fake` and `log`; returns the KEY value lines."""
+    """Run the script as a library with the fake; `body` uses `vh`, `fake` and `log`; returns the KEY value
+    lines."""
     if LUA is None:
         pytest.skip("no Lua interpreter (apt-get install lua5.1)")
     driver = tmp_path / "driver.lua"

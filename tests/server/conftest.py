@@ -18,7 +18,8 @@ from vh.core.models.registry import list_models
 
 
 class SlowIdentity(Harmonizer):
-    """Test-only model: identity that takes `delay` seconds per call and counts calls, to observe scheduling."""
+    """Test-only model: identity that takes `delay` seconds per call and counts calls, to observe
+    scheduling."""
 
     window = 1
     input_size = (64, 64)
@@ -40,7 +41,8 @@ class SlowIdentity(Harmonizer):
 
 @pytest.fixture()
 def slow_model():
-    """Registers `test_slow` for one test and removes it again, so no other test ever sees it in the registry."""
+    """Registers `test_slow` for one test and removes it again, so no other test ever sees it in the
+    registry."""
     from vh.core.models import registry
 
     if "test_slow" not in list_models():

@@ -74,7 +74,8 @@ def test_unreachable_server_is_a_one_line_error_and_writes_nothing(tmp_path, cap
 
 
 def _shot(tmp_path, kind: str):
-    """(plate, matte or None) on disk for one input format, foreground soft, values above 1 in the float ones."""
+    """(plate, matte or None) on disk for one input format, foreground soft, values above 1 in the float
+    ones."""
     frames, mattes = clip(3, 48, 64, channels=4, dtype=np.float32, seed=3)
     for f, m in zip(frames, mattes):
         f[..., 3] = m
@@ -135,8 +136,9 @@ def test_remote_harmonize_returns_what_local_harmonize_returns_bit_for_bit(serve
 
 
 def test_remote_unknown_model_exits_2_every_time(server, tmp_path):
-    """The gRPC sender thread reads the plate; an error must not leave it inside the EXR reader at exit (before:
-    `terminate called without an active exception`, exit 134, in about half the runs, in the issue's report; this machine did not reproduce it before the fix)."""
+    """The gRPC sender thread reads the plate; an error must not leave it inside the EXR reader at exit
+    (before: `terminate called without an active exception`, exit 134, in about half the runs, in the issue's
+    report; this machine did not reproduce it before the fix)."""
     import subprocess
     import sys
 

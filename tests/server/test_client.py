@@ -99,7 +99,8 @@ def test_bad_frames_are_refused_before_sending():
 
 
 def test_results_into_one_caller_array(client):
-    """With `out`, every frame is written into the caller's array (converted to its dtype) and yielded as it."""
+    """With `out`, every frame is written into the caller's array (converted to its dtype) and yielded as
+    it."""
     import numpy as np
 
     from tests.server.conftest import clip

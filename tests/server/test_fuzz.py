@@ -1,4 +1,5 @@
-"""Malformed Harmonize streams get the right status and a readable one-line message; the server keeps serving."""
+"""Malformed Harmonize streams get the right status and a readable one-line message; the server keeps
+serving."""
 
 from __future__ import annotations
 
@@ -248,8 +249,8 @@ def raw_channel():
 @given(messages=raw_cases)
 def test_byte_level_garbage_and_invalid_utf8_get_a_readable_status(raw_channel, messages):
     code, message = _raw_call(raw_channel, messages)
-    # garbage may decode by chance into some valid message (a header with odd fields, a chunk): then the stream's
-    # own checks answer; whatever happens, never INTERNAL and never protobuf's own words
+    # garbage may decode by chance into some valid message (a header with odd fields, a chunk): then the
+    # stream's own checks answer; whatever happens, never INTERNAL and never protobuf's own words
     assert code in {INVALID, NOT_FOUND, EXHAUSTED, PRECONDITION, grpc.StatusCode.OK}, (
         code,
         message,

@@ -1,9 +1,8 @@
 """vh-server against misuse and attack, as an adversarial user on loopback would try it with raw gRPC calls.
 
-Each test runs a real server on 127.0.0.1 (in this process, or as `vh-server` in a subprocess where RSS, launch or
-signals are what is checked) and asserts the status code, that the message is one readable line, and that the
-server keeps serving the users it should.
-"""
+Each test runs a real server on 127.0.0.1 (in this process, or as `vh-server` in a subprocess where RSS,
+launch or signals are what is checked) and asserts the status code, that the message is one readable line, and
+that the server keeps serving the users it should."""
 
 from __future__ import annotations
 
@@ -31,7 +30,7 @@ TOKEN = "s3cret-token"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 
-# ------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # helpers
 
 
@@ -116,7 +115,7 @@ def stub(channel):
     return pb_grpc.HarmonizerStub(channel)
 
 
-# ------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Errors
 
 
@@ -177,7 +176,7 @@ def test_bearer_scheme_is_case_insensitive_and_the_token_is_not():
         r.stop(grace=0.5)
 
 
-# ------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Launch
 
 
@@ -255,7 +254,7 @@ def test_launch_failures_print_one_line_and_exit_2(tmp_path):
         busy.close()
 
 
-# ------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Client colour configs
 
 _LUT = "LUT_3D_SIZE 2\n" + "".join(f"{r} {g} {b}\n" for b in (0, 1) for g in (0, 1) for r in (0, 1))
@@ -286,8 +285,8 @@ colorspaces:
 @pytest.fixture()
 def ocio_dirs(tmp_path, monkeypatch):
     """An allowed folder with a good config, a planted one spelling $VH_SECRET into a LUT path (a LUT of that
-    name exists, so expanding the variable would make it load), one with a missing LUT, and a good config outside
-    the folder."""
+    name exists, so expanding the variable would make it load), one with a missing LUT, and a good config
+    outside the folder."""
     allowed, outside = tmp_path / "allowed", tmp_path / "outside"
     allowed.mkdir()
     outside.mkdir()
@@ -371,13 +370,13 @@ def test_a_server_without_ocio_dirs_refuses_every_config_path(running, stub, tmp
     assert code == INVALID and "not one this server offers" in message, message
 
 
-# ------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Authentication against the lock-out
 
 
 def test_unauthenticated_watch_streams_cannot_lock_out_token_holders():
-    """max_clients + 8 (and more) health Watch streams without a token used to take every RPC gRPC allows; token
-    holders then got RESOURCE_EXHAUSTED "Concurrent RPC limit exceeded!" for everything."""
+    """max_clients + 8 (and more) health Watch streams without a token used to take every RPC gRPC allows;
+    token holders then got RESOURCE_EXHAUSTED "Concurrent RPC limit exceeded!" for everything."""
     max_clients = 2
     r = create_server("127.0.0.1:0", ServerOptions(models=["cut"], token=TOKEN, max_clients=max_clients))
     address = f"127.0.0.1:{r.port}"
@@ -395,7 +394,8 @@ def test_unauthenticated_watch_streams_cannot_lock_out_token_holders():
                 except grpc.RpcError as exc:
                     assert exc.code() == grpc.StatusCode.UNAUTHENTICATED, exc
             assert not opened  # no Watch without the token
-            # authenticated watchers are capped, so even token holders cannot take the streams' threads with them
+            # authenticated watchers are capped, so even token holders cannot take the streams' threads with
+            # them
             watchers = [
                 health.Watch(health_pb2.HealthCheckRequest(), timeout=60, metadata=auth)
                 for _ in range(HealthService.MAX_WATCHERS)
@@ -427,12 +427,13 @@ def test_unauthenticated_watch_streams_cannot_lock_out_token_holders():
         r.stop(grace=0.5)
 
 
-# ------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Deadlines
 
 
 def _hold(stub, first: list[pb.HarmonizeRequest], release: threading.Event, results: list, read: bool = True):
-    """A stream that sends `first` and then nothing until `release` (an idle client); its status goes to results."""
+    """A stream that sends `first` and then nothing until `release` (an idle client); its status goes to
+    results."""
 
     def requests():
         yield from first
@@ -507,7 +508,7 @@ def test_idle_streams_free_their_slots_and_a_real_client_gets_in():
         r.stop(grace=0.5)
 
 
-# ------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Memory
 
 
@@ -545,8 +546,8 @@ def test_a_2gib_frame_is_refused_before_anything_is_allocated_and_rss_stays_flat
 
 
 def test_a_refused_stream_gives_its_memory_back_at_once():
-    """A stream refused after it sent a 320 MB frame (a NaN in its last chunk): its buffers and messages are freed
-    as the call ends, not when the garbage collector next finds a reference cycle."""
+    """A stream refused after it sent a 320 MB frame (a NaN in its last chunk): its buffers and messages are
+    freed as the call ends, not when the garbage collector next finds a reference cycle."""
     proc, port = start_subprocess_server(["--device", "cpu", "--model", "cut", "--log-level", "WARNING"])
     try:
         frames, mattes = clip(1, 4096, 4096, channels=4, dtype=np.float32)
@@ -612,13 +613,14 @@ def test_the_server_wide_budget_refuses_with_the_numbers_and_frees_on_exit():
         r.stop(grace=0.5)
 
 
-# ------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Shutdown
 
 
 def test_sigterm_exits_0_within_grace_plus_2_s_in_every_scenario():
-    """In a loop, since the hang it guards against came about 1 run in 4: undecodable requests before the signal,
-    and at the signal a stream that sends nothing, one that takes no results, one mid-frame and a health Watch."""
+    """In a loop, since the hang it guards against came about 1 run in 4: undecodable requests before the
+    signal, and at the signal a stream that sends nothing, one that takes no results, one mid-frame and a
+    health Watch."""
     grace = 1.0
     for run in range(6):
         proc, port = start_subprocess_server(
@@ -689,8 +691,8 @@ with grpc.insecure_channel(sys.argv[1]) as ch:
 
 
 def test_keepalive_frees_the_slot_of_a_client_that_froze():
-    """A client host that hangs (here: SIGSTOP) keeps its TCP connection up, so only keepalive pings tell; the idle
-    timeout is set far away to show that keepalive alone frees the slot."""
+    """A client host that hangs (here: SIGSTOP) keeps its TCP connection up, so only keepalive pings tell; the
+    idle timeout is set far away to show that keepalive alone frees the slot."""
     import subprocess
     import sys
 

@@ -25,7 +25,8 @@ from vh.server.serve import ServerOptions, create_server
 
 
 def direct(model: str, frames, mattes, colorspace: str, **overrides):
-    """What `vh harmonize` computes for the same pixels: the engine on float32, cast back to the wire dtype."""
+    """What `vh harmonize` computes for the same pixels: the engine on float32, cast back to the wire
+    dtype."""
     engine = Engine(model, **overrides)
     outs = engine.run(
         [f.astype(np.float32) for f in frames], [m.astype(np.float32) for m in mattes], colorspace
@@ -89,7 +90,8 @@ def test_alpha_matte_and_strength(client):
 
 
 def test_nan_gets_the_engines_own_message(client):
-    """The server checks NaN/Inf while converting from the wire (the engine is told so); the words are the engine's."""
+    """The server checks NaN/Inf while converting from the wire (the engine is told so); the words are the
+    engine's."""
     frames, mattes = clip(3, 32, 48, channels=4, dtype=np.float32)
     frames[1][5, 7, 2] = np.nan
     frames[1][0, 0, 0] = -np.inf
@@ -125,8 +127,9 @@ def _chunked(values: np.ndarray, index: int, plane: int, cuts: list[int]) -> lis
     nan_at=st.none() | st.integers(0, 16 * 24 * 4 - 1),
 )
 def test_incoming_converts_any_chunking_exactly_and_counts_nan(cuts, dtype, nan_at):
-    """Chunks are converted as they arrive; one that splits a value (legal on the wire) has its plane converted whole
-    once complete. Either way the frame is the plate in float32, bit for bit, and NaN/Inf get the engine's words."""
+    """Chunks are converted as they arrive; one that splits a value (legal on the wire) has its plane
+    converted whole once complete. Either way the frame is the plate in float32, bit for bit, and NaN/Inf get
+    the engine's words."""
     from vh.client import wire
     from vh.server.service import _Buffers, _Incoming
 
@@ -252,7 +255,7 @@ def test_auto_matte_unsupported_is_failed_precondition(client):
         list(client.harmonize(frames, colorspace="ACEScg", model="cut", matte_source="auto"))
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Concurrency, cancellation, faults
 
 

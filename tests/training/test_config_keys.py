@@ -1,5 +1,5 @@
-"""`vh train`: a typo anywhere in a run config, in the file or in `--set`, is one error line naming the nearest valid
-key, instead of a value silently left at its default."""
+"""`vh train`: a typo anywhere in a run config, in the file or in `--set`, is one error line naming the
+nearest valid key, instead of a value silently left at its default."""
 
 from __future__ import annotations
 

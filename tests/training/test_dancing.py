@@ -13,7 +13,8 @@ from vh.training.recolor import Recolor, sample_recolor
 
 
 def textured_pair(h: int = 120, w: int = 160, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A smooth (band-limited) random texture, so bilinear resampling error stays small and the test is sharp."""
+    """A smooth (band-limited) random texture, so bilinear resampling error stays small and the test is
+    sharp."""
     import cv2
 
     rng = np.random.default_rng(seed)

@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from .test_train import tiny_config
+from tests.training.test_train import tiny_config
 
 WORKER = textwrap.dedent(
     """
@@ -66,7 +66,7 @@ def test_torchrun_two_ranks_end_identical(pairs_dir, tmp_path, repo_root):
     ckpt = load_file(str(run / "checkpoints" / "ckpt-0000004.safetensors"))
     assert all(torch.equal(ckpt[k], w0[k]) for k in w0)
     torch.manual_seed(0)
-    from .tiny_task import test_tiny
+    from tests.training.tiny_task import test_tiny
 
     fresh = test_tiny(hidden=8).state_dict()
     assert not all(torch.equal(fresh[k], w0[k]) for k in w0)

@@ -1,5 +1,5 @@
-"""Huang et al. 2019, Eqs. (1) and (2), each against a value worked out by hand on a tiny tensor, and the warp S
-against an exact affine motion."""
+"""Huang et al. 2019, Eqs. (1) and (2), each against a value worked out by hand on a tiny tensor, and the warp
+S against an exact affine motion."""
 
 import math
 
@@ -24,7 +24,7 @@ def t(rows) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float32)[None, None]
 
 
-# ---- Eq. (1) -------------------------------------------------------------------------------------------------
+# ---- Eq. (1) -----------------------------------------------------------------------------------------------
 
 
 def test_discriminator_loss_by_hand():
@@ -50,7 +50,7 @@ def test_discriminator_loss_averages_samples():
     assert discriminator_loss(zero, zero, d_real, m).item() == pytest.approx(0.5)
 
 
-# ---- Eq. (2) -------------------------------------------------------------------------------------------------
+# ---- Eq. (2) -----------------------------------------------------------------------------------------------
 
 
 def test_reconstruction_loss_sums_channels_over_pixels():
@@ -118,7 +118,7 @@ def test_generator_loss_gradients_reach_both_frames():
     assert o.grad.abs().sum() > 0 and prev.grad.abs().sum() > 0
 
 
-# ---- S: the warp with an exact affine flow ---------------------------------------------------------------------
+# ---- S: the warp with an exact affine flow -----------------------------------------------------------------
 
 
 def _texture(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -144,14 +144,18 @@ def affine_pair(h: int = 96, w: int = 128):
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
     p = np.stack([xs, ys], axis=-1)  # [H, W, 2]
     src = (p - centre) @ a.T + centre + shift  # where frame t+1's pixel comes from in frame t
+
     def inside(q):
         return (((q[..., 0] - w / 2) / 36) ** 2 + ((q[..., 1] - h / 2) / 28) ** 2) < 1
+
     frame0 = _texture(xs, ys)
     frame1 = _texture(src[..., 0], src[..., 1])
     mask1 = inside(src).astype(np.float32)
     flow = (src - p).astype(np.float32)  # [H, W, 2] (dx, dy)
+
     def as_t(x):
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
+
     return as_t(frame0), as_t(frame1), torch.from_numpy(mask1)[None, None], as_t(flow)
 
 
@@ -175,7 +179,8 @@ def test_warp_with_the_flow_reversed_is_wrong():
 
 
 def test_warp_with_the_dancing_builders_flow_reproduces_the_next_foreground():
-    # The training data's own flow (vh.training.dancing) through S: frame t warped onto frame t+1's foreground.
+    # The training data's own flow (vh.training.dancing) through S: frame t warped onto frame t+1's
+    # foreground.
     import cv2
 
     from vh.training.dancing import DancingConfig, make_dancing_clip

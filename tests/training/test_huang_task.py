@@ -68,7 +68,8 @@ def test_one_step_updates_both_networks_and_logs_finite_losses():
 
 
 def test_generator_step_does_not_train_the_discriminator():
-    # The G step must leave D alone: with D's lr at 0 its weights cannot move even though G's loss goes through D.
+    # The G step must leave D alone: with D's lr at 0 its weights cannot move even though G's loss goes
+    # through D.
     task = make_task()
     for group in task.optimizers["D"].param_groups:
         group["lr"] = 0.0
@@ -132,13 +133,17 @@ def _hyoutube_pair(root, clip_name: str, size: int, start: int = 0):
     ds = HYouTube(root, split="test")
     clip = next(c for c in ds if c.name == clip_name)
     frames = [f.as_float() for f in ds.read(clip, start, start + 2)]
+
     def rs(a, interp):
         return cv2.resize(a, (size, size), interpolation=interp)
+
     comp = np.stack([rs(c, cv2.INTER_LINEAR) for c, _, _ in frames])  # [T, S, S, 3]
     real = np.stack([rs(r, cv2.INTER_LINEAR) for _, r, _ in frames])
     matte = np.stack([rs(m, cv2.INTER_NEAREST) for _, _, m in frames])  # [T, S, S]
+
     def as_t(a):
         return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))[None]
+
     return {"comp": as_t(comp), "real": as_t(real), "matte": torch.from_numpy(matte)[None, :, None]}
 
 

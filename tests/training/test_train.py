@@ -1,4 +1,5 @@
-"""The training framework end to end on the CPU with a tiny task: learning, checkpoints, resume, NaN, config."""
+"""The training framework end to end on the CPU with a tiny task: learning, checkpoints, resume, NaN,
+config."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from tests.training import tiny_task  # noqa: F401  (registers the "test_tiny" task and model)
 from vh.core.checkpoint import load_checkpoint
 from vh.core.errors import InputError
 from vh.training.tasks.base import NonFiniteLossError
 from vh.training.train import load_config, run_training
-
-from . import tiny_task  # noqa: F401  (registers the "test_tiny" task and model)
 
 
 def tiny_config(pairs: Path, **train) -> dict:
@@ -150,8 +150,8 @@ def test_bf16_on_cuda_trains_and_saves_fp32_weights(pairs_dir, tmp_path):
 
 @pytest.mark.timeout(120)
 def test_two_epochs_with_two_workers_do_not_hang(pairs_dir, tmp_path):
-    # Workers forked after the main process had run its thread pools (OpenCV's and torch's, as validation does at
-    # an epoch's end) deadlocked at the second epoch's start. A tiny task does not run them; do it here.
+    # Workers forked after the main process had run its thread pools (OpenCV's and torch's, as validation does
+    # at an epoch's end) deadlocked at the second epoch's start. A tiny task does not run them; do it here.
     import cv2
     import numpy as np
 

@@ -73,8 +73,8 @@ def test_balance_loss_temporal_border_and_foreground_restriction():
     pred = torch.zeros(1, 2, 1, 4, 4)
     pred[:, 1] = 2.0  # the second tubelet in time is brighter than truth by 2 everywhere
     fg = torch.tensor([[True, False, False, False, False, False, False, False]])  # token t=0, (0, 0) only
-    # Pairs touching the fg token: column border in rows 0-1 of frame 0 (2 pairs, 0), row border in columns 0-1
-    # of frame 0 (2 pairs, 0), frame border at its 4 pixels (4 pairs, (0 - 2)^2 = 4). Mean = 16 / 8.
+    # Pairs touching the fg token: column border in rows 0-1 of frame 0 (2 pairs, 0), row border in columns
+    # 0-1 of frame 0 (2 pairs, 0), frame border at its 4 pixels (4 pairs, (0 - 2)^2 = 4). Mean = 16 / 8.
     assert balance_loss(pred, real, fg, (1, 2)).item() == pytest.approx(2.0)
 
 

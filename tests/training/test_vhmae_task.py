@@ -1,4 +1,5 @@
-"""The "vhmae" training task: augmentation, schedule, a step through `vh train`, and overfitting one real clip."""
+"""The "vhmae" training task: augmentation, schedule, a step through `vh train`, and overfitting one real
+clip."""
 
 from __future__ import annotations
 
@@ -185,7 +186,7 @@ def test_torchrun_two_ranks_train_vhmae_identically(pairs_dir, tmp_path, repo_ro
 
     from safetensors.torch import load_file
 
-    from .test_ddp import WORKER
+    from tests.training.test_ddp import WORKER
 
     cfg = {
         "task": "vhmae",

@@ -21,7 +21,8 @@ class TinyConfig:
 
 
 class TinyHarmonizer(Harmonizer):
-    """Per-pixel MLP on (comp, matte) plus the foreground/background mean colours: enough to learn a recolour."""
+    """Per-pixel MLP on (comp, matte) plus the foreground/background mean colours: enough to learn a
+    recolour."""
 
     window = 1
     input_size = None

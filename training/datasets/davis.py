@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vh.core.errors import InputError
-
-from .imagefiles import check_same_size, list_images, read_image, read_label_map
+from vh.training.datasets.imagefiles import check_same_size, list_images, read_image, read_label_map
 
 
 @dataclass(frozen=True)

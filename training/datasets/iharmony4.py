@@ -14,8 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from vh.core.errors import InputError
-
-from .imagefiles import check_same_size, list_images, read_image, read_list_file, read_mask
+from vh.training.datasets.imagefiles import (
+    check_same_size,
+    list_images,
+    read_image,
+    read_list_file,
+    read_mask,
+)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def read_mask(path: str | Path, threshold: int = 127) -> np.ndarray:
-    """A binary mask as float32 [H, W]: a pixel is foreground when any channel > threshold (iHarmony4 rule)."""
+    """A binary mask as float32 [H, W]: a pixel is foreground when any channel > threshold (iHarmony4
+    rule)."""
     import cv2
 
     data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -47,8 +48,8 @@ def read_label_map(path: str | Path) -> np.ndarray:
     """A DAVIS annotation as uint8 [H, W] object ids.
 
     Palette PNGs (DAVIS 2017, several objects) store the object id as the palette index, which OpenCV would
-    expand to colours, so they are read with Pillow. Greyscale 0/255 PNGs (DAVIS 2016, one object) map to id 1.
-    """
+    expand to colours, so they are read with Pillow. Greyscale 0/255 PNGs (DAVIS 2016, one object) map to id
+    1."""
     from PIL import Image, UnidentifiedImageError
 
     try:

@@ -2,7 +2,7 @@
 
 Notation, per sample, for frames [B, C, H, W] in [-1, 1]:
 
-    I_t composite, X_t ground truth, O_t = G(I_t, M_t), M_t foreground mask (1 = foreground), D(.) [B, 1, H, W]
+    I_t composite, X_t ground truth, O_t = G(I_t, M_t), M_t foreground mask (1 = foreground), D(.) [B,1,H,W]
     N   = H * W, the number of pixels in a frame
     N_F = sum(M_t), the number of foreground pixels (a soft matte counts its coverage)
     ||.||^2 sums over every element, channels included, so 1/N ||O_t - X_t||^2 is the per-pixel squared RGB
@@ -53,7 +53,8 @@ def _pixels(x: torch.Tensor) -> int:
 def discriminator_loss(
     d_output: torch.Tensor, d_input: torch.Tensor, d_real: torch.Tensor, matte: torch.Tensor
 ) -> torch.Tensor:
-    """Eq. (1) from D's three outputs [B, 1, H, W]: on O_t (G detached), on I_t, on X_t; matte [B, 1, H, W]."""
+    """Eq. (1) from D's three outputs [B, 1, H, W]: on O_t (G detached), on I_t, on X_t; matte [B, 1, H,
+    W]."""
     n = _pixels(matte)
     loss = (
         _sq_sum(d_output - matte) / (2 * n)  # harmonized frame: foreground still labelled disharmonious
@@ -105,7 +106,8 @@ def generator_loss(
     lambda_temporal: float = LAMBDA_TEMPORAL,
     lambda_adversarial: float = LAMBDA_ADVERSARIAL,
 ) -> GeneratorLoss:
-    """Eq. (2). Without a previous output (the first frame of a pair, or data with no flow) the temporal term is 0."""
+    """Eq. (2). Without a previous output (the first frame of a pair, or data with no flow) the temporal term
+    is 0."""
     rec = reconstruction_loss(output, real)
     if previous_output is None or flow is None:
         temporal = output.new_zeros(())

@@ -55,7 +55,8 @@ def align_loss(pam_comp: torch.Tensor, pam_real: torch.Tensor) -> torch.Tensor:
 def balance_loss(
     pred: torch.Tensor, real: torch.Tensor, fg: torch.Tensor, tubelet: tuple[int, int]
 ) -> torch.Tensor:
-    """L_balance: |(y_a - y_b) - (t_a - t_b)|^2 over neighbouring pixels a, b on either side of a tubelet border.
+    """L_balance: |(y_a - y_b) - (t_a - t_b)|^2 over neighbouring pixels a, b on either side of a tubelet
+    border.
 
     Pairs straddle the vertical and horizontal patch edges (columns/rows p*k - 1 and p*k) and the temporal
     tubelet edges (frames t*k - 1 and t*k). Only pairs touching a foreground tubelet count: elsewhere the

@@ -3,6 +3,6 @@
 See `vh.training.tasks.base` for the interface and the batch format.
 """
 
-from .base import NonFiniteLossError, TrainTask, create_task, list_tasks, register_task
+from vh.training.tasks.base import NonFiniteLossError, TrainTask, create_task, list_tasks, register_task
 
 __all__ = ["NonFiniteLossError", "TrainTask", "create_task", "list_tasks", "register_task"]

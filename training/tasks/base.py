@@ -1,9 +1,9 @@
 """The interface a model family implements to be trained by `vh train`, and the registry of tasks by name.
 
 A *task* owns everything that is specific to one model family: which networks exist, their optimizers and
-schedulers, the losses, and what one optimisation step does (one backward for an autoencoder, alternating D and G
-updates for a GAN). The framework (`vh.training.train` / `vh.training.loop`) owns everything else: config,
-data, devices, DDP, mixed precision, checkpoints, resume, logging and validation.
+schedulers, the losses, and what one optimisation step does (one backward for an autoencoder, alternating D
+and G updates for a GAN). The framework (`vh.training.train` / `vh.training.loop`) owns everything else:
+config, data, devices, DDP, mixed precision, checkpoints, resume, logging and validation.
 
 Batch format
 ------------
@@ -41,12 +41,11 @@ Writing a task
         def harmonizer(self) -> Harmonizer:
             return self.raw["net"]
 
-The framework calls, in order: `build_models()` (then moves each module to the device and, under DDP, wraps it:
-`self.nets` holds the wrapped modules to call in `train_step`, `self.raw` the plain ones whose weights are saved),
-`build_optimizers()`, `build_schedulers(total_steps)`, then `train_step(batch, step)` once per step and
-`scheduler.step()` for every scheduler after it. The default scheduler is linear warm-up then cosine decay,
-driven by `optim.warmup_steps` / `optim.min_lr_ratio`.
-"""
+The framework calls, in order: `build_models()` (then moves each module to the device and, under DDP, wraps
+it: `self.nets` holds the wrapped modules to call in `train_step`, `self.raw` the plain ones whose weights are
+saved), `build_optimizers()`, `build_schedulers(total_steps)`, then `train_step(batch, step)` once per step
+and `scheduler.step()` for every scheduler after it. The default scheduler is linear warm-up then cosine
+decay, driven by `optim.warmup_steps` / `optim.min_lr_ratio`."""
 
 from __future__ import annotations
 
@@ -105,7 +104,8 @@ class TrainTask:
         raise NotImplementedError
 
     def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """One optimizer per independently stepped group, over the parameters of `self.nets` (or `self.raw`)."""
+        """One optimizer per independently stepped group, over the parameters of `self.nets` (or
+        `self.raw`)."""
         raise NotImplementedError
 
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor | float]:
@@ -139,7 +139,8 @@ class TrainTask:
         return self.config.get("optim", {})
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """bf16 autocast on CUDA when precision is "bf16"; a no-op otherwise (CPU runs stay fp32 and exact)."""
+        """bf16 autocast on CUDA when precision is "bf16"; a no-op otherwise (CPU runs stay fp32 and
+        exact)."""
         if self.precision == "bf16" and self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -165,8 +166,8 @@ class TrainTask:
     ) -> None:
         """zero_grad, backward, optional grad-norm clip, step, for the optimizer named `optimizer`.
 
-        The finiteness check comes first so a NaN never reaches the weights (or the other DDP ranks' gradients).
-        """
+        The finiteness check comes first so a NaN never reaches the weights (or the other DDP ranks'
+        gradients)."""
         self.check_finite(loss, name)
         opt = self.optimizers[optimizer]
         opt.zero_grad(set_to_none=True)

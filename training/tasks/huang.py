@@ -4,9 +4,9 @@ Per step, on a batch of T >= 2 consecutive frames (the paper uses T = 2, batch s
 
     1. G harmonizes every frame separately: O_t = G(I_t, M_t), frames in [-1, 1].
     2. D step, G fixed (O_t detached): Eq. (1) averaged over the frames.
-    3. G step, D frozen: Eq. (2) averaged over the frames. Frame t >= 1 adds the regional temporal loss against
-       S(O_{t-1}), the previous output warped with the batch's exact flow; frame 0 (and data with no flow) has
-       no previous output, so its temporal term is 0.
+    3. G step, D frozen: Eq. (2) averaged over the frames. Frame t >= 1 adds the regional temporal loss
+    against S(O_{t-1}), the previous output warped with the batch's exact flow; frame 0 (and data with no
+    flow) has no previous output, so its temporal term is 0.
 
 Optimizer (Sec. IV): Adam, fixed lr 2e-4. The paper prints "beta1 = 0.999", which would be a near-frozen first
 moment; we read it as beta2 = 0.999 and take beta1 = 0.5, the usual value for least-squares/conditional GANs
@@ -36,8 +36,7 @@ from vh.training.losses.huang import (
     discriminator_loss,
     generator_loss,
 )
-
-from .base import TrainTask, register_task
+from vh.training.tasks.base import TrainTask, register_task
 
 
 @register_task("huang")
@@ -58,8 +57,9 @@ class HuangTask(TrainTask):
                 f"task 'huang' trains Huang models, not {type(model).__name__} ({self.model_name!r})"
             )
         self.model = model
-        # G and D are separate entries so that the framework can wrap each (DDP) and each gets its own optimizer;
-        # they stay submodules of `self.model`, the harmonizer whose state dict (G and D) is the checkpoint.
+        # G and D are separate entries so that the framework can wrap each (DDP) and each gets its own
+        # optimizer; they stay submodules of `self.model`, the harmonizer whose state dict (G and D) is the
+        # checkpoint.
         return {"G": model.generator, "D": model.discriminator}
 
     def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -100,8 +100,8 @@ class HuangTask(TrainTask):
         with self.autocast():
             output = G(image, mask).float()  # [B*T, 3, H, W], O
 
-        # 2. D step on (O detached, I, X): Eq. (1). One forward over the three stacked, so a DDP-wrapped D sees
-        #    exactly one forward per backward (GroupNorm is per sample: stacking changes nothing else).
+        # 2. D step on (O detached, I, X): Eq. (1). One forward over the three stacked, so a DDP-wrapped D
+        # sees exactly one forward per backward (GroupNorm is per sample: stacking changes nothing else).
         n = b * t
         with self.autocast():
             d_all = D(torch.cat([output.detach(), image, target])).float()  # [3*B*T, 1, H, W]
@@ -109,8 +109,9 @@ class HuangTask(TrainTask):
         loss_d = discriminator_loss(d_out, d_in, d_real, mask)
         self.optimize("D", loss_d, name="D")
 
-        # 3. G step against the updated, frozen D: Eq. (2), the temporal term on frames 1..T-1. The unwrapped D is
-        #    used here: its weights get no gradient in this step, so there is nothing for DDP to synchronise.
+        # 3. G step against the updated, frozen D: Eq. (2), the temporal term on frames 1..T-1. The unwrapped
+        # D is used here: its weights get no gradient in this step, so there is nothing for DDP to
+        # synchronise.
         d_raw = self.raw["D"]
         self.requires_grad(d_raw, False)
         try:
@@ -147,7 +148,8 @@ class HuangTask(TrainTask):
         loss_g = torch.stack(totals).mean()
         self.optimize("G", loss_g, name="G")
 
-        # D's separation of real from composite foregrounds: mean D inside the mask on I minus on X (ideal: 1).
+        # D's separation of real from composite foregrounds: mean D inside the mask on I minus on X (ideal:
+        # 1).
         with torch.no_grad():
             fg = mask.sum().clamp_min(1.0)
             separation = ((d_in - d_real) * mask).sum() / fg

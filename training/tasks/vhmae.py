@@ -1,4 +1,5 @@
-"""Training task "vhmae": one masked-autoencoder step per batch, L = L_rec + alpha * L_align + beta * L_balance.
+"""Training task "vhmae": one masked-autoencoder step per batch, L = L_rec + alpha * L_align + beta *
+L_balance.
 
 Per step, on a batch of T = model.frames frames (comp, real, matte; the optional flow is not used):
 
@@ -30,8 +31,7 @@ from vh.core.models import create_model
 from vh.core.models.base import blend
 from vh.core.models.vhmae import VHMAE, Reconstruction
 from vh.training.losses.vhmae import VHMAELossWeights, align_loss, balance_loss, rec_loss, total_loss
-
-from .base import TrainTask, register_task, warmup_cosine
+from vh.training.tasks.base import TrainTask, register_task, warmup_cosine
 
 
 def rotate_flip(
@@ -106,7 +106,8 @@ class VHMAETask(TrainTask):
         return {"net": torch.optim.AdamW(groups, lr=float(o.get("lr", 1e-3)), betas=betas)}
 
     def build_schedulers(self, total_steps: int) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
-        """Linear warm-up then cosine decay; `optim.warmup_epochs` (Table 2: 10 of 100) wins over warmup_steps."""
+        """Linear warm-up then cosine decay; `optim.warmup_epochs` (Table 2: 10 of 100) wins over
+        warmup_steps."""
         o = self.optim_config
         epochs = int(self.config.get("train", {}).get("epochs", 1))
         warmup = int(o.get("warmup_steps", 0))
@@ -138,8 +139,9 @@ class VHMAETask(TrainTask):
                 pam_real = model.pam_tokens(real, rec.fg)  # [M, Dd], the stop-gradient side of L_align
         pred = rec.pred.float()
         if model.config.output == "color":
-            # A recolouring model is scored on what it returns: its transform acts on the foreground through the
-            # matte, so the background pixels inside edge tubelets neither pull it toward the identity nor count.
+            # A recolouring model is scored on what it returns: its transform acts on the foreground through
+            # the matte, so the background pixels inside edge tubelets neither pull it toward the identity nor
+            # count.
             pred = blend(comp, pred, matte)
         terms = {
             "rec": rec_loss(pred, real, rec.fg, tub),

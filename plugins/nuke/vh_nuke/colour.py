@@ -19,8 +19,8 @@ def ocio_settings(root) -> tuple[str, str]:
     """(ocio_config, colorspace) for the script whose Root node is `root`.
 
     - colorManagement "Nuke" (legacy): linear Rec.709 in the server's default config.
-    - colorManagement "OCIO": $OCIO wins (as in Nuke); else OCIO_config "custom" sends customOCIOConfigPath; the
-      built-in "fn-nuke_<name>" configs map to OCIO's own built-ins "ocio://<name>"; the working space is
+    - colorManagement "OCIO": $OCIO wins (as in Nuke); else OCIO_config "custom" sends customOCIOConfigPath;
+      the built-in "fn-nuke_<name>" configs map to OCIO's own built-ins "ocio://<name>"; the working space is
       workingSpaceLUT. A custom config path must be readable by the server too (a shared path on a farm).
     """
     knob = root.knob("colorManagement")

@@ -1,4 +1,5 @@
-"""Check, at load, that a vh installation is configured for the node's out-of-process jobs, and say how if not.
+"""Check, at load, that a vh installation is configured for the node's out-of-process jobs, and say how if
+not.
 
 Nothing of vh, grpcio, protobuf or numpy is imported into Nuke's Python: jobs and server queries run in the
 Python of a separate vh installation (see client/inhost/vh_outproc.py). Standard library only, Python 3.9+.

@@ -22,8 +22,8 @@ from typing import Dict, Optional
 import nuke
 import vh_outproc
 
-from . import colour, deps
-from .node import option_values, set_status
+from vh_nuke import colour, deps
+from vh_nuke.node import option_values, set_status
 
 _running: Dict[str, threading.Event] = {}  # node name -> cancel flag of its running job
 
@@ -33,7 +33,8 @@ def cache_root() -> str:
 
 
 def _render(node, input_index: int, folder: str, name: str, first: int, last: int) -> str:
-    """Render input `input_index` of `node` to `folder/name.%04d.exr` (32-bit float, raw); returns the pattern."""
+    """Render input `input_index` of `node` to `folder/name.%04d.exr` (32-bit float, raw); returns the
+    pattern."""
     pattern = os.path.join(folder, name + ".%04d.exr")
     with nuke.root():
         write = nuke.nodes.Write(
@@ -53,7 +54,8 @@ def _render(node, input_index: int, folder: str, name: str, first: int, last: in
 
 
 def job_for(node, plate: str, matte: Optional[str]) -> Dict:
-    """The job (vh.client.host_job.HostJob's fields) that the node's knobs and the script's colour describe."""
+    """The job (vh.client.host_job.HostJob's fields) that the node's knobs and the script's colour
+    describe."""
     config, space = colour.ocio_settings(nuke.root())
     return dict(
         server=node["server"].value(),
@@ -181,9 +183,10 @@ def lut_node_name(node) -> str:
 
 
 def _finish_as_ocio(node, cube: str, message: str) -> None:
-    """Main thread: a native OCIOFileTransform beside the node (made once, updated on reruns), fed by the plate and
-    masked by the matte (the matte input's alpha, else the plate's), applying the shot's LUT in the working space.
-    The node itself keeps passing the plate through: the artist keeps the native node, not baked pixels."""
+    """Main thread: a native OCIOFileTransform beside the node (made once, updated on reruns), fed by the
+    plate and masked by the matte (the matte input's alpha, else the plate's), applying the shot's LUT in the
+    working space. The node itself keeps passing the plate through: the artist keeps the native node, not
+    baked pixels."""
     _running.pop(node.name(), None)
     working = nuke.root()["workingSpaceLUT"].value() or "scene_linear"
     with nuke.root():

@@ -1,9 +1,8 @@
 """Callbacks of the VHMAE Harmonize gizmo: creation, model refresh from the server, and option knobs.
 
 Model options come from the server's GetInfo (asked out of process, see vh_outproc), as nuke-ML-server builds
-its knobs: each option of the chosen model becomes a knob named `opt_<name>` on the "model options" tab, so a new
-server model needs no plugin change. Standard library only, Python 3.9+.
-"""
+its knobs: each option of the chosen model becomes a knob named `opt_<name>` on the "model options" tab, so a
+new server model needs no plugin change. Standard library only, Python 3.9+."""
 
 import os
 from typing import Dict
@@ -11,7 +10,7 @@ from typing import Dict
 import nuke
 import vh_outproc
 
-from . import deps
+from vh_nuke import deps
 
 OPTION_PREFIX = "opt_"
 _info_cache: Dict[str, dict] = {}
@@ -90,7 +89,8 @@ def build_option_knobs(node, info) -> None:
 
 
 def _make_knob(spec: dict):
-    """A knob for one model option, as the server describes it (name, kind, default, minimum/maximum, choices)."""
+    """A knob for one model option, as the server describes it (name, kind, default, minimum/maximum,
+    choices)."""
     name, label = OPTION_PREFIX + spec["name"], spec["name"].replace("_", " ")
     kind = spec["kind"]
     if kind == "float":

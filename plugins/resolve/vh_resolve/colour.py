@@ -1,8 +1,7 @@
 """Which OCIO colourspace the pixels Resolve renders are in, from the project's colour-science settings.
 
-Resolve does not use OCIO itself, so its settings map onto the names of OCIO's built-in studio config, which has
-the DaVinci spaces. VH_OCIO / VH_COLORSPACE override the mapping (e.g. for a studio config on a farm).
-"""
+Resolve does not use OCIO itself, so its settings map onto the names of OCIO's built-in studio config, which
+has the DaVinci spaces. VH_OCIO / VH_COLORSPACE override the mapping (e.g. for a studio config on a farm)."""
 
 import os
 

@@ -2,21 +2,21 @@
 
 Select the plate (a MediaIn or Loader) and, optionally, a second tool whose alpha is the matte; then run
 Workspace > Scripts > Comp > VHMAE Harmonize. The script renders the comp's render range of both through a
-temporary Saver to EXR, streams them to the server, and adds a Loader with the result, rewired into every input
-the plate fed. Nothing else in the comp changes, and the whole edit is one undo step.
+temporary Saver to EXR, streams them to the server, and adds a Loader with the result, rewired into every
+input the plate fed. Nothing else in the comp changes, and the whole edit is one undo step.
 
 Fusion calls follow the Fusion Scripting Guide (Composition.AddTool/GetToolList/Render/AskUser/Lock/StartUndo,
 Operator.SetInput/ConnectInput/Delete/SetAttrs, Output.GetConnectedInputs, Input.ConnectTo). Standard library
-only, Python 3.9+: the job runs out of process in the vh installation's Python (vh_outproc); its progress lines
-are printed to the console, and stopping the script (its stdin closes) or `cancelled()` stops the job cleanly.
-"""
+only, Python 3.9+: the job runs out of process in the vh installation's Python (vh_outproc); its progress
+lines are printed to the console, and stopping the script (its stdin closes) or `cancelled()` stops the job
+cleanly."""
 
 import os
 import shutil
 
 import vh_outproc
 
-from . import colour, settings
+from vh_resolve import colour, settings
 
 PLATE_TOOLS = ("MediaIn", "Loader")
 DEFAULT_COLORSPACE = (
@@ -91,7 +91,8 @@ def ask_settings(comp, server, model):
 
 
 def main(comp, project=None, ask=True, server=None, model=None, strength=1.0, log=print, cancelled=None):
-    """Run the whole job on `comp`; returns the new Loader, or None when cancelled or failed (message logged)."""
+    """Run the whole job on `comp`; returns the new Loader, or None when cancelled or failed (message
+    logged)."""
     server, model = server or settings.server(), model if model is not None else settings.model()
     try:
         plate, matte = selected_plate_and_matte(comp)

@@ -16,7 +16,7 @@ import time
 
 import vh_outproc
 
-from . import colour, settings
+from vh_resolve import colour, settings
 
 RENDER_FORMAT, RENDER_CODEC = "exr", "RGBFloat"  # uncompressed float EXR, read by the job runner
 
@@ -26,7 +26,8 @@ class TimelineScriptError(Exception):
 
 
 def render_item(project, item, folder, poll=0.2):
-    """Render `item`'s record range to float EXR with alpha in `folder`; returns the rendered files, in order."""
+    """Render `item`'s record range to float EXR with alpha in `folder`; returns the rendered files, in
+    order."""
     start, end = int(item.GetStart()), int(item.GetEnd())  # GetEnd is exclusive
     if not project.SetCurrentRenderFormatAndCodec(RENDER_FORMAT, RENDER_CODEC):
         raise TimelineScriptError("this Resolve cannot render %s/%s" % (RENDER_FORMAT, RENDER_CODEC))
@@ -72,7 +73,8 @@ def as_sequence(files, folder):
 
 
 def main(resolve, server=None, model=None, strength=1.0, log=print, cancelled=None):
-    """Run the whole job on the current timeline clip; returns the new TimelineItem, or None (message logged)."""
+    """Run the whole job on the current timeline clip; returns the new TimelineItem, or None (message
+    logged)."""
     project = resolve.GetProjectManager().GetCurrentProject()
     timeline = project.GetCurrentTimeline() if project else None
     item = timeline.GetCurrentVideoItem() if timeline else None
@@ -112,7 +114,8 @@ def main(resolve, server=None, model=None, strength=1.0, log=print, cancelled=No
 
 
 def place_above(project, timeline, item, result_pattern, count):
-    """Import the result as an image sequence and append it on a new video track at the clip's record frame."""
+    """Import the result as an image sequence and append it on a new video track at the clip's record
+    frame."""
     media_pool = project.GetMediaPool()
     imported = media_pool.ImportMedia([{"FilePath": result_pattern, "StartIndex": 1, "EndIndex": count}])
     if not imported:

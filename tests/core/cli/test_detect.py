@@ -12,7 +12,9 @@ from vh.core.cli.main import main
 from vh.core.io import ClipInfo, open_writer, probe, read_frames
 from vh.core.models import create_model
 
-SIZE = 32  # the tiny model's working size: inputs of this size are not resized, so outputs can be checked exactly
+SIZE = (
+    32  # the tiny model's working size: inputs this size are not resized, so outputs can be checked exactly
+)
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +189,8 @@ def test_a_model_without_a_detector_is_refused(tmp_path, capsys):
 
 
 def test_harmonize_with_an_auto_matte_repaints_only_where_detect_sees_disharmony(tmp_path, checkpoint):
-    # `vh harmonize --matte auto` and `vh detect` share the engine's resizing: where the detected matte is 0 the
-    # harmonized frame must equal the input, and somewhere inside it the model must have repainted.
+    # `vh harmonize --matte auto` and `vh detect` share the engine's resizing: where the detected matte is 0
+    # the harmonized frame must equal the input, and somewhere inside it the model must have repainted.
     ckpt, _ = checkpoint
     _write(tmp_path / "comp.####.png", _frames(2, 45, 70))
     comp = tmp_path / "comp.####.png"

@@ -91,7 +91,8 @@ def test_an_empty_mask_clip_is_skipped_counted_and_metrics_stay_finite(tmp_path,
         out.open(str(png), oiio.ImageSpec(32, 24, 1, "uint8"))
         out.write_image(np.zeros((24, 32, 1), np.uint8))
         out.close()
-    # the composite of b differs from its real frames, so before the fix its fMSE was inf and poisoned the mean
+    # the composite of b differs from its real frames, so before the fix its fMSE was inf and poisoned the
+    # mean
     out = tmp_path / "r.json"
     rc = main(["eval", str(root), "-m", "cut", "-m", "stats", "--size", "16", "--direct", "-o", str(out)])
     captured = capsys.readouterr()

@@ -1,5 +1,5 @@
-"""One voice: the flags `harmonize`, `remote harmonize`, `eval` and `demo` share mean the same thing in each, and the
-old spellings still parse (hidden from --help)."""
+"""One voice: the flags `harmonize`, `remote harmonize`, `eval` and `demo` share mean the same thing in each,
+and the old spellings still parse (hidden from --help)."""
 
 from __future__ import annotations
 

@@ -149,7 +149,7 @@ def test_full_matte_works(tmp_path, capsys):
         assert np.isfinite(out).all()
 
 
-# -- bad inputs: one line, exit 2, no output left behind -----------------------------------------------------------
+# -- bad inputs: one line, exit 2, no output left behind -----------------------------------------------------
 
 
 def test_matte_size_mismatch(shot, capsys):

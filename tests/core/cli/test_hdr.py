@@ -1,5 +1,6 @@
-"""HDR: a neutral specular highlight inside the matte stays neutral through `vh harmonize` (the transform is fitted on
-0..1 and must not tint what lies beyond it), ordered, and still a highlight against the corrected foreground."""
+"""HDR: a neutral specular highlight inside the matte stays neutral through `vh harmonize` (the transform is
+fitted on 0..1 and must not tint what lies beyond it), ordered, and still a highlight against the corrected
+foreground."""
 
 from __future__ import annotations
 

@@ -9,10 +9,9 @@ import av
 import numpy as np
 import OpenImageIO as oiio
 
+from tests.core.cli.test_harmonize import _error_line
 from vh.core.cli.main import main
 from vh.core.io import read_image
-
-from .test_harmonize import _error_line
 
 CHROMA = (0.64, 0.33, 0.3, 0.6, 0.15, 0.06, 0.3127, 0.329)
 

@@ -1,6 +1,6 @@
-"""`vh harmonize` never destroys a compositor's frames and fails in one line: sources are refused as outputs, a killed
-run's temporaries are removed by the next run, model options are range-checked once, and an error leaves no
-thread behind to abort the process. Real files, real subprocesses, real signals."""
+"""`vh harmonize` never destroys a compositor's frames and fails in one line: sources are refused as outputs,
+a killed run's temporaries are removed by the next run, model options are range-checked once, and an error
+leaves no thread behind to abort the process. Real files, real subprocesses, real signals."""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.core.cli.test_harmonize import _error_line, _matte, _plate, _write_matte_seq, _write_seq
 from vh.core.cli.main import main
 from vh.core.io import ClipInfo, open_writer, read_image
-
-from .test_harmonize import _error_line, _matte, _plate, _write_matte_seq, _write_seq
 
 VH = [sys.executable, "-m", "vh.core.cli.main"]
 
@@ -46,7 +45,7 @@ def _big_sequence(pattern: Path, n: int, nan_first: bool = False) -> str:
     return str(pattern)
 
 
-# -- sources are protected ------------------------------------------------------------------------------------------
+# -- sources are protected -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -102,7 +101,7 @@ def test_video_and_image_outputs_equal_to_the_input_are_refused(tmp_path, capsys
     assert _snapshot(tmp_path) == before
 
 
-# -- a killed run's temporaries ------------------------------------------------------------------------------------
+# -- a killed run's temporaries ------------------------------------------------------------------------------
 
 
 def test_temporaries_of_a_killed_run_are_removed_by_the_next_run(tmp_path, capsys):
@@ -129,13 +128,13 @@ def test_temporaries_of_a_killed_run_are_removed_by_the_next_run(tmp_path, capsy
     assert sorted(p.name for p in out.iterdir()) == [".other.0001.exr.vh-1-abcd", "o.1001.exr", "o.1002.exr"]
 
 
-# -- clean exits ---------------------------------------------------------------------------------------------------
+# -- clean exits ---------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("runs", [5, pytest.param(20, marks=pytest.mark.slow)])
 def test_nan_in_the_first_frame_exits_2_every_time(tmp_path, runs):
-    # 1080p frames, so the read-ahead thread is inside the EXR reader when the error is raised (before the fix:
-    # "terminate called without an active exception", exit 134, in every run)
+    # 1080p frames, so the read-ahead thread is inside the EXR reader when the error is raised (before the
+    # fix: "terminate called without an active exception", exit 134, in every run)
     plate = _big_sequence(tmp_path / "plate.####.exr", 4, nan_first=True)
 
     def once(i: int) -> subprocess.CompletedProcess:
@@ -154,7 +153,7 @@ def test_nan_in_the_first_frame_exits_2_every_time(tmp_path, runs):
         assert r.stderr.strip() == "vh: error: frame 1001: 1 NaN/Inf pixel value(s) in the plate", r.stderr
 
 
-# -- one-line errors and one validation ----------------------------------------------------------------------------
+# -- one-line errors and one validation ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -203,7 +202,7 @@ def shot(tmp_path):
     return tmp_path, plate, matte
 
 
-# -- strength and video flags --------------------------------------------------------------------------------------
+# -- strength and video flags --------------------------------------------------------------------------------
 
 
 def test_strength_mixes_the_correction_locally(shot, capsys):
@@ -236,7 +235,7 @@ def test_video_quality_and_codec_flags(tmp_path, capsys):
     assert code == 2 or probe(tmp_path / "pr.mp4").format == "prores"
 
 
-# -- the rest of the one-line errors -------------------------------------------------------------------------------
+# -- the rest of the one-line errors -------------------------------------------------------------------------
 
 
 def test_demo_into_an_existing_file_is_one_line(tmp_path, capsys):

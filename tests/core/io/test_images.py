@@ -6,10 +6,9 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
+from tests.core.io.helpers import oiio_write
 from vh.core.errors import InputError, MissingFrameError
 from vh.core.io import ClipInfo, SequencePattern, open_writer, probe, read_frames, read_image, write_image
-
-from .helpers import oiio_write
 
 
 def _write_seq(pattern: str, frames, like: ClipInfo, make) -> list[np.ndarray]:

@@ -7,10 +7,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from tests.core.io.helpers import oiio_write
 from vh.core.errors import InputError
 from vh.core.io import ClipInfo, alpha_of, open_writer, probe, read_frames, read_mattes
-
-from .helpers import oiio_write
 
 H, W = 24, 32
 

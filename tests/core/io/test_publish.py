@@ -1,10 +1,9 @@
 """vh.core.io.publish: a killed or interrupted publish leaves the complete old render or the complete new one.
 
-A real child process writes a sequence over an existing render and sends itself a real SIGKILL or SIGINT at one
-step of the publish (each step is one file-system call: fsync, rename or unlink); every step is tried. The next
-run on the same output (a writer opened and dropped) must then find the old render or the new one, whole, and no
-hidden temporaries.
-"""
+A real child process writes a sequence over an existing render and sends itself a real SIGKILL or SIGINT at
+one step of the publish (each step is one file-system call: fsync, rename or unlink); every step is tried. The
+next run on the same output (a writer opened and dropped) must then find the old render or the new one, whole,
+and no hidden temporaries."""
 
 from __future__ import annotations
 

@@ -133,7 +133,7 @@ def test_overwriting_the_input_is_safe(tmp_path):
 
 
 def test_exr_compression_follows_the_input(tmp_path):
-    from .helpers import oiio_write
+    from tests.core.io.helpers import oiio_write
 
     oiio_write(tmp_path / "in.exr", _frame(), "half", compression="piz")
     info = probe(tmp_path / "in.exr")

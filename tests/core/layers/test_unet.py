@@ -30,7 +30,8 @@ def test_output_activation_bounds(activation, lo, hi):
 
 
 def test_receptive_field_reaches_across_the_frame():
-    # D must see context to judge a pixel (paper, Sec. III-B): a change in one corner moves the opposite corner.
+    # D must see context to judge a pixel (paper, Sec. III-B): a change in one corner moves the opposite
+    # corner.
     torch.manual_seed(0)
     net = UNet(UNetConfig(3, 1, base_channels=4, depth=4, max_channels=16)).eval()
     x = torch.randn(1, 3, 32, 32)

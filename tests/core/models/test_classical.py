@@ -14,7 +14,8 @@ MODELS = ("cut", "stats", "histogram")
 
 
 def _scene(t: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A composite [1, T, 3, 32, 32]: bluish background, reddish square foreground, with texture; soft edges."""
+    """A composite [1, T, 3, 32, 32]: bluish background, reddish square foreground, with texture; soft
+    edges."""
     g = torch.Generator().manual_seed(seed)
     comp = torch.empty(1, t, 3, 32, 32)
     comp[:, :, 0] = 0.2 + 0.1 * torch.rand(1, t, 32, 32, generator=g)
@@ -63,8 +64,10 @@ def test_foreground_moves_toward_the_background(name):
     comp, matte = _scene()
     out = create_model(name, time_constant=0, amount=1.0)(comp, matte)
     fg, bg = matte[0, 0, 0] == 1, matte[0, 0, 0] == 0
+
     def mean(x, m):
         return x[0, 0][:, m].mean(dim=1)
+
     before = (mean(comp, fg) - mean(comp, bg)).abs().sum()
     after = (mean(out, fg) - mean(comp, bg)).abs().sum()
     assert after < 0.25 * before
@@ -127,8 +130,10 @@ class TestTemporalSmoothing:
         comp, matte = _scene(t=6, seed=4)
         comp[:, 3:] = torch.where(matte[:, 3:] == 0, (comp[:, 3:] + 0.3).clamp(max=1.0), comp[:, 3:])
         fg = matte[0, 0, 0] == 1
+
         def mean_fg(x):
             return x[0, :, :, fg].mean(dim=(1, 2))
+
         per_frame = mean_fg(create_model("stats", space="rgb", time_constant=0)(comp, matte))
         smooth = mean_fg(create_model("stats", space="rgb", time_constant=4)(comp, matte))
         jump_raw, jump_smooth = per_frame[3] - per_frame[2], smooth[3] - smooth[2]
@@ -201,8 +206,10 @@ def test_stats_half_amount_moves_mean_halfway_and_std_geometrically():
     fg, bg = hard[0, 0, 0] == 1, hard[0, 0, 0] == 0
     src, ref, got = comp[0, 0][:, fg], comp[0, 0][:, bg], out[0, 0][:, fg]
     assert torch.allclose(got.mean(1), (src.mean(1) + ref.mean(1)) / 2, atol=1e-4)
+
     def sd(x):
         return x.std(1, unbiased=False)
+
     assert torch.allclose(sd(got), (sd(src) * sd(ref)).sqrt(), atol=1e-4)
 
 

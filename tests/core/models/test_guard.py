@@ -20,8 +20,9 @@ class Offset(Harmonizer):
 
 
 class Unsure(Harmonizer):
-    """A correction that depends on where the foreground sits: mirrored views contradict each other, as a model
-    guessing from weak evidence does. Here the true answer is 'leave it', so the naive correction only hurts."""
+    """A correction that depends on where the foreground sits: mirrored views contradict each other, as a
+    model guessing from weak evidence does. Here the true answer is 'leave it', so the naive correction only
+    hurts."""
 
     window = 2
 

@@ -39,7 +39,8 @@ def base() -> VHMAE:
 
 
 def test_base_stage_sizes_match_table_1(base):
-    """Every row of Table 1, checked on the real model with forward hooks; 25% foreground (4 of 16 columns)."""
+    """Every row of Table 1, checked on the real model with forward hooks; 25% foreground (4 of 16
+    columns)."""
     model = base
     c = model.config
     assert (model.window, model.input_size, c.num_tokens, c.token_pixels) == (8, (256, 256), 1024, 1536)
@@ -178,7 +179,8 @@ def test_flops_per_window_follow_the_visible_count(fraction):
     model = create_model("vhmae_base", depth=2, decoder_depth=1).eval()
     matte = box_matte(1, 0, 256, 0, int(256 * fraction), side=256)
     counter = FlopCounterMode(display=False)
-    # The flop counter has no formula for the CPU flash kernel; the math backend runs the same products as bmm.
+    # The flop counter has no formula for the CPU flash kernel; the math backend runs the same products as
+    # bmm.
     with counter, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
         model.reconstruct(torch.rand(1, 8, 3, 256, 256), matte)
     n_fg = int(1024 * fraction)

@@ -4,14 +4,14 @@ Names and signatures follow Foundry's Python API reference (checked against the 
 tests/plugins/test_fakes.py). Behaviour is the documented one, reduced to what the plugin relies on:
 
 - `createNode("VHMAE_Harmonize")` finds `VHMAE_Harmonize.gizmo` on the plugin path, parses it with a real .nk
-  parser (nkparser), creates the Gizmo's user knobs from its `addUserKnob` lines and its internal nodes, and runs
-  its onCreate callback, as Nuke does.
-- `execute(write, first, last)` renders a Write's upstream Read through OpenImageIO to the Write's `file`, with
-  its `datatype`, `compression` and `channels` knobs ("raw" data: no colour conversion).
-- `executeInMainThread(call, args, kwargs)` queues the call; `process_main_thread()` (fake-only, for tests) runs
-  the queue, standing in for Nuke's event loop.
-- `ProgressTask` records its messages and progress; tests cancel it with `cancel()` (fake-only), standing in for
-  the user pressing Cancel in the progress dialog.
+  parser (nkparser), creates the Gizmo's user knobs from its `addUserKnob` lines and its internal nodes, and
+  runs its onCreate callback, as Nuke does.
+- `execute(write, first, last)` renders a Write's upstream Read through OpenImageIO to the Write's `file`,
+  with its `datatype`, `compression` and `channels` knobs ("raw" data: no colour conversion).
+- `executeInMainThread(call, args, kwargs)` queues the call; `process_main_thread()` (fake-only, for tests)
+  runs the queue, standing in for Nuke's event loop.
+- `ProgressTask` records its messages and progress; tests cancel it with `cancel()` (fake-only), standing in
+  for the user pressing Cancel in the progress dialog.
 """
 
 from __future__ import annotations
@@ -363,9 +363,10 @@ class Write(Node):
 
 
 class _OCIOFileTransform(Node):
-    """Applies its `file` (a .cube or .cc) with OCIO, as Nuke's node does, where the mask says: the mask input's
-    alpha (`maskChannelMask` rgba.alpha) or the source's own (`maskChannelInput` rgba.alpha), else everywhere.
-    Only a `working_space` equal to the script's working space is modelled (no conversion around the file)."""
+    """Applies its `file` (a .cube or .cc) with OCIO, as Nuke's node does, where the mask says: the mask
+    input's alpha (`maskChannelMask` rgba.alpha) or the source's own (`maskChannelInput` rgba.alpha), else
+    everywhere. Only a `working_space` equal to the script's working space is modelled (no conversion around
+    the file)."""
 
     def _render(self, frame: int) -> np.ndarray | None:
         src = self.input(0)._render(frame) if self.input(0) is not None else None
@@ -448,7 +449,8 @@ def _current_group() -> Group:
     return _context[-1] if _context else _root
 
 
-# ----------------------------------------------------------------------------------------------------- module API
+# ----------------------------------------------------------------------------------------------------- module
+# API
 def root() -> Root:
     return _root
 
@@ -610,7 +612,8 @@ def toolbar(name: str) -> Menu:
     return menu(name)
 
 
-# ----------------------------------------------------------------------------------------------------- fake-only
+# -----------------------------------------------------------------------------------------------------
+# fake-only
 def process_main_thread(timeout: float = 0.0) -> int:
     """Run queued executeInMainThread calls (what Nuke's event loop does); returns how many ran."""
     ran = 0
@@ -683,7 +686,8 @@ def _unquote(raw: str) -> str:
 
 
 def parse_user_knob(spec: str) -> Knob:
-    """One `addUserKnob {ID name [l label] [M {items}] [T script/text] [R min max] [t tooltip] [+/-FLAGS]}`."""
+    """One `addUserKnob
+    {ID name [l label] [M {items}] [T script/text] [R min max] [t tooltip] [+/-FLAGS]}`."""
     body = spec.strip()[1:-1]
     items_match = re.search(r"\bM \{([^}]*)\}", body)
     body_wo_items = body[: items_match.start()] + body[items_match.end() :] if items_match else body
@@ -719,7 +723,8 @@ def parse_user_knob(spec: str) -> Knob:
 
 
 def _set_from_script(knob: Knob, value: str) -> None:
-    """A knob value as a .nk script writes it (`true`, `1`, `0.5`, text), typed like the knob's current value."""
+    """A knob value as a .nk script writes it (`true`, `1`, `0.5`, text), typed like the knob's current
+    value."""
     if isinstance(knob._value, bool):
         knob._value = value == "true"
     elif isinstance(knob._value, (int, float)) and value:
@@ -732,7 +737,8 @@ def _load_gizmo(typ: str, path: str) -> Gizmo:
     import nkparser
 
     script = nkparser.Script.from_file(path)
-    # nkparser does not model `end_group` outside a `Group {}` block; it is the one statement a gizmo ends with.
+    # nkparser does not model `end_group` outside a `Group {}` block; it is the one statement a gizmo ends
+    # with.
     errors = [d for d in script.errors() if "end_group" not in d.message]
     if errors:
         raise RuntimeError(f"{path}: {errors[0].message}")

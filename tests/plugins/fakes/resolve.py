@@ -6,11 +6,10 @@ tests/plugins/test_fakes.py. Fusion objects (Composition, Tool, Input, Output) f
 Guide (Composition.AddTool/GetToolList/Render/AskUser/Lock/Unlock/StartUndo/EndUndo, Operator.SetInput/
 ConnectInput/Delete/GetAttrs/SetAttrs, Output.GetConnectedInputs, Input.ConnectTo), which the stubs lack.
 
-Every call is recorded in `calls` as (object, method, args) for tests to assert on. Rendering is real: Savers and
-render jobs read their source frames with OpenImageIO and write float EXR files, named as the hosts name them
-(Fusion: the frame number, 4 digits, before the extension of the Saver's Clip; Resolve: CustomName_<8-digit
-frame>.exr in TargetDir).
-"""
+Every call is recorded in `calls` as (object, method, args) for tests to assert on. Rendering is real: Savers
+and render jobs read their source frames with OpenImageIO and write float EXR files, named as the hosts name
+them (Fusion: the frame number, 4 digits, before the extension of the Saver's Clip; Resolve:
+CustomName_<8-digit frame>.exr in TargetDir)."""
 
 from __future__ import annotations
 
@@ -51,7 +50,8 @@ def _write(path: str, pixels: np.ndarray) -> None:
     write_image(path, pixels, pixel_type="float", compression="none")
 
 
-# ------------------------------------------------------------------------------------------------------ Fusion
+# ------------------------------------------------------------------------------------------------------
+# Fusion
 class Output:
     def __init__(self, tool: Tool) -> None:
         self.tool = tool
@@ -179,7 +179,8 @@ class Composition:
         self.undo_open = False
 
 
-# ------------------------------------------------------------------------------------------------------ Resolve
+# ------------------------------------------------------------------------------------------------------
+# Resolve
 class MediaPoolItem:
     def __init__(self, file_path: str, first: int, last: int, name: str) -> None:
         self.file_path, self.first, self.last, self.name = file_path, first, last, name

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import REPO, ofx_build
+from tests.plugins.ofx.harness import REPO, ofx_build
 
 
 @pytest.fixture(scope="session")
 def ofx_bundle():
-    """The VHMAEHarmonize.ofx.bundle, built (incrementally) into build/ofx; skips when the toolchain is absent."""
+    """The VHMAEHarmonize.ofx.bundle, built (incrementally) into build/ofx; skips when the toolchain is
+    absent."""
     try:
         return ofx_build.build_bundle(REPO / "build" / "ofx")
     except ofx_build.BuildUnavailable as exc:
@@ -18,8 +19,9 @@ def ofx_bundle():
 
 @pytest.fixture(scope="module")
 def small_plate(tmp_path_factory):
-    """12 frames (1..12) of a 96x160 scene-linear RGBA plate (alpha = matte) and its separate matte, as EXR."""
-    from ..conftest import make_plate
+    """12 frames (1..12) of a 96x160 scene-linear RGBA plate (alpha = matte) and its separate matte, as
+    EXR."""
+    from tests.plugins.conftest import make_plate
 
     folder = tmp_path_factory.mktemp("ofx_plate")
     plate, matte = make_plate(folder, frames=12, height=96, width=160, first=1)
@@ -29,8 +31,9 @@ def small_plate(tmp_path_factory):
 @pytest.fixture(scope="session")
 def melt():
     """MLT's melt with its OpenFX host module, built once from ../shared/third_party/mlt-src.tar.gz into
-    build/melt; skips (with the reason) when the archive, the toolchain or the FFmpeg/GLib packages are absent."""
-    from .harness import melt_build
+    build/melt; skips (with the reason) when the archive, the toolchain or the FFmpeg/GLib packages are
+    absent."""
+    from tests.plugins.ofx.harness import melt_build
 
     try:
         return melt_build.build_melt(REPO / "build" / "melt")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
-from .host import melt_build, ofx_build, ofx_host
+from tests.plugins.ofx.host import melt_build, ofx_build, ofx_host
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -78,12 +78,12 @@ def real_plate(
     size: tuple[int, int] = (2048, 1080),
     cast: tuple[float, float, float] = (0.55, 0.75, 1.35),
 ) -> tuple[str, str]:
-    """A real scene-linear composite as EXR: the portrait video's foreground, given a cold cast, over its background.
+    """A real scene-linear composite as EXR: the portrait video's foreground, given a cold cast, over its
+    background.
 
     Frames 1..frames of `video_folder`/{foreground,mask,background}.mp4 (1920x1080 sRGB video), resized to
-    `size` (2K DCI by default), converted to scene-linear with the project's OCIO path; RGBA with alpha = matte,
-    plus a separate matte sequence. Returns the two sequence patterns.
-    """
+    `size` (2K DCI by default), converted to scene-linear with the project's OCIO path; RGBA with alpha =
+    matte, plus a separate matte sequence. Returns the two sequence patterns."""
     import av
     import cv2
 
@@ -108,7 +108,8 @@ def real_plate(
 
 
 def write_exr(path: Path, pixels: np.ndarray, channels: tuple[str, ...]) -> None:
-    """A float EXR, uncompressed (test plates are written once and read often; zip costs seconds per 2K frame)."""
+    """A float EXR, uncompressed (test plates are written once and read often; zip costs seconds per 2K
+    frame)."""
     height, width, count = pixels.shape
     spec = oiio.ImageSpec(width, height, count, oiio.FLOAT)
     spec.channelnames = channels

@@ -2,9 +2,8 @@
 
 The plugin is built with -fsanitize=address and driven by asan_driver.py in a Python process that preloads the
 sanitizer runtime (and libstdc++, which ASan must see at start-up to intercept C++ exceptions). LeakSanitizer
-also reports the interpreter's own never-freed allocations at exit; those are not ours, so the test fails on any
-sanitizer error and on any leaked block whose allocation stack passes through the plugin's code.
-"""
+also reports the interpreter's own never-freed allocations at exit; those are not ours, so the test fails on
+any sanitizer error and on any leaked block whose allocation stack passes through the plugin's code."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ import time
 
 import pytest
 
-from .harness import REPO, ofx_build
+from tests.plugins.ofx.harness import REPO, ofx_build
 
 DRIVER = "tests.plugins.ofx.asan_driver"
 PLUGIN_FRAMES = re.compile(r"VHMAEHarmonize|plugins/ofx_bridge|vh::ofx")
@@ -35,7 +34,8 @@ def _runtime(name: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def server_address():
-    """vh-server as its own process (not sanitized): the sanitizer's report is then only about the host side."""
+    """vh-server as its own process (not sanitized): the sanitizer's report is then only about the host
+    side."""
     process = subprocess.Popen(
         [sys.executable, "-m", "vh.server.serve", "--port", "0", "--model", "stats"],
         stdout=subprocess.PIPE,

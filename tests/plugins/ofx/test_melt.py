@@ -1,14 +1,15 @@
-"""The OFX plugin in a real, independent OpenFX host: MLT's `melt` (built from ../shared/third_party) against a real
-vh-server, on a ProRes 4444 clip made from real video (a HYouTube-layout composite, its matte as the alpha).
+"""The OFX plugin in a real, independent OpenFX host: MLT's `melt` (built from ../shared/third_party) against
+a real vh-server, on a ProRes 4444 clip made from real video (a HYouTube-layout composite, its matte as the
+alpha).
 
 MLT offers the Filter context only, no temporal clip access (clipGetImage answers the frame being rendered,
 whatever time is asked), no clip frame range, no Matte input (the matte is the alpha) and RGBA byte or 16-bit
 images. There each frame is its own window, so the reference is `vh harmonize` run on each frame alone, on the
 frames melt decodes (written by melt itself, without the effect).
 
-Tolerance: both sides compute in float32 from the same 8-bit samples and round once to 8 bits, so they may differ
-by one 8-bit step where a value lands on a rounding boundary: max <= 1/255, mean <= 1e-3 (measured: 0 and 0).
-"""
+Tolerance: both sides compute in float32 from the same 8-bit samples and round once to 8 bits, so they may
+differ by one 8-bit step where a value lands on a rounding boundary: max <= 1/255, mean <= 1e-3 (measured: 0
+and 0)."""
 
 from __future__ import annotations
 
@@ -76,9 +77,9 @@ def run_melt(melt, bundle: Path, clip, out: Path, *filter_args: str) -> subproce
     """Render `clip` through melt (with the effect when filter_args are given) into out/f_0001.png ... (RGBA,
     8 bits, written as melt hands them over: mlt_image_format=rgba keeps the consumer from touching alpha).
 
-    MLT's avformat consumer starts its thread before it marks itself running; under load the thread can see "not
-    running" and end before writing anything, and melt then waits forever. A run that times out having written
-    no frame at all is that race, not the effect, and is tried again (at most twice more)."""
+    MLT's avformat consumer starts its thread before it marks itself running; under load the thread can see
+    "not running" and end before writing anything, and melt then waits forever. A run that times out having
+    written no frame at all is that race, not the effect, and is tried again (at most twice more)."""
     path, profile = clip
     out.mkdir(parents=True, exist_ok=True)
     command = [str(melt.executable), "-silent", "-profile", str(profile), str(path)]

@@ -1,15 +1,16 @@
 """Our OpenFX declarations (plugins/ofx_bridge/include/vh_ofx_api.h) against the official OpenFX 1.5 headers.
 
-The project keeps its own header, so that a fresh clone builds without any SDK; this test makes sure it says what the
-standard says. It writes one C++ translation unit that includes the official headers (../shared/third_party/openfx)
-and ours (inside a namespace, after taking the official values of every name ours defines and undefining them),
-and static-asserts, for everything our header declares:
+The project keeps its own header, so that a fresh clone builds without any SDK; this test makes sure it says
+what the standard says. It writes one C++ translation unit that includes the official headers
+(../shared/third_party/openfx) and ours (inside a namespace, after taking the official values of every name
+ours defines and undefining them), and static-asserts, for everything our header declares:
 
-- every string constant (actions, properties, values, suite names) and every status code equals the official one;
-- every struct (the suites, OfxHost, OfxPlugin, the rectangles) has the official size, alignment, and each member
-  its official offset; function-pointer members have the official arity and parameter kinds (pointer / integer /
-  floating, with sizes), so the suite versions we fetch (OfxPropertySuiteV1, OfxMessageSuiteV2, ...) have the
-  layout the host fills in.
+- every string constant (actions, properties, values, suite names) and every status code equals the official
+  one;
+- every struct (the suites, OfxHost, OfxPlugin, the rectangles) has the official size, alignment, and each
+  member its official offset; function-pointer members have the official arity and parameter kinds (pointer /
+  integer / floating, with sizes), so the suite versions we fetch (OfxPropertySuiteV1, OfxMessageSuiteV2, ...)
+  have the layout the host fills in.
 
 The two property-name prefixes the standard only names in prose (``OfxImageClipPropRoI_``,
 ``OfxImageClipPropFrameRange_``) are checked against its text. Skips without ../shared or a C++17 compiler.
@@ -44,7 +45,8 @@ def _strip_comments(text: str) -> str:
 
 
 def our_declarations() -> tuple[dict[str, str], list[str], dict[str, list[str]]]:
-    """(string macros name -> value, status-code names, struct name -> member names) declared in our header."""
+    """(string macros name -> value, status-code names, struct name -> member names) declared in our
+    header."""
     text = _strip_comments(OURS.read_text())
     strings = dict(re.findall(r'#define\s+(kOfx\w+)\s+("[^"]*")', text))
     statuses = re.findall(r"constexpr\s+OfxStatus\s+(kOfx\w+)\s*=", text)
@@ -82,7 +84,8 @@ def translation_unit() -> str:
         "constexpr bool same(const char* a, const char* b) {",
         "  return *a == *b && (*a == 0 || same(a + 1, b + 1));",
         "}",
-        # A parameter's kind: pointer, integer or floating, with its size (handles differ by type, not by kind).
+        # A parameter's kind: pointer, integer or floating, with its size (handles differ by type, not by
+        # kind).
         "template <class T> constexpr int kind() {",
         "  if constexpr (std::is_void<T>::value) return 0;",
         "  else return std::is_pointer<T>::value ? 1000",

@@ -1,17 +1,18 @@
-"""The VHMAE Harmonize OFX plugin, built with CMake, driven through the headless host against a real vh-server.
+"""The VHMAE Harmonize OFX plugin, built with CMake, driven through the headless host against a real
+vh-server.
 
-The plugin sends fixed windows of frames (1-8, 9-12 with the default window of 8) as separate streams. Both the
-models' statistics and the engine's full-resolution transfer smooth over time within a stream, so the honest
-reference is the engine that `vh harmonize` runs, applied to the same windows: frames 1-8 then equal a whole-clip
-run (the smoothing is causal), and frames 9-12 restart their smoothing where the plugin's second window starts.
-"""
+The plugin sends fixed windows of frames (1-8, 9-12 with the default window of 8) as separate streams. Both
+the models' statistics and the engine's full-resolution transfer smooth over time within a stream, so the
+honest reference is the engine that `vh harmonize` runs, applied to the same windows: frames 1-8 then equal a
+whole-clip run (the smoothing is causal), and frames 9-12 restart their smoothing where the plugin's second
+window starts."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from .harness import ExrSequence, ofx_host, reference
+from tests.plugins.ofx.harness import ExrSequence, ofx_host, reference
 
 PER_FRAME = "time_constant=0"
 FIRST, LAST = 1, 12
@@ -42,7 +43,7 @@ def frames_of(plate: str) -> list[np.ndarray]:
     return [seq(t) for t in range(FIRST, LAST + 1)]
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Describe and time
 
 
@@ -89,7 +90,7 @@ def test_frames_needed_is_the_fixed_window_holding_t_clamped_to_the_clip(host, s
     inst.destroy()
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Rendering
 
 
@@ -133,8 +134,10 @@ def test_window_is_sent_once_and_reused_until_the_input_changes(host, small_plat
         ofx_host.InputClip(ExrSequence(matte, FIRST, LAST), (FIRST, LAST)),
         params={"serverAddress": vh_server, "model": "stats", "modelOptions": PER_FRAME, "windowSize": 4},
     )
+
     def fetched():
         return host.stats["images"]
+
     before = fetched()
     first = inst.render(1)
     assert fetched() - before == 2 + 4 * 2 + 1  # frame 1 (+matte) to check the cache, the window, the output
@@ -185,7 +188,7 @@ def test_zero_strength_returns_the_plate(host, small_plate, vh_server):
     inst.destroy()
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Failures: one readable message, kOfxStatFailed, and the host carries on
 
 
@@ -297,7 +300,7 @@ def test_the_cache_keeps_the_two_most_recent_windows(host, small_plate, vh_serve
     inst.destroy()
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # What other hosts offer: integer depths, RGB, no temporal access
 
 
@@ -311,8 +314,8 @@ def _quantised(plate: str, scale: float, last: int = 4) -> dict[int, np.ndarray]
 
 @pytest.mark.parametrize("depth, scale", [("short", 65535.0), ("byte", 255.0)])
 def test_integer_depths_match_the_float_path_on_the_same_values(host, small_plate, vh_server, depth, scale):
-    # The same 0..1 values given as float and as 16/8-bit integers: the server sees identical float32 frames, so the
-    # results agree to the integer output's rounding (half a step).
+    # The same 0..1 values given as float and as 16/8-bit integers: the server sees identical float32 frames,
+    # so the results agree to the integer output's rounding (half a step).
     plate, matte = small_plate
     frames = _quantised(plate, scale)
     params = {"serverAddress": vh_server, "model": "stats", "windowSize": 4}

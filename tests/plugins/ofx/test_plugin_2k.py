@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .harness import ExrSequence, ofx_host, real_plate
+from tests.plugins.ofx.harness import ExrSequence, ofx_host, real_plate
 
 FRAMES = 12
 WINDOWS = ((1, 8), (9, 12))
@@ -64,7 +64,8 @@ def test_12_frame_2k_float_plate_matches_vh_harmonize(ofx_bundle, plate_2k, vh_s
     host.unload()
     assert host.errors == []
     print(
-        f"OFX path: {FRAMES} frames of 2048x1080 RGBA float in {seconds:.1f} s ({FRAMES / seconds:.2f} frames/s)"
+        f"OFX path: {FRAMES} frames of 2048x1080 RGBA float in {seconds:.1f} s ({FRAMES / seconds:.2f} "
+        "frames/s)"
     )
 
     expected = vh_harmonize(plate, matte, tmp_path)

@@ -8,10 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.training.conftest import write_pairs
 from vh.core.errors import InputError
 from vh.training.datasets.pairs import ImageMaskFolder
-
-from ..conftest import write_pairs
 
 
 @pytest.mark.realdata

@@ -1,13 +1,15 @@
-"""Build MLT's ``melt`` with its OpenFX host module from ``../shared/third_party/mlt-src.tar.gz``; test infrastructure.
+"""Build MLT's ``melt`` with its OpenFX host module from the third-party sources (test infrastructure).
+
+The sources are ``../shared/third_party/mlt-src.tar.gz``.
 
     python -m tests.plugins.ofx.host.melt_build [BUILD_DIR]
 
-MLT is a real, independent OpenFX host (the one behind Shotcut and Kdenlive); the tests render through it to check
-the plugin outside our own test host. The build is cached: a second call only checks that ``melt`` is there.
-Raises MeltUnavailable (with the reason) when the source archive, cmake or the FFmpeg/GLib/libxml2 development
-packages are missing, so callers can skip rather than fail. MLT is not part of the project: nothing of it is copied
-into the repository, it is unpacked and built under BUILD_DIR (default ``build/melt``, ignored by git).
-"""
+MLT is a real, independent OpenFX host (the one behind Shotcut and Kdenlive); the tests render through it to
+check the plugin outside our own test host. The build is cached: a second call only checks that ``melt`` is
+there. Raises MeltUnavailable (with the reason) when the source archive, cmake or the FFmpeg/GLib/libxml2
+development packages are missing, so callers can skip rather than fail. MLT is not part of the project:
+nothing of it is copied into the repository, it is unpacked and built under BUILD_DIR (default ``build/melt``,
+ignored by git)."""
 
 from __future__ import annotations
 

@@ -2,9 +2,8 @@
 
     python -m tests.plugins.ofx.host.ofx_build [--sanitize] [BUILD_DIR]
 
-Incremental: a second call only recompiles what changed. Raises BuildUnavailable (with the reason) when cmake or
-the gRPC/protobuf C++ development packages are missing, so callers can skip rather than fail.
-"""
+Incremental: a second call only recompiles what changed. Raises BuildUnavailable (with the reason) when cmake
+or the gRPC/protobuf C++ development packages are missing, so callers can skip rather than fail."""
 
 from __future__ import annotations
 

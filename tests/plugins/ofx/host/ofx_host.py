@@ -1,10 +1,11 @@
 """A small headless OpenFX host, in Python ctypes, for testing and benchmarking OFX image effects.
 
-It loads a built `.ofx` bundle, walks the action sequence a real host walks (Load, Describe, DescribeInContext,
-CreateInstance, GetFramesNeeded, Render, DestroyInstance, Unload) and provides the property, parameter,
-image-effect, memory, message (V1 and V2, persistent messages) and multithread suites. Frames come from Python
-callables returning numpy arrays (top-down [H, W, C], float32 or float16); the host lays them out as OFX wants
-(bottom-up rows, optional row padding, optional offset bounds) and turns the output back into top-down arrays.
+It loads a built `.ofx` bundle, walks the action sequence a real host walks (Load, Describe,
+DescribeInContext, CreateInstance, GetFramesNeeded, Render, DestroyInstance, Unload) and provides the
+property, parameter, image-effect, memory, message (V1 and V2, persistent messages) and multithread suites.
+Frames come from Python callables returning numpy arrays (top-down [H, W, C], float32 or float16); the host
+lays them out as OFX wants (bottom-up rows, optional row padding, optional offset bounds) and turns the output
+back into top-down arrays.
 
 It is deliberately strict, so that a test catches plugin bugs a lenient host would hide:
 - clipGetImage during a render outside the frames the plugin asked for in GetFramesNeeded is refused;
@@ -13,13 +14,14 @@ It is deliberately strict, so that a test catches plugin bugs a lenient host wou
 - a type mismatch on a property, an unknown property or parameter, or an exception inside a suite call is an
   error recorded in `OfxHost.errors` (and the suite call returns a failure status, never a false success).
 
-Platform note: the parameter and message suites are C-variadic. ctypes cannot define variadic callbacks, so they
-are declared with fixed pointer arguments, which is ABI-compatible for pointer/int arguments on x86-64 SysV and
-AArch64 Linux (the only targets this host runs on); paramSetValue of a double parameter is not supported.
+Platform note: the parameter and message suites are C-variadic. ctypes cannot define variadic callbacks, so
+they are declared with fixed pointer arguments, which is ABI-compatible for pointer/int arguments on x86-64
+SysV and AArch64 Linux (the only targets this host runs on); paramSetValue of a double parameter is not
+supported.
 
     host = OfxHost(bundle)
     inst = host.create_instance(source=InputClip(frames, (1, 12)), matte=InputClip(mattes, (1, 12)))
-    out = inst.render(5)         # float32 [H, W, 4], top-down; raises OfxRenderError with the plugin's message
+    out = inst.render(5)         # float32 [H, W, 4], top-down; OfxRenderError carries the plugin's message
     inst.destroy(); host.unload()
 """
 
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # ABI (the OpenFX standard's struct layouts and names)
 
 OK, FAILED, ERR_FATAL, ERR_UNKNOWN, ERR_MISSING_HOST_FEATURE, ERR_UNSUPPORTED = 0, 1, 2, 3, 4, 5
@@ -197,7 +199,7 @@ _libc.malloc.argtypes = [C.c_size_t]
 _libc.free.argtypes = [C.c_void_p]
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Host-side objects
 
 
@@ -302,16 +304,17 @@ class _ParamSet:
         self.effect = effect
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # The host
 
 
 class OfxHost:
-    """Loads one bundle and serves its suites. Not re-entrant across hosts: one OfxHost per process is typical."""
+    """Loads one bundle and serves its suites. Not re-entrant across hosts: one OfxHost per process is
+    typical."""
 
     def __init__(self, bundle: str | os.PathLike, cpus: int | None = None, temporal: bool = True):
-        """`temporal=False` models hosts without temporal clip access (MLT, editors): the host property says 0 and
-        clipGetImage answers with the frame being rendered, whatever time is asked."""
+        """`temporal=False` models hosts without temporal clip access (MLT, editors): the host property says 0
+        and clipGetImage answers with the frame being rendered, whatever time is asked."""
         self.bundle = Path(bundle)
         self.temporal = temporal
         self.render_time: float | None = None
@@ -372,9 +375,11 @@ class OfxHost:
         self.contexts: dict[str, _Effect] = {}
         self.loaded = True
 
-    # -- handles ---------------------------------------------------------------------------------------------- #
+    # -- handles
+    # ---------------------------------------------------------------------------------------------- #
     def _handle(self, obj) -> int:
-        """The stable handle of a host object (created on first use; the object is kept alive until forgotten)."""
+        """The stable handle of a host object (created on first use; the object is kept alive until
+        forgotten)."""
         key = self._ids.get(id(obj))
         if key is None:
             self._next += 16
@@ -394,7 +399,8 @@ class OfxHost:
             raise TypeError(f"bad handle {handle!r} (expected {kind})")
         return obj
 
-    # -- actions ---------------------------------------------------------------------------------------------- #
+    # -- actions
+    # ---------------------------------------------------------------------------------------------- #
     def _call(
         self, action: str, handle_obj, in_args: PropertySet | None = None, out_args: PropertySet | None = None
     ) -> int:
@@ -507,7 +513,8 @@ class OfxHost:
             self._check("OfxActionUnload", None)
             self.loaded = False
 
-    # -- suites ----------------------------------------------------------------------------------------------- #
+    # -- suites
+    # ----------------------------------------------------------------------------------------------- #
     def _guard(self, proto, fn, fail: int = FAILED):
         """Wrap a Python suite function: exceptions become a recorded error and a failure status."""
 
@@ -1021,7 +1028,8 @@ class OfxInstance:
     def regions_of_interest(
         self, time: float, region: tuple[float, float, float, float]
     ) -> dict[str, list[float]]:
-        """GetRegionsOfInterest for an output `region` (x1, y1, x2, y2): clip name -> the input region it needs."""
+        """GetRegionsOfInterest for an output `region` (x1, y1, x2, y2): clip name -> the input region it
+        needs."""
         self.host._current = self
         inputs = [n for n in self.effect.clips if n != "Output"]
         out = PropertySet("out", {f"OfxImageClipPropRoI_{n}": [float(v) for v in region] for n in inputs})

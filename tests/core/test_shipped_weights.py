@@ -134,7 +134,7 @@ def _real_clip(shared_data, name: str, frames: int = 6):
     from vh.core.io.hyoutube import HYouTube
 
     ds = HYouTube(shared_data / "hyoutube_val", split="test")
-    record = next(r for r in ds if r.name == name)
+    record = next(r for r in ds if r.name.split("/")[0] == name)
     triplets = list(ds.read(record))[:frames]
     comps = np.stack([t.comp for t in triplets]).astype(np.float32) / 255
     reals = np.stack([t.real for t in triplets]).astype(np.float32) / 255

@@ -176,7 +176,7 @@ def test_reflection_lists_the_service(server):
     ],
 )
 def test_an_unusable_device_fails_the_launch_in_one_line(capsys, argv, message):
-    from vh.server.main import main
+    from vh.server.serve import main
 
     assert main([*argv, "--model", "cut", "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()

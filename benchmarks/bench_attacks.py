@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,6 +33,7 @@ from tests.server.test_misuse import (  # noqa: E402
     call,
     frame_requests,
     header,
+    launch,
     raw_call,
     rss_mb,
 )
@@ -248,23 +248,7 @@ def main() -> int:
         print(f"| {name} | {code} | {message} | {before:.0f} | {after:.0f} | {ok} |")
     print()
     for name, args in _launch_cases(tmp):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "vh.server.serve",
-                "--device",
-                "cpu",
-                "--model",
-                "cut",
-                "--log-level",
-                "WARNING",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = launch(args)
         print(f"launch, {name}: exit {done.returncode}: {done.stderr.strip()}")
     return 0
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -84,6 +86,22 @@ def raw_call(channel, method: str, messages: list[bytes], metadata=()) -> tuple[
     except grpc.RpcError as exc:
         return exc.code(), exc.details() or ""
     return grpc.StatusCode.OK, ""
+
+
+def launch(args: list[str]) -> subprocess.CompletedProcess:
+    """`vh-server --model cut` launched with `args` in a child process (launch failures are what it tests)."""
+    command = [
+        sys.executable,
+        "-m",
+        "vh.server.serve",
+        "--device",
+        "cpu",
+        "--model",
+        "cut",
+        "--log-level",
+        "WARNING",
+    ]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
 
 
 def one_line(message: str) -> bool:
@@ -200,8 +218,6 @@ def test_limits_are_validated(capsys, args, words):
 
 
 def test_launch_failures_print_one_line_and_exit_2(tmp_path):
-    import subprocess
-    import sys
 
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
@@ -226,23 +242,7 @@ def test_launch_failures_print_one_line_and_exit_2(tmp_path):
     }
     try:
         for name, (args, words) in cases.items():
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "vh.server.serve",
-                    "--device",
-                    "cpu",
-                    "--model",
-                    "cut",
-                    "--log-level",
-                    "WARNING",
-                    *args,
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+            done = launch(args)
             assert done.returncode == 2, (name, done.returncode, done.stderr[-2000:])
             assert "Traceback" not in done.stderr, (name, done.stderr)
             lines = done.stderr.strip().splitlines()

@@ -36,7 +36,7 @@ from vh.core.errors import InputError
 from vh.core.io.hyoutube import HYouTube
 
 #: candidate levels of the smoothed map
-LEVELS = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
+LEVELS = tuple(round(x, 1) for x in np.arange(0.1, 0.91, 0.1))
 
 
 @dataclass

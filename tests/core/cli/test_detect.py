@@ -137,7 +137,6 @@ def test_video_in_video_out(tmp_path, checkpoint):
 @pytest.mark.parametrize(
     "extra,message",
     [
-        ([], "needs trained weights"),
         (["--checkpoint", "CKPT", "--threshold", "1.5"], "--threshold"),
         (["--checkpoint", "CKPT", "-o", "OUT/single.png"], "single image"),
         (["--checkpoint", "missing"], "checkpoint not found"),
@@ -221,3 +220,12 @@ def test_harmonize_with_an_auto_matte_repaints_only_where_detect_sees_disharmony
         assert keep.any() and (~keep).any()
         assert np.abs(o[keep] - i[keep]).max() < 1e-4  # 8-bit in, 16-bit PNG out: the same value
         assert np.abs(o[~keep] - i[~keep]).max() > 0.01
+
+
+def test_without_a_checkpoint_the_shipped_huang_finds_the_matte(tmp_path):
+    _write(tmp_path / "comp.####.png", _frames(2, 45, 70))
+    assert main(["detect", str(tmp_path / "comp.####.png"), "-o", str(tmp_path / "m.####.exr")]) == 0
+    info = probe(tmp_path / "m.####.exr")
+    assert (info.width, info.height, info.n_frames, info.channels) == (70, 45, 2, 1)
+    values = np.concatenate([f.ravel() for f in read_frames(info)])
+    assert 0.0 <= values.min() and values.max() <= 1.0

@@ -133,3 +133,18 @@ def test_atomic_write_replaces_a_file_whole_or_not_at_all(tmp_path):
         assert tmp.parent == tmp_path and tmp.name.startswith(".state.pt.vh-")  # hidden, beside the final
         tmp.write_text("new")
     assert path.read_text() == "new" and os.listdir(tmp_path) == ["state.pt"]
+
+
+def test_atomic_write_gives_new_files_the_usual_mode_and_keeps_a_replaced_files(tmp_path):
+    umask = os.umask(0o022)  # a known umask for the test (restored below)
+    try:
+        fresh, kept = tmp_path / "look.cube", tmp_path / "shared.cube"
+        kept.write_text("old")
+        kept.chmod(0o664)
+        for path in (fresh, kept):
+            with atomic_write(path) as tmp:
+                tmp.write_text("new")
+                tmp.chmod(0o600)  # as a writer that makes private files leaves it
+        assert fresh.stat().st_mode & 0o777 == 0o644 and kept.stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(umask)

@@ -59,6 +59,15 @@ def add_color(
     parser.add_argument("--config", dest="ocio", help=argparse.SUPPRESS)  # the old spelling of `vh remote`
 
 
+def add_shot_run(parser: argparse.ArgumentParser) -> None:
+    """--frames, --device and --batch: which frames run, where, and how many windows go to each model call."""
+    parser.add_argument(
+        "--frames", help="frame range FIRST-LAST (frame numbers for sequences, 0-based for video)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
+    parser.add_argument("--batch", type=int, default=4, help="windows per model call (default: 4)")
+
+
 def add_strength(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strength",

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vh.core.cli import common
+
     parser.add_argument(
         "input", help="composite shot: a video, an image, or a sequence (shot.####.exr, shot.%%04d.png)"
     )
@@ -39,11 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="registered model name (default: the checkpoint's model, else huang); must support auto mattes",
     )
-    parser.add_argument(
-        "--frames", help="frame range FIRST-LAST (frame numbers for sequences, 0-based for video)"
-    )
-    parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
-    parser.add_argument("--batch", type=int, default=4, help="windows per model call (default: 4)")
+    common.add_shot_run(parser)
     parser.add_argument(
         "--threshold",
         type=float,

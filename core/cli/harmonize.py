@@ -43,11 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_strength(parser)
     common.add_color(parser)
     parser.add_argument("--output-colorspace", help="the output's colourspace (default: see above)")
-    parser.add_argument(
-        "--frames", help="frame range FIRST-LAST (frame numbers for sequences, 0-based for video)"
-    )
-    parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
-    parser.add_argument("--batch", type=int, default=4, help="windows per model call (default: 4)")
+    common.add_shot_run(parser)
     parser.add_argument(
         "--threads",
         type=int,

@@ -32,8 +32,11 @@ Edge cases (documented behaviour):
 - a full-frame matte: there is no background to match; the model's output is used as is (classical statistics
   models then have nothing to transfer from and return the composite unchanged).
 - `matte=None` (auto matte): only for models with `supports_auto_matte`. A model with a `detect(comp)` method
-  predicts the matte, which then drives the model, the transfer and the full-res composite (upsampled
-  bilinearly); otherwise the matte is taken from where the model changed the image.
+  predicts the matte: its raw map goes to the model, and the map cleaned in frame order (`vh.core.auto_matte`:
+  temporal smoothing, the detector's `matte_threshold`, largest components, feather) drives the transfer and
+  the full-res composite (upsampled bilinearly). A frame whose cleaned matte is empty is returned unchanged
+  (bit-exact), with one warning per clip saying how many. A model without `detect` gets its matte from where
+  it changed the image.
 - NaN/Inf pixels, matte/plate size mismatches and size changes mid-clip are `InputError`s naming the frame.
 """
 

@@ -7,8 +7,11 @@ stream, the one `vh detect` writes and `vh harmonize --matte auto` repaints by (
 then `vh.core.auto_matte`: temporal smoothing, the level, largest components, feather). The level with the
 best mean IoU against the true masks wins, where the real footage each composite was made from counts as a
 clip whose true matte is empty: a level that also "finds" the untouched original is marking objects, not
-disharmony. Ship it as the model's `matte_threshold` (`python -m vh.training.ship ... --set
-matte_threshold=LEVEL`). Build the folder from the training side of the held-out split, e.g.
+disharmony. The product promises more than a good average there: footage with nothing to find passes through
+unchanged. So only levels that leave at least `--leave-alone` of the untouched frames with an empty matte
+(default 95%) are candidates; when none does, the strictest level is taken. Ship the level as the model's
+`matte_threshold` (`python -m vh.training.ship ... --set matte_threshold=LEVEL`). Build the folder from the
+training side of the held-out split, e.g.
 
     vh make-dataset out/calib_matte --pairs ../shared/data/train_pairs --davis ../shared/data/davis \\
         --luts ../shared/data/luts --holdout train --recolor hyoutube,grade --clips 16 --frames 8 --size 256
@@ -44,6 +47,8 @@ class IoU:
     """Running IoU of one predicted matte against the truth, over clips."""
 
     clip_ious: list[float] = field(default_factory=list)  # one mean per clip
+    empty_truth_frames: int = 0  # frames whose true matte is empty (untouched footage) ...
+    left_alone: int = 0  # ... and of those, the ones whose predicted matte is empty too
     intersection: int = 0
     union: int = 0
     marked: int = 0
@@ -56,6 +61,9 @@ class IoU:
         # both empty means perfect agreement; the protocol averages per frame, so such a frame must get a
         # value
         self.clip_ious.append(float(np.where(union > 0, inter / np.maximum(union, 1), 1.0).mean()))
+        nothing_true = ~truth.any(axis=(1, 2))  # [T]
+        self.empty_truth_frames += int(nothing_true.sum())
+        self.left_alone += int((nothing_true & ~preds.any(axis=(1, 2))).sum())
         self.intersection += int(inter.sum())
         self.union += int(union.sum())
         self.marked += int(preds.sum())
@@ -70,6 +78,7 @@ class IoU:
             "mean_iou": self.mean,
             "pooled_iou": self.intersection / max(self.union, 1),
             "marked": self.marked / max(self.pixels, 1),
+            "left_alone": self.left_alone / max(self.empty_truth_frames, 1),
         }
 
 
@@ -117,6 +126,15 @@ def calibrate(checkpoint: str, data: Path, size: int = 256, levels=LEVELS) -> di
     return scores
 
 
+def choose_level(scores: dict[float, IoU], leave_alone: float) -> float:
+    """The best mean IoU among the levels that leave at least `leave_alone` of the untouched frames empty;
+    the strictest level when none does."""
+    safe = [level for level, score in scores.items() if score.summary()["left_alone"] >= leave_alone]
+    if not safe:
+        return max(scores)
+    return max(safe, key=lambda level: scores[level].mean)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m vh.training.calibrate_matte", description=__doc__.split("\n")[0]
@@ -124,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint", help="a detector's checkpoint (a Huang model)")
     p.add_argument("--data", required=True, type=Path, help="HYouTube-layout folder built from training data")
     p.add_argument("--size", type=int, default=256, help="protocol frame size (default: 256)")
+    p.add_argument(
+        "--leave-alone",
+        type=float,
+        default=0.95,
+        help="share of untouched frames a level must leave with an empty matte (default: %(default)s)",
+    )
     args = p.parse_args(argv)
     logging.getLogger("vh.core.engine").setLevel(logging.ERROR)  # "nothing found" is a result here, not news
     from vh.core.errors import VhError
@@ -133,12 +157,19 @@ def main(argv: list[str] | None = None) -> int:
     except VhError as exc:
         print(f"vh: error: {exc}", file=sys.stderr)
         return 2
-    print(f"{'level':>6}{'mean IoU':>10}{'pooled IoU':>12}{'marked':>9}")
+    print(f"{'level':>6}{'mean IoU':>10}{'pooled IoU':>12}{'marked':>9}{'left alone':>12}")
     for level, score in scores.items():
         s = score.summary()
-        print(f"{level:>6.2f}{s['mean_iou']:>10.4f}{s['pooled_iou']:>12.4f}{s['marked']:>9.4f}")
-    best = max(scores, key=lambda level: scores[level].mean)
-    print(f"best level {best:.2f}: mean IoU {scores[best].mean:.4f}")
+        print(
+            f"{level:>6.2f}{s['mean_iou']:>10.4f}{s['pooled_iou']:>12.4f}{s['marked']:>9.4f}"
+            f"{s['left_alone']:>12.1%}"
+        )
+    best = choose_level(scores, args.leave_alone)
+    s = scores[best].summary()
+    print(
+        f"best level {best:.2f}: mean IoU {s['mean_iou']:.4f}, "
+        f"untouched frames left alone {s['left_alone']:.1%}"
+    )
     return 0
 
 

@@ -208,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     except VhError as exc:
         print(f"vh: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("vh: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -239,8 +239,14 @@ class EpochSampler(Sampler[int]):
 
 
 def init_worker(_: int) -> None:
-    """DataLoader worker setup: one thread each for OpenCV and torch, so N workers use N cores, not N^2."""
+    """DataLoader worker setup: one thread each for OpenCV and torch, so N workers use N cores, not N^2.
+    Workers ignore SIGINT and SIGTERM: a Ctrl-C reaches the whole process group, and the trainer finishes
+    its step and saves (it still needs the loader for that); the loader ends its workers itself."""
+    import signal
+
     import cv2
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     cv2.setNumThreads(1)
     torch.set_num_threads(1)

@@ -18,10 +18,14 @@ position) and loader workers never touch the global RNG.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
 import random
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,9 @@ class TrainConfig:
     epochs: int = 1
     steps_per_epoch: int | None = None  # default: the sampler's batches per epoch
     stop_at_step: int | None = None  # stop early (state saved) at this global step: time-boxed jobs, tests
+    # fine-tuning: start from these weights (a checkpoint path, or a model whose weights ship); a resumed run
+    # restores its own weights instead
+    init_from: str | None = None
     num_workers: int = 2
     seed: int = 0
     precision: str = "bf16"  # bf16 autocast on CUDA; CPU always runs fp32
@@ -332,6 +339,37 @@ class ScalarLog:
             self.tb.close()
 
 
+class StopRequest:
+    """SIGINT or SIGTERM during training: finish the step in flight, save, then stop. A stop at a step
+    boundary keeps the saved state consistent (a step is never half applied) and `--resume` exact. The
+    first signal restores the previous handlers, so a second one interrupts at once."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():  # handlers live in the main thread
+            yield
+            return
+        sigs = [getattr(signal, name) for name in self.SIGNALS]
+
+        def handler(signum: int, _frame: object) -> None:
+            self.signal = signal.Signals(signum).name
+            for sig in sigs:
+                signal.signal(sig, previous[sig])
+
+        previous = {sig: signal.signal(sig, handler) for sig in sigs}
+        try:
+            yield
+        finally:
+            for sig in sigs:
+                if signal.getsignal(sig) is handler:
+                    signal.signal(sig, previous[sig])
+
+
 def latest_state(run_dir: Path) -> Path | None:
     states = sorted((run_dir / "checkpoints").glob("state-*.pt"))
     return states[-1] if states else None
@@ -366,8 +404,10 @@ class Trainer:
 
         self.task = create_task(self.config["task"], self.config, self.device, self.train_cfg.precision)
         torch.manual_seed(self.train_cfg.seed)  # identical initial weights on every rank
-        raw = self.task.build_models()
-        self.task.raw = {k: m.to(self.device) for k, m in raw.items()}
+        self.task.raw = self.task.build_models()
+        if self.train_cfg.init_from:
+            self._init_weights(self.train_cfg.init_from)
+        self.task.raw = {k: m.to(self.device) for k, m in self.task.raw.items()}
         self.task.nets = {k: self._wrap(m) for k, m in self.task.raw.items()}
         seed_everything(self.train_cfg.seed + self.dist.rank)
         self.task.optimizers = self.task.build_optimizers()
@@ -376,6 +416,35 @@ class Trainer:
 
         self.state = LoopState()
         self.writer = None
+        self.stop = StopRequest()
+
+    def _init_weights(self, source: str) -> None:
+        """Load the harmonizer's weights (every network it holds) from `source`, before anything moves to
+        the device; the architecture must match exactly."""
+        from vh.core.checkpoint import load_checkpoint, shipped_checkpoint
+        from vh.core.errors import UnknownModelError
+        from vh.core.models.registry import resolve_name
+
+        path: str | Path | None = source
+        if not Path(source).with_suffix(".safetensors").is_file():
+            try:
+                path = shipped_checkpoint(resolve_name(source))
+            except UnknownModelError:
+                path = None
+            if path is None:
+                raise InputError(
+                    f"train.init_from {source!r} is neither a checkpoint nor a model whose weights ship"
+                )
+        donor, meta = load_checkpoint(path)
+        target = self.task.harmonizer()
+        try:
+            target.load_state_dict(donor.state_dict())
+        except RuntimeError as exc:
+            raise InputError(
+                f"train.init_from {source!r} holds {meta['model']!r} weights that do not fit "
+                f"{self.task.model_name!r}: {str(exc).splitlines()[0]}"
+            ) from exc
+        log.info("weights initialised from %s (step %s)", path, meta.get("step"))
 
     def _wrap(self, module: torch.nn.Module) -> torch.nn.Module:
         if self.dist.world <= 1 or not any(p.requires_grad for p in module.parameters()):
@@ -493,7 +562,7 @@ class Trainer:
                 self.writer.add_scalar(f"lr/{name}", opt.param_groups[0]["lr"], step)
         if cfg.val_every and step % cfg.val_every == 0:
             self.validate()
-        stop = cfg.stop_at_step is not None and step >= cfg.stop_at_step
+        stop = (cfg.stop_at_step is not None and step >= cfg.stop_at_step) or self.stop.signal is not None
         if stop or (cfg.ckpt_every and step % cfg.ckpt_every == 0):
             self.save()
         return stop
@@ -532,33 +601,43 @@ class Trainer:
             worker_init_fn=init_worker if workers else None,
             multiprocessing_context=worker_start_method() if workers else None,
         )
-        try:
-            while self.state.epoch < cfg.epochs:
-                self.sampler.set_epoch(self.state.epoch, skip=self.state.batch_in_epoch * cfg.batch_size)
-                means = train_one_epoch(
-                    self.task,
-                    loader,
-                    self.state,
-                    self.steps_per_epoch,
-                    self._on_step,
-                    cfg.progress and self.dist.main,
-                )
-                history["epochs"].append(means)
-                if cfg.stop_at_step is not None and self.state.step >= cfg.stop_at_step:
-                    history["stopped_at"] = self.state.step
-                    break
-                log.info(
-                    "epoch %d: %s", self.state.epoch, ", ".join(f"{k} {v:.4g}" for k, v in means.items())
-                )
-                if not cfg.val_every:
-                    self.validate()
-                if self.state.step % max(cfg.ckpt_every, 1) != 0 or not cfg.ckpt_every:
-                    self.save()
-                self.state.epoch += 1
-                self.state.batch_in_epoch = 0
-        finally:
-            if self.writer:
-                self.writer.close()
+        with self.stop.installed():
+            try:
+                while self.state.epoch < cfg.epochs:
+                    self.sampler.set_epoch(self.state.epoch, skip=self.state.batch_in_epoch * cfg.batch_size)
+                    means = train_one_epoch(
+                        self.task,
+                        loader,
+                        self.state,
+                        self.steps_per_epoch,
+                        self._on_step,
+                        cfg.progress and self.dist.main,
+                    )
+                    history["epochs"].append(means)
+                    at_stop_step = cfg.stop_at_step is not None and self.state.step >= cfg.stop_at_step
+                    if self.stop.signal or at_stop_step:
+                        history["stopped_at"] = self.state.step
+                        break
+                    log.info(
+                        "epoch %d: %s", self.state.epoch, ", ".join(f"{k} {v:.4g}" for k, v in means.items())
+                    )
+                    if not cfg.val_every:
+                        self.validate()
+                    if self.state.step % max(cfg.ckpt_every, 1) != 0 or not cfg.ckpt_every:
+                        self.save()
+                    self.state.epoch += 1
+                    self.state.batch_in_epoch = 0
+            finally:
+                if self.writer:
+                    self.writer.close()
+        if self.stop.signal:
+            log.warning(
+                "%s: stopped at step %d with its state saved in %s; continue with --resume",
+                self.stop.signal,
+                self.state.step,
+                self.run_dir / "checkpoints",
+            )
+            raise KeyboardInterrupt
         history["step"] = self.state.step
         history["best"] = self.state.best
         return history

@@ -5,26 +5,32 @@ normalised to 0..1 and nothing clamps on read. Mattes are float32 [H, W] in 0..1
 only on a clean close. See docs/architecture.md ("I/O") for the contract.
 """
 
-from vh.core.io.clip import ClipInfo, parse_frame_range
-from vh.core.io.images import SequencePattern, read_image
-from vh.core.io.matte import alpha_of, read_mattes
-from vh.core.io.reader import probe, read_frames, select
-from vh.core.io.video import VIDEO_EXTENSIONS, is_video_path
-from vh.core.io.writer import FrameWriter, open_writer, write_image
+import importlib
 
-__all__ = [
-    "ClipInfo",
-    "FrameWriter",
-    "SequencePattern",
-    "VIDEO_EXTENSIONS",
-    "alpha_of",
-    "is_video_path",
-    "open_writer",
-    "parse_frame_range",
-    "probe",
-    "read_frames",
-    "read_image",
-    "read_mattes",
-    "select",
-    "write_image",
-]
+# name -> submodule. Resolved on first use (PEP 562), so `vh.core.io.publish` and friends import without
+# OpenImageIO or PyAV: a training machine needs neither.
+_EXPORTS = {
+    "ClipInfo": "clip",
+    "parse_frame_range": "clip",
+    "SequencePattern": "images",
+    "read_image": "images",
+    "alpha_of": "matte",
+    "read_mattes": "matte",
+    "probe": "reader",
+    "read_frames": "reader",
+    "select": "reader",
+    "VIDEO_EXTENSIONS": "video",
+    "is_video_path": "video",
+    "FrameWriter": "writer",
+    "open_writer": "writer",
+    "write_image": "writer",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

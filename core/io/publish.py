@@ -27,7 +27,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from vh.core.errors import OutputError
-from vh.core.io.images import SequencePattern
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +86,8 @@ class _Output:
     journal."""
 
     def __init__(self, path: str | os.PathLike):
+        from vh.core.io.images import SequencePattern  # here: atomic_write alone needs no OpenImageIO
+
         path = Path(path)
         pattern = SequencePattern.parse(path)
         self.folder = path.parent

@@ -76,3 +76,25 @@ def test_the_checker_catches_every_spelling(tmp_path, source):
 def test_relative_imports_inside_core_are_not_flagged(tmp_path):
     (tmp_path / "a.py").write_text("from .io import hyoutube\nfrom ..core import engine\n")
     assert forbidden_imports(tmp_path) == []
+
+
+def test_training_runs_without_the_media_libraries():
+    # A training machine needs no OpenImageIO or PyAV: checkpoints, atomic writes and the trainer import
+    # without them, and `vh.core.io` resolves its names on first use.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "for name in ('OpenImageIO', 'av'):\n"
+        "    sys.modules[name] = None\n"
+        "import vh.core.checkpoint, vh.core.io.publish, vh.training.train, vh.training.tasks.vhmae\n"
+        "import vh.core.io as io\n"
+        "try:\n"
+        "    io.read_image\n"
+        "except ImportError as exc:\n"
+        "    print('lazy:', exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "lazy: import of OpenImageIO halted" in done.stdout  # the name is there, resolved only when used

@@ -183,3 +183,66 @@ def test_without_tensorboard_scalars_still_go_to_metrics_jsonl(pairs_dir, tmp_pa
     rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["tag"] == "train/rec"] == [1, 2, 3]
     assert all(r["seconds"] >= 0 for r in rows)
+
+
+def test_init_from_loads_a_checkpoint_or_shipped_weights_and_refuses_a_misfit(pairs_dir, tmp_path):
+    from vh.training.train import Trainer
+
+    run_training(tiny_config(pairs_dir, epochs=1, steps_per_epoch=3), tmp_path / "a", device="cpu")
+    donor = load_file(str(tmp_path / "a" / "checkpoints" / "ckpt-0000003.safetensors"))
+    fresh = Trainer(tiny_config(pairs_dir), tmp_path / "fresh", "cpu").task.harmonizer().state_dict()
+    assert not all(torch.equal(fresh[k], donor[k]) for k in donor)  # so the next check is not vacuous
+    cfg = tiny_config(pairs_dir, init_from=str(tmp_path / "a" / "checkpoints" / "ckpt-0000003"))
+    started = Trainer(cfg, tmp_path / "b", "cpu").task.harmonizer().state_dict()
+    assert all(torch.equal(started[k], donor[k]) for k in donor)
+
+    misfit = tiny_config(pairs_dir, init_from=str(tmp_path / "a" / "checkpoints" / "ckpt-0000003"))
+    misfit["model"] = {"hidden": 16}
+    with pytest.raises(InputError, match="weights that do not fit 'test_tiny'"):
+        Trainer(misfit, tmp_path / "c", "cpu")
+    with pytest.raises(InputError, match="neither a checkpoint nor a model whose weights ship"):
+        Trainer(tiny_config(pairs_dir, init_from="no_such_model"), tmp_path / "d", "cpu")
+    with pytest.raises(InputError, match="'vhmae_cpu' weights that do not fit 'test_tiny'"):
+        Trainer(tiny_config(pairs_dir, init_from="vhmae"), tmp_path / "e", "cpu")  # a shipped name resolves
+
+
+@pytest.mark.timeout(180)
+def test_sigint_finishes_the_step_saves_and_resume_matches_an_uninterrupted_run(pairs_dir, tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def config(**train):
+        cfg = tiny_config(pairs_dir, epochs=1, steps_per_epoch=200, num_workers=1, **train)
+        cfg["data"]["length"] = 800
+        return cfg
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config()))
+    run = tmp_path / "run"
+    root = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "vh.training.cli", str(path), "--run-dir", str(run), "--device", "cpu"]
+    proc = subprocess.Popen(cmd, cwd=root, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    metrics = run / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not (metrics.is_file() and len(metrics.read_text().splitlines()) > 20):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole process group, loader worker included
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "SIGINT: stopped at step" in err and "vh: interrupted" in err and "Traceback" not in err, err
+    stopped = int(err.split("stopped at step ")[1].split()[0])
+    assert 0 < stopped < 200
+    assert (run / "checkpoints" / f"state-{stopped:07d}.pt").is_file()
+    steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
+    assert max(steps) == stopped  # the step in flight was finished, none after it was started
+
+    run_training(config(), run, device="cpu", resume=True)
+    run_training(config(), tmp_path / "full", device="cpu")
+    a = load_file(str(run / "checkpoints" / "ckpt-0000200.safetensors"))
+    b = load_file(str(tmp_path / "full" / "checkpoints" / "ckpt-0000200.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

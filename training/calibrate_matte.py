@@ -24,6 +24,7 @@ are empty counts as IoU 1."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -114,11 +115,13 @@ def calibrate(checkpoint: str, data: Path, size: int = 256, levels=LEVELS) -> di
     find)."""
     ds = HYouTube(data, split="test")
     clips = [load_clip(ds, index, size) for index in range(len(ds))]
+    engine = Engine(checkpoint=checkpoint)  # loaded once; each level is set on the detector's config
+    detector = engine.detector
+    if detector is None:
+        raise InputError(f"{checkpoint} holds a model with no detector")
     scores = {}
     for level in levels:
-        engine = Engine(checkpoint=checkpoint, matte_threshold=level)
-        if engine.detector is None:
-            raise InputError(f"{checkpoint} holds a model with no detector")
+        detector.config = dataclasses.replace(detector.config, matte_threshold=level)
         scores[level] = IoU()
         for comps, reals, truth in clips:
             scores[level].add_clip(auto_mattes(engine, comps), truth)

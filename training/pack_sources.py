@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from vh.core.errors import InputError
+from vh.core.errors import InputError, OutputError
 from vh.training.splits import davis_sequences, filter_luts, pair_split
 
 
@@ -38,11 +39,14 @@ def _copy_image(src: Path, dst: Path, short_side: int, mask: bool, quality: int)
     import cv2
 
     if mask:
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        with Image.open(src) as im:  # palette PNGs keep their object ids only through Pillow
-            mode, palette = im.mode, im.getpalette() if im.mode == "P" else None
-            data = _resized(np.asarray(im), short_side, nearest=True)
+        try:
+            with Image.open(src) as im:  # palette PNGs keep their object ids only through Pillow
+                mode, palette = im.mode, im.getpalette() if im.mode == "P" else None
+                data = _resized(np.asarray(im), short_side, nearest=True)
+        except (OSError, UnidentifiedImageError) as exc:
+            raise InputError(f"cannot read mask {src}: {exc}") from exc
         out = Image.fromarray(data, mode="P" if mode == "P" else None)
         if palette is not None:
             out.putpalette(palette)
@@ -51,9 +55,9 @@ def _copy_image(src: Path, dst: Path, short_side: int, mask: bool, quality: int)
     data = cv2.imread(str(src), cv2.IMREAD_COLOR)
     if data is None:
         raise InputError(f"cannot read image {src}")
-    cv2.imwrite(
-        str(dst.with_suffix(".jpg")), _resized(data, short_side, False), [cv2.IMWRITE_JPEG_QUALITY, quality]
-    )
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    if not cv2.imwrite(str(dst.with_suffix(".jpg")), _resized(data, short_side, False), params):
+        raise OutputError(f"cannot write {dst.with_suffix('.jpg')}")
 
 
 def pack_pairs(root: Path, out: Path, short_side: int, quality: int) -> int:
@@ -112,17 +116,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.out.exists():
             raise InputError(f"{args.out} exists; packing writes a new folder and never merges into one")
-        if args.short_side < 16:
-            raise InputError(f"--short-side {args.short_side} is too small (at least 16)")
-        if args.pairs:
-            count = pack_pairs(args.pairs, args.out / "train_pairs", args.short_side, args.quality)
-            print(f"pairs: {count}")
-        if args.davis:
-            count = pack_davis(args.davis, args.out / "davis", args.short_side, args.quality)
-            print(f"davis frames: {count}")
-        if args.luts:
-            print(f"luts: {pack_luts(args.luts, args.out / 'luts')}")
-    except InputError as exc:
+        if not (args.pairs or args.davis or args.luts):
+            raise InputError("nothing to pack: give --pairs, --davis and/or --luts")
+        if args.short_side < 16 or not 1 <= args.quality <= 100:
+            raise InputError(
+                f"--short-side must be at least 16 and --quality 1..100, got {args.short_side}, "
+                f"{args.quality}"
+            )
+        # built beside its final name and renamed when complete: an error or a Ctrl-C leaves no half pack
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{args.out.name}.partial-", dir=args.out.parent))
+        try:
+            size, quality = args.short_side, args.quality
+            if args.pairs:
+                print(f"pairs: {pack_pairs(args.pairs, partial / 'train_pairs', size, quality)}")
+            if args.davis:
+                print(f"davis frames: {pack_davis(args.davis, partial / 'davis', size, quality)}")
+            if args.luts:
+                print(f"luts: {pack_luts(args.luts, partial / 'luts')}")
+            partial.chmod(0o755)  # mkdtemp's 0700 would keep the pack from other users of a shared machine
+            partial.rename(args.out)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+    except (InputError, OutputError) as exc:
         parser.exit(2, f"error: {exc}\n")
     return 0
 

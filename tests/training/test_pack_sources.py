@@ -91,3 +91,16 @@ def test_an_existing_output_is_refused_and_left_alone(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "exists; packing writes a new folder" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_no_source_is_an_error_and_a_failure_leaves_no_half_pack(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "pack")])
+    assert "nothing to pack" in capsys.readouterr().err
+    pairs = write_pairs(tmp_path / "pairs", n=12)
+    (pairs / "masks" / "p03.png").write_bytes(b"not a png")  # fails after some pairs were written
+    (pairs / "masks" / "p11.png").write_bytes(b"not a png")
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "pack"), "--pairs", str(pairs)])
+    assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs"]  # neither the pack nor a partial one

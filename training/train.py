@@ -562,10 +562,21 @@ class Trainer:
                 self.writer.add_scalar(f"lr/{name}", opt.param_groups[0]["lr"], step)
         if cfg.val_every and step % cfg.val_every == 0:
             self.validate()
-        stop = (cfg.stop_at_step is not None and step >= cfg.stop_at_step) or self.stop.signal is not None
+        stop = (cfg.stop_at_step is not None and step >= cfg.stop_at_step) or self._stop_requested()
         if stop or (cfg.ckpt_every and step % cfg.ckpt_every == 0):
             self.save()
         return stop
+
+    def _stop_requested(self) -> bool:
+        """Whether a signal asked any process to stop. DDP ranks agree first, one scalar per step: a rank that
+        saved and stopped while another went on would leave both waiting on each other."""
+        if self.dist.world > 1:
+            device = self.device if self.device.type == "cuda" else torch.device("cpu")
+            flag = torch.tensor([float(self.stop.signal is not None)], device=device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            if flag.item() and self.stop.signal is None:
+                self.stop.signal = "a signal to another rank"
+        return self.stop.signal is not None
 
     def fit(self) -> dict[str, Any]:
         from torch.utils.data import DataLoader

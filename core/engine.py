@@ -176,7 +176,7 @@ class Engine:
     def _guarded(self, model: Harmonizer) -> Harmonizer:
         """Learned (stateless) models run behind the never-worse guard; `GuardConfig(views=1, floor=0)` is
         none."""
-        off = self.guard.views <= 1 and self.guard.floor == 0.0
+        off = self.guard.views <= 1 and self.guard.floor == 0.0  # None: the model's calibrated floor
         if off or model.stateful or not any(True for _ in model.parameters()):
             return model
         return ConsensusGuard(model, self.guard).to(self.device).eval()

@@ -14,6 +14,8 @@ import argparse
 import logging
 import sys
 
+from vh.training.splits import SPLITS
+
 log = logging.getLogger("vh.training")
 
 
@@ -67,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         )
         parser.add_argument(
             "--holdout",
-            choices=("train", "unseen"),
+            choices=SPLITS,
             help="draw only from this side of the held-out split of sequences, photos and LUTs "
             "(vh.training.splits); default: everything",
         )

@@ -1,12 +1,22 @@
 """The held-out discipline, written once: which sequences, photos and LUTs training may touch.
 
-The `unseen` split is what models and defaults are chosen on. Training never reads it:
+Three splits, each a whole set of sequences, photos and LUTs that no other split shares:
 
-- DAVIS: `car-shadow`, `dog` and `goat` are whole held-out sequences; training sees `blackswan`, `camel`,
-  `cows`.
-- LUTs: `1.cube` .. `55.cube` train; `56.cube` .. `70.cube` are held out.
-- Photos (image+mask pairs): one in ten, chosen by a CRC of the pair's name (stable across machines and
-  orderings), is held out.
+- `unseen` is what models and defaults are measured and chosen on. Training and calibration never read it.
+- `calib` is what a trained model's post-hoc settings (the never-worse guard's floor) are fitted on:
+  content the model never trained on, like the footage it will meet, yet not the footage it is measured on.
+  A setting fitted on the training side sees the model's errors on content it has learned and so trusts it
+  too much.
+- `train` is everything else.
+
+| split | DAVIS sequences | LUTs | photos (CRC of the pair's name mod 10) |
+|---|---|---|---|
+| train | `camel`, `cows` (and any sequence not listed) | 1-48 | 2-9 |
+| calib | `blackswan` | 49-55 | 1 |
+| unseen | `car-shadow`, `dog`, `goat` | 56-70 | 0 |
+
+The CRC is stable across machines and orderings. Models trained before `calib` existed (`vhmae_cpu`,
+`huang_cpu`) trained on `train` and `calib` together; their sidecars record the split they used.
 
 `hyoutube_val` shares sequences and LUTs 1-70 with this training pool, so scores on it are *seen* scores.
 """
@@ -18,10 +28,11 @@ from pathlib import Path
 
 from vh.core.errors import InputError
 
-SPLITS = ("train", "unseen")
-DAVIS = {"train": ("blackswan", "camel", "cows"), "unseen": ("car-shadow", "dog", "goat")}
-LUT_NUMBERS = {"train": range(1, 56), "unseen": range(56, 71)}
-PAIR_HOLDOUT = 10  # one pair in PAIR_HOLDOUT is unseen
+SPLITS = ("train", "calib", "unseen")
+DAVIS = {"train": ("camel", "cows"), "calib": ("blackswan",), "unseen": ("car-shadow", "dog", "goat")}
+LUT_NUMBERS = {"train": range(1, 49), "calib": range(49, 56), "unseen": range(56, 71)}
+PAIR_BUCKETS = 10  # a pair's bucket is the CRC of its name mod PAIR_BUCKETS
+PAIR_SPLIT = {0: "unseen", 1: "calib"}  # every other bucket is train
 
 
 def check_split(split: str | None) -> None:
@@ -30,7 +41,7 @@ def check_split(split: str | None) -> None:
 
 
 def pair_split(name: str) -> str:
-    return "unseen" if zlib.crc32(name.encode()) % PAIR_HOLDOUT == 0 else "train"
+    return PAIR_SPLIT.get(zlib.crc32(name.encode()) % PAIR_BUCKETS, "train")
 
 
 def lut_split(path: Path) -> str | None:
@@ -55,7 +66,8 @@ def davis_sequences(split: str | None, available: list[str]) -> list[str] | None
     """The DAVIS sequences of `split` that `available` holds; None = all (no filter)."""
     if split is None:
         return None
-    names = [s for s in available if s in DAVIS[split] or (split == "train" and s not in DAVIS["unseen"])]
+    held = {s for other in SPLITS if other != "train" for s in DAVIS[other]}
+    names = [s for s in available if s in DAVIS[split] or (split == "train" and s not in held)]
     if not names:
         raise InputError(f"no DAVIS sequence of split {split!r} among {available}")
     return names

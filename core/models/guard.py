@@ -1,24 +1,29 @@
 """The never-worse guard: a learned correction is applied only as far as the evidence for it holds up.
 
-A model's correction `d = model(comp) - comp` is estimated again on mirrored views of the same window (flipped
-left-right, up-down, both). Every view holds the same evidence, so a correction the evidence supports comes
-out the same from each; one that rests on weak evidence (a model extrapolating beyond its training, a small or
-ambiguous foreground, a plate that is already in harmony) varies between views. Per window the guard returns
+A model's correction `d = model(comp) - comp` is estimated several times for the same window: by each
+member of an ensemble (vh.core.models.ensemble), each on its own mirrored view (flipped left-right, up-down,
+both); a single model gives one estimate per view. Every estimate holds the same evidence, so a correction
+the evidence supports comes out the same from each; one that rests on weak evidence (content unlike the
+training data, a small or ambiguous foreground, a plate already in harmony) varies between them. Members
+trained apart disagree where views of one network cannot: a network wrong about a shot is mostly wrong the
+same way in every view. Per window the guard returns
 
-    out = comp + s * mean_v(d_v),    s = m2 / (m2 + caution * v + floor)
+    out = comp + s * mean_e(d_e),    s = m2 / (m2 + caution * v + floor)
 
 m2 is the matte-weighted mean square of the averaged correction and v the matte-weighted mean variance across
-views: Wiener (James-Stein) shrinkage toward the identity, i.e. toward the composite itself. `floor` is the
-model's own error that no view reveals (what it gets wrong consistently), as a mean square in the working
-space: a correction not clearly larger than that error is shortened most. s falls toward 0 as the views
-disagree or the correction shrinks below the floor; it is never negative, so the guard only ever shortens the
-correction's step, never turns it around. The average over views also reduces the correction's own noise.
+estimates: Wiener (James-Stein) shrinkage toward the identity, i.e. toward the composite itself. `floor`
+is the model's own error that no estimate reveals (what every member gets wrong alike), as a mean square in
+the working space: a correction not clearly larger than that error is shortened most. s falls toward 0 as the
+estimates disagree or the correction shrinks below the floor; it is never negative, so the guard only ever
+shortens the correction's step, never turns it around. The average also reduces the correction's own noise.
 
-The default floor was calibrated on clips built from the *training* side of the held-out split (the set
-`vh make-dataset ... --holdout train --recolor grade,hyoutube,none --seed 3003`), as the value that minimised
-their mean fMSE (0.0031, i.e. 200 on the 0..255 scale); the unseen sets played no part in choosing it.
+`floor` and `caution` belong to the trained weights: a model carries them in its config (`guard_floor`,
+`guard_caution`), fitted by `python -m vh.training.calibrate_guard` on the `calib` split, content the model
+never trained on (vh.training.splits). A model without them gets DEFAULT_FLOOR, which was fitted for
+`vhmae_cpu` on the training side, before the `calib` split existed (the value that minimised mean fMSE on
+`vh make-dataset ... --holdout train --recolor grade,hyoutube,none --seed 3003`; 200 on the 0..255 scale).
 
-The guarded model must not keep state across calls (each view would advance it); learned models do not.
+The guarded model must not keep state across calls (each estimate would advance it); learned models do not.
 """
 
 from __future__ import annotations
@@ -34,19 +39,33 @@ from vh.core.models.base import Harmonizer
 VIEWS = ((), (4,), (3,), (3, 4))
 
 
+#: the floor and caution of a model that carries no calibrated ones (see the module docstring)
+DEFAULT_FLOOR, DEFAULT_CAUTION = 0.0031, 1.0
+
+
 @dataclass
 class GuardConfig:
+    """`caution` and `floor` left None take the guarded model's calibrated values (its config's
+    `guard_caution`
+    and `guard_floor`, fitted after training and shipped with its weights), else the defaults above."""
+
     views: int = 4  # mirrored views compared; 1 compares none (only the floor then shrinks)
-    caution: float = 1.0  # weight of the views' disagreement against the correction's size
-    floor: float = 0.0031  # mean-square error the model makes whatever the view (working space, 0..1)
+    caution: float | None = None  # weight of the views' disagreement against the correction's size
+    floor: float | None = None  # mean-square error the model makes whatever the view (working space, 0..1)
 
     def validate(self) -> None:
-        if not 1 <= self.views <= len(VIEWS) or not self.caution >= 0.0 or not self.floor >= 0.0:
+        caution = DEFAULT_CAUTION if self.caution is None else self.caution
+        floor = DEFAULT_FLOOR if self.floor is None else self.floor
+        if not 1 <= self.views <= len(VIEWS) or not caution >= 0.0 or not floor >= 0.0:
             raise InputError(
                 f"guard views must be 1..{len(VIEWS)}, caution and floor >= 0; got {self.views}, "
                 f"{self.caution}, "
                 f"{self.floor}"
             )
+
+
+def _first(*values: float | None) -> float:
+    return next(float(v) for v in values if v is not None)
 
 
 class ConsensusGuard(Harmonizer):
@@ -61,6 +80,11 @@ class ConsensusGuard(Harmonizer):
         self.config = config or GuardConfig()
         self.config.validate()
         self.model = model
+        calibrated = getattr(model, "config", None)
+        self.floor = _first(self.config.floor, getattr(calibrated, "guard_floor", None), DEFAULT_FLOOR)
+        self.caution = _first(
+            self.config.caution, getattr(calibrated, "guard_caution", None), DEFAULT_CAUTION
+        )
         self.window, self.input_size = model.window, model.input_size
         self.supports_auto_matte = model.supports_auto_matte
         self.confidence: torch.Tensor | None = None  # [B] the last call's s, for logs and tests
@@ -69,23 +93,27 @@ class ConsensusGuard(Harmonizer):
     def inner(self) -> Harmonizer:
         return self.model
 
+    def corrections(self, comp: torch.Tensor, matte: torch.Tensor | None) -> torch.Tensor:
+        """The model's corrections, one per estimate: [E, B, T, 3, H, W]. Estimate j is member j of an
+        ensemble (vh.core.models.ensemble) on mirrored view j, cycling through whichever runs out first."""
+        members = list(getattr(self.model, "members", None) or [self.model])
+        preds = []
+        for j in range(max(len(members), self.config.views)):
+            net, dims = members[j % len(members)], VIEWS[j % self.config.views]
+            flip = lambda x, d=dims: x.flip(d) if d and x is not None else x  # noqa: E731
+            preds.append(flip(net(flip(comp), flip(matte))))
+        return torch.stack(preds) - comp
+
     def forward(self, comp: torch.Tensor, matte: torch.Tensor | None) -> torch.Tensor:
         """comp [B, T, 3, H, W], matte [B, T, 1, H, W] -> comp + s * mean correction, s per clip window
         [B]."""
-        views = VIEWS[: self.config.views]
-        preds = []
-        for dims in views:
-            flip = lambda x, d=dims: x.flip(d) if d and x is not None else x  # noqa: E731
-            preds.append(flip(self.model(flip(comp), flip(matte))))
-        d = torch.stack(preds) - comp  # [V, B, T, 3, H, W]
+        d = self.corrections(comp, matte)  # [E, B, T, 3, H, W]
         mean = d.mean(0)  # [B, T, 3, H, W]
         w = torch.ones_like(comp[:, :, :1]) if matte is None else matte  # [B, T, 1, H, W]
         dims = (1, 2, 3, 4)
         area = w.sum(dims).clamp(min=1e-6)  # [B]
         m2 = (mean.pow(2).mean(2, keepdim=True) * w).sum(dims) / area  # [B]
-        v = (d.var(0, unbiased=False).mean(2, keepdim=True) * w).sum(dims) / area  # [B], 0 for one view
-        s = m2 / (m2 + self.config.caution * v + self.config.floor).clamp(
-            min=1e-12
-        )  # [B], 0 when nothing moved
+        v = (d.var(0, unbiased=False).mean(2, keepdim=True) * w).sum(dims) / area  # [B], 0 for one estimate
+        s = m2 / (m2 + self.caution * v + self.floor).clamp(min=1e-12)  # [B], 0 when nothing moved
         self.confidence = s
         return comp + s.view(-1, 1, 1, 1, 1) * mean

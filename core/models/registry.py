@@ -24,7 +24,12 @@ _ALIASES: dict[str, str] = {}
 # Modules whose import registers their factories. Listed here so that the registry is complete without the
 # caller importing each model; a module that fails to import (e.g. a missing optional dependency) is reported,
 # not hidden.
-_MODEL_MODULES = ("vh.core.models.classical", "vh.core.models.vhmae", "vh.core.models.huang")
+_MODEL_MODULES = (
+    "vh.core.models.classical",
+    "vh.core.models.vhmae",
+    "vh.core.models.ensemble",
+    "vh.core.models.huang",
+)
 _loaded = False
 
 

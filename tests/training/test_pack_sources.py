@@ -41,10 +41,10 @@ def write_davis(
 
 def test_only_the_training_split_leaves_downscaled_with_masks_and_ids_intact(tmp_path, capsys):
     pairs = write_pairs(tmp_path / "pairs", n=24, size=(240, 360))
-    davis = write_davis(tmp_path / "davis", ("camel", "dog"))
+    davis = write_davis(tmp_path / "davis", ("camel", "dog", "blackswan"))
     luts = tmp_path / "luts"
     luts.mkdir()
-    for n in (1, 55, 56, 70):
+    for n in (1, 48, 49, 55, 56, 70):
         (luts / f"{n}.cube").write_text(IDENTITY_CUBE)
     out = tmp_path / "pack"
     argv = [str(out), "--pairs", str(pairs), "--davis", str(davis), "--luts", str(luts), "--short-side", "96"]
@@ -60,11 +60,13 @@ def test_only_the_training_split_leaves_downscaled_with_masks_and_ids_intact(tmp
     assert image.shape[:2] == mask.shape[:2] == (96, 144)
     assert set(np.unique(mask)) == {0, 255}
 
-    assert [p.name for p in (out / "davis" / "JPEGImages").iterdir()] == ["camel"]  # dog is held out
+    assert [p.name for p in (out / "davis" / "JPEGImages").iterdir()] == [
+        "camel"
+    ]  # dog is unseen, blackswan calib
     labels = Image.open(out / "davis" / "Annotations" / "camel" / "00001.png")
     assert labels.mode == "P" and labels.size == (128, 96)
     assert set(np.unique(np.asarray(labels))) == {0, 1, 2}
-    assert sorted(p.name for p in (out / "luts").iterdir()) == ["1.cube", "55.cube"]
+    assert sorted(p.name for p in (out / "luts").iterdir()) == ["1.cube", "48.cube"]
     assert f"pairs: {len(train)}" in capsys.readouterr().out
 
     config = DataConfig(

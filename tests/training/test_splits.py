@@ -1,37 +1,40 @@
-"""The held-out discipline: training and the unseen split never share a sequence, a photo or a LUT."""
+"""The held-out discipline: train, calib and unseen never share a sequence, a photo or a LUT."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
 from vh.core.errors import InputError
 from vh.training.data import ClipDataset, DataConfig
-from vh.training.splits import DAVIS, LUT_NUMBERS, davis_sequences, filter_luts, pair_split
+from vh.training.splits import DAVIS, LUT_NUMBERS, SPLITS, davis_sequences, filter_luts, pair_split
 
 
 def test_partitions_are_disjoint_and_cover_the_sets():
-    assert not set(DAVIS["train"]) & set(DAVIS["unseen"])
-    assert not set(LUT_NUMBERS["train"]) & set(LUT_NUMBERS["unseen"])
-    assert set(LUT_NUMBERS["train"]) | set(LUT_NUMBERS["unseen"]) == set(range(1, 71))
+    for a, b in itertools.combinations(SPLITS, 2):
+        assert not set(DAVIS[a]) & set(DAVIS[b])
+        assert not set(LUT_NUMBERS[a]) & set(LUT_NUMBERS[b])
+    assert set().union(*(LUT_NUMBERS[s] for s in SPLITS)) == set(range(1, 71))
     luts = [Path(f"{n}.cube") for n in range(1, 71)] + [Path("custom.cube")]
-    train, unseen = filter_luts(luts, "train"), filter_luts(luts, "unseen")
-    assert {p.stem for p in train} & {p.stem for p in unseen} == {
-        "custom"
-    }  # unnumbered LUTs are never held out
+    stems = {s: {p.stem for p in filter_luts(luts, s)} for s in SPLITS}
+    for a, b in itertools.combinations(SPLITS, 2):
+        assert stems[a] & stems[b] == {"custom"}  # unnumbered LUTs are never held out
     names = [f"src/image_{i}" for i in range(2000)]
-    held = [n for n in names if pair_split(n) == "unseen"]
-    assert 150 < len(held) < 250  # about one in ten, and stable: a pure function of the name
-    assert held == [n for n in names if pair_split(n) == "unseen"]
-    assert davis_sequences("train", ["camel", "dog", "other"]) == ["camel", "other"]
+    for split in ("unseen", "calib"):
+        held = [n for n in names if pair_split(n) == split]
+        assert 150 < len(held) < 250  # about one in ten each, and stable: a pure function of the name
+        assert held == [n for n in names if pair_split(n) == split]
+    assert davis_sequences("train", ["camel", "dog", "blackswan", "other"]) == ["camel", "other"]
+    assert davis_sequences("calib", ["camel", "blackswan"]) == ["blackswan"]
     with pytest.raises(InputError, match="no DAVIS sequence"):
         davis_sequences("unseen", ["camel"])
 
 
 def test_dataset_split_filters_pairs(pairs_dir):
     names = {p.stem for p in (pairs_dir / "images").iterdir()}
-    for split in ("train", "unseen"):
+    for split in SPLITS:
         cfg = DataConfig(sources=[{"kind": "pairs", "root": str(pairs_dir)}], split=split, recolor=["adjust"])
         try:
             ds = ClipDataset(cfg)
@@ -46,7 +49,7 @@ def test_dataset_split_filters_pairs(pairs_dir):
 
 
 @pytest.mark.realdata
-def test_real_unseen_split_shares_nothing_with_training(shared_data):
+def test_real_splits_share_nothing(shared_data):
     def dataset(split):
         return ClipDataset(
             DataConfig(
@@ -60,10 +63,14 @@ def test_real_unseen_split_shares_nothing_with_training(shared_data):
             )
         )
 
-    train, unseen = dataset("train"), dataset("unseen")
-    pairs = [{p.name for p in d.readers[0].pairs} for d in (train, unseen)]
-    seqs = [{s.name for s in d.readers[1].sequences} for d in (train, unseen)]
-    luts = [{p.name for p in d.luts} for d in (train, unseen)]
-    for a, b in (pairs, seqs, luts):
-        assert a and b and not a & b
-    assert len(pairs[1]) > 150 and seqs[1] == {"car-shadow", "dog", "goat"} and len(luts[1]) == 15
+    sets = {s: dataset(s) for s in SPLITS}
+    pairs = {s: {p.name for p in d.readers[0].pairs} for s, d in sets.items()}
+    seqs = {s: {q.name for q in d.readers[1].sequences} for s, d in sets.items()}
+    luts = {s: {p.name for p in d.luts} for s, d in sets.items()}
+    for kind in (pairs, seqs, luts):
+        for a, b in itertools.combinations(SPLITS, 2):
+            assert kind[a] and kind[b] and not kind[a] & kind[b]
+    assert len(pairs["unseen"]) > 150 and seqs["unseen"] == {"car-shadow", "dog", "goat"}
+    assert len(pairs["calib"]) > 150 and seqs["calib"] == {"blackswan"}
+    assert len(luts["unseen"]) == 15 and len(luts["calib"]) == 7
+    assert seqs["train"] == {"camel", "cows"} and len(luts["train"]) == 48

@@ -97,3 +97,75 @@ def test_bad_settings_and_stateful_models_are_refused():
 
     with pytest.raises(InputError, match="stateless"):
         ConsensusGuard(Stateful())
+
+
+class Members(Harmonizer):
+    """Stand-in for an ensemble: members whose corrections agree in every view, or point different ways."""
+
+    window = 2
+
+    def __init__(self, shifts):
+        super().__init__()
+        self.members = torch.nn.ModuleList(Shift(s) for s in shifts)
+        self.config = None
+
+    def forward(self, comp, matte):
+        return torch.stack([m(comp, matte) for m in self.members]).mean(0)
+
+
+class Shift(Harmonizer):
+    window = 2
+
+    def __init__(self, shift):
+        super().__init__()
+        self.shift = shift
+
+    def forward(self, comp, matte):
+        return blend(comp, comp + self.shift, matte)
+
+
+def test_ensemble_members_disagreeing_shrink_where_mirrored_views_cannot():
+    # each member alone is consistent under mirroring, so one member's views would pass its correction whole;
+    # members trained apart that point opposite ways are what the guard must catch
+    comp, matte = clip()
+    agree = ConsensusGuard(Members([0.1, 0.1, 0.1, 0.1]), GuardConfig(floor=0.0))
+    split = ConsensusGuard(Members([0.1, -0.1, 0.1, -0.1]), GuardConfig(floor=0.0))
+    lean = ConsensusGuard(Members([0.3, -0.1, 0.3, -0.1]), GuardConfig(floor=0.0))
+    assert torch.allclose(agree(comp, matte), blend(comp, comp + 0.1, matte), atol=1e-6)
+    assert torch.allclose(split(comp, matte), comp, atol=1e-6)  # mean 0: nothing to apply
+    lean(comp, matte)  # mean 0.1, spread 0.2: s = 0.01 / (0.01 + 0.04)
+    assert float(lean.confidence[0]) == pytest.approx(0.2, rel=1e-4)
+    assert float(agree.confidence[0]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_each_member_is_run_once_on_its_own_view():
+    calls = []
+
+    class Spy(Shift):
+        def forward(self, comp, matte):
+            calls.append((id(self), comp.clone()))
+            return super().forward(comp, matte)
+
+    comp, matte = clip()
+    model = Members([0.1] * 4)
+    model.members = torch.nn.ModuleList(Spy(0.1) for _ in range(4))
+    ConsensusGuard(model)(comp, matte)
+    assert [c[0] for c in calls] == [id(m) for m in model.members]
+    seen = [c[1] for c in calls]
+    assert torch.equal(seen[0], comp) and torch.equal(seen[1], comp.flip(4))
+    assert torch.equal(seen[2], comp.flip(3)) and torch.equal(seen[3], comp.flip((3, 4)))
+
+
+def test_a_model_carries_its_calibrated_floor_and_caution_and_the_caller_may_override_them():
+    from types import SimpleNamespace
+
+    model = Offset()
+    model.config = SimpleNamespace(guard_floor=0.02, guard_caution=3.0)
+    carried = ConsensusGuard(model)
+    assert (carried.floor, carried.caution) == (0.02, 3.0)
+    overridden = ConsensusGuard(model, GuardConfig(floor=0.0, caution=1.0))
+    assert (overridden.floor, overridden.caution) == (0.0, 1.0)
+    plain = ConsensusGuard(Offset())
+    assert (plain.floor, plain.caution) == (0.0031, 1.0)
+    with pytest.raises(InputError, match="caution and floor >= 0"):
+        GuardConfig(floor=-1.0).validate()

@@ -17,8 +17,8 @@ computed once and reused by every candidate; only the shrinking and the transfer
 
 The rule puts the promise first: among the candidates that make the fewest clips worse than the
 composite (over all folders), the one with the lowest mean ratio of fMSE to the composite's, a mean over
-clips that weighs each clip alike however large its error. Ship the result with the weights: `python -m vh.training.ship ... --set
-guard_floor=F --set guard_caution=C`.
+clips that weighs each clip alike however large its error. Ship the result with the weights:
+`python -m vh.training.ship ... --set guard_floor=F --set guard_caution=C`.
 """
 
 from __future__ import annotations

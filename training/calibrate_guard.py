@@ -74,14 +74,16 @@ def calibrate(
     """Score every (floor, caution) on every clip of `folders`; one Candidate each, in grid order."""
     from vh.core.color import WORKING_SPACE
     from vh.core.engine import Engine
-    from vh.core.models.guard import ConsensusGuard
+    from vh.core.models.guard import ConsensusGuard, GuardConfig
 
+    grid = list(itertools.product(floors, cautions))
+    for floor, caution in grid:
+        GuardConfig(floor=floor, caution=caution).validate()
     engine = Engine(checkpoint=checkpoint, device=device)
     guard = engine.model
     if not isinstance(guard, ConsensusGuard):
         raise InputError(f"{checkpoint} holds a model the guard does not wrap (a classical or stateful one)")
     forget, current = _memoize_corrections(guard), [None]
-    grid = list(itertools.product(floors, cautions))
 
     def method(floor: float, caution: float) -> evaluation.Method:
         def run(clip, comps, mattes):
@@ -132,8 +134,6 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.getLogger("vh.core.engine").setLevel(logging.ERROR)
     try:
-        if any(f < 0 for f in args.floors) or any(c < 0 for c in args.cautions):
-            raise InputError("floors and cautions must be >= 0")
         candidates = calibrate(args.checkpoint, args.data, args.floors, args.cautions, args.device)
     except VhError as exc:
         print(f"vh: error: {exc}", file=sys.stderr)

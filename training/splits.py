@@ -16,7 +16,8 @@ Three splits, each a whole set of sequences, photos and LUTs that no other split
 | unseen | `car-shadow`, `dog`, `goat` | 56-70 | 0 |
 
 The CRC is stable across machines and orderings. Models trained before `calib` existed (`vhmae_cpu`,
-`huang_cpu`) trained on `train` and `calib` together; their sidecars record the split they used.
+`huang_cpu`) trained on today's `train` and `calib` together: their sidecars say `train`, the two-split
+`train` of that time.
 
 `hyoutube_val` shares sequences and LUTs 1-70 with this training pool, so scores on it are *seen* scores.
 """

@@ -46,8 +46,8 @@ DEFAULT_FLOOR, DEFAULT_CAUTION = 0.0031, 1.0
 @dataclass
 class GuardConfig:
     """`caution` and `floor` left None take the guarded model's calibrated values (its config's
-    `guard_caution`
-    and `guard_floor`, fitted after training and shipped with its weights), else the defaults above."""
+    `guard_caution` and `guard_floor`, fitted after training and shipped with its weights), else the
+    defaults above."""
 
     views: int = 4  # mirrored views compared; 1 compares none (only the floor then shrinks)
     caution: float | None = None  # weight of the views' disagreement against the correction's size

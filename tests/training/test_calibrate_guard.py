@@ -82,3 +82,9 @@ def test_calibration_runs_the_network_once_per_window_and_a_huge_floor_leaves_th
     assert "chosen: floor" in out and "--set guard_floor=" in out
     assert main([str(ckpt), "--data", str(tmp_path / "missing")]) == 2
     assert "vh: error:" in capsys.readouterr().err
+
+
+def test_a_negative_candidate_is_refused_before_any_model_loads(tmp_path, capsys):
+    missing = str(tmp_path / "no_checkpoint")
+    assert main([missing, "--data", str(tmp_path), "--floors", "-0.01"]) == 2
+    assert "caution and floor >= 0" in capsys.readouterr().err

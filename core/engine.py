@@ -174,9 +174,10 @@ class Engine:
         self._lock = threading.Lock()
 
     def _guarded(self, model: Harmonizer) -> Harmonizer:
-        """Learned (stateless) models run behind the never-worse guard; `GuardConfig(views=1, floor=0)` is
-        none."""
-        off = self.guard.views <= 1 and self.guard.floor == 0.0  # None: the model's calibrated floor
+        """Learned (stateless) models run behind the never-worse guard; `GuardConfig(views=1, floor=0,
+        direction=-1)` is none."""
+        g = self.guard  # a None setting is the model's calibrated one, so not off
+        off = g.views <= 1 and g.floor == 0.0 and g.direction == -1.0
         if off or model.stateful or not any(True for _ in model.parameters()):
             return model
         return ConsensusGuard(model, self.guard).to(self.device).eval()

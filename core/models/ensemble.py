@@ -24,6 +24,7 @@ from torch import nn
 
 from vh.core.errors import InputError
 from vh.core.models.base import Harmonizer
+from vh.core.models.guard import GuardConfig
 from vh.core.models.registry import create_model, register_model
 from vh.core.options import build_config
 
@@ -36,14 +37,18 @@ class EnsembleConfig:
     # `calib` split and shipped with the weights
     guard_floor: float = 0.01
     guard_caution: float = 1.0
+    guard_direction: float = -1.0
 
     def validate(self) -> None:
         if self.count < 1:
             raise InputError(f"an ensemble needs at least one member, got count={self.count}")
-        if not self.guard_floor >= 0.0 or not self.guard_caution >= 0.0:
-            raise InputError(
-                f"guard_floor and guard_caution must be >= 0, got {self.guard_floor}, {self.guard_caution}"
-            )
+        guard = GuardConfig(
+            floor=self.guard_floor, caution=self.guard_caution, direction=self.guard_direction
+        )
+        try:
+            guard.validate()
+        except InputError as exc:
+            raise InputError(f"ensemble config: {exc}") from None
 
 
 class Ensemble(Harmonizer):

@@ -17,11 +17,22 @@ the working space: a correction not clearly larger than that error is shortened 
 estimates disagree or the correction shrinks below the floor; it is never negative, so the guard only ever
 shortens the correction's step, never turns it around. The average also reduces the correction's own noise.
 
-`floor` and `caution` belong to the trained weights: a model carries them in its config (`guard_floor`,
-`guard_caution`), fitted by `python -m vh.training.calibrate_guard` on the `calib` split, content the model
-never trained on (vh.training.splits). A model without them gets DEFAULT_FLOOR, which was fitted for
-`vhmae_cpu` on the training side, before the `calib` split existed (the value that minimised mean fMSE on
-`vh make-dataset ... --holdout train --recolor grade,hyoutube,none --seed 3003`; 200 on the 0..255 scale).
+A second check reads the one thing the background can vouch for: the way it pulls the foreground. Every
+method here, learned or classical, moves the foreground's colour toward what the background suggests, so a
+correction whose mean colour step leaves that way (the cosine between it and the background mean minus the
+foreground mean is below `direction`) rests on the model's idea of the content alone, with the plate as
+evidence against it: that window is left as it came (s = 0). It cannot catch a foreground that was graded
+*toward* its plate, whose truth lies away from the background: there the evidence agrees with the wrong
+correction. benchmarks/bench_background_direction.py prints both cosines per clip. `direction = -1` is off.
+
+`floor`, `caution` and `direction` belong to the trained weights: a model carries them in its config
+(`guard_floor`, `guard_caution`, `guard_direction`), fitted by `python -m vh.training.calibrate_guard` on the
+`calib` split, content the model never trained on (vh.training.splits). A model without them gets the
+defaults below, fitted for `vhmae_cpu`: DEFAULT_FLOOR on the training side, before the `calib` split existed
+(the value that minimised mean fMSE on `vh make-dataset ... --holdout train --recolor grade,hyoutube,none
+--seed 3003`; 200 on the 0..255 scale), DEFAULT_DIRECTION on the `calib` sets with that floor by
+calibrate_guard's rule. `vhmae_cpu` trained on the calib footage and LUTs too (it predates the split), so that
+fit saw familiar content under fresh grades (core/weights/MODEL_CARD.md, "The background-direction check").
 
 The guarded model must not keep state across calls (each estimate would advance it); learned models do not.
 """
@@ -31,6 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from vh.core.errors import InputError
 from vh.core.models.base import Harmonizer
@@ -39,8 +51,8 @@ from vh.core.models.base import Harmonizer
 VIEWS = ((), (4,), (3,), (3, 4))
 
 
-#: the floor and caution of a model that carries no calibrated ones (see the module docstring)
-DEFAULT_FLOOR, DEFAULT_CAUTION = 0.0031, 1.0
+#: the floor, caution and direction of a model that carries no calibrated ones (see the module docstring)
+DEFAULT_FLOOR, DEFAULT_CAUTION, DEFAULT_DIRECTION = 0.0031, 1.0, 0.5
 
 
 @dataclass
@@ -52,15 +64,21 @@ class GuardConfig:
     views: int = 4  # mirrored views compared; 1 compares none (only the floor then shrinks)
     caution: float | None = None  # weight of the views' disagreement against the correction's size
     floor: float | None = None  # mean-square error the model makes whatever the view (working space, 0..1)
+    direction: float | None = None  # least cosine between the correction and the background's pull; -1: off
 
     def validate(self) -> None:
         caution = DEFAULT_CAUTION if self.caution is None else self.caution
         floor = DEFAULT_FLOOR if self.floor is None else self.floor
-        if not 1 <= self.views <= len(VIEWS) or not caution >= 0.0 or not floor >= 0.0:
+        direction = DEFAULT_DIRECTION if self.direction is None else self.direction
+        if (
+            not 1 <= self.views <= len(VIEWS)
+            or not caution >= 0.0
+            or not floor >= 0.0
+            or not -1.0 <= direction <= 1.0
+        ):
             raise InputError(
-                f"guard views must be 1..{len(VIEWS)}, caution and floor >= 0; got {self.views}, "
-                f"{self.caution}, "
-                f"{self.floor}"
+                f"guard views must be 1..{len(VIEWS)}, caution and floor >= 0, direction in -1..1; got "
+                f"{self.views}, {self.caution}, {self.floor}, {self.direction}"
             )
 
 
@@ -84,6 +102,9 @@ class ConsensusGuard(Harmonizer):
         self.floor = _first(self.config.floor, getattr(calibrated, "guard_floor", None), DEFAULT_FLOOR)
         self.caution = _first(
             self.config.caution, getattr(calibrated, "guard_caution", None), DEFAULT_CAUTION
+        )
+        self.direction = _first(
+            self.config.direction, getattr(calibrated, "guard_direction", None), DEFAULT_DIRECTION
         )
         self.window, self.input_size = model.window, model.input_size
         self.supports_auto_matte = model.supports_auto_matte
@@ -115,5 +136,24 @@ class ConsensusGuard(Harmonizer):
         m2 = (mean.pow(2).mean(2, keepdim=True) * w).sum(dims) / area  # [B]
         v = (d.var(0, unbiased=False).mean(2, keepdim=True) * w).sum(dims) / area  # [B], 0 for one estimate
         s = m2 / (m2 + self.caution * v + self.floor).clamp(min=1e-12)  # [B], 0 when nothing moved
+        s = s * self.follows_background(comp, mean, matte)
         self.confidence = s
         return comp + s.view(-1, 1, 1, 1, 1) * mean
+
+    def follows_background(
+        self, comp: torch.Tensor, step: torch.Tensor, matte: torch.Tensor | None
+    ) -> torch.Tensor:
+        """[B]: 1 where the correction's mean colour step goes the way the background pulls the foreground
+        (the cosine between the two is at least `direction`), else 0. 1 where nothing can be judged: no
+        matte, or no background or foreground in the window."""
+        ones = torch.ones(comp.shape[0], dtype=comp.dtype, device=comp.device)
+        if matte is None or self.direction <= -1.0:
+            return ones
+        dims = (1, 3, 4)
+        fg_area, bg_area = matte.sum(dims), (1 - matte).sum(dims)  # [B, 1]
+        fg_mean = (comp * matte).sum(dims) / fg_area.clamp(min=1e-6)  # [B, 3]
+        pull = (comp * (1 - matte)).sum(dims) / bg_area.clamp(min=1e-6) - fg_mean  # [B, 3]
+        moved = (step * matte).sum(dims) / fg_area.clamp(min=1e-6)  # [B, 3]
+        follows = F.cosine_similarity(moved, pull, dim=1, eps=1e-12) >= self.direction  # [B]
+        judged = (fg_area[:, 0] > 0) & (bg_area[:, 0] > 0)
+        return torch.where(judged, follows.to(comp.dtype), ones)

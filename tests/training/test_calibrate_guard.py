@@ -3,6 +3,7 @@ first."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from vh.core.checkpoint import save_checkpoint
@@ -11,15 +12,29 @@ from vh.core.models.registry import create_model
 from vh.training.calibrate_guard import Candidate, calibrate, choose, main
 
 
-def _candidate(floor, worse, ratios):
-    return Candidate(floor=floor, caution=1.0, fmse={}, ratios=ratios, worse=worse)
+def _candidate(floor, worse, ratios, direction=-1.0):
+    return Candidate(floor=floor, caution=1.0, direction=direction, fmse={}, ratios=ratios, worse=worse)
 
 
-def test_fewest_clips_made_worse_wins_then_the_lowest_mean_ratio():
+def test_a_clip_made_worse_costs_more_than_a_better_average_gains():
     loose = _candidate(0.0, worse=2, ratios=[0.2, 0.3, 1.2, 1.1])  # the best average, but two clips worse
     middle = _candidate(0.01, worse=0, ratios=[0.4, 0.5, 0.99, 0.98])
     strict = _candidate(0.04, worse=0, ratios=[0.8, 0.9, 0.999, 0.999])
     assert choose([loose, middle, strict]) is middle
+
+
+def test_doing_nothing_does_not_win_by_making_nothing_worse():
+    nothing = _candidate(1e6, worse=0, ratios=[1.0] * 10)  # the composite, unchanged
+    useful = _candidate(0.0031, worse=1, ratios=[0.3] * 9 + [1.1])
+    assert useful.cost == pytest.approx(0.38 + 0.1)
+    assert choose([nothing, useful]) is useful
+
+
+def test_among_equal_results_the_direction_check_that_stops_least_wins():
+    # a check that never fires leaves every clip as it was: equal scores, so the gentlest one is kept
+    stricter = _candidate(0.01, worse=0, ratios=[0.4, 0.9], direction=0.5)
+    gentler = _candidate(0.01, worse=0, ratios=[0.4, 0.9], direction=0.15)
+    assert choose([stricter, gentler]) is gentler
 
 
 def _tiny_ensemble(path):

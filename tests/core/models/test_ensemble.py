@@ -45,7 +45,13 @@ def test_checkpoint_round_trip_keeps_members_and_guard_settings(tmp_path):
     _perturb(model)
     save_checkpoint(tmp_path / "ens", model, "vhmae_ens", step=7)
     loaded, meta = load_checkpoint(tmp_path / "ens")
-    assert meta["config"] == {"member": "vhmae_cpu", "count": 2, "guard_floor": 0.01, "guard_caution": 2.0}
+    assert meta["config"] == {
+        "member": "vhmae_cpu",
+        "count": 2,
+        "guard_floor": 0.01,
+        "guard_caution": 2.0,
+        "guard_direction": -1.0,
+    }
     assert sorted(loaded.state_dict()) == sorted(model.state_dict())
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
 
@@ -54,7 +60,8 @@ def test_checkpoint_round_trip_keeps_members_and_guard_settings(tmp_path):
     "overrides, message",
     [
         ({"count": 0}, "at least one member"),
-        ({"guard_floor": -0.1}, "guard_floor and guard_caution must be >= 0"),
+        ({"guard_floor": -0.1}, "ensemble config: .*caution and floor >= 0"),
+        ({"guard_direction": 2.0}, "ensemble config: .*direction in -1..1"),
         ({"member": "no_such_model"}, "unknown model 'no_such_model'"),
         ({"membre": "vhmae_cpu"}, "membre"),
     ],

@@ -35,9 +35,11 @@ class Unsure(Harmonizer):
 
 
 def clip(b: int = 1):
-    comp = torch.rand(b, 2, 3, 16, 16)
+    """A random foreground on a brighter background: the plate pulls the foreground up, so the positive
+    shifts below go the background's way and pass the guard's direction check."""
     matte = torch.zeros(b, 2, 1, 16, 16)
     matte[..., 2:14, 2:14] = 1.0
+    comp = 0.5 * torch.rand(b, 2, 3, 16, 16) + 0.5 * (1 - matte)
     return comp, matte
 
 
@@ -78,7 +80,7 @@ def test_contradicting_views_shrink_toward_the_composite():
 
 def test_guard_never_reverses_and_one_view_turns_it_off():
     comp, matte = clip(3)
-    guard = ConsensusGuard(Unsure(), GuardConfig(views=1, floor=0.0))
+    guard = ConsensusGuard(Unsure(), GuardConfig(views=1, floor=0.0, direction=-1.0))
     assert torch.allclose(guard(comp, matte), Unsure()(comp, matte), atol=1e-6)
     g4 = ConsensusGuard(Unsure())
     out = g4(comp, matte)
@@ -169,3 +171,38 @@ def test_a_model_carries_its_calibrated_floor_and_caution_and_the_caller_may_ove
     assert (plain.floor, plain.caution) == (0.0031, 1.0)
     with pytest.raises(InputError, match="caution and floor >= 0"):
         GuardConfig(floor=-1.0).validate()
+
+
+def _plate(fg: float = 0.6, bg: float = 0.3, full: bool = False):
+    """A flat background with a flat foreground square; `full`: the matte covers the whole frame."""
+    comp = torch.full((1, 2, 3, 16, 16), bg)
+    matte = torch.ones(1, 2, 1, 16, 16) if full else torch.zeros(1, 2, 1, 16, 16)
+    matte[..., 4:12, 4:12] = 1.0
+    return torch.where(matte > 0, torch.full_like(comp, fg), comp), matte
+
+
+def _shift(step: float) -> Harmonizer:
+    model = Offset()
+    model.forward = lambda c, m: blend(c, c + step, m)
+    return model
+
+
+def test_a_correction_that_goes_against_the_background_is_not_applied():
+    comp, matte = _plate()  # the foreground is brighter than the background: the pull is toward darker
+    away = ConsensusGuard(_shift(+0.1), GuardConfig(floor=0.0, direction=0.15))
+    assert torch.equal(away(comp, matte), comp)
+    assert float(away.confidence[0]) == 0.0
+    toward = ConsensusGuard(_shift(-0.1), GuardConfig(floor=0.0, direction=0.15))
+    assert torch.allclose(toward(comp, matte), _shift(-0.1)(comp, matte), atol=1e-6)
+
+
+def test_the_direction_check_is_off_at_minus_one_and_where_there_is_no_background():
+    comp, matte = _plate()
+    off = ConsensusGuard(_shift(+0.1), GuardConfig(floor=0.0, direction=-1.0))
+    assert torch.allclose(off(comp, matte), comp + 0.1 * matte, atol=1e-6)
+    assert float(off.confidence[0]) == pytest.approx(1.0)
+    full_comp, full = _plate(full=True)  # nothing outside the matte to judge the correction by
+    unjudged = ConsensusGuard(_shift(+0.1), GuardConfig(floor=0.0, direction=0.15))
+    assert torch.allclose(unjudged(full_comp, full), full_comp + 0.1, atol=1e-6)
+    with pytest.raises(InputError, match="direction in -1..1"):
+        GuardConfig(direction=1.5).validate()

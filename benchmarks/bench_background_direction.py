@@ -41,7 +41,7 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-9))
 
 
-def _fg_mean(frames: list[np.ndarray], mattes: list[np.ndarray], inside: bool) -> np.ndarray:
+def _region_mean(frames: list[np.ndarray], mattes: list[np.ndarray], inside: bool) -> np.ndarray:
     """Mean colour [3] (0..255) over the frames' foreground (or background) pixels."""
     pixels = [np.asarray(f, np.float64)[(m > 0.5) == inside][:, :3] for f, m in zip(frames, mattes)]
     return np.concatenate(pixels).mean(0) * 255.0
@@ -53,7 +53,7 @@ def recording(method: evaluation.Method, corrections: dict[str, np.ndarray]) -> 
     def run(clip, comps, mattes):
         preds = method.harmonize(clip, comps, mattes)
         as_float = [p.astype(np.float64) / 255.0 if p.dtype == np.uint8 else p for p in preds]
-        corrections[clip.name] = _fg_mean(as_float, mattes, True) - _fg_mean(comps, mattes, True)
+        corrections[clip.name] = _region_mean(as_float, mattes, True) - _region_mean(comps, mattes, True)
         return preds
 
     return evaluation.Method(name=method.name, harmonize=run, options=method.options)
@@ -73,9 +73,9 @@ def measure(folder: Path, model: str, checkpoint: str | None, device: str) -> li
             comps.append(comp)
             reals.append(f.real.astype(np.float64) / 255.0)
             mattes.append(matte)
-        fg = _fg_mean(comps, mattes, True)
-        toward = _fg_mean(comps, mattes, False) - fg  # B
-        truth = _fg_mean(reals, mattes, True) - fg  # T
+        fg = _region_mean(comps, mattes, True)
+        toward = _region_mean(comps, mattes, False) - fg  # B
+        truth = _region_mean(reals, mattes, True) - fg  # T
         d = corrections[record.name]
         rows.append(
             {

@@ -43,7 +43,8 @@ def _load(checkpoints: list[str], name: str, calibrated: dict[str, Any]):
 
     if len(checkpoints) == 1:
         model, meta = load_checkpoint(checkpoints[0], **calibrated)
-        reference = create_model(name)
+        # the architecture must match; values calibrated after training, now or when it shipped before, differ
+        reference = create_model(name, **{**meta.get("calibrated", {}), **calibrated})
         if type(reference) is not type(model) or getattr(reference, "config", None) != getattr(
             model, "config", None
         ):
@@ -80,14 +81,18 @@ def ship(
     model, metas = _load(checkpoints, name, calibrated or {})
     seconds = [_train_seconds(c, m["step"]) for c, m in zip(checkpoints, metas)]
     meta = metas[0]
+    # what an earlier `ship` recorded: shipped weights shipped again (a new calibration) keep their provenance
+    shipped = {k: meta[k] for k in ("source_checkpoint", "calibrated", "train_seconds") if k in meta}
     extra = {
         k: v
         for k, v in meta.items()
-        if k not in ("format", "format_version", "vh_version", "model", "config", "step", "data")
+        if k not in ("format", "format_version", "vh_version", "model", "config", "step", "data", "commands")
+        and k not in shipped
     }
     if len(metas) > 1:  # one member's validation does not describe the ensemble
         extra.pop("metrics", None)
         extra["member_seeds"] = [m.get("data", {}).get("seed") for m in metas]
+    sources = [Path(c).name for c in checkpoints]
     return save_checkpoint(
         (out_dir or SHIPPED_DIR) / name,
         model,
@@ -96,12 +101,10 @@ def ship(
         data=meta.get("data"),
         dtype=torch.float16,
         **extra,
-        source_checkpoint=[Path(c).name for c in checkpoints]
-        if len(checkpoints) > 1
-        else Path(checkpoints[0]).name,
+        source_checkpoint=shipped.get("source_checkpoint", sources if len(sources) > 1 else sources[0]),
         commands=commands,
-        calibrated=calibrated or {},
-        train_seconds=None if None in seconds else sum(seconds),
+        calibrated={**shipped.get("calibrated", {}), **(calibrated or {})},
+        train_seconds=shipped.get("train_seconds") if None in seconds else sum(seconds),
     )
 
 

@@ -24,17 +24,16 @@ from torch import nn
 
 from vh.core.errors import InputError
 from vh.core.models.base import Harmonizer
-from vh.core.models.guard import GuardConfig
+from vh.core.models.guard import GuardSettings
 from vh.core.models.registry import create_model, register_model
 from vh.core.options import build_config
 
 
 @dataclass
-class EnsembleConfig:
+class EnsembleConfig(GuardSettings):
     member: str = "vhmae_cpu"  # registered model every member is built as (its own defaults)
     count: int = 4  # members
-    # the never-worse guard's settings for this ensemble (vh.core.models.guard), fitted after training on the
-    # `calib` split and shipped with the weights
+    # the guard's settings as fitted for the shipped members on the `calib` split (GuardSettings)
     guard_floor: float = 0.01
     guard_caution: float = 1.0
     guard_direction: float = -1.0
@@ -42,13 +41,7 @@ class EnsembleConfig:
     def validate(self) -> None:
         if self.count < 1:
             raise InputError(f"an ensemble needs at least one member, got count={self.count}")
-        guard = GuardConfig(
-            floor=self.guard_floor, caution=self.guard_caution, direction=self.guard_direction
-        )
-        try:
-            guard.validate()
-        except InputError as exc:
-            raise InputError(f"ensemble config: {exc}") from None
+        super().validate()
 
 
 class Ensemble(Harmonizer):

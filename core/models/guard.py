@@ -25,14 +25,15 @@ evidence against it: that window is left as it came (s = 0). It cannot catch a f
 *toward* its plate, whose truth lies away from the background: there the evidence agrees with the wrong
 correction. benchmarks/bench_background_direction.py prints both cosines per clip. `direction = -1` is off.
 
-`floor`, `caution` and `direction` belong to the trained weights: a model carries them in its config
-(`guard_floor`, `guard_caution`, `guard_direction`), fitted by `python -m vh.training.calibrate_guard` on the
-`calib` split, content the model never trained on (vh.training.splits). A model without them gets the
-defaults below, fitted for `vhmae_cpu`: DEFAULT_FLOOR on the training side, before the `calib` split existed
-(the value that minimised mean fMSE on `vh make-dataset ... --holdout train --recolor grade,hyoutube,none
---seed 3003`; 200 on the 0..255 scale), DEFAULT_DIRECTION on the `calib` sets with that floor by
-calibrate_guard's rule. `vhmae_cpu` trained on the calib footage and LUTs too (it predates the split), so that
-fit saw familiar content under fresh grades (core/weights/MODEL_CARD.md, "The background-direction check").
+`floor`, `caution` and `direction` belong to the trained weights: every learned model's config carries them
+(GuardSettings: `guard_floor`, `guard_caution`, `guard_direction`), fitted by `python -m
+vh.training.calibrate_guard` on the `calib` split, content the model never trained on (vh.training.splits),
+and shipped in the weights' sidecar. A checkpoint saved before its fit gets the defaults below, which are
+`vhmae_cpu`'s: DEFAULT_FLOOR fitted on the training side, before the `calib` split existed (the value that
+minimised mean fMSE on `vh make-dataset ... --holdout train --recolor grade,hyoutube,none --seed 3003`; 200 on
+the 0..255 scale), DEFAULT_DIRECTION on the `calib` sets with that floor by calibrate_guard's rule.
+`vhmae_cpu` and `huang_cpu` trained on the calib footage and LUTs too (they predate the split), so their fits
+saw familiar content under fresh grades (core/weights/MODEL_CARD.md, "The background-direction check").
 
 The guarded model must not keep state across calls (each estimate would advance it); learned models do not.
 """
@@ -57,9 +58,8 @@ DEFAULT_FLOOR, DEFAULT_CAUTION, DEFAULT_DIRECTION = 0.0031, 1.0, 0.5
 
 @dataclass
 class GuardConfig:
-    """`caution` and `floor` left None take the guarded model's calibrated values (its config's
-    `guard_caution` and `guard_floor`, fitted after training and shipped with its weights), else the
-    defaults above."""
+    """The caller's guard: `caution`, `floor` and `direction` left None take the guarded model's own
+    (GuardSettings), else the defaults above."""
 
     views: int = 4  # mirrored views compared; 1 compares none (only the floor then shrinks)
     caution: float | None = None  # weight of the views' disagreement against the correction's size
@@ -80,6 +80,28 @@ class GuardConfig:
                 f"guard views must be 1..{len(VIEWS)}, caution and floor >= 0, direction in -1..1; got "
                 f"{self.views}, {self.caution}, {self.floor}, {self.direction}"
             )
+
+
+@dataclass
+class GuardSettings:
+    """The guard's settings that belong to a learned model's weights: a base of the model's config.
+
+    Fitted after training (python -m vh.training.calibrate_guard, on the `calib` split) and shipped in the
+    weights' sidecar (`python -m vh.training.ship ... --set guard_direction=D`), so each model carries its
+    own. A checkpoint saved before it was fitted gets the defaults above."""
+
+    guard_floor: float = DEFAULT_FLOOR
+    guard_caution: float = DEFAULT_CAUTION
+    guard_direction: float = DEFAULT_DIRECTION
+
+    def validate(self) -> None:
+        guard = GuardConfig(
+            floor=self.guard_floor, caution=self.guard_caution, direction=self.guard_direction
+        )
+        try:
+            guard.validate()
+        except InputError as exc:
+            raise InputError(f"{type(self).__name__}: {exc}") from None
 
 
 def _first(*values: float | None) -> float:

@@ -27,12 +27,13 @@ from torch import nn
 from vh.core.errors import InputError
 from vh.core.layers.unet import UNet, UNetConfig
 from vh.core.models.base import Harmonizer, blend
+from vh.core.models.guard import GuardSettings
 from vh.core.models.registry import register_model
 from vh.core.options import build_config, option
 
 
 @dataclass
-class HuangConfig:
+class HuangConfig(GuardSettings):
     #: square working size the engine resizes to (the paper trains at 512x512).
     input_size: int = 512
     base_channels: int = 64
@@ -118,6 +119,7 @@ class HuangHarmonizer(Harmonizer):
     def __init__(self, config: HuangConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or HuangConfig()
+        config.validate()
         if config.input_size < 2**config.depth:
             raise InputError(f"input_size {config.input_size} is smaller than 2^depth = {2**config.depth}")
         self.input_size = (config.input_size, config.input_size)

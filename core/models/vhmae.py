@@ -40,6 +40,7 @@ from vh.core.layers.pos_embed import sincos_3d
 from vh.core.layers.transformer_block import Block
 from vh.core.layers.tubelet_embed import TubeletEmbed, patchify, token_mask, unpatchify
 from vh.core.models.base import Harmonizer, blend
+from vh.core.models.guard import GuardSettings
 from vh.core.models.registry import register_model
 from vh.core.options import build_config
 
@@ -48,7 +49,7 @@ COLOR_POOLS = ("token", "window")
 
 
 @dataclass
-class VHMAEConfig:
+class VHMAEConfig(GuardSettings):
     """Architecture of one VHMAE variant; the defaults are Table 1 of the paper (`vhmae_base`)."""
 
     input_size: int = 256  # square frames the model runs at; a multiple of `patch`
@@ -114,6 +115,7 @@ class VHMAEConfig:
         )
 
     def validate(self) -> None:
+        super().validate()
         if self.output not in OUTPUTS or self.color_pool not in COLOR_POOLS:
             raise InputError(
                 f"VHMAE output={self.output!r}, color_pool={self.color_pool!r}: choose output from {OUTPUTS} "

@@ -36,6 +36,17 @@ def test_vhmae_weights_ship_as_fp16_with_provenance_and_a_model_card():
         assert must in card
 
 
+GUARD_SETTINGS = ("guard_floor", "guard_caution", "guard_direction")
+
+
+@pytest.mark.parametrize("name", ["vhmae_cpu", "huang_cpu"])
+def test_each_shipped_model_runs_behind_the_guard_settings_fitted_for_it(name):
+    calibrated = read_meta(shipped_checkpoint(name))["calibrated"]
+    guard = Engine(name).model
+    assert isinstance(guard, ConsensusGuard)
+    assert (guard.floor, guard.caution, guard.direction) == tuple(calibrated[k] for k in GUARD_SETTINGS)
+
+
 def test_engine_uses_shipped_weights_behind_the_guard():
     engine = Engine("vhmae")
     assert isinstance(engine.model, ConsensusGuard) and isinstance(engine.model.inner, VHMAE)
@@ -103,8 +114,8 @@ def test_huang_weights_ship_as_fp16_with_a_calibrated_matte_level_and_a_model_ca
     assert path is not None and path.stat().st_size < 8 * 2**20
     meta = read_meta(path)
     assert meta["model"] == "huang_cpu" and meta["step"] > 0 and meta["data"]["split"] == "train"
-    assert set(meta["calibrated"]) == {"matte_threshold"}
-    assert meta["config"]["matte_threshold"] == meta["calibrated"]["matte_threshold"]
+    assert set(meta["calibrated"]) == {"matte_threshold", *GUARD_SETTINGS}
+    assert all(meta["config"][k] == v for k, v in meta["calibrated"].items())
     tensors = load_file(str(path))
     assert {t.dtype for t in tensors.values()} == {torch.float16}
     assert any(k.startswith("generator.") for k in tensors) and any(

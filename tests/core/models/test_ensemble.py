@@ -60,8 +60,8 @@ def test_checkpoint_round_trip_keeps_members_and_guard_settings(tmp_path):
     "overrides, message",
     [
         ({"count": 0}, "at least one member"),
-        ({"guard_floor": -0.1}, "ensemble config: .*caution and floor >= 0"),
-        ({"guard_direction": 2.0}, "ensemble config: .*direction in -1..1"),
+        ({"guard_floor": -0.1}, "EnsembleConfig: .*caution and floor >= 0"),
+        ({"guard_direction": 2.0}, "EnsembleConfig: .*direction in -1..1"),
         ({"member": "no_such_model"}, "unknown model 'no_such_model'"),
         ({"membre": "vhmae_cpu"}, "membre"),
     ],

@@ -206,3 +206,22 @@ def test_the_direction_check_is_off_at_minus_one_and_where_there_is_no_backgroun
     assert torch.allclose(unjudged(full_comp, full), full_comp + 0.1, atol=1e-6)
     with pytest.raises(InputError, match="direction in -1..1"):
         GuardConfig(direction=1.5).validate()
+
+
+@pytest.mark.parametrize("name", ["vhmae_tiny", "huang_tiny"])
+def test_each_learned_model_carries_its_own_guard_settings_through_its_checkpoint(name, tmp_path):
+    import json
+
+    from vh.core.checkpoint import load_checkpoint, save_checkpoint
+    from vh.core.models.registry import create_model
+
+    save_checkpoint(tmp_path / "m", create_model(name, guard_floor=0.02, guard_direction=-1.0), name, step=1)
+    guard = ConsensusGuard(load_checkpoint(tmp_path / "m")[0])
+    assert (guard.floor, guard.caution, guard.direction) == (0.02, 1.0, -1.0)
+
+    sidecar = tmp_path / "m.json"
+    meta = json.loads(sidecar.read_text())
+    meta["config"]["guard_direction"] = 1.5  # a hand-edited sidecar
+    sidecar.write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=r"Config: .*direction in -1..1; got .*1\.5"):
+        load_checkpoint(tmp_path / "m")

@@ -82,10 +82,11 @@ def test_calibration_runs_the_network_once_per_window_and_a_huge_floor_leaves_th
         return forward(self, comp, matte)
 
     monkeypatch.setattr(type(create_model("vhmae_cpu")), "forward", counting)
-    candidates = calibrate(str(ckpt), [data], floors=(0.0, 1e6), cautions=(1.0,))
+    candidates = calibrate(str(ckpt), [data], floors=(0.0, 1e6), cautions=(1.0,), directions=(-1.0,))
     once = len(calls)
     assert once > 0
-    calibrate(str(ckpt), [data], floors=(0.0, 1e3, 1e6), cautions=(1.0, 4.0))  # six candidates, same windows
+    # six candidates, the same windows
+    calibrate(str(ckpt), [data], floors=(0.0, 1e3, 1e6), cautions=(1.0, 4.0), directions=(-1.0,))
     assert len(calls) == 2 * once
     free, clamped = candidates
     assert free.ratios != clamped.ratios

@@ -1,5 +1,6 @@
 """`vh detect` end to end: a tiny Huang checkpoint, real files in, a matte file out."""
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -187,15 +188,14 @@ def test_a_model_without_a_detector_is_refused(tmp_path, capsys):
     assert "cannot predict a matte" in capsys.readouterr().err
 
 
-def test_harmonize_with_an_auto_matte_repaints_only_where_detect_sees_disharmony(
-    tmp_path, checkpoint, monkeypatch
-):
+def test_harmonize_with_an_auto_matte_repaints_only_where_detect_sees_disharmony(tmp_path, checkpoint):
     # `vh harmonize --matte auto` and `vh detect` share the engine's resizing: where the detected matte is 0
     # the harmonized frame must equal the input, and somewhere inside it the model must have repainted.
     # Random weights repaint in an arbitrary direction, which the guard's direction check may rightly stop:
-    # it is off here, as this is about where the repaint lands (tests/core/models/test_guard.py covers it).
-    monkeypatch.setattr("vh.core.models.guard.DEFAULT_DIRECTION", -1.0)
-    ckpt, _ = checkpoint
+    # these weights carry it off, as this is about where the repaint lands (test_guard.py covers the check).
+    undirected = copy.deepcopy(checkpoint[1])
+    undirected.config.guard_direction = -1.0
+    ckpt = save_checkpoint(tmp_path / "undirected", undirected, "huang_tiny", step=0).with_suffix("")
     _write(tmp_path / "comp.####.png", _frames(2, 45, 70))
     comp = tmp_path / "comp.####.png"
     assert main(["detect", str(comp), "-o", str(tmp_path / "matte.####.exr"), "--checkpoint", str(ckpt)]) == 0

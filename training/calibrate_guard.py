@@ -37,7 +37,7 @@ from vh.core import evaluation
 from vh.core.errors import InputError
 
 # the default grid: 12 candidates, about 15 minutes on 48 calib clips with a 2-core CPU. Caution 4 changed no
-# row by more than 2% in the ensemble's fit (MODEL_CARD.md), and directions 0 to 0.3 behaved alike.
+# row by more than 2% in the ensemble's fit (MODEL_CARD.md).
 FLOORS = (0.0031, 0.01, 0.03)
 CAUTIONS = (1.0,)
 DIRECTIONS = (-1.0, 0.3, 0.5, 0.7)

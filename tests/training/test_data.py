@@ -13,15 +13,8 @@ from vh.training.writer import write_dataset
 
 
 def config(pairs, **kw) -> DataConfig:
-    return DataConfig(
-        sources=[{"kind": "pairs", "root": str(pairs)}],
-        frames=3,
-        size=32,
-        recolor=["adjust", "reinhard"],
-        length=16,
-        flow=True,
-        **kw,
-    )
+    options = dict(frames=3, size=32, recolor=["adjust", "reinhard"], length=16, flow=True)
+    return DataConfig(sources=[{"kind": "pairs", "root": str(pairs)}], **{**options, **kw})
 
 
 def test_samples_are_a_pure_function_of_seed_and_index(pairs_dir):
@@ -93,3 +86,35 @@ def test_clips_without_exact_flow_batch_with_a_flow_marked_invalid():
     assert video["flow_valid"].tolist() == [0.0, 0.0] and not video["flow"].any()
     batch = torch.utils.data.default_collate([with_flow, video])
     assert batch["flow"].shape == (2, t - 1, 2, h, w) and batch["flow_valid"].shape == (2, t - 1)
+
+
+def test_scene_grade_relights_composite_and_truth_alike(pairs_dir):
+    from vh.training.recolor import grade
+
+    plain = ClipDataset(config(pairs_dir, recolor=["grade"]))
+    relit = ClipDataset(config(pairs_dir, recolor=["grade"], scene_grade=1.0))
+    for i in range(3):
+        before, after = plain.clip(i), relit.clip(i)
+        assert "scene_grade" not in before.meta
+        ops = [(op, tuple(p)) for op, p in after.meta["scene_grade"]]
+        assert ops  # one sampled grade of 2-4 operations, recorded for provenance
+        for frames_before, frames_after in ((before.comp, after.comp), (before.real, after.real)):
+            expected = np.stack([grade(f, ops) for f in frames_before])
+            np.testing.assert_allclose(frames_after, expected, atol=1e-6)
+        assert not np.allclose(after.real, before.real, atol=0.02)  # a new light, visibly
+        np.testing.assert_array_equal(after.matte, before.matte)
+        # The plate stays a plate (composite equals truth outside the matte) and the foreground stays off.
+        outside = before.matte == 0
+        assert np.array_equal(before.comp[outside], before.real[outside])
+        np.testing.assert_allclose(after.comp[outside], after.real[outside], atol=1e-6)
+        inside = before.matte > 0.5
+        assert np.abs(after.comp[inside] - after.real[inside]).mean() > 0.01
+
+
+def test_scene_grade_is_a_share_of_clips(pairs_dir):
+    half = ClipDataset(config(pairs_dir, scene_grade=0.5))
+    relit = sum("scene_grade" in half.clip(i).meta for i in range(40))
+    assert 8 < relit < 32
+    for bad in (-0.1, 1.5):
+        with pytest.raises(InputError, match="scene_grade"):
+            DataConfig.from_dict({"scene_grade": bad})

@@ -225,8 +225,8 @@ def regrade_scene(clip: TrainingClip, rng: np.random.Generator) -> TrainingClip:
     The foreground keeps its disharmony (it is the recolouring followed by the same grade as the plate), and
     the truth stays a photo whose foreground matches its plate, now in a light the sources never had."""
     ops = sample_grade(rng)
-    clip.comp = np.stack([grade(f, ops) for f in clip.comp]).astype(np.float32)  # [T, H, W, 3]
-    clip.real = np.stack([grade(f, ops) for f in clip.real]).astype(np.float32)  # [T, H, W, 3]
+    clip.comp = grade(clip.comp, ops)  # [T, H, W, 3] float32, the whole clip at once
+    clip.real = grade(clip.real, ops)  # [T, H, W, 3]
     clip.meta["scene_grade"] = [[op, list(p)] for op, p in ops]
     return clip
 

@@ -94,7 +94,7 @@ def sample_adjustments(rng: np.random.Generator) -> list[tuple[str, float | tupl
 
 def grade(image: np.ndarray, ops: list[tuple[str, tuple[float, ...]]]) -> np.ndarray:
     """A scene-linear grade: `ops` applied in order to the linearised image, then encoded back to sRGB."""
-    lin = srgb_to_linear(image)  # [H, W, 3]
+    lin = srgb_to_linear(image)  # [..., 3]: a frame or a whole clip, per pixel
     for op, p in ops:
         if op == "exposure":  # (stops,)
             lin = lin * np.float32(2.0 ** p[0])

@@ -38,6 +38,11 @@ def shipped_checkpoint(name: str) -> Path | None:
 
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
     p = Path(path)
+    if p.name in ("", ".", "..") or p.is_dir():  # "", ".", "/", a run folder: no file to add a suffix to
+        raise InputError(
+            f"checkpoint {str(path)!r} is a folder or empty; name the checkpoint itself, e.g. "
+            "runs/NAME/checkpoints/ckpt-0001024"
+        )
     if p.suffix in (".safetensors", ".json"):
         p = p.with_suffix("")
     return p.with_suffix(".safetensors"), p.with_suffix(".json")

@@ -261,3 +261,14 @@ def test_shipped_vhmae_runs_without_a_checkpoint(shot, capsys):
     for src, out in zip(read_frames(plate), read_frames(str(folder / "out.####.exr"))):
         assert np.array_equal(out[m == 0].view(np.uint32), src[m == 0].view(np.uint32))
         assert np.isfinite(out).all() and not np.array_equal(out[m == 1], src[m == 1])
+
+
+@pytest.mark.parametrize("checkpoint", ["", ".", "FOLDER"])
+def test_checkpoint_that_names_no_file_is_one_line(shot, capsys, checkpoint):
+    folder, plate, matte = shot
+    checkpoint = str(folder) if checkpoint == "FOLDER" else checkpoint
+    code, err = _run(
+        capsys, plate, "--matte", matte, "-o", folder / "out.####.exr", "--checkpoint", checkpoint
+    )
+    assert code == 2 and "is a folder or empty; name the checkpoint itself" in _error_line(err)
+    assert _outputs(folder) == []

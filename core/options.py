@@ -77,9 +77,9 @@ def build_config(cls: type, model: str, overrides: dict[str, OptionValue], defau
     return cls(**{**(defaults or {}), **check_options(specs, overrides, model)})
 
 
-def check_option(spec: ModelOption, value: OptionValue, model: str) -> OptionValue:
-    """`value` as the option's kind, or an InputError naming the option, the model and the allowed range."""
-    where = f"option {spec.name!r} of model {model!r}"
+def check_option(spec: ModelOption, value: OptionValue, where: str) -> OptionValue:
+    """`value` as the option's kind, or an InputError naming `where` (the option and its owner) and the
+    allowed range."""
     if spec.kind == "any":
         return value
     if spec.kind == "bool":
@@ -126,7 +126,31 @@ def check_options(
             raise InputError(
                 f"model {model!r} has no option {key!r}{nearest(key, by_name)}; its options: {known}"
             )
-        out[key] = check_option(by_name[key], value, model)
+        out[key] = check_option(by_name[key], value, f"option {key!r} of model {model!r}")
+    return out
+
+
+#: the kind of a field declared `X | None = None`, for a value that is not None
+_OPTIONAL_KINDS = {"int | None": "int", "float | None": "float", "str | None": "text"}
+
+
+def check_fields(cls: type, values: dict[str, typing.Any], section: str) -> dict[str, typing.Any]:
+    """A section of a run config (`train:`, `data:`, ...) checked against its dataclass as model options are:
+    an unknown key suggests the nearest known one; a value of the wrong type, or outside the range an
+    `option` field declares, is one InputError naming `section.key`. Returns the values as their kinds."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out = {}
+    for key, value in sorted(values.items()):
+        if key not in fields:
+            raise InputError(
+                f"unknown config key '{section}.{key}'{nearest(key, fields)}; {section} keys: "
+                f"{', '.join(sorted(fields))}"
+            )
+        f = fields[key]
+        spec = _spec(f, None if f.default is dataclasses.MISSING else f.default)  # a default_factory: any
+        if spec.kind == "any" and value is not None and f.type in _OPTIONAL_KINDS:
+            spec = dataclasses.replace(spec, kind=_OPTIONAL_KINDS[f.type])
+        out[key] = check_option(spec, value, f"config key '{section}.{key}'")
     return out
 
 

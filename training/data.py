@@ -19,7 +19,7 @@ mid-epoch."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from vh.core.errors import InputError
+from vh.core.options import check_fields, option
 from vh.training.dancing import DancingConfig, make_dancing_clip
 from vh.training.recolor import DEFAULT_KINDS, KINDS, Recolor, grade, sample_grade, sample_recolor
 from vh.training.splits import check_split, davis_sequences, filter_luts, pair_split
@@ -41,8 +42,8 @@ FLOW_DIR = "flow"  # <root>/flow/<clip>/object_k.npz, beside the HYouTube folder
 @dataclass
 class DataConfig:
     sources: list[dict[str, Any]] = field(default_factory=list)
-    frames: int = 8
-    size: int = 256
+    frames: int = option(8, help="frames per clip", min=1)
+    size: int = option(256, help="clip frames are size x size", min=16)
     # : put exact flow in batches (pairs, iharmony4 and built sets have it); DAVIS clips come with flow_valid
     # = 0
     flow: bool = False
@@ -52,32 +53,28 @@ class DataConfig:
     luts: str | None = None  # folder of .cube files for the `lut` recolouring
     split: str | None = None  # "train" or "unseen" (vh.training.splits); None reads everything
     seed: int = 0
-    length: int = 10000  # clips per epoch for generated sources
+    length: int = option(10000, help="clips per epoch for generated sources", min=1)
     dancing: dict[str, Any] = field(default_factory=dict)  # DancingConfig overrides
     video: dict[str, Any] = field(default_factory=dict)  # VideoClipConfig overrides (stride, crop_min)
     # The share of clips whose whole frame (composite and truth alike) gets a random scene-linear grade after
     # the foreground is recoloured: a new scene illumination, so that the model learns the foreground's colour
     # from its plate rather than from how such objects usually look. 0 keeps the sources' own light; 0.5 was
     # measured worse on calib and unseen alike (core/weights/MODEL_CARD.md, "Relighting the whole scene").
-    scene_grade: float = 0.0
+    scene_grade: float = option(0.0, help="share of clips relit as a whole", min=0.0, max=1.0)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InputError(f"unknown data option(s) {unknown}; known: {sorted(known)}")
-        config = cls(**d)
+        config = cls(**check_fields(cls, d, "data"))
         config.validate()
         return config
 
     def validate(self) -> None:
+        """Every field's type and range (as `from_dict` checks them), the split and the recolour kinds."""
+        check_fields(DataConfig, {f.name: getattr(self, f.name) for f in fields(self)}, "data")
         check_split(self.split)
         bad = sorted(set(self.recolor) - set(KINDS))
         if bad:
             raise InputError(f"unknown recolour kind(s) {bad} in data.recolor; known: {list(KINDS)}")
-        if not 0.0 <= float(self.scene_grade) <= 1.0:
-            raise InputError(f"data.scene_grade is a share of clips, 0 to 1; got {self.scene_grade!r}")
 
 
 def _open_source(spec: dict[str, Any], split: str | None = None):

@@ -35,6 +35,7 @@ import torch
 
 from vh.core.errors import InputError, OutputError
 from vh.core.io.publish import atomic_write
+from vh.core.options import check_fields, option
 
 log = logging.getLogger("vh.training")
 
@@ -43,20 +44,26 @@ log = logging.getLogger("vh.training")
 class TrainConfig:
     """The `train:` section."""
 
-    batch_size: int = 8  # per process
-    epochs: int = 1
-    steps_per_epoch: int | None = None  # default: the sampler's batches per epoch
-    stop_at_step: int | None = None  # stop early (state saved) at this global step: time-boxed jobs, tests
+    batch_size: int = option(8, help="clips per step, per process", min=1)
+    epochs: int = option(1, help="passes over data.length clips", min=1)
+    steps_per_epoch: int | None = option(None, help="default: the sampler's batches per epoch", min=1)
+    stop_at_step: int | None = option(
+        None, help="stop early (state saved) at this global step: time-boxed jobs, tests", min=1
+    )
     # fine-tuning: start from these weights (a checkpoint path, or a model whose weights ship); a resumed run
     # restores its own weights instead
     init_from: str | None = None
-    num_workers: int = 2
+    num_workers: int = option(2, help="data loader processes; 0 loads in the training process", min=0)
     seed: int = 0
-    precision: str = "bf16"  # bf16 autocast on CUDA; CPU always runs fp32
-    log_every: int = 20
-    ckpt_every: int = 1000  # steps; a checkpoint is also written at the end of every epoch and on stop
-    keep_last: int = 3  # older state files are deleted (checkpoints are kept)
-    val_every: int = 0  # steps; 0 = at the end of each epoch only
+    precision: str = option(
+        "bf16", help="bf16 autocast on CUDA; CPU always runs fp32", choices=("bf16", "fp32")
+    )
+    log_every: int = option(20, help="steps between logged losses", min=1)
+    ckpt_every: int = option(
+        1000, help="steps; 0: only at the end of every epoch and on stop, when one is written anyway", min=0
+    )
+    keep_last: int = option(3, help="state files kept (older ones are deleted; checkpoints stay)", min=1)
+    val_every: int = option(0, help="steps; 0 = at the end of each epoch only", min=0)
     find_unused_parameters: bool = False  # DDP: set when some parameters get no gradient in a step
     progress: bool = True
 
@@ -67,21 +74,12 @@ class ValConfig:
 
     root: str | None = None
     split: str = "test"
-    clips: int | None = None
-    frames: int | None = None
+    clips: int | None = option(None, help="the first so many clips; default all", min=1)
+    frames: int | None = option(None, help="the first so many frames of each; default all", min=1)
 
 
 def _section(cls, d: dict[str, Any] | None, name: str):
-    d = d or {}
-    unknown = sorted(set(d) - set(cls.__dataclass_fields__))
-    if unknown:
-        from vh.core.options import nearest
-
-        raise InputError(
-            f"unknown config key '{name}.{unknown[0]}'{nearest(unknown[0], cls.__dataclass_fields__)}; "
-            f"{name} keys: {', '.join(sorted(cls.__dataclass_fields__))}"
-        )
-    return cls(**d)
+    return cls(**check_fields(cls, d or {}, name))
 
 
 # ---- config -----------------------------------------------------------------------------------------------

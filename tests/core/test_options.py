@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
@@ -11,6 +12,7 @@ from vh.core.models.registry import list_models
 from vh.core.options import (
     ModelOption,
     build_config,
+    check_fields,
     describe,
     model_class,
     option,
@@ -91,3 +93,37 @@ def test_parse_options_types_values_as_written():
 def test_parse_options_refuses_what_it_cannot_read(pairs, message):
     with pytest.raises(InputError, match=f"^{message}$"):
         parse_options(pairs)
+
+
+@dataclass
+class _Section:
+    epochs: int = option(1, help="passes", min=1)
+    limit: int | None = option(None, help="optional, at least 1", min=1)
+    root: str | None = None
+    names: list = dataclasses.field(default_factory=list)  # any value: checked by its owner
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"epochs": 0}, "config key 'train.epochs' is 0 but must be >= 1"),
+        ({"epochs": "2"}, "config key 'train.epochs' is a number, got '2'"),
+        ({"limit": 0}, "config key 'train.limit' is 0 but must be >= 1"),
+        ({"limit": 2.5}, "config key 'train.limit' is an integer, got 2.5"),
+        ({"root": 3}, "config key 'train.root' is text, got 3"),
+        (
+            {"epoch": 2},
+            "unknown config key 'train.epoch' (did you mean 'epochs'?); train keys: epochs, limit",
+        ),
+    ],
+)
+def test_check_fields_names_the_section_key(values, message):
+    with pytest.raises(InputError) as err:
+        check_fields(_Section, values, "train")
+    assert str(err.value).startswith(message)
+
+
+def test_check_fields_returns_values_as_their_kinds():
+    got = check_fields(_Section, {"epochs": 8.0, "limit": None, "root": None, "names": [1, "a"]}, "train")
+    assert got == {"epochs": 8, "limit": None, "root": None, "names": [1, "a"]}
+    assert isinstance(got["epochs"], int)

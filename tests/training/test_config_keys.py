@@ -1,5 +1,6 @@
 """`vh train`: a typo anywhere in a run config, in the file or in `--set`, is one error line naming the
-nearest valid key, instead of a value silently left at its default."""
+nearest valid key, instead of a value silently left at its default; so is a value of the wrong type or out of
+range, instead of a traceback or a run that trains nothing."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ from vh.training.train import load_config
             "unknown config key 'model.base_chanels' (did you mean 'base_channels'?)",
         ),
         ({"--set": "optim.lr_rate=1"}, "unknown config key 'optim.lr_rate' (did you mean 'lr'?)"),
+        ({"--set": "train.epochs=-3"}, "config key 'train.epochs' is -3 but must be >= 1"),
+        ({"--set": "train.batch_size=1.5"}, "config key 'train.batch_size' is an integer, got 1.5"),
+        ({"--set": "train.precision=fp16"}, "config key 'train.precision' must be one of bf16, fp32"),
+        ({"train": {"stop_at_step": "soon"}}, "config key 'train.stop_at_step' is a number, got 'soon'"),
+        ({"val": {"clips": 0}}, "config key 'val.clips' is 0 but must be >= 1"),
+        ({"--set": "data.scene_grade=abc"}, "config key 'data.scene_grade' is a number, got 'abc'"),
+        ({"data": {"flow": "yes"}}, "config key 'data.flow' is a bool (flag), got 'yes'"),
     ],
 )
 def test_unknown_config_keys_are_one_line_with_the_nearest_key(tmp_path, capsys, where, message):

@@ -70,8 +70,12 @@ def test_configuration_errors(pairs_dir):
         ClipDataset(DataConfig())
     with pytest.raises(InputError, match="kind 'coco'"):
         ClipDataset(DataConfig(sources=[{"kind": "coco", "root": "x"}]))
-    with pytest.raises(InputError, match="unknown data option"):
+    with pytest.raises(InputError, match=r"unknown config key 'data.frame' \(did you mean 'frames'\?\)"):
         DataConfig.from_dict({"frame": 8})
+    with pytest.raises(InputError, match="config key 'data.size' is an integer, got 1.5"):
+        DataConfig.from_dict({"size": 1.5})
+    with pytest.raises(InputError, match="config key 'data.length' is 0 but must be >= 1"):
+        DataConfig(length=0).validate()  # built in code, not from a config: validate checks the same
 
 
 def test_clips_without_exact_flow_batch_with_a_flow_marked_invalid():

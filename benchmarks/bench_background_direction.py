@@ -2,6 +2,7 @@
 
     python benchmarks/bench_background_direction.py --data out/calib/grade out/calib/lut    # the default
     python benchmarks/bench_background_direction.py --data DIR -m stats --checkpoint CKPT --json out.json
+    python benchmarks/bench_background_direction.py --data out/calib/grade --guard off     # the headroom
 
 Every method we have, classical or learned, moves the foreground's colour toward what the background
 suggests. Per clip of a HYouTube-layout folder this prints three mean colour vectors over the foreground
@@ -12,7 +13,12 @@ suggests. Per clip of a HYouTube-layout folder this prints three mean colour vec
   - D, the method's result minus the composite: the correction it made (through the product path,
     vh.core.evaluation, so guard and full-resolution transfer included);
 
-with the cosines cos(T, B) and cos(D, B) and the method's fMSE against cut-and-paste. A clip whose true
+with the cosines cos(T, B) and cos(D, B) and the method's fMSE against cut-and-paste, and the headroom of the
+correction: the one scale k per clip that brings comp + k (result - comp) nearest the truth, pixel by pixel
+inside the matte, and the fMSE ratio that k would reach. k < 0 means the correction points the wrong way; the
+mean ratio at the best k >= 0 bounds what any per-clip shrink or gain of these corrections (a guard, a
+confidence) could achieve: a target below it needs better corrections, not a better guard. `--guard off`
+measures the model's raw correction, as the guard receives it. A clip whose true
 correction points *away* from the background (cos(T, B) < 0) was recoloured toward it: its composite looks
 more in harmony than the real footage. A method that reads harmony from the background moves it the wrong
 way, and no check of the correction against the background can tell, because the evidence agrees with it.
@@ -32,6 +38,7 @@ import numpy as np
 from vh.core import evaluation
 from vh.core.checkpoint import read_meta
 from vh.core.io.hyoutube import HYouTube
+from vh.core.models.guard import GuardConfig
 from vh.core.models.registry import DEFAULT_MODEL
 
 AWAY = 0.0  # cos(T, B) below this: the truth lies away from the background
@@ -47,23 +54,47 @@ def _region_mean(frames: list[np.ndarray], mattes: list[np.ndarray], inside: boo
     return np.concatenate(pixels).mean(0) * 255.0
 
 
-def recording(method: evaluation.Method, corrections: dict[str, np.ndarray]) -> evaluation.Method:
-    """`method`, also keeping each clip's mean foreground correction D in `corrections`."""
+def best_scale(comps, preds, reals, mattes) -> tuple[float, float]:
+    """(k, fMSE ratio to the composite at max(k, 0)): k minimises the squared error of comp + k (pred - comp)
+    against the truth over the matte's pixels (frames as stored, 0..1)."""
+    dd = de = ee = 0.0
+    for comp, pred, real, matte in zip(comps, preds, reals, mattes):
+        inside = matte > 0.5
+        d = (np.asarray(pred, np.float64)[..., :3] - comp[..., :3])[inside]
+        e = (real - comp[..., :3])[inside]
+        dd, de, ee = dd + float((d * d).sum()), de + float((d * e).sum()), ee + float((e * e).sum())
+    k = de / dd if dd > 0 else 0.0
+    best = max(k, 0.0)
+    return k, (ee - 2 * best * de + best * best * dd) / max(ee, 1e-12)
+
+
+def recording(
+    method: evaluation.Method, corrections: dict[str, np.ndarray], ds: HYouTube
+) -> evaluation.Method:
+    """`method`, also keeping each clip's mean foreground correction D and its best scale in
+    `corrections[clip]`."""
 
     def run(clip, comps, mattes):
         preds = method.harmonize(clip, comps, mattes)
         as_float = [p.astype(np.float64) / 255.0 if p.dtype == np.uint8 else p for p in preds]
-        corrections[clip.name] = _region_mean(as_float, mattes, True) - _region_mean(comps, mattes, True)
+        reals = [f.real.astype(np.float64) / 255.0 for f in ds.read(clip, 0, len(comps))]
+        mean = _region_mean(as_float, mattes, True) - _region_mean(comps, mattes, True)
+        corrections[clip.name] = (mean, *best_scale(comps, as_float, reals, mattes))
         return preds
 
     return evaluation.Method(name=method.name, harmonize=run, options=method.options)
 
 
-def measure(folder: Path, model: str, checkpoint: str | None, device: str) -> list[dict]:
-    corrections: dict[str, np.ndarray] = {}
-    method = recording(evaluation.model_method(model, device=device, checkpoint=checkpoint), corrections)
-    cut, result = evaluation.evaluate(folder, [evaluation.model_method("cut"), method])
+def measure(folder: Path, model: str, checkpoint: str | None, device: str, guard: bool = True) -> list[dict]:
+    corrections: dict[str, tuple] = {}
     ds, rows = HYouTube(folder, split="test"), []
+    options = (
+        {} if guard else {"guard": GuardConfig(views=1, floor=0.0, direction=-1.0)}
+    )  # the engine's "none"
+    method = evaluation.model_method(model, device=device, checkpoint=checkpoint, engine_options=options)
+    cut, result = evaluation.evaluate(
+        folder, [evaluation.model_method("cut"), recording(method, corrections, ds)]
+    )
     for record in ds:
         if record.name not in result.clips:
             continue  # skipped by the evaluation (empty masks)
@@ -76,7 +107,7 @@ def measure(folder: Path, model: str, checkpoint: str | None, device: str) -> li
         fg = _region_mean(comps, mattes, True)
         toward = _region_mean(comps, mattes, False) - fg  # B
         truth = _region_mean(reals, mattes, True) - fg  # T
-        d = corrections[record.name]
+        d, k, ratio_at_k = corrections[record.name]
         rows.append(
             {
                 "clip": record.name,
@@ -85,6 +116,8 @@ def measure(folder: Path, model: str, checkpoint: str | None, device: str) -> li
                 "cos_truth_background": _cos(truth, toward),
                 "cos_method_background": _cos(d, toward),
                 "cos_method_truth": _cos(d, truth),
+                "best_scale": k,
+                "ratio_at_best_scale": ratio_at_k,
                 "truth": truth.tolist(),
                 "method": d.tolist(),
             }
@@ -96,9 +129,13 @@ def summary(rows: list[dict]) -> str:
     away = [r for r in rows if r["cos_truth_background"] < AWAY]
     near = [r for r in rows if r["cos_truth_background"] >= AWAY]
     worse = lambda rs: sum(r["fmse"] > r["cut_fmse"] for r in rs)  # noqa: E731
+    ratio = np.mean([r["fmse"] / max(r["cut_fmse"], 1e-6) for r in rows])
+    best = np.mean([r["ratio_at_best_scale"] for r in rows])
     return (
         f"truth away from the background: {worse(away)} of {len(away)} clips made worse; "
-        f"toward it: {worse(near)} of {len(near)}"
+        f"toward it: {worse(near)} of {len(near)}\n"
+        f"  mean x cut {ratio:.3f}; at each clip's best scale >= 0 it would be {best:.3f} "
+        f"({sum(r['best_scale'] < 0 for r in rows)} clips whose correction points the wrong way)"
     )
 
 
@@ -109,21 +146,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default=None, help="trained weights for --model")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None, help="write every clip's vectors here")
+    p.add_argument(
+        "--guard", choices=("on", "off"), default="on", help="off: the model's correction before the guard"
+    )
     args = p.parse_args(argv)
     logging.getLogger("vh.core.engine").setLevel(logging.ERROR)
     model = args.model or (read_meta(args.checkpoint)["model"] if args.checkpoint else DEFAULT_MODEL)
     everything = {}
     for folder in args.data:
-        rows = measure(folder, model, args.checkpoint, args.device)
+        rows = measure(folder, model, args.checkpoint, args.device, args.guard == "on")
         everything[str(folder)] = rows
         print(f"{folder}  ({model}{' from ' + args.checkpoint if args.checkpoint else ''})")
-        print(f"  {'clip':44}{'cut':>8}{'x cut':>7}{'cos(T,B)':>10}{'cos(D,B)':>10}{'cos(D,T)':>10}")
+        print(
+            f"  {'clip':44}{'cut':>8}{'x cut':>7}{'cos(T,B)':>10}{'cos(D,B)':>10}{'cos(D,T)':>10}"
+            f"{'best k':>8}{'x cut at k':>12}"
+        )
         for r in rows:
             flag = "  worse" if r["fmse"] > r["cut_fmse"] else ""
             print(
                 f"  {r['clip'][:44]:44}{r['cut_fmse']:>8.1f}{r['fmse'] / max(r['cut_fmse'], 1e-6):>7.2f}"
                 f"{r['cos_truth_background']:>10.2f}{r['cos_method_background']:>10.2f}"
-                f"{r['cos_method_truth']:>10.2f}{flag}"
+                f"{r['cos_method_truth']:>10.2f}{r['best_scale']:>8.2f}{r['ratio_at_best_scale']:>12.2f}{flag}"
             )
         print(f"  {summary(rows)}")
     if args.json:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from vh.core.errors import InputError
+from vh.core.options import option
 from vh.training.recolor import Recolor
 from vh.training.training_clip import TrainingClip
 
@@ -39,11 +40,18 @@ class DancingConfig:
     max_scale: float = 0.02  # relative scale change per frame
     max_shear: float = 0.015  # per frame
     max_shift: float = 0.015  # per frame, as a fraction of the output size
-    crop_min: float = 0.65  # crop side as a fraction of the image's short side
-    crop_drift: float = 0.12  # the crop moves/zooms up to this fraction of its side over the clip
-    inpaint_radius: int = 5
-    min_coverage: float = 0.01  # reject masks covering less of the image (nothing to learn from)
-    max_source_side: int = 640  # larger sources are downscaled first: bounds inpainting cost, barely any loss
+    crop_min: float = option(
+        0.65, help="crop side as a fraction of the image's short side", min=0.05, max=1.0
+    )
+    crop_drift: float = option(
+        0.12, help="the crop moves/zooms up to this fraction of its side over the clip", min=0.0, max=1.0
+    )
+    inpaint_radius: int = option(5, help="pixels", min=1)
+    min_coverage: float = option(
+        0.01, help="reject masks covering less of the image (nothing to learn from)", min=0.0, max=1.0
+    )
+    # larger sources are downscaled first: bounds inpainting cost, barely any loss
+    max_source_side: int = option(640, help="pixels", min=16)
 
 
 def crop_matrix(x0: float, y0: float, side: float, size: int) -> np.ndarray:

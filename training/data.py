@@ -69,8 +69,15 @@ class DataConfig:
         return config
 
     def validate(self) -> None:
-        """Every field's type and range (as `from_dict` checks them), the split and the recolour kinds."""
+        """Every field's type and range (as `from_dict` checks them), and those of the `dancing` and `video`
+        overrides (kept as their kinds), the split and the recolour kinds."""
         check_fields(DataConfig, {f.name: getattr(self, f.name) for f in fields(self)}, "data")
+        for name, cls in (("dancing", DancingConfig), ("video", VideoClipConfig)):
+            overrides = getattr(self, name)
+            shared = sorted({"frames", "size"} & set(overrides))
+            if shared:
+                raise InputError(f"set data.{shared[0]} once for every source, not data.{name}.{shared[0]}")
+            setattr(self, name, check_fields(cls, overrides, f"data.{name}"))
         check_split(self.split)
         bad = sorted(set(self.recolor) - set(KINDS))
         if bad:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vh.core.errors import InputError
+from vh.core.options import option
 from vh.training.datasets.davis import DavisSequence
 from vh.training.recolor import Recolor
 from vh.training.training_clip import TrainingClip
@@ -21,8 +22,8 @@ from vh.training.training_clip import TrainingClip
 class VideoClipConfig:
     frames: int = 8
     size: int = 256
-    stride: int = 1  # frame step inside a window (2 doubles the apparent motion)
-    crop_min: float = 0.7  # crop side as a fraction of the frame's short side
+    stride: int = option(1, help="frame step inside a window (2 doubles the apparent motion)", min=1)
+    crop_min: float = option(0.7, help="crop side as a fraction of the frame's short side", min=0.05, max=1.0)
 
 
 def make_video_clip(

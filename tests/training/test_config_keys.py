@@ -35,6 +35,12 @@ from vh.training.train import load_config
         ({"val": {"clips": 0}}, "config key 'val.clips' is 0 but must be >= 1"),
         ({"--set": "data.scene_grade=abc"}, "config key 'data.scene_grade' is a number, got 'abc'"),
         ({"data": {"flow": "yes"}}, "config key 'data.flow' is a bool (flag), got 'yes'"),
+        (
+            {"--set": "data.dancing.max_shiftt=3"},
+            "unknown config key 'data.dancing.max_shiftt' (did you mean 'max_shift'?)",
+        ),
+        ({"--set": "data.video.stride=abc"}, "config key 'data.video.stride' is a number, got 'abc'"),
+        ({"data": {"video": {"frames": 4}}}, "set data.frames once for every source, not data.video.frames"),
     ],
 )
 def test_unknown_config_keys_are_one_line_with_the_nearest_key(tmp_path, capsys, where, message):

@@ -131,7 +131,7 @@ def check_options(
 
 
 #: the kind of a field declared `X | None = None`, for a value that is not None
-_OPTIONAL_KINDS = {"int | None": "int", "float | None": "float", "str | None": "text"}
+_OPTIONAL_KINDS = {"int | None": "int", "float | None": "float", "str | None": "text", "bool | None": "bool"}
 
 
 def check_fields(cls: type, values: dict[str, typing.Any], section: str) -> dict[str, typing.Any]:

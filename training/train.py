@@ -131,10 +131,41 @@ def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> dict[str,
     return config
 
 
-# The keys a run config may hold. A typo (`lr_rate`, `optm`) would otherwise be read as "not given" and the
-# run would silently train with a default; sections checked by their dataclasses (train, val, data) are not
-# listed.
-_KEYS: dict[str, set[str] | None] = {
+@dataclass
+class OptimKeys:
+    """The `optim:` keys, their kinds and ranges. Each key left out takes its task's default (tasks/*.py)."""
+
+    lr: float | None = option(None, help="peak learning rate", min=0.0)
+    betas: list | None = None  # Adam's two betas, each in [0, 1): checked in check_keys
+    weight_decay: float | None = option(None, help="decoupled weight decay", min=0.0)
+    schedule: str | None = None  # one of _SCHEDULES: checked in check_keys
+    warmup_steps: int | None = option(None, help="linear warm-up steps", min=0)
+    warmup_epochs: float | None = option(None, help="warm-up in epochs; wins over warmup_steps", min=0.0)
+    min_lr_ratio: float | None = option(None, help="the cosine's floor, as a share of lr", min=0.0, max=1.0)
+
+
+@dataclass
+class LossKeys:
+    """The `loss:` keys; each left out takes its task's default."""
+
+    alpha: float | None = option(None, help="VHMAE: weight of L_align", min=0.0)
+    beta: float | None = option(None, help="VHMAE: weight of L_balance", min=0.0)
+    lambda_temporal: float | None = option(None, help="Huang: weight of the temporal loss", min=0.0)
+    lambda_adversarial: float | None = option(None, help="Huang: weight of the adversarial loss", min=0.0)
+
+
+@dataclass
+class AugmentKeys:
+    """The `augment:` keys; each left out takes its task's default."""
+
+    rotate: bool | None = None
+    flip: bool | None = None
+
+
+# The top-level keys a run config may hold. A typo (`lr_rate`, `optm`) would otherwise be read as "not given"
+# and the run would silently train with a default. Sections with a dataclass have their keys and values
+# checked by it: train, val and data where they are resolved (resolve), optim, loss and augment here.
+_KEYS: dict[str, type | None] = {
     "task": None,
     "task_modules": None,
     "base": None,
@@ -143,35 +174,46 @@ _KEYS: dict[str, set[str] | None] = {
     "train": None,
     "val": None,
     "model": None,  # checked against the named model's config fields
-    "optim": {"lr", "betas", "weight_decay", "schedule", "warmup_steps", "warmup_epochs", "min_lr_ratio"},
-    "loss": {"alpha", "beta", "lambda_temporal", "lambda_adversarial"},
-    "augment": {"rotate", "flip"},
+    "optim": OptimKeys,
+    "loss": LossKeys,
+    "augment": AugmentKeys,
 }
+_SECTIONS = ("data", "train", "val", "model", "optim", "loss", "augment")
 _SCHEDULES = ("constant", "cosine")
 
 
 def check_keys(config: dict[str, Any]) -> None:
-    """Every key known, else one InputError naming it and the nearest valid key."""
+    """Every key known and every value of a checked section of its kind and range, else one InputError
+    naming it (and, for a typo, the nearest valid key)."""
     from vh.core.options import nearest
 
     for key, value in config.items():
         if key not in _KEYS:
             raise InputError(f"unknown config key {key!r}{nearest(key, _KEYS)}")
-        known = _KEYS[key] if key != "model" else _model_keys(config)
-        if known is None or not isinstance(value, dict):
-            continue
-        for sub in value:
-            if sub not in known:
-                raise InputError(
-                    f"unknown config key '{key}.{sub}'{nearest(sub, known)}; {key} keys: "
-                    f"{', '.join(sorted(known))}"
-                )
-    schedule = (config.get("optim") or {}).get("schedule")
+        if key in _SECTIONS and value is not None and not isinstance(value, dict):
+            raise InputError(f"config key {key!r} is a section (KEY: VALUE lines), got {value!r}")
+        if _KEYS[key] is not None and value:
+            check_fields(_KEYS[key], value, key)
+        elif key == "model" and value and (known := _model_keys(config)) is not None:
+            for sub in value:
+                if sub not in known:
+                    raise InputError(
+                        f"unknown config key '{key}.{sub}'{nearest(sub, known)}; {key} keys: "
+                        f"{', '.join(sorted(known))}"
+                    )
+    optim = config.get("optim") or {}
+    schedule, betas = optim.get("schedule"), optim.get("betas")
     if schedule is not None and schedule not in _SCHEDULES:
         raise InputError(
             f"optim.schedule must be one of {', '.join(_SCHEDULES)}, got {schedule!r}"
             f"{nearest(str(schedule), _SCHEDULES)}"
         )
+    if betas is not None and not (
+        isinstance(betas, (list, tuple))
+        and len(betas) == 2
+        and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)
+    ):
+        raise InputError(f"optim.betas must be two numbers in [0, 1), e.g. [0.9, 0.95]; got {betas!r}")
 
 
 def _model_keys(config: dict[str, Any]) -> set[str] | None:

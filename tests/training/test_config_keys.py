@@ -41,6 +41,12 @@ from vh.training.train import load_config
         ),
         ({"--set": "data.video.stride=abc"}, "config key 'data.video.stride' is a number, got 'abc'"),
         ({"data": {"video": {"frames": 4}}}, "set data.frames once for every source, not data.video.frames"),
+        ({"--set": "optim.lr=abc"}, "config key 'optim.lr' is a number, got 'abc'"),
+        ({"--set": "optim.betas=3"}, "optim.betas must be two numbers in [0, 1), e.g. [0.9, 0.95]; got 3"),
+        ({"--set": "optim.warmup_steps=-5"}, "config key 'optim.warmup_steps' is -5 but must be >= 0"),
+        ({"--set": "loss.lambda_temporal=x"}, "config key 'loss.lambda_temporal' is a number, got 'x'"),
+        ({"augment": {"flip": "maybe"}}, "config key 'augment.flip' is a bool (flag), got 'maybe'"),
+        ({"--set": "data=5"}, "config key 'data' is a section (KEY: VALUE lines), got 5"),
     ],
 )
 def test_unknown_config_keys_are_one_line_with_the_nearest_key(tmp_path, capsys, where, message):

@@ -120,6 +120,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _make_dataset(args: argparse.Namespace) -> int:
     from vh.core.errors import InputError
+    from vh.core.options import check_option, options_of
     from vh.training.data import ClipDataset, DataConfig
     from vh.training.writer import contact_sheet, write_dataset
 
@@ -128,8 +129,9 @@ def _make_dataset(args: argparse.Namespace) -> int:
     video_sources = [{"kind": "davis", "root": d} for d in args.davis]
     if not image_sources and not video_sources:
         raise InputError("make-dataset needs at least one source: --pairs, --iharmony4 or --davis")
-    if args.clips < 1 or args.frames < 2 or args.size < 16:
-        raise InputError("--clips must be >= 1, --frames >= 2 and --size >= 16")
+    limits = {o.name: o for o in options_of(DataConfig)}  # the ranges a run config's data section has
+    for flag, field in (("clips", "length"), ("frames", "frames"), ("size", "size")):
+        check_option(limits[field], getattr(args, flag), f"--{flag}")
     kinds = [k.strip() for k in args.recolor.split(",") if k.strip()]
     share = args.davis_share if image_sources and video_sources else (1.0 if video_sources else 0.0)
     for s in image_sources:

@@ -42,8 +42,8 @@ FLOW_DIR = "flow"  # <root>/flow/<clip>/object_k.npz, beside the HYouTube folder
 @dataclass
 class DataConfig:
     sources: list[dict[str, Any]] = field(default_factory=list)
-    frames: int = option(8, help="frames per clip", min=1)
-    size: int = option(256, help="clip frames are size x size", min=16)
+    frames: int = option(8, help="frames per clip", min=2, max=256)
+    size: int = option(256, help="clip frames are size x size", min=16, max=2048)
     # : put exact flow in batches (pairs, iharmony4 and built sets have it); DAVIS clips come with flow_valid
     # = 0
     flow: bool = False

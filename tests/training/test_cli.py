@@ -106,3 +106,19 @@ def test_make_dataset_errors_leave_nothing_behind(tmp_path, pairs_dir, capsys):
     )
     assert rc == 2 and "cannot read mask" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists", "noluts", "pairs"]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--size", "100000"], "--size is 100000 but must be <= 2048"),  # would ask for 894 GiB at once
+        (["--size", "8"], "--size is 8 but must be >= 16"),
+        (["--frames", "1"], "--frames is 1 but must be >= 2"),
+        (["--clips", "0"], "--clips is 0 but must be >= 1"),
+    ],
+)
+def test_make_dataset_sizes_are_checked_before_anything_is_made(tmp_path, pairs_dir, capsys, flags, message):
+    assert main(["make-dataset", str(tmp_path / "out"), "--pairs", str(pairs_dir), *flags]) == 2
+    err = capsys.readouterr().err
+    assert f"vh: error: {message}" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

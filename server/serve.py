@@ -274,6 +274,8 @@ def _check_bindable(address: str) -> None:
 
     host, _, port = address.rpartition(":")
     host = host.strip("[]")
+    if not port.isdigit() or int(port) > 65535:  # gRPC would wrap 70000 to 4464 and listen there
+        raise InputError(f"cannot listen on {address}: the port must be within 0..65535 (0 picks a free one)")
     try:
         infos = socket.getaddrinfo(host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, ValueError) as exc:

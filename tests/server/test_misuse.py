@@ -209,6 +209,8 @@ def test_bearer_scheme_is_case_insensitive_and_the_token_is_not():
         (["--keepalive", "0.1"], "--keepalive must be at least 1 second"),
         (["--grace", "-1"], "--grace must be a number of seconds >= 0"),
         (["--ocio-dir", "/no/such/folder"], "--ocio-dir /no/such/folder is not a folder"),
+        (["--port", "70000"], "cannot listen on 127.0.0.1:70000: the port must be within 0..65535"),
+        (["--port", "-1"], "cannot listen on 127.0.0.1:-1: the port must be within 0..65535"),
     ],
 )
 def test_limits_are_validated(capsys, args, words):

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from vh.core.io.hyoutube import ClipRecord
     from vh.core.models.base import Harmonizer
 
+#: the largest evaluation size: frames are scored at size x size, 8192 is about 0.8 GB per float frame
+MAX_EVAL_SIZE = 8192
 
 #: (clip, composites, mattes) -> predictions: frames float32 [H, W, 3] in 0..1 (or uint8), mattes [H, W]
 HarmonizeFn = Callable[["ClipRecord", list[np.ndarray], list[np.ndarray]], list[np.ndarray]]
@@ -191,8 +193,8 @@ def evaluate(
         raise InputError(
             f"a method is named twice: {', '.join(sorted({n for n in names if names.count(n) > 1}))}"
         )
-    if size < 16:
-        raise InputError(f"evaluation size must be at least 16 pixels, got {size}")
+    if not 16 <= size <= MAX_EVAL_SIZE:  # each frame is scored at size x size: 100000 would ask for 30 GB
+        raise InputError(f"evaluation size must be within 16..{MAX_EVAL_SIZE} pixels, got {size}")
     for what, value in (("clip", max_clips), ("frame", max_frames)):
         if value is not None and value < 1:
             raise InputError(f"the {what} limit must be at least 1, got {value}")

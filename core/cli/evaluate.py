@@ -123,14 +123,14 @@ def run(args: argparse.Namespace) -> int:
     if out_path is not None and not out_path.parent.is_dir():
         raise OutputError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
 
-    bar = tqdm(unit="clip", desc="eval", disable=args.quiet, leave=False)
+    bars = []  # made once the clips are known: an error found before then is the only line printed
 
     def start(n: int) -> None:
-        bar.reset(total=n)
+        bars.append(tqdm(total=n, unit="clip", desc="eval", disable=args.quiet, leave=False))
 
     def progress(name: str) -> None:
-        bar.set_postfix_str(name, refresh=False)
-        bar.update(1)
+        bars[0].set_postfix_str(name, refresh=False)
+        bars[0].update(1)
 
     try:
         results = evaluation.evaluate(
@@ -145,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
             max_frames=args.max_frames,
         )
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     print(evaluation.format_table(results))
     if results and results[0].skipped:
         print(

@@ -67,6 +67,8 @@ def test_through_the_engine(tiny, capsys):
         ),
         (["-m", "cut", "--json", "/nonexistent-folder/x.json"], "does not exist"),
         (["-m", "cut", "--predictions", "/nonexistent-folder"], "predictions folder not found"),
+        (["-m", "cut", "--size", "100000"], "evaluation size must be within 16..8192 pixels, got 100000"),
+        (["-m", "cut", "--size", "8"], "evaluation size must be within 16..8192 pixels, got 8"),
     ],
 )
 def test_errors_are_one_line(tiny, capsys, extra, message):

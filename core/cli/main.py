@@ -9,7 +9,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # name -> (module, one-line help). Order is the order shown by --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -71,13 +75,40 @@ def main(argv: list[str] | None = None) -> int:
     from vh.core.errors import VhError
 
     try:
-        return int(args._module.run(args) or 0)
+        with _terminate_as_interrupt():
+            return int(args._module.run(args) or 0)
     except VhError as exc:
         print(f"vh: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("vh: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"vh: {'terminated' if signum == signal.SIGTERM else 'interrupted'}", file=sys.stderr)
+        return 128 + signum
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so that its cleanup runs as for Ctrl-C."""
+
+    signum = signal.SIGTERM
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a farm's or a pipeline's stop) unwinds the command like Ctrl-C: partial outputs are removed
+    instead of left behind by an abrupt exit. Commands that stop gracefully (vh train) set their own handler
+    inside; the previous one is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(_signum, _frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -122,3 +122,24 @@ def test_make_dataset_sizes_are_checked_before_anything_is_made(tmp_path, pairs_
     err = capsys.readouterr().err
     assert f"vh: error: {message}" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_make_dataset_stopped_by_sigterm_leaves_no_partial_set(tmp_path, pairs_dir):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "set"
+    argv = ["make-dataset", str(out), "--pairs", str(pairs_dir), "--clips", "100000", "--size", "16"]
+    vh = [sys.executable, "-m", "vh.core.cli.main"]
+    child = subprocess.Popen([*vh, *argv], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".set.partial") for p in tmp_path.iterdir()):
+        assert child.poll() is None and time.monotonic() < deadline, "the build ended before it began"
+        time.sleep(0.02)
+    time.sleep(0.5)  # a few clips in
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 128 + signal.SIGTERM and err.strip().endswith("vh: terminated")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs"]

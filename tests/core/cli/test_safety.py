@@ -128,6 +128,26 @@ def test_temporaries_of_a_killed_run_are_removed_by_the_next_run(tmp_path, capsy
     assert sorted(p.name for p in out.iterdir()) == [".other.0001.exr.vh-1-abcd", "o.1001.exr", "o.1002.exr"]
 
 
+def test_sigterm_unwinds_like_ctrl_c_and_leaves_no_temporaries(tmp_path):
+    plate = _big_sequence(tmp_path / "plate.####.exr", 10)
+    out = tmp_path / "out"
+    out.mkdir()
+    child = subprocess.Popen(
+        [*VH, "harmonize", plate, "-o", str(out / "o.####.exr"), "-q", "--model", "cut"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".") for p in out.iterdir()):
+        assert child.poll() is None and time.monotonic() < deadline, "the run ended before writing a frame"
+        time.sleep(0.02)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 128 + signal.SIGTERM
+    assert err.strip().splitlines()[-1] == "vh: terminated" and "Traceback" not in err
+    assert list(out.iterdir()) == []  # nothing half-written is left for the next run to clean
+
+
 # -- clean exits ---------------------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vh.core.errors import OutputError
+from vh.core.io.publish import signals_held
 from vh.training.training_clip import TrainingClip
 
 
@@ -97,9 +98,17 @@ def write_dataset(
                     + "\n"
                 )
         (tmp / f"{split}_list.txt").write_text("\n".join(lines) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        with signals_held():  # a Ctrl-C between the two renames would lose the old set and the new one
+            if out.exists():
+                os.replace(out, old)
+            try:
+                os.replace(tmp, out)
+            except OSError:
+                if old.exists():
+                    os.replace(old, out)
+                raise
+        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -116,7 +116,7 @@ def publish(moves: list[tuple[Path, Path]], output: str | os.PathLike) -> None:
     if len(moves) == 1:
         os.replace(*moves[0])
         return
-    with _signals_held():
+    with signals_held():
         record = {"pid": os.getpid(), "moves": [[tmp.name, final.name] for tmp, final in moves]}
         atomic_write_text(journal, json.dumps(record))
         try:
@@ -211,7 +211,7 @@ def _fsync(path: Path) -> None:
 
 
 @contextmanager
-def _signals_held() -> Iterator[None]:
+def signals_held() -> Iterator[None]:
     """Hold SIGINT/SIGTERM until the block ends, then deliver them (Ctrl-C then stops the run after the
     publish). Only the main thread may set handlers; elsewhere the journal alone keeps the publish
     recoverable."""

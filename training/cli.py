@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from vh.training.splits import SPLITS
 
@@ -129,6 +130,14 @@ def _make_dataset(args: argparse.Namespace) -> int:
     video_sources = [{"kind": "davis", "root": d} for d in args.davis]
     if not image_sources and not video_sources:
         raise InputError("make-dataset needs at least one source: --pairs, --iharmony4 or --davis")
+    out = Path(args.out).resolve()
+    for source in [*args.pairs, *args.iharmony4, *args.davis, *([args.luts] if args.luts else [])]:
+        root = Path(source).resolve()
+        if out == root or out in root.parents or root in out.parents:
+            raise InputError(
+                f"{args.out} would write over or into the source {source}; write the set somewhere else "
+                "(sources are never overwritten)"
+            )
     limits = {o.name: o for o in options_of(DataConfig)}  # the ranges a run config's data section has
     for flag, field in (("clips", "length"), ("frames", "frames"), ("size", "size")):
         check_option(limits[field], getattr(args, flag), f"--{flag}")

@@ -143,3 +143,14 @@ def test_make_dataset_stopped_by_sigterm_leaves_no_partial_set(tmp_path, pairs_d
     _, err = child.communicate(timeout=60)
     assert child.returncode == 128 + signal.SIGTERM and err.strip().endswith("vh: terminated")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs"]
+
+
+@pytest.mark.parametrize("where", ["pairs", ".", "pairs/new"])
+def test_make_dataset_never_writes_over_or_into_a_source(tmp_path, pairs_dir, capsys, where):
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    out = tmp_path / where
+    argv = ["make-dataset", str(out), "--pairs", str(pairs_dir), "--clips", "1", "--frames", "2"]
+    assert main([*argv, "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "would write over or into the source" in err and "Traceback" not in err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from vh.training.splits import SPLITS
 
@@ -123,21 +122,14 @@ def _make_dataset(args: argparse.Namespace) -> int:
     from vh.core.errors import InputError
     from vh.core.options import check_option, options_of
     from vh.training.data import ClipDataset, DataConfig
-    from vh.training.writer import contact_sheet, write_dataset
+    from vh.training.writer import contact_sheet, refuse_sources, write_dataset
 
     image_sources = [{"kind": "pairs", "root": d} for d in args.pairs]
     image_sources += [{"kind": "iharmony4", "root": d} for d in args.iharmony4]
     video_sources = [{"kind": "davis", "root": d} for d in args.davis]
     if not image_sources and not video_sources:
         raise InputError("make-dataset needs at least one source: --pairs, --iharmony4 or --davis")
-    out = Path(args.out).resolve()
-    for source in [*args.pairs, *args.iharmony4, *args.davis, *([args.luts] if args.luts else [])]:
-        root = Path(source).resolve()
-        if out == root or out in root.parents or root in out.parents:
-            raise InputError(
-                f"{args.out} would write over or into the source {source}; write the set somewhere else "
-                "(sources are never overwritten)"
-            )
+    refuse_sources(args.out, [*args.pairs, *args.iharmony4, *args.davis, *([args.luts] if args.luts else [])])
     limits = {o.name: o for o in options_of(DataConfig)}  # the ranges a run config's data section has
     for flag, field in (("clips", "length"), ("frames", "frames"), ("size", "size")):
         check_option(limits[field], getattr(args, flag), f"--{flag}")

@@ -21,6 +21,7 @@ import numpy as np
 
 from vh.core.errors import InputError, OutputError
 from vh.training.splits import davis_sequences, filter_luts, pair_split
+from vh.training.writer import refuse_sources
 
 
 def _resized(image: np.ndarray, short_side: int, nearest: bool) -> np.ndarray:
@@ -118,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"{args.out} exists; packing writes a new folder and never merges into one")
         if not (args.pairs or args.davis or args.luts):
             raise InputError("nothing to pack: give --pairs, --davis and/or --luts")
+        refuse_sources(args.out, [p for p in (args.pairs, args.davis, args.luts) if p])
         if args.short_side < 16 or not 1 <= args.quality <= 100:
             raise InputError(
                 f"--short-side must be at least 16 and --quality 1..100, got {args.short_side}, "

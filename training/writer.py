@@ -66,6 +66,19 @@ def write_clip(root: Path, clip: TrainingClip, name: str, jpeg_quality: int = 95
     return f"real_videos/{name} foreground_mask/{name}/object_0 synthetic_composite_videos/{name}/object_0"
 
 
+def refuse_sources(out: str | Path, sources: Iterable[str | Path]) -> None:
+    """A folder being made is never one the run reads, nor above or inside one: `--overwrite` would replace
+    the source, and a set inside it would be read back as more source."""
+    new = Path(out).resolve()
+    for source in sources:
+        root = Path(source).resolve()
+        if new == root or new in root.parents or root in new.parents:
+            raise OutputError(
+                f"{out} would write over or into the source {source}; write it somewhere else "
+                "(sources are never overwritten)"
+            )
+
+
 def write_dataset(
     out: str | Path,
     clips: Iterable[TrainingClip],

@@ -106,3 +106,13 @@ def test_no_source_is_an_error_and_a_failure_leaves_no_half_pack(tmp_path, capsy
         main([str(tmp_path / "pack"), "--pairs", str(pairs)])
     assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs"]  # neither the pack nor a partial one
+
+
+def test_a_pack_inside_its_source_is_refused(tmp_path, capsys):
+    pairs = write_pairs(tmp_path / "pairs")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(pairs / "pack"), "--pairs", str(pairs)])
+    assert exit_info.value.code == 2
+    assert "would write over or into the source" in capsys.readouterr().err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -34,3 +34,10 @@ class ResourceError(VhError, RuntimeError):
 
 class MissingWeightsError(VhError):
     """A learned model was asked for, but no trained weights ship for it and no checkpoint was given."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where a command is so that its cleanup runs as for Ctrl-C (a KeyboardInterrupt); the
+    CLI exits 143 for it, 130 for Ctrl-C. Not a VhError: nothing was wrong with the input."""
+
+    signum = 15  # signal.SIGTERM on every platform vh runs on

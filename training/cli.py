@@ -202,20 +202,13 @@ def _worker_clip(index: int):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for `torchrun -m vh.training.cli` (the options of `vh train`)."""
-    from vh.core.errors import VhError
+    from vh.core.cli.main import run_command
 
     parser = argparse.ArgumentParser(prog="vh.training.cli")
     add_arguments(parser, "train")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args)
-    except VhError as exc:
-        print(f"vh: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("vh: interrupted", file=sys.stderr)
-        return 130
+    return run_command(run, args)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vh.core.errors import InputError, OutputError
+from vh.core.errors import InputError, OutputError, Terminated
 from vh.core.io.publish import atomic_write
 from vh.core.options import check_fields, option
 
@@ -688,7 +688,7 @@ class Trainer:
                 self.state.step,
                 self.run_dir / "checkpoints",
             )
-            raise KeyboardInterrupt
+            raise Terminated() if self.stop.signal == "SIGTERM" else KeyboardInterrupt()
         history["step"] = self.state.step
         history["best"] = self.state.best
         return history

@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 # name -> (module, one-line help). Order is the order shown by --help.
@@ -72,11 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    return run_command(args._module.run, args)
+
+
+def run_command(run: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """`run(args)` as every vh command runs: an expected failure (VhError) is one line and exit 2; Ctrl-C
+    exits 130 and SIGTERM 143, each after the command's own cleanup has run."""
     from vh.core.errors import VhError
 
     try:
         with _terminate_as_interrupt():
-            return int(args._module.run(args) or 0)
+            return int(run(args) or 0)
     except VhError as exc:
         print(f"vh: error: {exc}", file=sys.stderr)
         return 2
@@ -84,12 +90,6 @@ def main(argv: list[str] | None = None) -> int:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(f"vh: {'terminated' if signum == signal.SIGTERM else 'interrupted'}", file=sys.stderr)
         return 128 + signum
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the command is, so that its cleanup runs as for Ctrl-C."""
-
-    signum = signal.SIGTERM
 
 
 @contextmanager
@@ -100,6 +100,8 @@ def _terminate_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+
+    from vh.core.errors import Terminated
 
     def terminate(_signum, _frame):
         raise Terminated()

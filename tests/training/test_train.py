@@ -262,3 +262,31 @@ def test_sigint_finishes_the_step_saves_and_resume_matches_an_uninterrupted_run(
     a = load_file(str(run / "checkpoints" / "ckpt-0000200.safetensors"))
     b = load_file(str(tmp_path / "full" / "checkpoints" / "ckpt-0000200.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sigterm_stops_at_a_step_with_its_state_saved_and_exits_143(pairs_dir, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = tiny_config(pairs_dir, epochs=1, steps_per_epoch=200)
+    cfg["data"]["length"] = 800
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "run"
+    root = Path(__file__).resolve().parents[2]
+    argv = ["train", str(path), "--run-dir", str(run), "--device", "cpu"]
+    vh = [sys.executable, "-m", "vh.core.cli.main"]
+    proc = subprocess.Popen([*vh, *argv], cwd=root, stderr=subprocess.PIPE, text=True)
+    metrics = run / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not (metrics.is_file() and len(metrics.read_text().splitlines()) > 10):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # a farm's stop
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "SIGTERM: stopped at step" in err and err.strip().endswith("vh: terminated"), err
+    stopped = int(err.split("stopped at step ")[1].split()[0])
+    assert (run / "checkpoints" / f"state-{stopped:07d}.pt").is_file()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -115,6 +116,10 @@ def error_from_rpc(exc: grpc.RpcError) -> RemoteError:
 # Client
 
 
+#: `host:port` or `[v6]:port`, with no scheme
+_HOST_PORT = re.compile(r"^(\[[^\]]*\]|[^:/\[\]]+):([^:]*)$")
+
+
 def _target(addresses: str | Sequence[str]) -> str:
     """One gRPC target for one or several `host:port` addresses (several -> an `ipv4:`/`ipv6:` address
     list)."""
@@ -125,6 +130,11 @@ def _target(addresses: str | Sequence[str]) -> str:
     addresses = [a.strip() for a in addresses]
     if not addresses:
         raise InputError("no server address given")
+    for address in addresses:
+        host_port = _HOST_PORT.match(address)
+        port = host_port.group(2) if host_port else "1"  # a gRPC target ("dns:///h:p", "unix:...") as given
+        if not (port.isdigit() and 1 <= int(port) <= 65535):  # gRPC would wrap 70000 to port 4464
+            raise InputError(f"server address {address!r}: the port must be a number within 1..65535")
     if len(addresses) == 1:
         return addresses[0]
     scheme = "ipv6" if all(a.startswith("[") for a in addresses) else "ipv4"

@@ -37,6 +37,14 @@ def test_targets(given, target):
     assert vc._target(given) == target
 
 
+@pytest.mark.parametrize(
+    "given", ["127.0.0.1:70000", "127.0.0.1:0", "render:port", ["[::1]:5000", "[::1]:99999"]]
+)
+def test_a_port_out_of_range_is_refused_not_wrapped(given):
+    with pytest.raises(vc.InputError, match="the port must be a number within 1..65535"):
+        vc._target(given)
+
+
 class _FakeRpcError(grpc.RpcError):
     def __init__(self, code, details):
         self._code, self._details = code, details

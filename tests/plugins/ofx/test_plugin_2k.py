@@ -38,6 +38,10 @@ def vh_harmonize(plate: str, matte: str, out_folder: Path) -> ExrSequence:
             str(out_folder / "out.%04d.exr"),
             "--model",
             "stats",
+            # the plugin's default: the host's scene-linear role (ACEScg in the built-in config); on its own
+            # the CLI would read the EXR's Rec.709 chromaticities and repaint in another space
+            "--colorspace",
+            "scene_linear",
             "--frames",
             f"{first}-{last}",
             "--quiet",

@@ -68,56 +68,49 @@ def best_scale(comps, preds, reals, mattes) -> tuple[float, float]:
     return k, (ee - 2 * best * de + best * best * dd) / max(ee, 1e-12)
 
 
-def recording(
-    method: evaluation.Method, corrections: dict[str, np.ndarray], ds: HYouTube
-) -> evaluation.Method:
-    """`method`, also keeping each clip's mean foreground correction D and its best scale in
-    `corrections[clip]`."""
+def recording(method: evaluation.Method, vectors: dict[str, dict], ds: HYouTube) -> evaluation.Method:
+    """`method`, also keeping in `vectors[clip]` the clip's mean colour vectors B, T and D and the best scale
+    of its correction; the truth is read here, once per clip."""
 
     def run(clip, comps, mattes):
         preds = method.harmonize(clip, comps, mattes)
         as_float = [p.astype(np.float64) / 255.0 if p.dtype == np.uint8 else p for p in preds]
         reals = [f.real.astype(np.float64) / 255.0 for f in ds.read(clip, 0, len(comps))]
-        mean = _region_mean(as_float, mattes, True) - _region_mean(comps, mattes, True)
-        corrections[clip.name] = (mean, *best_scale(comps, as_float, reals, mattes))
+        fg = _region_mean(comps, mattes, True)
+        k, ratio_at_k = best_scale(comps, as_float, reals, mattes)
+        vectors[clip.name] = {
+            "toward": _region_mean(comps, mattes, False) - fg,  # B
+            "truth": _region_mean(reals, mattes, True) - fg,  # T
+            "method": _region_mean(as_float, mattes, True) - fg,  # D
+            "best_scale": k,
+            "ratio_at_best_scale": ratio_at_k,
+        }
         return preds
 
     return evaluation.Method(name=method.name, harmonize=run, options=method.options)
 
 
 def measure(folder: Path, model: str, checkpoint: str | None, device: str, guard: bool = True) -> list[dict]:
-    corrections: dict[str, tuple] = {}
-    ds, rows = HYouTube(folder, split="test"), []
-    options = (
-        {} if guard else {"guard": GuardConfig(views=1, floor=0.0, direction=-1.0)}
-    )  # the engine's "none"
+    vectors: dict[str, dict] = {}
+    ds = HYouTube(folder, split="test")
+    options = {} if guard else {"guard": GuardConfig(views=1, floor=0.0, direction=-1.0)}  # the engine's none
     method = evaluation.model_method(model, device=device, checkpoint=checkpoint, engine_options=options)
     cut, result = evaluation.evaluate(
-        folder, [evaluation.model_method("cut"), recording(method, corrections, ds)]
+        folder, [evaluation.model_method("cut"), recording(method, vectors, ds)]
     )
-    for record in ds:
-        if record.name not in result.clips:
-            continue  # skipped by the evaluation (empty masks)
-        comps, reals, mattes = [], [], []
-        for f in ds.read(record, 0, None):
-            comp, _, matte = f.as_float()
-            comps.append(comp)
-            reals.append(f.real.astype(np.float64) / 255.0)
-            mattes.append(matte)
-        fg = _region_mean(comps, mattes, True)
-        toward = _region_mean(comps, mattes, False) - fg  # B
-        truth = _region_mean(reals, mattes, True) - fg  # T
-        d, k, ratio_at_k = corrections[record.name]
+    rows = []
+    for name, v in vectors.items():  # clips the evaluation skipped (empty masks) never reached `recording`
+        toward, truth, d = v["toward"], v["truth"], v["method"]
         rows.append(
             {
-                "clip": record.name,
-                "cut_fmse": cut.clips[record.name].fmse,
-                "fmse": result.clips[record.name].fmse,
+                "clip": name,
+                "cut_fmse": cut.clips[name].fmse,
+                "fmse": result.clips[name].fmse,
                 "cos_truth_background": _cos(truth, toward),
                 "cos_method_background": _cos(d, toward),
                 "cos_method_truth": _cos(d, truth),
-                "best_scale": k,
-                "ratio_at_best_scale": ratio_at_k,
+                "best_scale": v["best_scale"],
+                "ratio_at_best_scale": v["ratio_at_best_scale"],
                 "truth": truth.tolist(),
                 "method": d.tolist(),
             }

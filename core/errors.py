@@ -4,6 +4,8 @@ A `VhError` is an expected failure caused by the user's input or environment. It
 compositor can act on; the CLI prints it without a traceback and the server maps it to a gRPC status.
 """
 
+import signal
+
 
 class VhError(Exception):
     """Base class for expected, user-facing failures."""
@@ -40,4 +42,4 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where a command is so that its cleanup runs as for Ctrl-C (a KeyboardInterrupt); the
     CLI exits 143 for it, 130 for Ctrl-C. Not a VhError: nothing was wrong with the input."""
 
-    signum = 15  # signal.SIGTERM on every platform vh runs on
+    signum = signal.SIGTERM

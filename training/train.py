@@ -35,7 +35,7 @@ import torch
 
 from vh.core.errors import InputError, OutputError, Terminated
 from vh.core.io.publish import atomic_write
-from vh.core.options import check_fields, option
+from vh.core.options import check_fields, nearest, option
 
 log = logging.getLogger("vh.training")
 
@@ -185,8 +185,6 @@ _SCHEDULES = ("constant", "cosine")
 def check_keys(config: dict[str, Any]) -> None:
     """Every key known and every value of a checked section of its kind and range, else one InputError
     naming it (and, for a typo, the nearest valid key)."""
-    from vh.core.options import nearest
-
     for key, value in config.items():
         if key not in _KEYS:
             raise InputError(f"unknown config key {key!r}{nearest(key, _KEYS)}")

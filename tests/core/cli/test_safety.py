@@ -104,18 +104,26 @@ def test_video_and_image_outputs_equal_to_the_input_are_refused(tmp_path, capsys
 # -- a killed run's temporaries ------------------------------------------------------------------------------
 
 
-def test_temporaries_of_a_killed_run_are_removed_by_the_next_run(tmp_path, capsys):
+def _harmonizing_into(tmp_path) -> tuple[subprocess.Popen, Path]:
+    """A `vh harmonize` child on a large plate, returned once its first temporary output exists, and the
+    output folder."""
     plate = _big_sequence(tmp_path / "plate.####.exr", 10)
     out = tmp_path / "out"
     out.mkdir()
     child = subprocess.Popen(
         [*VH, "harmonize", plate, "-o", str(out / "o.####.exr"), "-q", "--model", "cut"],
         stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 120
     while not any(p.name.startswith(".") for p in out.iterdir()):
         assert child.poll() is None and time.monotonic() < deadline, "the run ended before writing a frame"
         time.sleep(0.02)
+    return child, out
+
+
+def test_temporaries_of_a_killed_run_are_removed_by_the_next_run(tmp_path, capsys):
+    child, out = _harmonizing_into(tmp_path)
     child.send_signal(signal.SIGKILL)
     child.wait()
     left = [p for p in out.iterdir() if p.name.startswith(".")]
@@ -129,18 +137,7 @@ def test_temporaries_of_a_killed_run_are_removed_by_the_next_run(tmp_path, capsy
 
 
 def test_sigterm_unwinds_like_ctrl_c_and_leaves_no_temporaries(tmp_path):
-    plate = _big_sequence(tmp_path / "plate.####.exr", 10)
-    out = tmp_path / "out"
-    out.mkdir()
-    child = subprocess.Popen(
-        [*VH, "harmonize", plate, "-o", str(out / "o.####.exr"), "-q", "--model", "cut"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not any(p.name.startswith(".") for p in out.iterdir()):
-        assert child.poll() is None and time.monotonic() < deadline, "the run ended before writing a frame"
-        time.sleep(0.02)
+    child, out = _harmonizing_into(tmp_path)
     child.send_signal(signal.SIGTERM)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 128 + signal.SIGTERM

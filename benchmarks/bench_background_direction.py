@@ -54,18 +54,30 @@ def _region_mean(frames: list[np.ndarray], mattes: list[np.ndarray], inside: boo
     return np.concatenate(pixels).mean(0) * 255.0
 
 
-def best_scale(comps, preds, reals, mattes) -> tuple[float, float]:
-    """(k, fMSE ratio to the composite at max(k, 0)): k minimises the squared error of comp + k (pred - comp)
-    against the truth over the matte's pixels (frames as stored, 0..1)."""
+def error_terms(comps, preds, reals, mattes) -> dict[str, float]:
+    """The squared error of comp + k (pred - comp) against the truth over the matte's pixels (frames as
+    stored, 0..1) is ee - 2 k de + k^2 dd for every scale k: {dd, de, ee, pixels}."""
     dd = de = ee = 0.0
+    pixels = 0
     for comp, pred, real, matte in zip(comps, preds, reals, mattes):
         inside = matte > 0.5
         d = (np.asarray(pred, np.float64)[..., :3] - comp[..., :3])[inside]
         e = (real - comp[..., :3])[inside]
         dd, de, ee = dd + float((d * d).sum()), de + float((d * e).sum()), ee + float((e * e).sum())
-    k = de / dd if dd > 0 else 0.0
-    best = max(k, 0.0)
-    return k, (ee - 2 * best * de + best * best * dd) / max(ee, 1e-12)
+        pixels += int(inside.sum())
+    return {"dd": dd, "de": de, "ee": ee, "pixels": pixels}
+
+
+def ratio_at(terms: dict[str, float], k: float) -> float:
+    """The error of comp + k (pred - comp) over the composite's, from `error_terms`."""
+    return (terms["ee"] - 2 * k * terms["de"] + k * k * terms["dd"]) / max(terms["ee"], 1e-12)
+
+
+def best_scale(terms: dict[str, float]) -> tuple[float, float]:
+    """(k, error ratio to the composite at max(k, 0)): the k that minimises the error of
+    comp + k (pred - comp)."""
+    k = terms["de"] / terms["dd"] if terms["dd"] > 0 else 0.0
+    return k, ratio_at(terms, max(k, 0.0))
 
 
 def recording(method: evaluation.Method, vectors: dict[str, dict], ds: HYouTube) -> evaluation.Method:
@@ -77,13 +89,15 @@ def recording(method: evaluation.Method, vectors: dict[str, dict], ds: HYouTube)
         as_float = [p.astype(np.float64) / 255.0 if p.dtype == np.uint8 else p for p in preds]
         reals = [f.real.astype(np.float64) / 255.0 for f in ds.read(clip, 0, len(comps))]
         fg = _region_mean(comps, mattes, True)
-        k, ratio_at_k = best_scale(comps, as_float, reals, mattes)
+        terms = error_terms(comps, as_float, reals, mattes)
+        k, ratio_at_k = best_scale(terms)
         vectors[clip.name] = {
             "toward": _region_mean(comps, mattes, False) - fg,  # B
             "truth": _region_mean(reals, mattes, True) - fg,  # T
             "method": _region_mean(as_float, mattes, True) - fg,  # D
             "best_scale": k,
             "ratio_at_best_scale": ratio_at_k,
+            "terms": terms,
         }
         return preds
 
@@ -111,8 +125,10 @@ def measure(folder: Path, model: str, checkpoint: str | None, device: str, guard
                 "cos_method_truth": _cos(d, truth),
                 "best_scale": v["best_scale"],
                 "ratio_at_best_scale": v["ratio_at_best_scale"],
+                "toward": toward.tolist(),
                 "truth": truth.tolist(),
                 "method": d.tolist(),
+                "terms": v["terms"],
             }
         )
     return rows

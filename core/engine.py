@@ -451,10 +451,10 @@ class EngineStream:
             )
         if self.auto_matte.empty:
             log.warning(
-                "%d of %d frame(s): the detector found no disharmonious region it is sure of; they pass "
-                "through unchanged",
+                "%d of %d frame(s): the detector found no disharmonious region it is sure of; %s",
                 self.auto_matte.empty,
                 self.auto_matte.frames,
+                "their matte is empty" if self.matte_only else "they pass through unchanged",
             )
         if self.model.stateful:
             self.model.reset()

@@ -1,0 +1,108 @@
+"""Screen never-worse guard rules on a model's raw corrections, fitted on one set of clips and read on others.
+
+    python benchmarks/bench_background_direction.py --guard off --data out/calib/lut out/calib/grade \\
+        out/unseen/lut out/unseen/grade --json raw.json
+    python benchmarks/screen_guard_rules.py raw.json --fit out/calib/lut out/calib/grade
+
+A guard scales a window's correction by s in [0, 1]. Given one clip's raw correction (the `terms` that
+bench_background_direction records: ee, de, dd), the error of comp + s (result - comp), pooled over the clip's
+foreground pixels, is a quadratic in s, so any rule that sets one s per clip is scored exactly and at once,
+with no model run. The shipped guard sets s per 8-frame window and runs through the full-resolution transfer,
+so these numbers approximate the product path; calibrate_guard measures the chosen candidates on it. Two
+families share the shrink s0 = m2 / (m2 + floor) (m2: the correction's mean square over the foreground, 0..1
+scale):
+
+  - step: s = s0 where cos(D, B) >= direction, else 0 (the shipped form, vh.core.models.guard);
+  - ramp: s = s0 * clip((cos(D, B) - low) / (1 - low), 0, 1), which fades the correction out as it turns
+    away from the background's pull instead of cutting it at one angle.
+
+Rules are ranked by calibrate_guard's cost (mean ratio to the composite plus the share of clips made worse) on
+the `--fit` folders alone; every folder's mean ratio and count of clips made worse are printed beside it, so a
+rule that wins on the fit set but loses on held-out sets shows as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_background_direction import _cos, ratio_at  # noqa: E402
+
+from vh.core.models.guard import DEFAULT_DIRECTION, DEFAULT_FLOOR  # noqa: E402
+from vh.training.calibrate_guard import Candidate  # noqa: E402
+
+FLOORS = (0.0005, 0.001, DEFAULT_FLOOR, 0.01)
+DIRECTIONS = (-1.0, 0.3, DEFAULT_DIRECTION, 0.7)
+LOWS = (-0.5, 0.0, 0.3, 0.5)
+
+Rule = Callable[[dict], float]
+
+
+def shrink(row: dict, floor: float) -> float:
+    terms = row["terms"]
+    m2 = terms["dd"] / max(3 * terms["pixels"], 1)
+    return m2 / max(m2 + floor, 1e-12)
+
+
+def step(floor: float, direction: float) -> Rule:
+    return lambda r: shrink(r, floor) * float(_cos(np.array(r["method"]), np.array(r["toward"])) >= direction)
+
+
+def ramp(floor: float, low: float) -> Rule:
+    def rule(r: dict) -> float:
+        c = _cos(np.array(r["method"]), np.array(r["toward"]))
+        return shrink(r, floor) * float(np.clip((c - low) / (1.0 - low), 0.0, 1.0))
+
+    return rule
+
+
+def candidates() -> dict[str, Rule]:
+    rules = {"none (s = 1)": lambda r: 1.0}
+    for floor, direction in itertools.product(FLOORS, DIRECTIONS):
+        rules[f"step floor {floor} direction {direction}"] = step(floor, direction)
+    for floor, low in itertools.product(FLOORS, LOWS):
+        rules[f"ramp floor {floor} from {low}"] = ramp(floor, low)
+    return rules
+
+
+def score(rule: Rule, rows: list[dict]) -> tuple[list[float], int]:
+    ratios = [ratio_at(r["terms"], rule(r)) for r in rows]
+    return ratios, sum(x > 1.0 for x in ratios)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("recording", type=Path, help="bench_background_direction.py --guard off --json output")
+    p.add_argument("--fit", nargs="+", required=True, help="folders (as recorded) that rank the rules")
+    p.add_argument("--top", type=int, default=8, help="rules to print, best first")
+    args = p.parse_args(argv)
+    everything = json.loads(args.recording.read_text())
+    missing = [f for f in args.fit if f not in everything]
+    if missing or any("terms" not in r for rows in everything.values() for r in rows):
+        p.error(f"{args.recording}: no terms for {missing or 'some clips'}; record with --guard off --json")
+    table = []
+    for name, rule in candidates().items():
+        per_folder = {folder: score(rule, rows) for folder, rows in everything.items()}
+        fit = [x for f in args.fit for x in per_folder[f][0]]
+        cost = Candidate(0.0, 0.0, 0.0, {}, fit, sum(per_folder[f][1] for f in args.fit)).cost
+        table.append((cost, name, per_folder))
+    table.sort(key=lambda row: row[0])
+    # the default model's own settings (vhmae_cpu's), for comparison
+    default = f"step floor {DEFAULT_FLOOR} direction {DEFAULT_DIRECTION}"
+    shipped = next(row for row in table if row[1] == default)
+    print(f"{'rule':44}{'fit cost':>9}  " + "  ".join(f"{f:>22}" for f in everything))
+    for cost, name, per_folder in [*table[: args.top], (shipped[0], "shipped: " + shipped[1], shipped[2])]:
+        cells = "  ".join(f"{np.mean(r):>14.3f} {w:>3}/{len(r):<3}" for r, w in per_folder.values())
+        print(f"{name:44}{cost:>9.3f}  {cells}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -150,6 +150,9 @@ class LossKeys:
 
     alpha: float | None = option(None, help="VHMAE: weight of L_align", min=0.0)
     beta: float | None = option(None, help="VHMAE: weight of L_balance", min=0.0)
+    harm: float | None = option(
+        None, help="VHMAE: weight of L_harm, the excess error of clips made worse than the composite", min=0.0
+    )
     lambda_temporal: float | None = option(None, help="Huang: weight of the temporal loss", min=0.0)
     lambda_adversarial: float | None = option(None, help="Huang: weight of the adversarial loss", min=0.0)
 

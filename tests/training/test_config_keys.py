@@ -45,6 +45,7 @@ from vh.training.train import load_config
         ({"--set": "optim.betas=3"}, "optim.betas must be two numbers in [0, 1), e.g. [0.9, 0.95]; got 3"),
         ({"--set": "optim.warmup_steps=-5"}, "config key 'optim.warmup_steps' is -5 but must be >= 0"),
         ({"--set": "loss.lambda_temporal=x"}, "config key 'loss.lambda_temporal' is a number, got 'x'"),
+        ({"--set": "loss.harm=-1"}, "config key 'loss.harm' is -1.0 but must be >= 0"),
         ({"augment": {"flip": "maybe"}}, "config key 'augment.flip' is a bool (flag), got 'maybe'"),
         ({"--set": "data=5"}, "config key 'data' is a section (KEY: VALUE lines), got 5"),
     ],

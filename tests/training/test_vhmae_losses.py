@@ -7,6 +7,7 @@ from vh.training.losses.vhmae import (
     VHMAELossWeights,
     align_loss,
     balance_loss,
+    harm_loss,
     rec_loss,
     token_pixel_mask,
     total_loss,
@@ -84,3 +85,33 @@ def test_total_loss_weights():
         4.1
     )
     assert total_loss(one, 2 * one, 3 * one, VHMAELossWeights()).item() == pytest.approx(6.0)
+
+
+def test_harm_charges_only_the_clips_made_worse_than_their_composite():
+    real = torch.zeros(3, 1, 1, 2, 2)
+    comp = torch.full_like(real, 0.5)  # fMSE 0.25 in every clip
+    matte = torch.ones_like(real)
+    pred = torch.stack([torch.full((1, 1, 2, 2), v) for v in (0.2, 0.7, 0.5)])  # better, worse, unchanged
+    # per clip: max(0, 0.04 - 0.25) = 0, max(0, 0.49 - 0.25) = 0.24, 0; the mean over clips is 0.08
+    assert harm_loss(pred, real, comp, matte).item() == pytest.approx(0.08)
+    matte[1, ..., 0, 0] = 0  # the harmed clip's error is read inside its matte only
+    assert harm_loss(pred, real, comp, matte).item() == pytest.approx(0.08)
+    assert harm_loss(pred, real, comp, torch.zeros_like(matte)).item() == 0.0  # no foreground: nothing
+
+
+def test_harm_pushes_a_harmful_prediction_back_toward_the_composite():
+    real, comp, matte = (
+        torch.zeros(1, 1, 1, 2, 2),
+        torch.full((1, 1, 1, 2, 2), 0.5),
+        torch.ones(1, 1, 1, 2, 2),
+    )
+    pred = torch.full((1, 1, 1, 2, 2), 0.7, requires_grad=True)
+    harm_loss(pred, real, comp, matte).backward()
+    assert (pred.grad > 0).all()  # lowering pred (toward the truth) lowers the loss
+
+
+def test_total_loss_adds_gamma_times_harm_only_when_given():
+    one = torch.tensor(1.0)
+    w = VHMAELossWeights(alpha=1.0, beta=1.0, gamma=3.0)
+    assert total_loss(one, one, one, w).item() == 3.0
+    assert total_loss(one, one, one, w, harm=torch.tensor(0.5)).item() == 4.5

@@ -88,6 +88,20 @@ def test_train_step_returns_the_weighted_terms(one_torch_thread):
     assert any(not torch.equal(a, b) for a, b in zip(before, task.harmonizer().parameters()))
 
 
+def test_loss_harm_adds_its_term_and_is_recorded_with_the_checkpoint(one_torch_thread):
+    torch.manual_seed(0)
+    task = make_task(loss={"harm": 2.0})
+    matte = torch.zeros(2, 8, 1, 64, 64)
+    matte[:, :, :, 16:40, 8:30] = 1
+    real = torch.rand(2, 8, 3, 64, 64)
+    out = task.losses({"comp": real.clone(), "real": real, "matte": matte})  # nothing to correct
+    assert out["loss"].item() == pytest.approx(
+        (out["rec"] + out["align"] + out["balance"] + 2.0 * out["harm"]).item(), rel=1e-5
+    )
+    assert task.checkpoint_data() == {"alpha": 1.0, "beta": 1.0, "harm": 2.0}
+    assert "harm" not in make_task().losses({"comp": real.clone(), "real": real, "matte": matte})
+
+
 def test_sweep_file_mirrors_table_3(repo_root):
     rows = sweep_rows(str(repo_root / "training" / "configs" / "vhmae_sweep.yaml"))
     assert len(rows) == 11 and rows[-1] == ("alpha1_beta1", ["--set", "loss.alpha=1", "--set", "loss.beta=1"])

@@ -1,4 +1,5 @@
-"""VHMAE's losses: L = L_rec + alpha * L_align + beta * L_balance (seed 000, Eq. 6; alpha = beta = 1 is best).
+"""VHMAE's losses: L = L_rec + alpha * L_align + beta * L_balance (seed 000, Eq. 6; alpha = beta = 1 is best),
+plus an optional gamma * L_harm (ours, off by default) that charges a clip made worse than its composite.
 
 Each term is a small pure function on tensors, with the model's own token geometry passed in:
 
@@ -77,16 +78,38 @@ def balance_loss(
     return total / count.clamp(min=1.0)
 
 
+def harm_loss(
+    pred: torch.Tensor, real: torch.Tensor, comp: torch.Tensor, matte: torch.Tensor
+) -> torch.Tensor:
+    """L_harm: how much worse than the composite each clip ends up, mean over clips of
+    max(0, fMSE(pred) - fMSE(comp)) inside the matte [B, T, 1, H, W].
+
+    L_rec weighs a clip made worse like any other error of the same size; the product promises never to make a
+    clip worse, so this term charges exactly that: zero for a clip the prediction improves, the excess for one
+    it harms. A clip without foreground contributes zero."""
+    area = (matte.sum((1, 2, 3, 4)) * pred.shape[2]).clamp(min=1.0)  # [B]
+    err = (((pred - real) ** 2) * matte).sum((1, 2, 3, 4)) / area  # [B]
+    base = (((comp - real) ** 2) * matte).sum((1, 2, 3, 4)) / area  # [B]
+    return torch.relu(err - base.detach()).mean()
+
+
 @dataclass
 class VHMAELossWeights:
-    """alpha weighs L_align, beta weighs L_balance; seed Table 3's best row is alpha = beta = 1."""
+    """alpha weighs L_align, beta weighs L_balance; seed Table 3's best row is alpha = beta = 1. gamma weighs
+    L_harm (0: the paper's loss)."""
 
     alpha: float = 1.0
     beta: float = 1.0
+    gamma: float = 0.0
 
 
 def total_loss(
-    rec: torch.Tensor, align: torch.Tensor, balance: torch.Tensor, weights: VHMAELossWeights
+    rec: torch.Tensor,
+    align: torch.Tensor,
+    balance: torch.Tensor,
+    weights: VHMAELossWeights,
+    harm: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """L = L_rec + alpha * L_align + beta * L_balance."""
-    return rec + weights.alpha * align + weights.beta * balance
+    """L = L_rec + alpha * L_align + beta * L_balance (+ gamma * L_harm)."""
+    total = rec + weights.alpha * align + weights.beta * balance
+    return total if harm is None else total + weights.gamma * harm

@@ -30,7 +30,14 @@ from torch import nn
 from vh.core.models import create_model
 from vh.core.models.base import blend
 from vh.core.models.vhmae import VHMAE, Reconstruction
-from vh.training.losses.vhmae import VHMAELossWeights, align_loss, balance_loss, rec_loss, total_loss
+from vh.training.losses.vhmae import (
+    VHMAELossWeights,
+    align_loss,
+    balance_loss,
+    harm_loss,
+    rec_loss,
+    total_loss,
+)
 from vh.training.tasks.base import TrainTask, register_task, warmup_cosine
 
 
@@ -77,7 +84,9 @@ class VHMAETask(TrainTask):
         super().__init__(config, device, precision)
         loss_cfg = config.get("loss", {})
         self.weights = VHMAELossWeights(
-            alpha=float(loss_cfg.get("alpha", 1.0)), beta=float(loss_cfg.get("beta", 1.0))
+            alpha=float(loss_cfg.get("alpha", 1.0)),
+            beta=float(loss_cfg.get("beta", 1.0)),
+            gamma=float(loss_cfg.get("harm", 0.0)),
         )
         aug = config.get("augment", {})
         self.rotate, self.flip = bool(aug.get("rotate", True)), bool(aug.get("flip", True))
@@ -123,7 +132,8 @@ class VHMAETask(TrainTask):
         return {}  # the Reconstructor view holds no weights of its own
 
     def checkpoint_data(self) -> dict[str, Any]:
-        return {"alpha": self.weights.alpha, "beta": self.weights.beta}
+        data = {"alpha": self.weights.alpha, "beta": self.weights.beta}
+        return data | ({"harm": self.weights.gamma} if self.weights.gamma > 0 else {})
 
     def augment(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return rotate_flip(batch, self.rotate, self.flip) if (self.rotate or self.flip) else batch
@@ -148,7 +158,10 @@ class VHMAETask(TrainTask):
             "align": align_loss(rec.pam.float(), pam_real.float()),
             "balance": balance_loss(pred, real, rec.fg, tub),
         }
-        terms["loss"] = total_loss(terms["rec"], terms["align"], terms["balance"], self.weights)
+        harm = None
+        if self.weights.gamma > 0:
+            terms["harm"] = harm = harm_loss(pred, real, comp, matte)
+        terms["loss"] = total_loss(terms["rec"], terms["align"], terms["balance"], self.weights, harm)
         return terms
 
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor | float]:

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_background_direction import _cos, ratio_at  # noqa: E402
 
 from vh.core.models.guard import DEFAULT_DIRECTION, DEFAULT_FLOOR  # noqa: E402
-from vh.training.calibrate_guard import Candidate  # noqa: E402
+from vh.training.calibrate_guard import cost as rank_cost  # noqa: E402
 
 FLOORS = (0.0005, 0.001, DEFAULT_FLOOR, 0.01)
 DIRECTIONS = (-1.0, 0.3, DEFAULT_DIRECTION, 0.7)
@@ -91,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, rule in candidates().items():
         per_folder = {folder: score(rule, rows) for folder, rows in everything.items()}
         fit = [x for f in args.fit for x in per_folder[f][0]]
-        cost = Candidate(0.0, 0.0, 0.0, {}, fit, sum(per_folder[f][1] for f in args.fit)).cost
-        table.append((cost, name, per_folder))
+        table.append((rank_cost(fit, sum(per_folder[f][1] for f in args.fit)), name, per_folder))
     table.sort(key=lambda row: row[0])
     # the default model's own settings (vhmae_cpu's), for comparison
     default = f"step floor {DEFAULT_FLOOR} direction {DEFAULT_DIRECTION}"

@@ -58,10 +58,14 @@ class Candidate:
 
     @property
     def cost(self) -> float:
-        """Mean fMSE ratio to the composite, plus the share of clips made worse: each clip made worse costs
-        as much as a whole composite's error more (the artist has to find it and redo it). Ranking by the
-        count of clips made worse alone would choose doing nothing (an infinite floor, direction 1)."""
-        return self.mean_ratio + self.worse / max(len(self.ratios), 1)
+        return cost(self.ratios, self.worse)
+
+
+def cost(ratios: list[float], worse: int) -> float:
+    """Mean fMSE ratio to the composite, plus the share of clips made worse: each clip made worse costs as
+    much as a whole composite's error more (the artist has to find it and redo it). Ranking by the count of
+    clips made worse alone would choose doing nothing (an infinite floor, direction 1)."""
+    return float(np.mean(ratios)) + worse / max(len(ratios), 1)
 
 
 def _memoize_corrections(guard) -> callable:

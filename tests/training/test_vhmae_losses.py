@@ -110,8 +110,8 @@ def test_harm_pushes_a_harmful_prediction_back_toward_the_composite():
     assert (pred.grad > 0).all()  # lowering pred (toward the truth) lowers the loss
 
 
-def test_total_loss_adds_gamma_times_harm_only_when_given():
+def test_total_loss_adds_the_weighted_harm_only_when_given():
     one = torch.tensor(1.0)
-    w = VHMAELossWeights(alpha=1.0, beta=1.0, gamma=3.0)
+    w = VHMAELossWeights(alpha=1.0, beta=1.0, harm=3.0)
     assert total_loss(one, one, one, w).item() == 3.0
     assert total_loss(one, one, one, w, harm=torch.tensor(0.5)).item() == 4.5

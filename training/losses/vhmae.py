@@ -1,5 +1,5 @@
 """VHMAE's losses: L = L_rec + alpha * L_align + beta * L_balance (seed 000, Eq. 6; alpha = beta = 1 is best),
-plus an optional gamma * L_harm (ours, off by default) that charges a clip made worse than its composite.
+plus an optional harm * L_harm (ours, off by default) that charges a clip made worse than its composite.
 
 Each term is a small pure function on tensors, with the model's own token geometry passed in:
 
@@ -95,12 +95,12 @@ def harm_loss(
 
 @dataclass
 class VHMAELossWeights:
-    """alpha weighs L_align, beta weighs L_balance; seed Table 3's best row is alpha = beta = 1. gamma weighs
+    """alpha weighs L_align, beta weighs L_balance; seed Table 3's best row is alpha = beta = 1. harm weighs
     L_harm (0: the paper's loss)."""
 
     alpha: float = 1.0
     beta: float = 1.0
-    gamma: float = 0.0
+    harm: float = 0.0
 
 
 def total_loss(
@@ -110,6 +110,6 @@ def total_loss(
     weights: VHMAELossWeights,
     harm: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """L = L_rec + alpha * L_align + beta * L_balance (+ gamma * L_harm)."""
+    """L = L_rec + alpha * L_align + beta * L_balance (+ harm * L_harm)."""
     total = rec + weights.alpha * align + weights.beta * balance
-    return total if harm is None else total + weights.gamma * harm
+    return total if harm is None else total + weights.harm * harm

@@ -86,7 +86,7 @@ class VHMAETask(TrainTask):
         self.weights = VHMAELossWeights(
             alpha=float(loss_cfg.get("alpha", 1.0)),
             beta=float(loss_cfg.get("beta", 1.0)),
-            gamma=float(loss_cfg.get("harm", 0.0)),
+            harm=float(loss_cfg.get("harm", 0.0)),
         )
         aug = config.get("augment", {})
         self.rotate, self.flip = bool(aug.get("rotate", True)), bool(aug.get("flip", True))
@@ -133,7 +133,7 @@ class VHMAETask(TrainTask):
 
     def checkpoint_data(self) -> dict[str, Any]:
         data = {"alpha": self.weights.alpha, "beta": self.weights.beta}
-        return data | ({"harm": self.weights.gamma} if self.weights.gamma > 0 else {})
+        return data | ({"harm": self.weights.harm} if self.weights.harm > 0 else {})
 
     def augment(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return rotate_flip(batch, self.rotate, self.flip) if (self.rotate or self.flip) else batch
@@ -159,7 +159,7 @@ class VHMAETask(TrainTask):
             "balance": balance_loss(pred, real, rec.fg, tub),
         }
         harm = None
-        if self.weights.gamma > 0:
+        if self.weights.harm > 0:
             terms["harm"] = harm = harm_loss(pred, real, comp, matte)
         terms["loss"] = total_loss(terms["rec"], terms["align"], terms["balance"], self.weights, harm)
         return terms

@@ -108,13 +108,12 @@ def test_sweep_file_mirrors_table_3(repo_root):
     assert rows[0][0] == "alpha0_beta0"
 
 
-def test_vh_train_runs_vhmae_tiny_and_checkpoint_loads(pairs_dir, tmp_path, one_torch_thread):
-    from vh.training.train import run_training
-
-    cfg = {
+def tiny_vhmae_run(pairs_dir: Path, model: dict | None = None, optim: dict | None = None, **train) -> dict:
+    """A two-step vhmae_tiny run at 64x64 on `pairs_dir`; `train` entries override the `train:` section."""
+    return {
         "task": "vhmae",
-        "model": {"name": "vhmae_tiny", "input_size": 64},
-        "optim": {"lr": 1e-3, "warmup_steps": 1},
+        "model": {"name": "vhmae_tiny", "input_size": 64, **(model or {})},
+        "optim": {"lr": 1e-3, **(optim or {})},
         "data": {
             "sources": [{"kind": "pairs", "root": str(pairs_dir)}],
             "frames": 8,
@@ -129,10 +128,16 @@ def test_vh_train_runs_vhmae_tiny_and_checkpoint_loads(pairs_dir, tmp_path, one_
             "steps_per_epoch": 2,
             "num_workers": 0,
             "progress": False,
-            "log_every": 1,
             "ckpt_every": 0,
+            **train,
         },
     }
+
+
+def test_vh_train_runs_vhmae_tiny_and_checkpoint_loads(pairs_dir, tmp_path, one_torch_thread):
+    from vh.training.train import run_training
+
+    cfg = tiny_vhmae_run(pairs_dir, optim={"warmup_steps": 1}, log_every=1)
     history = run_training(cfg, tmp_path / "run", device="cpu")
     assert history["step"] == 2
     model, meta = load_checkpoint(tmp_path / "run" / "checkpoints" / "ckpt-0000002", "cpu")
@@ -192,57 +197,12 @@ def test_tiny_overfits_one_real_clip(shared_data, one_torch_thread, record_prope
 @pytest.mark.slow
 def test_torchrun_two_ranks_train_vhmae_identically(pairs_dir, tmp_path, repo_root):
     """DDP (gloo, 2 CPU ranks): gradients flow through the Reconstructor view, so the ranks stay in sync."""
-    import json
-    import os
-    import shutil
-    import subprocess
-    import sys
-
     from safetensors.torch import load_file
 
-    from tests.training.test_ddp import WORKER
+    from tests.training.test_ddp import torchrun_two_ranks
 
-    cfg = {
-        "task": "vhmae",
-        "model": {"name": "vhmae_tiny", "input_size": 64, "depth": 2},
-        "optim": {"lr": 1e-3},
-        "data": {
-            "sources": [{"kind": "pairs", "root": str(pairs_dir)}],
-            "frames": 8,
-            "size": 64,
-            "length": 8,
-            "recolor": ["adjust"],
-            "seed": 1,
-        },
-        "train": {
-            "batch_size": 1,
-            "epochs": 1,
-            "steps_per_epoch": 2,
-            "num_workers": 0,
-            "progress": False,
-            "ckpt_every": 0,
-        },
-    }
-    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    (tmp_path / "worker.py").write_text(WORKER)
-    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
-    env = {**os.environ, "PYTHONPATH": str(repo_root), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [
-            torchrun,
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            str(tmp_path / "worker.py"),
-            str(tmp_path / "cfg.json"),
-            str(tmp_path / "run"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    cfg = tiny_vhmae_run(pairs_dir, model={"depth": 2}, batch_size=1)
+    proc = torchrun_two_ranks(cfg, tmp_path, repo_root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     w0, w1 = (load_file(str(tmp_path / "run" / f"rank{r}.safetensors")) for r in (0, 1))
     assert w0.keys() == w1.keys() and all(torch.equal(w0[k], w1[k]) for k in w0)

@@ -95,6 +95,7 @@ def test_loss_harm_adds_its_term_and_is_recorded_with_the_checkpoint(one_torch_t
     matte[:, :, :, 16:40, 8:30] = 1
     real = torch.rand(2, 8, 3, 64, 64)
     out = task.losses({"comp": real.clone(), "real": real, "matte": matte})  # nothing to correct
+    assert out["harm"].item() > 0  # the untrained pixel head paints noise: worse than the composite
     assert out["loss"].item() == pytest.approx(
         (out["rec"] + out["align"] + out["balance"] + 2.0 * out["harm"]).item(), rel=1e-5
     )

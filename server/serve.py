@@ -356,7 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         metavar="NAME",
-        help="model to preload (repeatable; default: the built-in default unless --checkpoint is given)",
+        help="model to preload (repeatable; default: the shipped default that `vh models` marks, unless "
+        "--checkpoint is given)",
     )
     p.add_argument(
         "--checkpoint",

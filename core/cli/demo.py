@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from vh.core.cli import common
 
     common.add_output(parser, "folder to write into (default: ./vh-demo)", required=False, default="vh-demo")
-    common.add_model(parser, default_help=" (default: the built-in default)")
+    common.add_model(parser, default_help=" (default: the shipped default that `vh models` marks)")
     parser.add_argument("--length", type=int, default=24, help="length of the shot in frames (default: 24)")
     # `--frames` is a range everywhere else; here it was the length, kept as a hidden alias
     parser.add_argument("--frames", dest="length", type=int, help=argparse.SUPPRESS)

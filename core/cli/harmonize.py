@@ -37,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     common.add_model(
         parser,
-        default_help=" (default: the checkpoint's model, else the built-in default, a "
-        "classical method needing no weights)",
+        default_help=" (default: the checkpoint's model, else the shipped default that `vh models` marks)",
     )
     common.add_strength(parser)
     common.add_color(parser)

@@ -23,6 +23,10 @@ correction points *away* from the background (cos(T, B) < 0) was recoloured towa
 more in harmony than the real footage. A method that reads harmony from the background moves it the wrong
 way, and no check of the correction against the background can tell, because the evidence agrees with it.
 The summary counts the clips made worse on each side of that line.
+
+`--again` also runs the method a second time on its own result (same mattes) and reports how far that second
+step goes along the first: rho = <D2, D1> / <D1, D1> over the foreground's pixels, D1 = result - composite,
+D2 = second result - result. An idempotent harmonizer, one that leaves a finished shot alone, has rho = 0.
 """
 
 from __future__ import annotations
@@ -80,13 +84,31 @@ def best_scale(terms: dict[str, float]) -> tuple[float, float]:
     return k, ratio_at(terms, max(k, 0.0))
 
 
-def recording(method: evaluation.Method, vectors: dict[str, dict], ds: HYouTube) -> evaluation.Method:
+def _as_float(frames: list[np.ndarray]) -> list[np.ndarray]:
+    return [f.astype(np.float64) / 255.0 if f.dtype == np.uint8 else f for f in frames]
+
+
+def second_step(comps, firsts, seconds, mattes) -> dict[str, float]:
+    """How far a second run moves along the first one's correction, over the matte's pixels:
+    {rho: <D2, D1> / <D1, D1>, cos: the cosine between D2 and D1}."""
+
+    def inside(after, before):  # [pixels * 3]
+        steps = [(a[..., :3] - b[..., :3])[m > 0.5] for a, b, m in zip(after, before, mattes)]
+        return np.concatenate(steps).ravel()
+
+    d1, d2 = inside(firsts, comps), inside(seconds, firsts)
+    return {"rho": float(d2 @ d1 / max(float(d1 @ d1), 1e-12)), "cos": _cos(d2, d1)}
+
+
+def recording(
+    method: evaluation.Method, vectors: dict[str, dict], ds: HYouTube, again: bool = False
+) -> evaluation.Method:
     """`method`, also keeping in `vectors[clip]` the clip's mean colour vectors B, T and D and the best scale
-    of its correction; the truth is read here, once per clip."""
+    of its correction (with `again`, the second step's too); the truth is read here, once per clip."""
 
     def run(clip, comps, mattes):
         preds = method.harmonize(clip, comps, mattes)
-        as_float = [p.astype(np.float64) / 255.0 if p.dtype == np.uint8 else p for p in preds]
+        as_float = _as_float(preds)
         reals = [f.real.astype(np.float64) / 255.0 for f in ds.read(clip, 0, len(comps))]
         fg = _region_mean(comps, mattes, True)
         terms = error_terms(comps, as_float, reals, mattes)
@@ -99,18 +121,23 @@ def recording(method: evaluation.Method, vectors: dict[str, dict], ds: HYouTube)
             "ratio_at_best_scale": ratio_at_k,
             "terms": terms,
         }
+        if again:  # the result, as a composite is given (float32 0..1), is the next composite
+            seconds = method.harmonize(clip, [f.astype(np.float32) for f in as_float], mattes)
+            vectors[clip.name]["again"] = second_step(comps, as_float, _as_float(seconds), mattes)
         return preds
 
     return evaluation.Method(name=method.name, harmonize=run, options=method.options)
 
 
-def measure(folder: Path, model: str, checkpoint: str | None, device: str, guard: bool = True) -> list[dict]:
+def measure(
+    folder: Path, model: str, checkpoint: str | None, device: str, guard: bool = True, again: bool = False
+) -> list[dict]:
     vectors: dict[str, dict] = {}
     ds = HYouTube(folder, split="test")
     options = {} if guard else {"guard": GuardConfig(views=1, floor=0.0, direction=-1.0)}  # the engine's none
     method = evaluation.model_method(model, device=device, checkpoint=checkpoint, engine_options=options)
     cut, result = evaluation.evaluate(
-        folder, [evaluation.model_method("cut"), recording(method, vectors, ds)]
+        folder, [evaluation.model_method("cut"), recording(method, vectors, ds, again)]
     )
     rows = []
     for name, v in vectors.items():  # clips the evaluation skipped (empty masks) never reached `recording`
@@ -130,6 +157,7 @@ def measure(folder: Path, model: str, checkpoint: str | None, device: str, guard
                 "method": d.tolist(),
                 "terms": v["terms"],
             }
+            | ({"again": v["again"]} if "again" in v else {})
         )
     return rows
 
@@ -145,6 +173,17 @@ def summary(rows: list[dict]) -> str:
         f"toward it: {worse(near)} of {len(near)}\n"
         f"  mean x cut {ratio:.3f}; at each clip's best scale >= 0 it would be {best:.3f} "
         f"({sum(r['best_scale'] < 0 for r in rows)} clips whose correction points the wrong way)"
+    ) + _again_summary(rows)
+
+
+def _again_summary(rows: list[dict]) -> str:
+    steps = [r["again"] for r in rows if "again" in r]
+    if not steps:
+        return ""
+    low, mid, high = np.quantile([s["rho"] for s in steps], (0.25, 0.5, 0.75))
+    return (
+        f"\n  run again on its own result: median rho {mid:.2f} (quartiles {low:.2f} to {high:.2f}), "
+        f"median cos(D2, D1) {np.median([s['cos'] for s in steps]):.2f}"
     )
 
 
@@ -158,12 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--guard", choices=("on", "off"), default="on", help="off: the model's correction before the guard"
     )
+    p.add_argument("--again", action="store_true", help="also run it on its own result: the second step")
     args = p.parse_args(argv)
     logging.getLogger("vh.core.engine").setLevel(logging.ERROR)
     model = args.model or (read_meta(args.checkpoint)["model"] if args.checkpoint else DEFAULT_MODEL)
     everything = {}
     for folder in args.data:
-        rows = measure(folder, model, args.checkpoint, args.device, args.guard == "on")
+        rows = measure(folder, model, args.checkpoint, args.device, args.guard == "on", args.again)
         everything[str(folder)] = rows
         print(f"{folder}  ({model}{' from ' + args.checkpoint if args.checkpoint else ''})")
         print(

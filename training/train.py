@@ -153,6 +153,9 @@ class LossKeys:
     harm: float | None = option(
         None, help="VHMAE: weight of L_harm, the excess error of clips made worse than the composite", min=0.0
     )
+    again: float | None = option(
+        None, help="VHMAE: weight of L_again, L_rec of a second pass over the model's own result", min=0.0
+    )
     lambda_temporal: float | None = option(None, help="Huang: weight of the temporal loss", min=0.0)
     lambda_adversarial: float | None = option(None, help="Huang: weight of the adversarial loss", min=0.0)
 

@@ -115,3 +115,10 @@ def test_total_loss_adds_the_weighted_harm_only_when_given():
     w = VHMAELossWeights(alpha=1.0, beta=1.0, harm=3.0)
     assert total_loss(one, one, one, w).item() == 3.0
     assert total_loss(one, one, one, w, harm=torch.tensor(0.5)).item() == 4.5
+
+
+def test_total_loss_adds_the_weighted_again_term_beside_harm():
+    one = torch.tensor(1.0)
+    w = VHMAELossWeights(alpha=1.0, beta=1.0, harm=3.0, again=0.5)
+    assert total_loss(one, one, one, w, again=torch.tensor(2.0)).item() == 4.0
+    assert total_loss(one, one, one, w, harm=torch.tensor(0.5), again=torch.tensor(2.0)).item() == 5.5

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from vh.core.checkpoint import load_checkpoint
+from vh.core.models.base import blend
 from vh.core.models.vhmae import VHMAE
 from vh.training.tasks import create_task
 from vh.training.tasks.vhmae import VHMAETask, rotate_flip, sweep_rows
@@ -101,6 +102,31 @@ def test_loss_harm_adds_its_term_and_is_recorded_with_the_checkpoint(one_torch_t
     )
     assert task.checkpoint_data() == {"alpha": 1.0, "beta": 1.0, "harm": 2.0}
     assert "harm" not in make_task().losses({"comp": real.clone(), "real": real, "matte": matte})
+
+
+def test_loss_again_scores_a_second_pass_over_the_first_result(one_torch_thread):
+    torch.manual_seed(0)
+    task = make_task(loss={"again": 0.5})
+    model = task.harmonizer()
+    matte = torch.zeros(2, 8, 1, 64, 64)
+    matte[:, :, :, 16:40, 8:30] = 1
+    comp, real = torch.rand(2, 8, 3, 64, 64), torch.rand(2, 8, 3, 64, 64)
+    first, second = task.nets["net"](comp, matte, again=True)
+    # the second pass saw the first's result inside the matte and the composite outside it
+    seen = blend(comp, first.pred.detach(), matte).clamp(0, 1)
+    torch.testing.assert_close(second.pred, model.reconstruct(seen, matte).pred)
+    assert not torch.allclose(second.pred, first.pred)
+    out = task.losses({"comp": comp, "real": real, "matte": matte})
+    assert out["again"].item() > 0
+    assert out["loss"].item() == pytest.approx(
+        (out["rec"] + out["align"] + out["balance"] + 0.5 * out["again"]).item(), rel=1e-5
+    )
+    assert task.checkpoint_data() == {"alpha": 1.0, "beta": 1.0, "again": 0.5}
+    assert "again" not in make_task().losses({"comp": comp, "real": real, "matte": matte})
+    # one backward reaches the parameters through both passes
+    before = [p.detach().clone() for p in model.parameters()]
+    task.train_step({"comp": comp, "real": real, "matte": matte}, 0)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
 def test_sweep_file_mirrors_table_3(repo_root):

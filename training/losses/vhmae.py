@@ -1,5 +1,6 @@
 """VHMAE's losses: L = L_rec + alpha * L_align + beta * L_balance (seed 000, Eq. 6; alpha = beta = 1 is best),
-plus an optional harm * L_harm (ours, off by default) that charges a clip made worse than its composite.
+plus two optional terms of ours, off by default: harm * L_harm charges a clip made worse than its composite,
+and again * L_again is L_rec of a second pass whose input is the first pass's result (see VHMAELossWeights).
 
 Each term is a small pure function on tensors, with the model's own token geometry passed in:
 
@@ -96,11 +97,18 @@ def harm_loss(
 @dataclass
 class VHMAELossWeights:
     """alpha weighs L_align, beta weighs L_balance; seed Table 3's best row is alpha = beta = 1. harm weighs
-    L_harm (0: the paper's loss)."""
+    L_harm, again weighs L_again (0: the paper's loss).
+
+    Why L_again: trained on composites alone, the model has never seen a foreground it already corrected, and
+    shown its own result it moves on the same way by about 70% of its first step (it is not idempotent;
+    benchmarks/bench_background_direction.py --again), so it cannot tell a finished shot from a lightly graded
+    one. L_again scores a second pass whose input is the first's result (detached), against the same truth: it
+    should finish what the first left undone, and leave alone what the first got right."""
 
     alpha: float = 1.0
     beta: float = 1.0
     harm: float = 0.0
+    again: float = 0.0
 
 
 def total_loss(
@@ -109,7 +117,10 @@ def total_loss(
     balance: torch.Tensor,
     weights: VHMAELossWeights,
     harm: torch.Tensor | None = None,
+    again: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """L = L_rec + alpha * L_align + beta * L_balance (+ harm * L_harm)."""
+    """L = L_rec + alpha * L_align + beta * L_balance (+ harm * L_harm) (+ again * L_again)."""
     total = rec + weights.alpha * align + weights.beta * balance
-    return total if harm is None else total + weights.harm * harm
+    if harm is not None:
+        total = total + weights.harm * harm
+    return total if again is None else total + weights.again * again

@@ -13,7 +13,7 @@ Per step, on a batch of T = model.frames frames (comp, real, matte; the optional
 Config sections read here (defaults are seed Table 2 / Table 3):
 
     model:   {name: vhmae_base, <VHMAEConfig overrides>}
-    loss:    {alpha: 1.0, beta: 1.0}
+    loss:    {alpha: 1.0, beta: 1.0, harm: 0.0, again: 0.0}
     optim:   {lr: 1.0e-3, weight_decay: 0.05, betas: [0.9, 0.95], warmup_epochs | warmup_steps, min_lr_ratio}
     augment: {rotate: true, flip: true}
 
@@ -66,14 +66,24 @@ def rotate_flip(
 
 
 class Reconstructor(nn.Module):
-    """Exposes `VHMAE.reconstruct` as `forward`, so that DDP (which hooks `forward`) syncs its gradients."""
+    """Exposes `VHMAE.reconstruct` as `forward`, so that DDP (which hooks `forward`) syncs its gradients.
+
+    With `again`, one forward also runs the second pass of L_again on the first pass's result: both passes
+    inside one DDP forward, so each parameter's gradient is reduced once per step."""
 
     def __init__(self, model: VHMAE) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, comp: torch.Tensor, matte: torch.Tensor) -> Reconstruction:
-        return self.model.reconstruct(comp, matte)
+    def forward(
+        self, comp: torch.Tensor, matte: torch.Tensor, again: bool = False
+    ) -> tuple[Reconstruction, Reconstruction | None]:
+        first = self.model.reconstruct(comp, matte)
+        if not again:
+            return first, None
+        # what the engine would feed a second run: the first result inside the matte, in range
+        result = blend(comp, first.pred.detach().to(comp.dtype), matte).clamp(0.0, 1.0)  # [B, T, 3, H, W]
+        return first, self.model.reconstruct(result, matte)
 
 
 @register_task("vhmae")
@@ -87,6 +97,7 @@ class VHMAETask(TrainTask):
             alpha=float(loss_cfg.get("alpha", 1.0)),
             beta=float(loss_cfg.get("beta", 1.0)),
             harm=float(loss_cfg.get("harm", 0.0)),
+            again=float(loss_cfg.get("again", 0.0)),
         )
         aug = config.get("augment", {})
         self.rotate, self.flip = bool(aug.get("rotate", True)), bool(aug.get("flip", True))
@@ -133,7 +144,9 @@ class VHMAETask(TrainTask):
 
     def checkpoint_data(self) -> dict[str, Any]:
         data = {"alpha": self.weights.alpha, "beta": self.weights.beta}
-        return data | ({"harm": self.weights.harm} if self.weights.harm > 0 else {})
+        return data | {
+            name: getattr(self.weights, name) for name in ("harm", "again") if getattr(self.weights, name) > 0
+        }
 
     def augment(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return rotate_flip(batch, self.rotate, self.flip) if (self.rotate or self.flip) else batch
@@ -144,25 +157,30 @@ class VHMAETask(TrainTask):
         comp, real, matte = batch["comp"], batch["real"], batch["matte"]  # [B, T, 3|1, H, W]
         tub = (model.config.tubelet, model.config.patch)
         with self.autocast():
-            rec = self.nets["net"](comp, matte)  # Reconstruction; through the DDP wrapper when there is one
+            # through the DDP wrapper when there is one; `second` is L_again's pass, None without it
+            rec, second = self.nets["net"](comp, matte, again=self.weights.again > 0)
             with torch.no_grad():
                 pam_real = model.pam_tokens(real, rec.fg)  # [M, Dd], the stop-gradient side of L_align
-        pred = rec.pred.float()
-        if model.config.output == "color":
-            # A recolouring model is scored on what it returns: its transform acts on the foreground through
-            # the matte, so the background pixels inside edge tubelets neither pull it toward the identity nor
-            # count.
-            pred = blend(comp, pred, matte)
+        pred = self._scored(rec, comp, matte)
         terms = {
             "rec": rec_loss(pred, real, rec.fg, tub),
             "align": align_loss(rec.pam.float(), pam_real.float()),
             "balance": balance_loss(pred, real, rec.fg, tub),
         }
-        harm = None
+        harm = again = None
         if self.weights.harm > 0:
             terms["harm"] = harm = harm_loss(pred, real, comp, matte)
-        terms["loss"] = total_loss(terms["rec"], terms["align"], terms["balance"], self.weights, harm)
+        if second is not None:
+            terms["again"] = again = rec_loss(self._scored(second, comp, matte), real, second.fg, tub)
+        terms["loss"] = total_loss(terms["rec"], terms["align"], terms["balance"], self.weights, harm, again)
         return terms
+
+    def _scored(self, rec: Reconstruction, comp: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
+        """The prediction the losses score [B, T, 3, H, W]. A recolouring model is scored on what it returns:
+        its transform acts on the foreground through the matte, so the background pixels inside edge tubelets
+        neither pull it toward the identity nor count."""
+        pred = rec.pred.float()
+        return blend(comp, pred, matte) if self.harmonizer().config.output == "color" else pred
 
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor | float]:
         terms = self.losses(self.augment(batch))

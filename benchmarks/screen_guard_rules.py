@@ -15,6 +15,9 @@ scale):
   - step: s = s0 where cos(D, B) >= direction, else 0 (the shipped form, vh.core.models.guard);
   - ramp: s = s0 * clip((cos(D, B) - low) / (1 - low), 0, 1), which fades the correction out as it turns
     away from the background's pull instead of cutting it at one angle.
+  - step, else shift: the step, but a clip whose correction it drops moves every foreground pixel a fraction
+    gamma of B (the background's mean minus the foreground's) instead of staying as it came. Its error is
+    exact too: ee - 2 N c.T + N |c|^2 for a shift c, from the clip's pixel count N and mean truth step T.
 
 Rules are ranked by calibrate_guard's cost (mean ratio to the composite plus the share of clips made worse) on
 the `--fit` folders alone; every folder's mean ratio and count of clips made worse are printed beside it, so a
@@ -42,7 +45,8 @@ FLOORS = (0.0005, 0.001, DEFAULT_FLOOR, 0.01)
 DIRECTIONS = (-1.0, 0.3, DEFAULT_DIRECTION, 0.7)
 LOWS = (-0.5, 0.0, 0.3, 0.5)
 
-Rule = Callable[[dict], float]
+Rule = Callable[[dict], float]  # one clip's recorded row -> its error over the composite's under the rule
+SHIFTS = (0.1, 0.2, 0.3)
 
 
 def shrink(row: dict, floor: float) -> float:
@@ -51,29 +55,54 @@ def shrink(row: dict, floor: float) -> float:
     return m2 / max(m2 + floor, 1e-12)
 
 
+def _cos_method_background(row: dict) -> float:
+    return _cos(np.array(row["method"]), np.array(row["toward"]))
+
+
+def scaled(scale: Callable[[dict], float]) -> Rule:
+    """The rule that sets the clip's correction to comp + s (result - comp), s = scale(row)."""
+    return lambda r: ratio_at(r["terms"], scale(r))
+
+
 def step(floor: float, direction: float) -> Rule:
-    return lambda r: shrink(r, floor) * float(_cos(np.array(r["method"]), np.array(r["toward"])) >= direction)
+    return scaled(lambda r: shrink(r, floor) * float(_cos_method_background(r) >= direction))
 
 
 def ramp(floor: float, low: float) -> Rule:
+    return scaled(
+        lambda r: shrink(r, floor) * float(np.clip((_cos_method_background(r) - low) / (1.0 - low), 0.0, 1.0))
+    )
+
+
+def shifted(row: dict, shift: np.ndarray) -> float:
+    """The error ratio of adding `shift` [3] (0..1) to every foreground pixel of the composite."""
+    terms, truth = row["terms"], np.array(row["truth"]) / 255.0  # T, as the pixels' mean step
+    n = terms["pixels"]
+    return (terms["ee"] - 2 * n * float(shift @ truth) + n * float(shift @ shift)) / max(terms["ee"], 1e-12)
+
+
+def step_else_shift(floor: float, direction: float, gamma: float) -> Rule:
     def rule(r: dict) -> float:
-        c = _cos(np.array(r["method"]), np.array(r["toward"]))
-        return shrink(r, floor) * float(np.clip((c - low) / (1.0 - low), 0.0, 1.0))
+        if _cos_method_background(r) >= direction:
+            return ratio_at(r["terms"], shrink(r, floor))
+        return shifted(r, gamma * np.array(r["toward"]) / 255.0)
 
     return rule
 
 
 def candidates() -> dict[str, Rule]:
-    rules = {"none (s = 1)": lambda r: 1.0}
+    rules = {"none (s = 1)": scaled(lambda r: 1.0)}
     for floor, direction in itertools.product(FLOORS, DIRECTIONS):
         rules[f"step floor {floor} direction {direction}"] = step(floor, direction)
     for floor, low in itertools.product(FLOORS, LOWS):
         rules[f"ramp floor {floor} from {low}"] = ramp(floor, low)
+    for floor, direction, gamma in itertools.product(FLOORS, DIRECTIONS[1:], SHIFTS):
+        rules[f"step floor {floor} dir {direction} else {gamma} B"] = step_else_shift(floor, direction, gamma)
     return rules
 
 
 def score(rule: Rule, rows: list[dict]) -> tuple[list[float], int]:
-    ratios = [ratio_at(r["terms"], rule(r)) for r in rows]
+    ratios = [rule(r) for r in rows]
     return ratios, sum(x > 1.0 for x in ratios)
 
 

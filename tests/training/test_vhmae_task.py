@@ -123,7 +123,10 @@ def test_loss_again_scores_a_second_pass_over_the_first_result(one_torch_thread)
     )
     assert task.checkpoint_data() == {"alpha": 1.0, "beta": 1.0, "again": 0.5}
     assert "again" not in make_task().losses({"comp": comp, "real": real, "matte": matte})
-    # one backward reaches the parameters through both passes
+    # L_again alone reaches the weights: only the second pass's input is detached, not the pass itself
+    out["again"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    model.zero_grad(set_to_none=True)
     before = [p.detach().clone() for p in model.parameters()]
     task.train_step({"comp": comp, "real": real, "matte": matte}, 0)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -156,6 +156,9 @@ class LossKeys:
     again: float | None = option(
         None, help="VHMAE: weight of L_again, L_rec of a second pass over the model's own result", min=0.0
     )
+    relative: float | None = option(
+        None, help="VHMAE: weight of L_relative, each clip's error as a share of its composite's", min=0.0
+    )
     lambda_temporal: float | None = option(None, help="Huang: weight of the temporal loss", min=0.0)
     lambda_adversarial: float | None = option(None, help="Huang: weight of the adversarial loss", min=0.0)
 

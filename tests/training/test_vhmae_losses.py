@@ -4,11 +4,13 @@ import pytest
 import torch
 
 from vh.training.losses.vhmae import (
+    RELATIVE_FLOOR,
     VHMAELossWeights,
     align_loss,
     balance_loss,
     harm_loss,
     rec_loss,
+    relative_loss,
     token_pixel_mask,
     total_loss,
 )
@@ -122,3 +124,34 @@ def test_total_loss_adds_the_weighted_again_term_beside_harm():
     w = VHMAELossWeights(alpha=1.0, beta=1.0, harm=3.0, again=0.5)
     assert total_loss(one, one, one, w, again=torch.tensor(2.0)).item() == 4.0
     assert total_loss(one, one, one, w, harm=torch.tensor(0.5), again=torch.tensor(2.0)).item() == 5.5
+
+
+def test_total_loss_adds_relative_and_refuses_a_term_it_has_no_weight_for():
+    one = torch.tensor(1.0)
+    w = VHMAELossWeights(alpha=1.0, beta=1.0, relative=0.25)
+    assert total_loss(one, one, one, w, relative=torch.tensor(2.0)).item() == 3.5
+    with pytest.raises(ValueError, match="unknown loss terms \\['hram'\\]"):
+        total_loss(one, one, one, w, hram=torch.tensor(2.0))
+
+
+def test_relative_scores_each_clip_by_its_share_of_the_composites_error():
+    real = torch.zeros(2, 1, 1, 2, 2)
+    comp = torch.stack([torch.full((1, 1, 2, 2), 0.5), torch.full((1, 1, 2, 2), 0.1)])  # fMSE 0.25 and 0.01
+    pred = torch.stack([torch.full((1, 1, 2, 2), 0.25), torch.full((1, 1, 2, 2), 0.05)])  # half of each error
+    matte = torch.ones_like(real)
+    # both clips keep a quarter of their composite's squared error, however far each started; L_rec would
+    # weigh the far clip's error 25 times the near one's
+    want = (0.0625 / (0.25 + RELATIVE_FLOOR) + 0.0025 / (0.01 + RELATIVE_FLOOR)) / 2
+    assert relative_loss(pred, real, comp, matte).item() == pytest.approx(want)
+    matte[1] = 0  # a clip without foreground contributes zero
+    only_far = 0.0625 / (0.25 + RELATIVE_FLOOR) / 2
+    assert relative_loss(pred, real, comp, matte).item() == pytest.approx(only_far)
+
+
+def test_relative_gradient_is_larger_for_the_clip_that_started_closer():
+    real = torch.zeros(2, 1, 1, 2, 2)
+    comp = torch.stack([torch.full((1, 1, 2, 2), 0.5), torch.full((1, 1, 2, 2), 0.1)])
+    pred = torch.stack([torch.full((1, 1, 2, 2), 0.2), torch.full((1, 1, 2, 2), 0.2)]).requires_grad_()
+    relative_loss(pred, real, comp, torch.ones_like(real)).backward()
+    # the same error is a larger share of a small composite error, so the near clip is pushed harder
+    assert (pred.grad[1] > pred.grad[0]).all() and (pred.grad > 0).all()

@@ -104,6 +104,20 @@ def test_loss_harm_adds_its_term_and_is_recorded_with_the_checkpoint(one_torch_t
     assert "harm" not in make_task().losses({"comp": real.clone(), "real": real, "matte": matte})
 
 
+def test_loss_relative_adds_its_term_beside_harm_and_is_recorded_with_the_checkpoint(one_torch_thread):
+    torch.manual_seed(0)
+    task = make_task(loss={"harm": 2.0, "relative": 0.1})
+    matte = torch.zeros(2, 8, 1, 64, 64)
+    matte[:, :, :, 16:40, 8:30] = 1
+    comp, real = torch.rand(2, 8, 3, 64, 64), torch.rand(2, 8, 3, 64, 64)
+    out = task.losses({"comp": comp, "real": real, "matte": matte})
+    assert out["relative"].item() > 0 and out["harm"].item() >= 0
+    want = out["rec"] + out["align"] + out["balance"] + 2.0 * out["harm"] + 0.1 * out["relative"]
+    assert out["loss"].item() == pytest.approx(want.item(), rel=1e-5)
+    assert task.checkpoint_data() == {"alpha": 1.0, "beta": 1.0, "harm": 2.0, "relative": 0.1}
+    assert "relative" not in make_task().losses({"comp": comp, "real": real, "matte": matte})
+
+
 def test_loss_again_scores_a_second_pass_over_the_first_result(one_torch_thread):
     torch.manual_seed(0)
     task = make_task(loss={"again": 0.5})

@@ -1,6 +1,7 @@
 """VHMAE's losses: L = L_rec + alpha * L_align + beta * L_balance (seed 000, Eq. 6; alpha = beta = 1 is best),
-plus two optional terms of ours, off by default: harm * L_harm charges a clip made worse than its composite,
-and again * L_again is L_rec of a second pass whose input is the first pass's result (see VHMAELossWeights).
+plus three optional terms of ours, off by default: harm * L_harm charges a clip made worse than its composite,
+again * L_again is L_rec of a second pass whose input is the first pass's result, and relative * L_relative
+is each clip's error as a share of its composite's (see VHMAELossWeights).
 
 Each term is a small pure function on tensors, with the model's own token geometry passed in:
 
@@ -88,16 +89,39 @@ def harm_loss(
     L_rec weighs a clip made worse like any other error of the same size; the product promises never to make a
     clip worse, so this term charges exactly that: zero for a clip the prediction improves, the excess for one
     it harms. A clip without foreground contributes zero."""
-    area = (matte.sum((1, 2, 3, 4)) * pred.shape[2]).clamp(min=1.0)  # [B]
-    err = (((pred - real) ** 2) * matte).sum((1, 2, 3, 4)) / area  # [B]
-    base = (((comp - real) ** 2) * matte).sum((1, 2, 3, 4)) / area  # [B]
+    err, base = clip_fmse(pred, real, matte), clip_fmse(comp, real, matte)  # [B], [B]
     return torch.relu(err - base.detach()).mean()
+
+
+#: L_relative's floor under the composite's error (0..1 scale; fMSE 65 on the 0..255 scale): a composite
+#: closer to its truth than about this is a finished shot, whose every change counts against this floor.
+RELATIVE_FLOOR = 1e-3
+
+
+def relative_loss(
+    pred: torch.Tensor, real: torch.Tensor, comp: torch.Tensor, matte: torch.Tensor
+) -> torch.Tensor:
+    """L_relative: mean over clips of fMSE(pred) / (fMSE(comp) + RELATIVE_FLOOR) inside the matte.
+
+    L_rec pools squared error over all pixels, so the clips with large errors (strong LUTs) outweigh the
+    subtle grades where the product fails. This scores each clip by the share of its composite's error it
+    leaves, the "x cut" that models and guards are chosen by, so a clip that starts close to its truth counts
+    as much as one that starts far. A clip without foreground contributes zero."""
+    err, base = clip_fmse(pred, real, matte), clip_fmse(comp, real, matte)  # [B], [B]
+    return (err / (base.detach() + RELATIVE_FLOOR)).mean()
+
+
+def clip_fmse(x: torch.Tensor, real: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of x [B, T, 3, H, W] against real over each clip's matte [B, T, 1, H, W] -> [B];
+    0 for a clip without foreground."""
+    area = (matte.sum((1, 2, 3, 4)) * x.shape[2]).clamp(min=1.0)  # [B]
+    return (((x - real) ** 2) * matte).sum((1, 2, 3, 4)) / area
 
 
 @dataclass
 class VHMAELossWeights:
     """alpha weighs L_align, beta weighs L_balance; seed Table 3's best row is alpha = beta = 1. harm weighs
-    L_harm, again weighs L_again (0: the paper's loss).
+    L_harm, again weighs L_again, relative weighs L_relative (0: the paper's loss).
 
     Why L_again: trained on composites alone, the model has never seen a foreground it already corrected, and
     shown its own result it moves on the same way by about 70% of its first step (it is not idempotent;
@@ -109,6 +133,10 @@ class VHMAELossWeights:
     beta: float = 1.0
     harm: float = 0.0
     again: float = 0.0
+    relative: float = 0.0
+
+    #: the optional terms, by the names of their weights
+    OPTIONAL = ("harm", "again", "relative")
 
 
 def total_loss(
@@ -116,11 +144,14 @@ def total_loss(
     align: torch.Tensor,
     balance: torch.Tensor,
     weights: VHMAELossWeights,
-    harm: torch.Tensor | None = None,
-    again: torch.Tensor | None = None,
+    **optional: torch.Tensor,
 ) -> torch.Tensor:
-    """L = L_rec + alpha * L_align + beta * L_balance (+ harm * L_harm) (+ again * L_again)."""
+    """L = L_rec + alpha * L_align + beta * L_balance, plus weight * term for each optional term given by name
+    (harm, again, relative)."""
+    unknown = set(optional) - set(VHMAELossWeights.OPTIONAL)
+    if unknown:
+        raise ValueError(f"unknown loss terms {sorted(unknown)}; optional terms: {VHMAELossWeights.OPTIONAL}")
     total = rec + weights.alpha * align + weights.beta * balance
-    if harm is not None:
-        total = total + weights.harm * harm
-    return total if again is None else total + weights.again * again
+    for name, term in optional.items():
+        total = total + getattr(weights, name) * term
+    return total

@@ -13,7 +13,7 @@ Per step, on a batch of T = model.frames frames (comp, real, matte; the optional
 Config sections read here (defaults are seed Table 2 / Table 3):
 
     model:   {name: vhmae_base, <VHMAEConfig overrides>}
-    loss:    {alpha: 1.0, beta: 1.0, harm: 0.0, again: 0.0}
+    loss:    {alpha: 1.0, beta: 1.0, harm: 0.0, again: 0.0, relative: 0.0}
     optim:   {lr: 1.0e-3, weight_decay: 0.05, betas: [0.9, 0.95], warmup_epochs | warmup_steps, min_lr_ratio}
     augment: {rotate: true, flip: true}
 
@@ -36,6 +36,7 @@ from vh.training.losses.vhmae import (
     balance_loss,
     harm_loss,
     rec_loss,
+    relative_loss,
     total_loss,
 )
 from vh.training.tasks.base import TrainTask, register_task, warmup_cosine
@@ -98,6 +99,7 @@ class VHMAETask(TrainTask):
             beta=float(loss_cfg.get("beta", 1.0)),
             harm=float(loss_cfg.get("harm", 0.0)),
             again=float(loss_cfg.get("again", 0.0)),
+            relative=float(loss_cfg.get("relative", 0.0)),
         )
         aug = config.get("augment", {})
         self.rotate, self.flip = bool(aug.get("rotate", True)), bool(aug.get("flip", True))
@@ -144,9 +146,8 @@ class VHMAETask(TrainTask):
 
     def checkpoint_data(self) -> dict[str, Any]:
         data = {"alpha": self.weights.alpha, "beta": self.weights.beta}
-        return data | {
-            name: getattr(self.weights, name) for name in ("harm", "again") if getattr(self.weights, name) > 0
-        }
+        optional = {name: getattr(self.weights, name) for name in VHMAELossWeights.OPTIONAL}
+        return data | {name: weight for name, weight in optional.items() if weight > 0}
 
     def augment(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return rotate_flip(batch, self.rotate, self.flip) if (self.rotate or self.flip) else batch
@@ -167,12 +168,15 @@ class VHMAETask(TrainTask):
             "align": align_loss(rec.pam.float(), pam_real.float()),
             "balance": balance_loss(pred, real, rec.fg, tub),
         }
-        harm = again = None
+        optional = {}
         if self.weights.harm > 0:
-            terms["harm"] = harm = harm_loss(pred, real, comp, matte)
+            optional["harm"] = harm_loss(pred, real, comp, matte)
         if second is not None:
-            terms["again"] = again = rec_loss(self._scored(second, comp, matte), real, second.fg, tub)
-        terms["loss"] = total_loss(terms["rec"], terms["align"], terms["balance"], self.weights, harm, again)
+            optional["again"] = rec_loss(self._scored(second, comp, matte), real, second.fg, tub)
+        if self.weights.relative > 0:
+            optional["relative"] = relative_loss(pred, real, comp, matte)
+        terms |= optional
+        terms["loss"] = total_loss(terms["rec"], terms["align"], terms["balance"], self.weights, **optional)
         return terms
 
     def _scored(self, rec: Reconstruction, comp: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:

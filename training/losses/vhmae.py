@@ -127,7 +127,8 @@ class VHMAELossWeights:
     shown its own result it moves on the same way by about 70% of its first step (it is not idempotent;
     benchmarks/bench_background_direction.py --again), so it cannot tell a finished shot from a lightly graded
     one. L_again scores a second pass whose input is the first's result (detached), against the same truth: it
-    should finish what the first left undone, and leave alone what the first got right."""
+    should finish what the first left undone, and leave alone what the first got right. Each optional term was
+    measured as a fine-tune and none is in the shipped recipe (core/weights/MODEL_CARD.md)."""
 
     alpha: float = 1.0
     beta: float = 1.0

@@ -97,9 +97,7 @@ class VHMAETask(TrainTask):
         self.weights = VHMAELossWeights(
             alpha=float(loss_cfg.get("alpha", 1.0)),
             beta=float(loss_cfg.get("beta", 1.0)),
-            harm=float(loss_cfg.get("harm", 0.0)),
-            again=float(loss_cfg.get("again", 0.0)),
-            relative=float(loss_cfg.get("relative", 0.0)),
+            **{name: float(loss_cfg.get(name, 0.0)) for name in VHMAELossWeights.OPTIONAL},
         )
         aug = config.get("augment", {})
         self.rotate, self.flip = bool(aug.get("rotate", True)), bool(aug.get("flip", True))

@@ -52,10 +52,15 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-9))
 
 
+def _region_pixels(frames: list[np.ndarray], mattes: list[np.ndarray], inside: bool) -> np.ndarray:
+    """The frames' foreground (or background) pixels [N, 3], 0..255."""
+    pixels = [np.asarray(f, np.float64)[(m > 0.5) == inside][:, :3] for f, m in zip(frames, mattes)]
+    return np.concatenate(pixels) * 255.0
+
+
 def _region_mean(frames: list[np.ndarray], mattes: list[np.ndarray], inside: bool) -> np.ndarray:
     """Mean colour [3] (0..255) over the frames' foreground (or background) pixels."""
-    pixels = [np.asarray(f, np.float64)[(m > 0.5) == inside][:, :3] for f, m in zip(frames, mattes)]
-    return np.concatenate(pixels).mean(0) * 255.0
+    return _region_pixels(frames, mattes, inside).mean(0)
 
 
 def error_terms(comps, preds, reals, mattes) -> dict[str, float]:
@@ -110,11 +115,13 @@ def recording(
         preds = method.harmonize(clip, comps, mattes)
         as_float = _as_float(preds)
         reals = [f.real.astype(np.float64) / 255.0 for f in ds.read(clip, 0, len(comps))]
-        fg = _region_mean(comps, mattes, True)
+        fg_pixels, bg_pixels = _region_pixels(comps, mattes, True), _region_pixels(comps, mattes, False)
+        fg = fg_pixels.mean(0)
         terms = error_terms(comps, as_float, reals, mattes)
         k, ratio_at_k = best_scale(terms)
         vectors[clip.name] = {
-            "toward": _region_mean(comps, mattes, False) - fg,  # B
+            "toward": bg_pixels.mean(0) - fg,  # B
+            "composite": {"fg_mean": fg, "fg_std": fg_pixels.std(0), "bg_std": bg_pixels.std(0)},
             "truth": _region_mean(reals, mattes, True) - fg,  # T
             "method": _region_mean(as_float, mattes, True) - fg,  # D
             "best_scale": k,
@@ -156,6 +163,7 @@ def measure(
                 "truth": truth.tolist(),
                 "method": d.tolist(),
                 "terms": v["terms"],
+                "composite": {k: x.tolist() for k, x in v["composite"].items()},
             }
             | ({"again": v["again"]} if "again" in v else {})
         )

@@ -18,6 +18,11 @@ scale):
   - step, else shift: the step, but a clip whose correction it drops moves every foreground pixel a fraction
     gamma of B (the background's mean minus the foreground's) instead of staying as it came. Its error is
     exact too: ee - 2 N c.T + N |c|^2 for a shift c, from the clip's pixel count N and mean truth step T.
+  - learned (with `--learn`): s = smax * sigmoid(MLP(features)), a small network fitted on the `--learn`
+    folders' clips to minimise the same cost (mean ratio plus a penalty on ratios above 1). Its features are
+    what the guard can see at run time: the composite's foreground mean and spread, the background's spread,
+    B, D, the correction's size and cos(D, B). It is the issue's "confidence that shrinks the correction
+    when the evidence is weak", learned instead of written; record the `--learn` folders with the rest.
 
 Rules are ranked by calibrate_guard's cost (mean ratio to the composite plus the share of clips made worse) on
 the `--fit` folders alone; every folder's mean ratio and count of clips made worse are printed beside it, so a
@@ -34,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_background_direction import _cos, ratio_at  # noqa: E402
@@ -90,7 +96,46 @@ def step_else_shift(floor: float, direction: float, gamma: float) -> Rule:
     return rule
 
 
-def candidates() -> dict[str, Rule]:
+def clip_features(row: dict) -> np.ndarray:
+    """What a guard sees of one clip at run time [18]: foreground mean and spread, background spread, B, D
+    (0..1), the correction's RMS, cos(D, B) and |D| / |B|."""
+    c, b, d = row["composite"], np.array(row["toward"]) / 255.0, np.array(row["method"]) / 255.0
+    m2 = row["terms"]["dd"] / max(3 * row["terms"]["pixels"], 1)
+    stats = [np.array(c[k]) / 255.0 for k in ("fg_mean", "fg_std", "bg_std")]
+    shape = [np.sqrt(m2), _cos(d, b), np.linalg.norm(d) / max(np.linalg.norm(b), 1e-6)]
+    return np.concatenate([*stats, b, d, shape])
+
+
+def learned(rows: list[dict], hidden: int, penalty: float, smax: float, steps: int = 1500) -> Rule:
+    """Fit s = smax * sigmoid(MLP(clip_features)) on `rows` by full-batch AdamW on
+    mean(ratio) + penalty * 10 * mean(relu(ratio - 1)); the ratio is exact in s (ratio_at)."""
+    torch.manual_seed(0)
+    x = torch.tensor(np.stack([clip_features(r) for r in rows]), dtype=torch.float32)  # [N, F]
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    net = torch.nn.Sequential(
+        torch.nn.Linear(x.shape[1], hidden), torch.nn.GELU(), torch.nn.Linear(hidden, 1)
+    )
+    scale = lambda f: smax * torch.sigmoid(net((f - mean) / std)).squeeze(1)  # noqa: E731  [N]
+    terms = [[r["terms"][k] for k in ("ee", "de", "dd")] for r in rows]
+    ee, de, dd = torch.tensor(terms, dtype=torch.float64).T  # [N] each
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=0.1)
+    for _ in range(steps):
+        s = scale(x).double()
+        ratio = (ee - 2 * s * de + s * s * dd) / ee.clamp_min(1e-12)
+        loss = ratio.mean() + penalty * 10 * torch.relu(ratio - 1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def rule(r: dict) -> float:
+        with torch.no_grad():
+            s = float(scale(torch.tensor(clip_features(r), dtype=torch.float32)[None])[0])
+        return ratio_at(r["terms"], s)
+
+    return rule
+
+
+def candidates(learn: list[dict] | None = None) -> dict[str, Rule]:
     rules = {"none (s = 1)": scaled(lambda r: 1.0)}
     for floor, direction in itertools.product(FLOORS, DIRECTIONS):
         rules[f"step floor {floor} direction {direction}"] = step(floor, direction)
@@ -98,6 +143,8 @@ def candidates() -> dict[str, Rule]:
         rules[f"ramp floor {floor} from {low}"] = ramp(floor, low)
     for floor, direction, gamma in itertools.product(FLOORS, DIRECTIONS[1:], SHIFTS):
         rules[f"step floor {floor} dir {direction} else {gamma} B"] = step_else_shift(floor, direction, gamma)
+    for hidden, penalty, smax in itertools.product((8, 32), (0.5, 2.0), (1.0, 1.5)) if learn else ():
+        rules[f"learned h{hidden} penalty {penalty} max {smax}"] = learned(learn, hidden, penalty, smax)
     return rules
 
 
@@ -111,13 +158,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("recording", type=Path, help="bench_background_direction.py --guard off --json output")
     p.add_argument("--fit", nargs="+", required=True, help="folders (as recorded) that rank the rules")
     p.add_argument("--top", type=int, default=8, help="rules to print, best first")
+    p.add_argument("--learn", nargs="+", default=[], help="folders (as recorded) to fit the learned rules on")
     args = p.parse_args(argv)
     everything = json.loads(args.recording.read_text())
-    missing = [f for f in args.fit if f not in everything]
+    missing = [f for f in args.fit + args.learn if f not in everything]
     if missing or any("terms" not in r for rows in everything.values() for r in rows):
         p.error(f"{args.recording}: no terms for {missing or 'some clips'}; record with --guard off --json")
+    if set(args.fit) & set(args.learn):
+        p.error("--fit and --learn share a folder: the learned rules would be ranked on their own clips")
+    learn = [r for f in args.learn for r in everything[f]]
+    if any("composite" not in r for r in learn):
+        p.error(f"{args.recording}: no composite statistics; record it again with this version")
     table = []
-    for name, rule in candidates().items():
+    for name, rule in candidates(learn).items():
         per_folder = {folder: score(rule, rows) for folder, rows in everything.items()}
         fit = [x for f in args.fit for x in per_folder[f][0]]
         table.append((rank_cost(fit, sum(per_folder[f][1] for f in args.fit)), name, per_folder))

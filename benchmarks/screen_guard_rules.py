@@ -55,9 +55,13 @@ Rule = Callable[[dict], float]  # one clip's recorded row -> its error over the 
 SHIFTS = (0.1, 0.2, 0.3)
 
 
+def mean_square(row: dict) -> float:
+    """m2: the correction's mean square over the clip's foreground pixels and channels (0..1 scale)."""
+    return row["terms"]["dd"] / max(3 * row["terms"]["pixels"], 1)
+
+
 def shrink(row: dict, floor: float) -> float:
-    terms = row["terms"]
-    m2 = terms["dd"] / max(3 * terms["pixels"], 1)
+    m2 = mean_square(row)
     return m2 / max(m2 + floor, 1e-12)
 
 
@@ -100,9 +104,8 @@ def clip_features(row: dict) -> np.ndarray:
     """What a guard sees of one clip at run time [18]: foreground mean and spread, background spread, B, D
     (0..1), the correction's RMS, cos(D, B) and |D| / |B|."""
     c, b, d = row["composite"], np.array(row["toward"]) / 255.0, np.array(row["method"]) / 255.0
-    m2 = row["terms"]["dd"] / max(3 * row["terms"]["pixels"], 1)
     stats = [np.array(c[k]) / 255.0 for k in ("fg_mean", "fg_std", "bg_std")]
-    shape = [np.sqrt(m2), _cos(d, b), np.linalg.norm(d) / max(np.linalg.norm(b), 1e-6)]
+    shape = [np.sqrt(mean_square(row)), _cos(d, b), np.linalg.norm(d) / max(np.linalg.norm(b), 1e-6)]
     return np.concatenate([*stats, b, d, shape])
 
 
